@@ -1,0 +1,531 @@
+//! xtism-wasmi: xtism's engine traits on the wasmi interpreter.
+//!
+//! For hosts that may not JIT (iOS, consoles, embedded) and for small binaries. This crate
+//! only adapts wasmi to [`xtism_core::engine`]: it compiles modules, materializes core's
+//! [`LinkPlan`] as wasmi externs, binds core's kernel imports with `Func::wrap` (typed, one
+//! closure per signature) and user host functions with `Func::new`, and exposes the kernel
+//! memory. Extism's meaning stays in core.
+
+#![deny(missing_docs)]
+
+use std::any::Any;
+use std::sync::{Arc, OnceLock};
+
+use wasmi::{
+    Caller, Config, Extern, ExternType, Func, Instance as WasmiInstance, Memory,
+    Store, StoreLimits, StoreLimitsBuilder,
+};
+use xtism_core::engine::{
+    Capabilities, CompileOptions, Engine, Export, ExternKind, HostAccess, HostTrap, Import,
+    ImportSource, Instance, InstantiateError, LinkPlan, Linked, Module,
+};
+use xtism_core::{Error, FuncType, HostImport, KERNEL_WASM, PluginState, Val, ValType};
+
+/// The engine name.
+const NAME: &str = "wasmi";
+
+/// One wasmi engine with the kernel module compiled for it.
+struct Variant {
+    engine: wasmi::Engine,
+    kernel: wasmi::Module,
+}
+
+impl Variant {
+    fn new(fuel: bool) -> Result<Variant, Error> {
+        let mut config = Config::default();
+        config.consume_fuel(fuel);
+        let engine = wasmi::Engine::new(&config);
+        let kernel = wasmi::Module::new(&engine, KERNEL_WASM).map_err(Error::engine)?;
+        Ok(Variant { engine, kernel })
+    }
+}
+
+/// The wasmi engine. Modules compiled with and without fuel metering use two wasmi engines
+/// (wasmi fixes metering per engine); each is made on first use.
+#[derive(Default)]
+pub struct WasmiEngine {
+    plain: OnceLock<Variant>,
+    fueled: OnceLock<Variant>,
+}
+
+impl std::fmt::Debug for WasmiEngine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("WasmiEngine")
+    }
+}
+
+impl WasmiEngine {
+    /// A wasmi engine.
+    pub fn new() -> Self {
+        WasmiEngine::default()
+    }
+
+    fn variant(&self, options: CompileOptions) -> Result<&Variant, Error> {
+        let cell = if options.fuel { &self.fueled } else { &self.plain };
+        if let Some(v) = cell.get() {
+            return Ok(v);
+        }
+        let v = Variant::new(options.fuel)?;
+        Ok(cell.get_or_init(|| v))
+    }
+}
+
+fn val_type(ty: &wasmi::ValType) -> ValType {
+    match ty {
+        wasmi::ValType::I32 => ValType::I32,
+        wasmi::ValType::I64 => ValType::I64,
+        wasmi::ValType::F32 => ValType::F32,
+        wasmi::ValType::F64 => ValType::F64,
+        wasmi::ValType::V128 => ValType::V128,
+        wasmi::ValType::FuncRef => ValType::FuncRef,
+        wasmi::ValType::ExternRef => ValType::ExternRef,
+    }
+}
+
+fn wasmi_val_type(ty: ValType) -> wasmi::ValType {
+    match ty {
+        ValType::I32 => wasmi::ValType::I32,
+        ValType::I64 => wasmi::ValType::I64,
+        ValType::F32 => wasmi::ValType::F32,
+        ValType::F64 => wasmi::ValType::F64,
+        ValType::V128 => wasmi::ValType::V128,
+        ValType::FuncRef => wasmi::ValType::FuncRef,
+        ValType::ExternRef => wasmi::ValType::ExternRef,
+    }
+}
+
+fn extern_kind(ty: &ExternType) -> ExternKind {
+    match ty {
+        ExternType::Func(f) => ExternKind::Func(FuncType::new(
+            f.params().iter().map(val_type),
+            f.results().iter().map(val_type),
+        )),
+        ExternType::Memory(_) => ExternKind::Memory,
+        ExternType::Table(_) => ExternKind::Table,
+        ExternType::Global(_) => ExternKind::Global,
+    }
+}
+
+fn to_core(val: &wasmi::Val) -> Result<Val, Error> {
+    Ok(match val {
+        wasmi::Val::I32(v) => Val::I32(*v),
+        wasmi::Val::I64(v) => Val::I64(*v),
+        wasmi::Val::F32(v) => Val::F32(v.to_bits()),
+        wasmi::Val::F64(v) => Val::F64(v.to_bits()),
+        wasmi::Val::FuncRef(r) if r.is_null() => Val::FuncRef,
+        wasmi::Val::ExternRef(r) if r.is_null() => Val::ExternRef,
+        other => {
+            return Err(Error::Unsupported {
+                engine: NAME,
+                feature: format!("passing {other:?} to a host function"),
+            });
+        }
+    })
+}
+
+fn to_wasmi(val: &Val) -> Result<wasmi::Val, Error> {
+    Ok(match val {
+        Val::I32(v) => wasmi::Val::I32(*v),
+        Val::I64(v) => wasmi::Val::I64(*v),
+        Val::F32(v) => wasmi::Val::F32(wasmi::F32::from_bits(*v)),
+        Val::F64(v) => wasmi::Val::F64(wasmi::F64::from_bits(*v)),
+        Val::FuncRef => wasmi::Val::FuncRef(wasmi::Nullable::Null),
+        Val::ExternRef => wasmi::Val::ExternRef(wasmi::Nullable::Null),
+        Val::V128(_) => {
+            return Err(Error::Unsupported {
+                engine: NAME,
+                feature: "v128 host function values".into(),
+            });
+        }
+    })
+}
+
+/// A module compiled by wasmi, with its imports and exports in core's terms.
+struct WasmiModule {
+    module: wasmi::Module,
+    fuel: bool,
+    imports: Vec<Import>,
+    exports: Vec<Export>,
+}
+
+impl Module for WasmiModule {
+    fn imports(&self) -> &[Import] {
+        &self.imports
+    }
+
+    fn exports(&self) -> &[Export] {
+        &self.exports
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+impl Engine for WasmiEngine {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        let mut caps = Capabilities::NONE;
+        caps.fuel = true;
+        caps
+    }
+
+    fn compile(
+        &self,
+        name: &str,
+        wasm: &[u8],
+        options: CompileOptions,
+    ) -> Result<Arc<dyn Module>, Error> {
+        let variant = self.variant(options)?;
+        let module = wasmi::Module::new(&variant.engine, wasm).map_err(|e| Error::Compile {
+            module: name.to_owned(),
+            message: e.to_string(),
+        })?;
+        let imports = module
+            .imports()
+            .map(|i| Import {
+                module: i.module().to_owned(),
+                name: i.name().to_owned(),
+                kind: extern_kind(i.ty()),
+            })
+            .collect();
+        let exports = module
+            .exports()
+            .map(|e| Export {
+                name: e.name().to_owned(),
+                kind: extern_kind(e.ty()),
+            })
+            .collect();
+        Ok(Arc::new(WasmiModule {
+            module,
+            fuel: options.fuel,
+            imports,
+            exports,
+        }))
+    }
+
+    fn link(&self, plan: LinkPlan, options: CompileOptions) -> Result<Box<dyn Linked>, Error> {
+        let variant = self.variant(options)?;
+        let mut modules = Vec::with_capacity(plan.modules.len());
+        for planned in &plan.modules {
+            let module = planned
+                .module
+                .as_any()
+                .downcast_ref::<WasmiModule>()
+                .filter(|m| m.fuel == options.fuel)
+                .ok_or_else(|| {
+                    Error::Invalid(format!(
+                        "module {} was not compiled by this wasmi engine with these options",
+                        planned.name
+                    ))
+                })?;
+            modules.push((module.module.clone(), planned.imports.clone()));
+        }
+        Ok(Box::new(WasmiLinked {
+            engine: variant.engine.clone(),
+            kernel: variant.kernel.clone(),
+            modules,
+            functions: plan.functions,
+            max_pages: plan.max_pages,
+            fuel: options.fuel,
+        }))
+    }
+}
+
+/// What the store holds: core's state, the memories host calls need, and the limits.
+struct StoreData {
+    state: PluginState,
+    kernel: Option<Memory>,
+    plugin_memory: Option<Memory>,
+    limits: StoreLimits,
+}
+
+/// A wasmi context that owns [`StoreData`]: the store, or the caller inside a host call.
+trait WithData: wasmi::AsContextMut<Data = StoreData> {
+    fn store_data(&mut self) -> &mut StoreData;
+}
+
+impl WithData for Store<StoreData> {
+    fn store_data(&mut self) -> &mut StoreData {
+        self.data_mut()
+    }
+}
+
+impl WithData for Caller<'_, StoreData> {
+    fn store_data(&mut self) -> &mut StoreData {
+        self.data_mut()
+    }
+}
+
+/// Borrows the kernel memory and the state together.
+fn kernel_of<C: WithData>(ctx: &mut C) -> (&mut [u8], &mut PluginState) {
+    match ctx.store_data().kernel {
+        Some(memory) => {
+            let (bytes, data) = memory.data_and_store_mut(ctx);
+            (bytes, &mut data.state)
+        }
+        // Only before the kernel is instantiated; no block can exist yet.
+        None => (&mut [], &mut ctx.store_data().state),
+    }
+}
+
+/// [`HostAccess`] inside a host call.
+struct CallerAccess<'a, 'b>(&'a mut Caller<'b, StoreData>);
+
+impl HostAccess for CallerAccess<'_, '_> {
+    fn kernel(&mut self) -> (&mut [u8], &mut PluginState) {
+        kernel_of(self.0)
+    }
+
+    fn grow_kernel(&mut self, pages: u64) -> bool {
+        match self.0.data().kernel {
+            Some(memory) => memory.grow(&mut *self.0, pages).is_ok(),
+            None => false,
+        }
+    }
+
+    fn plugin_memory(&mut self) -> Option<&mut [u8]> {
+        let memory = self.0.data().plugin_memory?;
+        Some(memory.data_mut(&mut *self.0))
+    }
+}
+
+/// Turns a failing host call into a wasmi trap; core keeps the real error.
+fn trap(_: HostTrap) -> wasmi::Error {
+    wasmi::Error::new("host function failed")
+}
+
+/// A plug-in linked for wasmi: modules and where their imports come from.
+struct WasmiLinked {
+    engine: wasmi::Engine,
+    kernel: wasmi::Module,
+    modules: Vec<(wasmi::Module, Vec<ImportSource>)>,
+    functions: Vec<xtism_core::Function>,
+    max_pages: Option<u32>,
+    fuel: bool,
+}
+
+impl WasmiLinked {
+    fn host_func(store: &mut Store<StoreData>, import: HostImport) -> Func {
+        match import {
+            HostImport::I64ToI64(f) => Func::wrap(store, move |mut c: Caller<'_, StoreData>, a: i64| {
+                f(&mut CallerAccess(&mut c), a).map_err(trap)
+            }),
+            HostImport::I64(f) => Func::wrap(store, move |mut c: Caller<'_, StoreData>, a: i64| {
+                f(&mut CallerAccess(&mut c), a).map_err(trap)
+            }),
+            HostImport::ToI64(f) => Func::wrap(store, move |mut c: Caller<'_, StoreData>| {
+                f(&mut CallerAccess(&mut c)).map_err(trap)
+            }),
+            HostImport::ToI32(f) => Func::wrap(store, move |mut c: Caller<'_, StoreData>| {
+                f(&mut CallerAccess(&mut c)).map_err(trap)
+            }),
+            HostImport::Unit(f) => Func::wrap(store, move |mut c: Caller<'_, StoreData>| {
+                f(&mut CallerAccess(&mut c)).map_err(trap)
+            }),
+            HostImport::I64I64(f) => {
+                Func::wrap(store, move |mut c: Caller<'_, StoreData>, a: i64, b: i64| {
+                    f(&mut CallerAccess(&mut c), a, b).map_err(trap)
+                })
+            }
+            HostImport::I64I64ToI64(f) => {
+                Func::wrap(store, move |mut c: Caller<'_, StoreData>, a: i64, b: i64| {
+                    f(&mut CallerAccess(&mut c), a, b).map_err(trap)
+                })
+            }
+        }
+    }
+
+    fn user_func(store: &mut Store<StoreData>, function: &xtism_core::Function) -> Func {
+        let ty = wasmi::FuncType::new(
+            function.ty().params().iter().map(|t| wasmi_val_type(*t)).collect::<Vec<_>>(),
+            function.ty().results().iter().map(|t| wasmi_val_type(*t)).collect::<Vec<_>>(),
+        );
+        let function = function.clone();
+        Func::new(store, ty, move |mut caller, params, results| {
+            let convert_in: Result<Vec<Val>, Error> = params.iter().map(to_core).collect();
+            let mut outputs: Vec<Val> = function
+                .ty()
+                .results()
+                .iter()
+                .map(|t| Val::default_for(*t))
+                .collect();
+            let mut access = CallerAccess(&mut caller);
+            let inputs = match convert_in {
+                Ok(v) => v,
+                Err(e) => return Err(trap(access.state().fail(e))),
+            };
+            function
+                .invoke(&mut access, &inputs, &mut outputs)
+                .map_err(trap)?;
+            for (slot, val) in results.iter_mut().zip(&outputs) {
+                *slot = match to_wasmi(val) {
+                    Ok(v) => v,
+                    Err(e) => return Err(trap(access.state().fail(e))),
+                };
+            }
+            Ok(())
+        })
+    }
+
+    fn try_instantiate(&self, store: &mut Store<StoreData>) -> Result<WasmiInstance, Error> {
+        let kernel = WasmiInstance::new(&mut *store, &self.kernel, &[]).map_err(instantiate_error)?;
+        store.data_mut().kernel = kernel.get_memory(&*store, "memory");
+        let mut instances: Vec<WasmiInstance> = Vec::with_capacity(self.modules.len());
+        for (module, sources) in &self.modules {
+            let mut externs = Vec::with_capacity(sources.len());
+            for source in sources {
+                let ext = match source {
+                    ImportSource::Kernel(name) => kernel.get_export(&*store, name),
+                    ImportSource::Host(import) => Some(Extern::Func(Self::host_func(store, *import))),
+                    ImportSource::Function(index) => self
+                        .functions
+                        .get(*index)
+                        .map(|f| Extern::Func(Self::user_func(store, f))),
+                    ImportSource::Module { index, name } => instances
+                        .get(*index)
+                        .and_then(|i| i.get_export(&*store, name)),
+                };
+                externs.push(ext.ok_or_else(|| {
+                    Error::Invalid("the link plan names an import that does not exist".into())
+                })?);
+            }
+            let instance = WasmiInstance::new(&mut *store, module, &externs).map_err(instantiate_error)?;
+            instances.push(instance);
+        }
+        let main = instances
+            .pop()
+            .ok_or_else(|| Error::Invalid("the link plan has no modules".into()))?;
+        store.data_mut().plugin_memory = main.get_memory(&*store, "memory");
+        Ok(main)
+    }
+}
+
+fn instantiate_error(e: wasmi::Error) -> Error {
+    match e.kind() {
+        wasmi::errors::ErrorKind::Memory(_) => {
+            Error::MemoryLimit(e.to_string())
+        }
+        _ => trap_error(e),
+    }
+}
+
+impl Linked for WasmiLinked {
+    fn instantiate(&self, state: PluginState) -> Result<Box<dyn Instance>, InstantiateError> {
+        let mut limits = StoreLimitsBuilder::new();
+        if let Some(pages) = self.max_pages {
+            limits = limits.memory_size(pages as usize * xtism_core::PAGE_SIZE as usize);
+        }
+        let data = StoreData {
+            state,
+            kernel: None,
+            plugin_memory: None,
+            limits: limits.build(),
+        };
+        let mut store = Store::new(&self.engine, data);
+        store.limiter(|d| &mut d.limits);
+        match self.try_instantiate(&mut store) {
+            Ok(main) => Ok(Box::new(WasmiPlugin {
+                store,
+                main,
+                fuel: self.fuel,
+                fuel_consumed: None,
+            })),
+            Err(error) => Err(InstantiateError {
+                error,
+                state: store.into_data().state,
+            }),
+        }
+    }
+}
+
+/// A running plug-in on wasmi.
+struct WasmiPlugin {
+    store: Store<StoreData>,
+    main: WasmiInstance,
+    fuel: bool,
+    fuel_consumed: Option<u64>,
+}
+
+fn trap_error(e: wasmi::Error) -> Error {
+    match e.as_trap_code() {
+        Some(wasmi::TrapCode::OutOfFuel) => Error::OutOfFuel,
+        _ => Error::Trap {
+            message: e.to_string(),
+            backtrace: None,
+        },
+    }
+}
+
+impl WasmiPlugin {
+    fn export(&self, name: &str) -> Result<Func, Error> {
+        self.main
+            .get_func(&self.store, name)
+            .ok_or_else(|| Error::FunctionNotFound(format!("the plug-in has no function named {name:?}")))
+    }
+
+    fn run<R>(&mut self, fuel: Option<u64>, call: impl FnOnce(&mut Store<StoreData>) -> Result<R, wasmi::Error>) -> Result<R, Error> {
+        if self.fuel {
+            self.store
+                .set_fuel(fuel.unwrap_or(u64::MAX))
+                .map_err(Error::engine)?;
+        }
+        let result = call(&mut self.store);
+        if let (true, Some(budget)) = (self.fuel, fuel) {
+            let left = self.store.get_fuel().unwrap_or(0);
+            self.fuel_consumed = Some(budget - left.min(budget));
+        }
+        result.map_err(trap_error)
+    }
+}
+
+impl HostAccess for WasmiPlugin {
+    fn kernel(&mut self) -> (&mut [u8], &mut PluginState) {
+        kernel_of(&mut self.store)
+    }
+
+    fn grow_kernel(&mut self, pages: u64) -> bool {
+        match self.store.data().kernel {
+            Some(memory) => memory.grow(&mut self.store, pages).is_ok(),
+            None => false,
+        }
+    }
+
+    fn plugin_memory(&mut self) -> Option<&mut [u8]> {
+        let memory = self.store.data().plugin_memory?;
+        Some(memory.data_mut(&mut self.store))
+    }
+}
+
+impl Instance for WasmiPlugin {
+    fn call(&mut self, name: &str, fuel: Option<u64>) -> Result<Option<i32>, Error> {
+        let func = self.export(name)?;
+        if let Ok(typed) = func.typed::<(), i32>(&self.store) {
+            self.run(fuel, |store| typed.call(store, ())).map(Some)
+        } else {
+            let typed = func.typed::<(), ()>(&self.store).map_err(|e| {
+                Error::FunctionNotFound(format!("{name:?} does not have an Extism signature: {e}"))
+            })?;
+            self.run(fuel, |store| typed.call(store, ())).map(|()| None)
+        }
+    }
+
+    fn call_with_args(&mut self, name: &str, args: &[Val]) -> Result<(), Error> {
+        let func = self.export(name)?;
+        let args = args.iter().map(to_wasmi).collect::<Result<Vec<_>, _>>()?;
+        let mut results = vec![wasmi::Val::I32(0); func.ty(&self.store).results().len()];
+        self.run(None, |store| func.call(store, &args, &mut results))
+    }
+
+    fn fuel_consumed(&self) -> Option<u64> {
+        self.fuel_consumed
+    }
+
+    fn into_state(self: Box<Self>) -> PluginState {
+        self.store.into_data().state
+    }
+}
+

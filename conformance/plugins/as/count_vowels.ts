@@ -1,0 +1,116 @@
+// count_vowels: the classic Extism demo, extended to exercise config and vars.
+//
+// Input:  UTF-8 text.
+// Config: "vowels" -- the set of characters to count (default "aeiouAEIOU").
+// Var:    "total"  -- running total, stored as a decimal UTF-8 string
+//                     (missing var = 0); updated on every call.
+// Output: {"count":N,"total":T,"vowels":"V"}
+//
+// Built with the official Extism AssemblyScript PDK (@extism/as-pdk).
+import { Config, Host, Memory, Var } from "@extism/as-pdk";
+import { error_set } from "@extism/as-pdk/lib/env";
+
+// Abort handler, wired in with `--use abort=count_vowels/myAbort` as the PDK
+// README recommends. The README's example handler is empty (execution would
+// silently continue after a failed assertion); this one reports the abort as
+// the Extism error (error_set) and traps.
+function myAbort(
+  message: string | null,
+  fileName: string | null,
+  lineNumber: u32,
+  columnNumber: u32
+): void {
+  const msg =
+    "abort: " +
+    (message === null ? "" : message) +
+    " at " +
+    (fileName === null ? "?" : fileName) +
+    ":" +
+    lineNumber.toString() +
+    ":" +
+    columnNumber.toString();
+  error_set(Memory.allocateString(msg).offset);
+  unreachable();
+}
+
+// Write `s` as UTF-8 to the plug-in output.
+// (Host.outputString in @extism/as-pdk 1.0.0 allocates s.length UTF-16 code
+// units rather than the UTF-8 byte length, which is wrong for non-ASCII text,
+// so encode explicitly and use Host.output.)
+function outputUtf8(s: string): void {
+  Host.output(Uint8Array.wrap(String.UTF8.encode(s)));
+}
+
+// `s` escaped as a JSON string body (without the surrounding quotes).
+function jsonEscape(s: string): string {
+  let out = "";
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c == 0x22) {
+      out += '\\"';
+    } else if (c == 0x5c) {
+      out += "\\\\";
+    } else if (c < 0x20) {
+      const hex = "0123456789abcdef";
+      out += "\\u00" + hex.charAt(c >> 4) + hex.charAt(c & 15);
+    } else {
+      out += String.fromCharCode(c);
+    }
+  }
+  return out;
+}
+
+// Parse a non-negative decimal number; anything unparsable counts as 0.
+function parseTotal(s: string): u64 {
+  let n: u64 = 0;
+  if (s.length == 0) return 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x30 || c > 0x39) return 0;
+    n = n * 10 + <u64>(c - 0x30);
+  }
+  return n;
+}
+
+// Number of UTF-16 code units used by code point `cp`.
+function cpWidth(cp: i32): i32 {
+  return cp >= 0x10000 ? 2 : 1;
+}
+
+export function count_vowels(): i32 {
+  const input = Host.inputString();
+
+  const configured = Config.get("vowels");
+  const vowels: string = configured === null ? "aeiouAEIOU" : configured;
+
+  // The vowel set, as Unicode code points.
+  const set = new Set<i32>();
+  for (let i = 0; i < vowels.length; ) {
+    const cp = vowels.codePointAt(i);
+    set.add(cp);
+    i += cpWidth(cp);
+  }
+
+  // Count the characters (code points) of the input that are in the set.
+  let count: u64 = 0;
+  for (let i = 0; i < input.length; ) {
+    const cp = input.codePointAt(i);
+    if (set.has(cp)) count++;
+    i += cpWidth(cp);
+  }
+
+  const previous = Var.getString("total");
+  const total: u64 = (previous === null ? 0 : parseTotal(previous)) + count;
+  Var.set("total", Uint8Array.wrap(String.UTF8.encode(total.toString())));
+
+  outputUtf8(
+    '{"count":' +
+      count.toString() +
+      ',"total":' +
+      total.toString() +
+      ',"vowels":"' +
+      jsonEscape(vowels) +
+      '"}'
+  );
+  return 0;
+}

@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# Rebuild every non-Rust conformance plug-in (.wasm) from source.
+#
+#   as/*.ts -> as/*.wasm   AssemblyScript + the official Extism AS PDK (npm)
+#   c/*.c   -> c/*.wasm    C via `zig cc` from the ziglang PyPI package
+#
+# Idempotent and runnable from any directory. Needs node/npm and python3/pip
+# (the npm registry and PyPI). Tool versions are pinned: as/package-lock.json
+# for npm, ZIGLANG_VERSION below for zig. The outputs are deterministic, so a
+# rebuild with the same versions reproduces the committed .wasm files
+# byte for byte.
+set -euo pipefail
+
+ZIGLANG_VERSION=0.17.1
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+
+log() { printf '==> %s\n' "$*" >&2; }
+
+# --- AssemblyScript -----------------------------------------------------------
+build_as() {
+  cd "$here/as"
+  log "npm ci (as/)"
+  npm ci --no-audit --no-fund --loglevel=error
+  # Flags as recommended by the @extism/as-pdk README
+  # (`--use abort=<file>/myAbort`), plus -O.
+  local p
+  for p in count_vowels host_fn errors; do
+    log "asc as/$p.ts -> as/$p.wasm"
+    npx --no-install asc "$p.ts" --outFile "$p.wasm" --use "abort=$p/myAbort" -O
+  done
+}
+
+# --- C (zig cc) -----------------------------------------------------------------
+zig_cc() { python3 -m ziglang cc "$@"; }
+
+ensure_zig() {
+  local have
+  have="$(python3 -m ziglang version 2>/dev/null || true)"
+  if [[ "$have" != "$ZIGLANG_VERSION" ]]; then
+    log "pip install ziglang==$ZIGLANG_VERSION"
+    PIP_ROOT_USER_ACTION=ignore python3 -m pip install --quiet \
+      --disable-pip-version-check "ziglang==$ZIGLANG_VERSION"
+  fi
+  have="$(python3 -m ziglang version)"
+  if [[ "$have" != "$ZIGLANG_VERSION" ]]; then
+    echo "expected zig $ZIGLANG_VERSION, got $have" >&2
+    exit 1
+  fi
+}
+
+build_c() {
+  ensure_zig
+  cd "$here/c"
+  # No libc, no WASI, no entry point; -g0 because zig cc emits DWARF by default.
+  local cflags=(--target=wasm32-freestanding -nostdlib -O2 -g0 -Wl,--no-entry)
+
+  # Exporting __wasm_call_ctors explicitly also stops wasm-ld from wrapping
+  # every export in a "command export" that re-runs the constructors on
+  # each call.
+  log "zig cc c/ctors.c -> c/ctors.wasm"
+  zig_cc "${cflags[@]}" -Wl,--export=__wasm_call_ctors -Wl,--export=greet \
+    ctors.c -o ctors.wasm
+
+  log "zig cc c/echo.c -> c/echo.wasm"
+  zig_cc "${cflags[@]}" -Wl,--export=echo -Wl,--export=sum_bytes \
+    echo.c -o echo.wasm
+  # zig cc marks its outputs executable; keep them plain data files.
+  chmod 0644 ./*.wasm
+}
+
+# --- sanity check: imports ------------------------------------------------------
+# AS plug-ins may import from extism:host/env and extism:host/user only;
+# C plug-ins from extism:host/env only (no env.*, no wasi_snapshot_preview1).
+check_imports() {
+  log "checking imports"
+  node - "$here" <<'JS'
+const fs = require("fs"), path = require("path");
+const root = process.argv[2];
+const allowed = {
+  as: ["extism:host/env", "extism:host/user"],
+  c: ["extism:host/env"],
+};
+let bad = 0;
+for (const dir of Object.keys(allowed)) {
+  for (const f of fs.readdirSync(path.join(root, dir)).filter((f) => f.endsWith(".wasm")).sort()) {
+    const mod = new WebAssembly.Module(fs.readFileSync(path.join(root, dir, f)));
+    for (const imp of WebAssembly.Module.imports(mod)) {
+      if (!allowed[dir].includes(imp.module)) {
+        console.error(`${dir}/${f}: unexpected import ${imp.module}.${imp.name}`);
+        bad++;
+      }
+    }
+    const exps = WebAssembly.Module.exports(mod).map((e) => e.name).join(", ");
+    console.error(`    ${dir}/${f}: exports ${exps}`);
+  }
+}
+process.exit(bad ? 1 : 0);
+JS
+}
+
+build_as
+build_c
+check_imports
+log "done"

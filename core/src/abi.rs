@@ -1,0 +1,353 @@
+//! The `extism:host/env` imports.
+//!
+//! Half of the ABI is plain Wasm in the kernel module (the data path: byte and word loads
+//! and stores, input and output getters); the other half is here, in Rust, working on the
+//! kernel memory through [`HostAccess`]. Backends bind each [`HostImport`] with their
+//! engine's typed-function API; the enum groups the imports by signature so a backend needs
+//! one binding per signature, not one per import.
+//!
+//! Every argument comes from the guest and may be hostile: handles are checked against the
+//! allocator, ranges against the memory, strings for UTF-8. A bad argument becomes a 0 or an
+//! error, never a panic.
+
+use crate::engine::{HostAccess, HostTrap};
+use crate::function::FuncType;
+use crate::error::Error;
+use crate::function::ValType::{self, I32, I64};
+use crate::state::{PluginState, range};
+
+/// Namespace of the Extism kernel imports.
+pub const EXTISM_ENV: &str = "extism:host/env";
+
+/// Default namespace of user host functions.
+pub const EXTISM_USER: &str = "extism:host/user";
+
+/// The compiled kernel module (see `kernel.wat`).
+pub const KERNEL_WASM: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/kernel.wasm"));
+
+/// Wasm page size.
+pub const PAGE_SIZE: u64 = 65536;
+
+/// Kernel memory is a 32-bit memory: at most 65536 pages.
+const MAX_KERNEL_BYTES: u64 = 1 << 32;
+
+/// Imports served by exports of the kernel module, with their signatures.
+pub const KERNEL_EXPORTS: &[(&str, &[ValType], &[ValType])] = &[
+    ("load_u8", &[I64], &[I32]),
+    ("load_u64", &[I64], &[I64]),
+    ("store_u8", &[I64, I32], &[]),
+    ("store_u64", &[I64, I64], &[]),
+    ("input_offset", &[], &[I64]),
+    ("input_length", &[], &[I64]),
+    ("output_offset", &[], &[I64]),
+    ("output_length", &[], &[I64]),
+    ("input_load_u8", &[I64], &[I32]),
+    ("input_load_u64", &[I64], &[I64]),
+];
+
+/// A kernel import implemented by the host, grouped by signature.
+#[derive(Clone, Copy)]
+pub enum HostImport {
+    /// `(i64) -> i64`
+    I64ToI64(fn(&mut dyn HostAccess, i64) -> Result<i64, HostTrap>),
+    /// `(i64) -> ()`
+    I64(fn(&mut dyn HostAccess, i64) -> Result<(), HostTrap>),
+    /// `() -> i64`
+    ToI64(fn(&mut dyn HostAccess) -> Result<i64, HostTrap>),
+    /// `() -> i32`
+    ToI32(fn(&mut dyn HostAccess) -> Result<i32, HostTrap>),
+    /// `() -> ()`
+    Unit(fn(&mut dyn HostAccess) -> Result<(), HostTrap>),
+    /// `(i64, i64) -> ()`
+    I64I64(fn(&mut dyn HostAccess, i64, i64) -> Result<(), HostTrap>),
+    /// `(i64, i64) -> i64`
+    I64I64ToI64(fn(&mut dyn HostAccess, i64, i64) -> Result<i64, HostTrap>),
+}
+
+impl std::fmt::Debug for HostImport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "HostImport({})", self.func_type())
+    }
+}
+
+impl HostImport {
+    /// The Wasm signature of this import.
+    pub fn func_type(&self) -> FuncType {
+        let (params, results): (&[ValType], &[ValType]) = match self {
+            HostImport::I64ToI64(_) => (&[I64], &[I64]),
+            HostImport::I64(_) => (&[I64], &[]),
+            HostImport::ToI64(_) => (&[], &[I64]),
+            HostImport::ToI32(_) => (&[], &[I32]),
+            HostImport::Unit(_) => (&[], &[]),
+            HostImport::I64I64(_) => (&[I64, I64], &[]),
+            HostImport::I64I64ToI64(_) => (&[I64, I64], &[I64]),
+        };
+        FuncType::new(params.iter().copied(), results.iter().copied())
+    }
+}
+
+/// The kernel imports implemented in Rust.
+pub const HOST_IMPORTS: &[(&str, HostImport)] = &[
+    ("alloc", HostImport::I64ToI64(alloc)),
+    ("free", HostImport::I64(free)),
+    ("length", HostImport::I64ToI64(length)),
+    ("length_unsafe", HostImport::I64ToI64(length)),
+    ("output_set", HostImport::I64I64(output_set)),
+    ("error_set", HostImport::I64(error_set)),
+    ("error_get", HostImport::ToI64(error_get)),
+    ("reset", HostImport::Unit(reset)),
+    ("memory_bytes", HostImport::ToI64(memory_bytes)),
+    ("config_get", HostImport::I64ToI64(config_get)),
+    ("var_get", HostImport::I64ToI64(var_get)),
+    ("var_set", HostImport::I64I64(var_set)),
+    ("http_request", HostImport::I64I64ToI64(http_request)),
+    ("http_status_code", HostImport::ToI32(http_status_code)),
+    ("http_headers", HostImport::ToI64(http_headers)),
+    ("log_trace", HostImport::I64(log_trace)),
+    ("log_debug", HostImport::I64(log_debug)),
+    ("log_info", HostImport::I64(log_info)),
+    ("log_warn", HostImport::I64(log_warn)),
+    ("log_error", HostImport::I64(log_error)),
+    ("get_log_level", HostImport::ToI32(get_log_level)),
+];
+
+/// Places a block of `len` bytes, growing the kernel memory when needed; 0 when `len` is 0
+/// or the memory cannot grow (limit reached).
+pub(crate) fn alloc_block(host: &mut dyn HostAccess, len: u64) -> u64 {
+    if len == 0 {
+        return 0;
+    }
+    // At most one growth: after growing to `required` bytes the same request fits.
+    for _ in 0..2 {
+        let (memory, state) = host.kernel();
+        let memory_len = memory.len() as u64;
+        match state.kernel.alloc.alloc(len, memory_len) {
+            Ok(offset) => return offset,
+            Err(required) if required <= MAX_KERNEL_BYTES => {
+                let pages = (required - memory_len).div_ceil(PAGE_SIZE);
+                if !host.grow_kernel(pages) {
+                    return 0;
+                }
+            }
+            Err(_) => return 0,
+        }
+    }
+    0
+}
+
+/// Copies `bytes` into a new block and returns its offset.
+pub(crate) fn new_block(host: &mut dyn HostAccess, bytes: &[u8]) -> Result<u64, Error> {
+    let offset = alloc_block(host, bytes.len() as u64);
+    if offset == 0 && !bytes.is_empty() {
+        return Err(Error::MemoryLimit(format!(
+            "no room for a block of {} bytes in kernel memory",
+            bytes.len()
+        )));
+    }
+    let (memory, _) = host.kernel();
+    if let Some(r) = range(memory.len(), offset, bytes.len() as u64) {
+        memory[r].copy_from_slice(bytes);
+    }
+    Ok(offset)
+}
+
+/// The bytes of the block starting at `offset`, if one does.
+pub(crate) fn block<'m>(memory: &'m [u8], state: &PluginState, offset: u64) -> Option<&'m [u8]> {
+    let len = state.kernel.alloc.length(offset)?;
+    memory.get(range(memory.len(), offset, len)?)
+}
+
+/// Mutable bytes of the block starting at `offset`, if one does.
+pub(crate) fn block_mut<'m>(
+    memory: &'m mut [u8],
+    state: &PluginState,
+    offset: u64,
+) -> Option<&'m mut [u8]> {
+    let len = state.kernel.alloc.length(offset)?;
+    let r = range(memory.len(), offset, len)?;
+    memory.get_mut(r)
+}
+
+/// The UTF-8 string in the block at `offset`, or an error naming the import.
+fn block_str(host: &mut dyn HostAccess, import: &str, offset: i64) -> Result<String, HostTrap> {
+    let (memory, state) = host.kernel();
+    match block(memory, state, offset as u64).map(std::str::from_utf8) {
+        Some(Ok(s)) => Ok(s.to_owned()),
+        Some(Err(_)) => Err(state.fail(Error::Guest(format!(
+            "{import}: the block at {offset} is not valid UTF-8"
+        )))),
+        None => Err(state.fail(bad_handle(import, offset))),
+    }
+}
+
+#[cold]
+fn bad_handle(import: &str, offset: i64) -> Error {
+    Error::Guest(format!(
+        "{import}: {} is not the start of an allocated block",
+        offset as u64
+    ))
+}
+
+fn alloc(host: &mut dyn HostAccess, len: i64) -> Result<i64, HostTrap> {
+    Ok(alloc_block(host, len as u64) as i64)
+}
+
+fn free(host: &mut dyn HostAccess, offset: i64) -> Result<(), HostTrap> {
+    let (memory, state) = host.kernel();
+    state.kernel.free(memory, offset as u64);
+    Ok(())
+}
+
+fn length(host: &mut dyn HostAccess, offset: i64) -> Result<i64, HostTrap> {
+    let (_, state) = host.kernel();
+    Ok(state.kernel.alloc.length(offset as u64).unwrap_or(0) as i64)
+}
+
+fn output_set(host: &mut dyn HostAccess, offset: i64, len: i64) -> Result<(), HostTrap> {
+    let (memory, state) = host.kernel();
+    let (offset, len) = (offset as u64, len as u64);
+    if len != 0 && range(memory.len(), offset, len).is_none() {
+        return Err(state.fail(Error::Guest(format!(
+            "output_set: {len} bytes at {offset} lie outside kernel memory ({} bytes)",
+            memory.len()
+        ))));
+    }
+    state.kernel.output = crate::state::Region { offset, len };
+    state.kernel.write_header(memory);
+    Ok(())
+}
+
+fn error_set(host: &mut dyn HostAccess, offset: i64) -> Result<(), HostTrap> {
+    let (_, state) = host.kernel();
+    state.kernel.error = offset as u64;
+    Ok(())
+}
+
+fn error_get(host: &mut dyn HostAccess) -> Result<i64, HostTrap> {
+    Ok(host.state().kernel.error as i64)
+}
+
+fn reset(host: &mut dyn HostAccess) -> Result<(), HostTrap> {
+    let (memory, state) = host.kernel();
+    state.kernel.reset(memory);
+    Ok(())
+}
+
+fn memory_bytes(host: &mut dyn HostAccess) -> Result<i64, HostTrap> {
+    Ok(host.state().kernel.alloc.bytes_in_use() as i64)
+}
+
+/// Answers a lookup with a new block (0 when absent), then frees the key block, as the
+/// official runtime does ("consumes key"). The answer is placed before the key is freed,
+/// so a guest that frees the key again cannot free the answer by accident.
+fn answer_and_consume(
+    host: &mut dyn HostAccess,
+    key_offset: i64,
+    value: Option<Vec<u8>>,
+) -> Result<i64, HostTrap> {
+    let answer = match value {
+        Some(v) => match new_block(host, &v) {
+            Ok(offset) => offset,
+            Err(e) => return Err(host.state().fail(e)),
+        },
+        None => 0,
+    };
+    let (memory, state) = host.kernel();
+    state.kernel.free(memory, key_offset as u64);
+    Ok(answer as i64)
+}
+
+fn config_get(host: &mut dyn HostAccess, key: i64) -> Result<i64, HostTrap> {
+    let name = block_str(host, "config_get", key)?;
+    let value = host.state().config.get(&name).map(|v| v.as_bytes().to_vec());
+    answer_and_consume(host, key, value)
+}
+
+fn var_get(host: &mut dyn HostAccess, key: i64) -> Result<i64, HostTrap> {
+    let name = block_str(host, "var_get", key)?;
+    let value = host.state().vars.get(&name).map(<[u8]>::to_vec);
+    answer_and_consume(host, key, value)
+}
+
+fn var_set(host: &mut dyn HostAccess, key: i64, value: i64) -> Result<(), HostTrap> {
+    let name = block_str(host, "var_set", key)?;
+    let (memory, state) = host.kernel();
+    let bytes = if value == 0 {
+        None
+    } else {
+        match block(memory, state, value as u64) {
+            Some(b) => Some(b),
+            None => return Err(state.fail(bad_handle("var_set", value))),
+        }
+    };
+    let max = state.limits.max_var_bytes;
+    if let Err(e) = state.vars.set(&name, bytes, max) {
+        return Err(state.fail(e));
+    }
+    Ok(())
+}
+
+fn http_request(host: &mut dyn HostAccess, _request: i64, _body: i64) -> Result<i64, HostTrap> {
+    Err(host.state().fail(Error::Http(
+        "http_request is not available in this version of xtism".into(),
+    )))
+}
+
+fn http_status_code(_host: &mut dyn HostAccess) -> Result<i32, HostTrap> {
+    Ok(0)
+}
+
+fn http_headers(_host: &mut dyn HostAccess) -> Result<i64, HostTrap> {
+    Ok(0)
+}
+
+fn log(host: &mut dyn HostAccess, import: &str, level: tracing::Level, msg: i64) -> Result<(), HostTrap> {
+    let (memory, state) = host.kernel();
+    let Some(bytes) = block(memory, state, msg as u64) else {
+        return Err(state.fail(bad_handle(import, msg)));
+    };
+    let text = String::from_utf8_lossy(bytes);
+    let plugin = state.id;
+    match level {
+        tracing::Level::TRACE => tracing::trace!(target: "xtism::plugin", %plugin, "{text}"),
+        tracing::Level::DEBUG => tracing::debug!(target: "xtism::plugin", %plugin, "{text}"),
+        tracing::Level::INFO => tracing::info!(target: "xtism::plugin", %plugin, "{text}"),
+        tracing::Level::WARN => tracing::warn!(target: "xtism::plugin", %plugin, "{text}"),
+        tracing::Level::ERROR => tracing::error!(target: "xtism::plugin", %plugin, "{text}"),
+    }
+    state.kernel.free(memory, msg as u64);
+    Ok(())
+}
+
+fn log_trace(host: &mut dyn HostAccess, msg: i64) -> Result<(), HostTrap> {
+    log(host, "log_trace", tracing::Level::TRACE, msg)
+}
+
+fn log_debug(host: &mut dyn HostAccess, msg: i64) -> Result<(), HostTrap> {
+    log(host, "log_debug", tracing::Level::DEBUG, msg)
+}
+
+fn log_info(host: &mut dyn HostAccess, msg: i64) -> Result<(), HostTrap> {
+    log(host, "log_info", tracing::Level::INFO, msg)
+}
+
+fn log_warn(host: &mut dyn HostAccess, msg: i64) -> Result<(), HostTrap> {
+    log(host, "log_warn", tracing::Level::WARN, msg)
+}
+
+fn log_error(host: &mut dyn HostAccess, msg: i64) -> Result<(), HostTrap> {
+    log(host, "log_error", tracing::Level::ERROR, msg)
+}
+
+/// The most verbose level enabled for plug-in logs: 0 trace .. 4 error, `i32::MAX` when off.
+fn get_log_level(_host: &mut dyn HostAccess) -> Result<i32, HostTrap> {
+    use tracing::level_filters::LevelFilter;
+    Ok(match LevelFilter::current() {
+        LevelFilter::TRACE => 0,
+        LevelFilter::DEBUG => 1,
+        LevelFilter::INFO => 2,
+        LevelFilter::WARN => 3,
+        LevelFilter::ERROR => 4,
+        _ => i32::MAX,
+    })
+}

@@ -1,0 +1,281 @@
+//! Block bookkeeping for the kernel memory.
+//!
+//! The kernel memory is a Wasm linear memory owned by the engine; this module only decides
+//! *where* blocks go. It never touches the bytes, so it is tested without any engine.
+//!
+//! Layout: the first [`HEADER_SIZE`] bytes are the kernel header (see `kernel.wat`), blocks
+//! live above it and are aligned to 8 bytes. Free space below the high-water mark (`end`)
+//! is kept in two ordered maps: by offset (to merge neighbours on free) and by size (best
+//! fit on alloc). Every operation is O(log n) in the number of blocks; `reset` never
+//! depends on the size of memory.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+/// Bytes at the start of kernel memory reserved for the kernel header.
+pub const HEADER_SIZE: u64 = 64;
+
+/// Block alignment in bytes.
+const ALIGN: u64 = 8;
+
+/// One allocated block: its requested length and the bytes it occupies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Block {
+    len: u64,
+    size: u64,
+}
+
+/// Where blocks live in the kernel memory.
+#[derive(Debug, Clone)]
+pub struct Allocator {
+    active: HashMap<u64, Block>,
+    free_by_offset: BTreeMap<u64, u64>,
+    free_by_size: BTreeSet<(u64, u64)>,
+    end: u64,
+    in_use: u64,
+}
+
+impl Default for Allocator {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Allocator {
+    /// An allocator with no blocks.
+    pub fn new() -> Self {
+        Allocator {
+            active: HashMap::new(),
+            free_by_offset: BTreeMap::new(),
+            free_by_size: BTreeSet::new(),
+            end: HEADER_SIZE,
+            in_use: 0,
+        }
+    }
+
+    /// Places a block of `len` bytes (`len > 0`) in a memory of `memory_len` bytes.
+    ///
+    /// `Ok(offset)` on success. `Err(required)` when the block does not fit: the memory
+    /// must grow to at least `required` bytes before asking again (`u64::MAX` when no
+    /// memory could hold it).
+    pub fn alloc(&mut self, len: u64, memory_len: u64) -> Result<u64, u64> {
+        debug_assert!(len > 0);
+        let Some(size) = len.checked_next_multiple_of(ALIGN) else {
+            return Err(u64::MAX);
+        };
+        // Best fit among the free blocks.
+        if let Some(&(free_size, offset)) = self.free_by_size.range((size, 0)..).next() {
+            self.remove_free(offset, free_size);
+            if free_size > size {
+                self.insert_free(offset + size, free_size - size);
+            }
+            return Ok(self.activate(offset, len, size));
+        }
+        // Otherwise extend the high-water mark, taking a free block that touches it.
+        let start = match self.free_by_offset.last_key_value() {
+            Some((&offset, &free_size)) if offset + free_size == self.end => {
+                self.remove_free(offset, free_size);
+                self.end = offset;
+                offset
+            }
+            _ => self.end,
+        };
+        let Some(new_end) = start.checked_add(size) else {
+            return Err(u64::MAX);
+        };
+        if new_end > memory_len {
+            if start != self.end {
+                // Give the tail block back; nothing changed.
+                self.insert_free(start, self.end - start);
+            }
+            return Err(new_end);
+        }
+        self.end = new_end;
+        Ok(self.activate(start, len, size))
+    }
+
+    fn activate(&mut self, offset: u64, len: u64, size: u64) -> u64 {
+        self.active.insert(offset, Block { len, size });
+        self.in_use += size;
+        offset
+    }
+
+    fn insert_free(&mut self, offset: u64, size: u64) {
+        self.free_by_offset.insert(offset, size);
+        self.free_by_size.insert((size, offset));
+    }
+
+    fn remove_free(&mut self, offset: u64, size: u64) {
+        self.free_by_offset.remove(&offset);
+        self.free_by_size.remove(&(size, offset));
+    }
+
+    /// Frees the block starting at `offset`. Returns false (and changes nothing) when no
+    /// block starts there.
+    pub fn free(&mut self, offset: u64) -> bool {
+        let Some(block) = self.active.remove(&offset) else {
+            return false;
+        };
+        self.in_use -= block.size;
+        let mut start = offset;
+        let mut size = block.size;
+        // Merge with the free block just before.
+        if let Some((&prev, &prev_size)) = self.free_by_offset.range(..offset).next_back()
+            && prev + prev_size == offset
+        {
+            self.remove_free(prev, prev_size);
+            start = prev;
+            size += prev_size;
+        }
+        // Merge with the free block just after.
+        if let Some(&next_size) = self.free_by_offset.get(&(offset + block.size)) {
+            self.remove_free(offset + block.size, next_size);
+            size += next_size;
+        }
+        if start + size == self.end {
+            self.end = start;
+        } else {
+            self.insert_free(start, size);
+        }
+        true
+    }
+
+    /// Length of the block starting at `offset`, if one does.
+    pub fn length(&self, offset: u64) -> Option<u64> {
+        self.active.get(&offset).map(|b| b.len)
+    }
+
+    /// Forgets every block.
+    pub fn reset(&mut self) {
+        self.active.clear();
+        self.free_by_offset.clear();
+        self.free_by_size.clear();
+        self.end = HEADER_SIZE;
+        self.in_use = 0;
+    }
+
+    /// Bytes occupied by live blocks (lengths rounded up to the alignment).
+    pub fn bytes_in_use(&self) -> u64 {
+        self.in_use
+    }
+
+    /// The first byte past every block ever placed since the last reset.
+    #[cfg(test)]
+    pub fn high_water_mark(&self) -> u64 {
+        self.end
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    const MEM: u64 = 1 << 20;
+
+    #[test]
+    fn freed_blocks_are_reused() {
+        let mut a = Allocator::new();
+        let x = a.alloc(100, MEM).unwrap();
+        let y = a.alloc(100, MEM).unwrap();
+        assert_eq!(x, HEADER_SIZE);
+        assert!(a.free(x));
+        let z = a.alloc(50, MEM).unwrap();
+        assert_eq!(z, x, "a freed block is reused");
+        assert_eq!(a.length(z), Some(50));
+        assert_eq!(a.length(y), Some(100));
+        assert!(!a.free(x + 8), "not a block start");
+    }
+
+    #[test]
+    fn freeing_the_top_lowers_the_high_water_mark() {
+        let mut a = Allocator::new();
+        let x = a.alloc(8, MEM).unwrap();
+        let y = a.alloc(8, MEM).unwrap();
+        a.free(x);
+        a.free(y);
+        assert_eq!(a.high_water_mark(), HEADER_SIZE);
+        assert_eq!(a.bytes_in_use(), 0);
+    }
+
+    #[test]
+    fn asks_for_growth_and_changes_nothing_when_full() {
+        let mut a = Allocator::new();
+        assert_eq!(a.alloc(100, 128), Err(HEADER_SIZE + 104));
+        assert_eq!(a.high_water_mark(), HEADER_SIZE);
+        assert_eq!(a.alloc(u64::MAX, MEM), Err(u64::MAX));
+        assert!(matches!(a.alloc(u64::MAX - 100, MEM), Err(r) if r > MEM));
+        let x = a.alloc(8, MEM).unwrap();
+        a.alloc(8, MEM).unwrap();
+        a.free(x);
+        // A free block that does not touch the top stays put when growth is needed.
+        assert_eq!(a.alloc(64, 96), Err(HEADER_SIZE + 16 + 64));
+        assert_eq!(a.alloc(8, 96), Ok(x));
+    }
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Alloc(u64),
+        Free(usize),
+        Reset,
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            6 => (1u64..600).prop_map(Op::Alloc),
+            4 => any::<usize>().prop_map(Op::Free),
+            1 => Just(Op::Reset),
+        ]
+    }
+
+    proptest! {
+        /// Random alloc/free/reset sequences against a model (a list of live blocks):
+        /// blocks never overlap, stay inside memory and above the header, and lengths,
+        /// frees and the bytes in use agree with the model.
+        #[test]
+        fn matches_a_simple_model(ops in proptest::collection::vec(op(), 1..300)) {
+            let memory = 16 * 1024;
+            let mut a = Allocator::new();
+            let mut live: Vec<(u64, u64)> = Vec::new();
+            for op in ops {
+                match op {
+                    Op::Alloc(len) => match a.alloc(len, memory) {
+                        Ok(off) => {
+                            prop_assert!(off >= HEADER_SIZE && off % ALIGN == 0);
+                            prop_assert!(off + len <= memory);
+                            for &(o, l) in &live {
+                                prop_assert!(off + len <= o || o + l <= off, "overlap");
+                            }
+                            live.push((off, len));
+                        }
+                        Err(required) => {
+                            // Failure is honest: no free block is big enough and the
+                            // high-water mark has no room left below the memory's end.
+                            let size = len.next_multiple_of(ALIGN);
+                            prop_assert!(required > memory);
+                            prop_assert!(a.free_by_size.range((size, 0)..).next().is_none());
+                            prop_assert!(a.high_water_mark() + size > memory);
+                        }
+                    },
+                    Op::Free(i) if !live.is_empty() => {
+                        let (off, _) = live.swap_remove(i % live.len());
+                        prop_assert!(a.free(off));
+                        prop_assert!(!a.free(off), "double free is refused");
+                    }
+                    Op::Free(_) => prop_assert!(!a.free(HEADER_SIZE)),
+                    Op::Reset => {
+                        a.reset();
+                        live.clear();
+                    }
+                }
+                for &(o, l) in &live {
+                    prop_assert_eq!(a.length(o), Some(l));
+                }
+                let used: u64 = live.iter().map(|&(_, l)| l.next_multiple_of(ALIGN)).sum();
+                prop_assert_eq!(a.bytes_in_use(), used);
+            }
+            if live.is_empty() {
+                prop_assert_eq!(a.high_water_mark(), HEADER_SIZE, "everything merged back");
+            }
+        }
+    }
+}

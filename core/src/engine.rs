@@ -1,0 +1,229 @@
+//! The engine boundary: what a backend provides so that core can run Extism plug-ins on it.
+//!
+//! The traits are object-safe because the engine is picked at run time, by value (the CLI,
+//! the C API and the benchmarks switch engines without recompiling). The required surface
+//! is small and carries no Extism meaning: compile bytes, instantiate a set of modules wired
+//! as core's [`LinkPlan`] says, call an export, and expose the kernel memory. Which import
+//! goes where, what a block is, how vars and config behave: all of that is decided in core,
+//! once, so it cannot differ between engines.
+//!
+//! Host calls flow back through [`HostAccess`], which a backend implements over its
+//! caller/store so that core's kernel imports and user host functions can borrow the kernel
+//! memory and the [`PluginState`] together.
+
+use std::any::Any;
+use std::sync::Arc;
+
+use crate::abi::HostImport;
+use crate::error::Error;
+use crate::function::{FuncType, Function, Val};
+use crate::state::PluginState;
+
+/// What a backend can do. Core turns a missing capability into a clear error.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Capabilities {
+    /// Compiles to machine code.
+    pub jit: bool,
+    /// Can meter execution with a fuel budget.
+    pub fuel: bool,
+    /// Can stop a running call at a deadline.
+    pub timeout: bool,
+    /// Supports the SIMD proposal (and `v128` host function values).
+    pub simd: bool,
+    /// Reports Wasm backtraces on traps.
+    pub backtraces: bool,
+}
+
+impl Capabilities {
+    /// All capabilities off; backends switch on what they have.
+    pub const NONE: Capabilities = Capabilities {
+        jit: false,
+        fuel: false,
+        timeout: false,
+        simd: false,
+        backtraces: false,
+    };
+}
+
+/// How modules are compiled: choices an engine must make before compiling.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub struct CompileOptions {
+    /// Meter execution with fuel.
+    pub fuel: bool,
+}
+
+/// What an import or export is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ExternKind {
+    /// A function with its signature.
+    Func(FuncType),
+    /// A linear memory.
+    Memory,
+    /// A table.
+    Table,
+    /// A global.
+    Global,
+}
+
+impl std::fmt::Display for ExternKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ExternKind::Func(ty) => ty.fmt(f),
+            ExternKind::Memory => f.write_str("memory"),
+            ExternKind::Table => f.write_str("table"),
+            ExternKind::Global => f.write_str("global"),
+        }
+    }
+}
+
+/// One import of a module.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Import {
+    /// Import module (namespace).
+    pub module: String,
+    /// Import field name.
+    pub name: String,
+    /// What is imported.
+    pub kind: ExternKind,
+}
+
+/// One export of a module.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Export {
+    /// Export name.
+    pub name: String,
+    /// What is exported.
+    pub kind: ExternKind,
+}
+
+/// A module compiled by a backend.
+pub trait Module: Send + Sync + Any {
+    /// The imports, in the module's order.
+    fn imports(&self) -> &[Import];
+    /// The exports.
+    fn exports(&self) -> &[Export];
+    /// For the backend to get its own type back.
+    fn as_any(&self) -> &dyn Any;
+}
+
+/// Where one import of a module comes from. Core decides; the backend only materializes.
+#[derive(Debug, Clone)]
+pub enum ImportSource {
+    /// The export of the same name of the kernel module.
+    Kernel(&'static str),
+    /// A kernel import implemented in core.
+    Host(HostImport),
+    /// A user host function: an index into [`LinkPlan::functions`].
+    Function(usize),
+    /// An export of a module instantiated earlier: an index into [`LinkPlan::modules`].
+    Module {
+        /// Index of the providing module.
+        index: usize,
+        /// Export name.
+        name: String,
+    },
+}
+
+/// One module to instantiate, with the source of each of its imports.
+#[derive(Clone)]
+pub struct PlannedModule {
+    /// Module name (`main` for the plug-in itself).
+    pub name: String,
+    /// The compiled module, from this engine.
+    pub module: Arc<dyn Module>,
+    /// One source per import, in [`Module::imports`] order.
+    pub imports: Vec<ImportSource>,
+}
+
+/// How to instantiate a plug-in: modules in instantiation order, the last one main.
+#[derive(Clone)]
+pub struct LinkPlan {
+    /// Modules, dependencies first; the last is the plug-in's main module.
+    pub modules: Vec<PlannedModule>,
+    /// The user host functions.
+    pub functions: Vec<Function>,
+    /// The cap, in pages, on every linear memory (plug-in and kernel).
+    pub max_pages: Option<u32>,
+}
+
+/// A failed instantiation, handing back the state it was given so nothing is lost.
+#[derive(Debug)]
+pub struct InstantiateError {
+    /// What went wrong.
+    pub error: Error,
+    /// The state passed to [`Linked::instantiate`].
+    pub state: PluginState,
+}
+
+/// A plug-in ready to be instantiated many times.
+pub trait Linked: Send + Sync {
+    /// A fresh instance holding `state`.
+    fn instantiate(&self, state: PluginState) -> Result<Box<dyn Instance>, InstantiateError>;
+}
+
+/// A running plug-in: the engine's store with every module instantiated.
+pub trait Instance: HostAccess + Send {
+    /// Calls a main-module export of type `() -> i32` or `() -> ()`; returns the `i32`.
+    /// `fuel` is the budget for this call when the module was compiled with fuel.
+    fn call(&mut self, name: &str, fuel: Option<u64>) -> Result<Option<i32>, Error>;
+
+    /// Calls any main-module export with arguments, discarding results (runtime init).
+    fn call_with_args(&mut self, name: &str, args: &[Val]) -> Result<(), Error>;
+
+    /// Fuel used by the last call, when fuel is metered.
+    fn fuel_consumed(&self) -> Option<u64> {
+        None
+    }
+
+    /// Hands the state back (before re-instantiation).
+    fn into_state(self: Box<Self>) -> PluginState;
+}
+
+/// A WebAssembly engine.
+pub trait Engine: Send + Sync + 'static {
+    /// The engine's name: `wasmtime`, `wasmi`, `wasmer`.
+    fn name(&self) -> &'static str;
+
+    /// What it can do.
+    fn capabilities(&self) -> Capabilities;
+
+    /// Compiles and validates a module. `name` is for error messages.
+    fn compile(&self, name: &str, wasm: &[u8], options: CompileOptions)
+    -> Result<Arc<dyn Module>, Error>;
+
+    /// Prepares a plug-in for instantiation.
+    fn link(&self, plan: LinkPlan, options: CompileOptions) -> Result<Box<dyn Linked>, Error>;
+}
+
+/// The marker a failing host call returns: the real error is kept in the [`PluginState`]
+/// and core reports it once the backend's trap unwinds the call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HostTrap;
+
+impl std::fmt::Display for HostTrap {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("host function failed")
+    }
+}
+
+impl std::error::Error for HostTrap {}
+
+/// The host's view of a running plug-in, implemented by backends over their caller (inside
+/// a host call) and store (between calls).
+pub trait HostAccess {
+    /// The kernel memory and the plug-in state, borrowed together.
+    fn kernel(&mut self) -> (&mut [u8], &mut PluginState);
+
+    /// Grows the kernel memory by `pages`; false when a limit refuses it.
+    fn grow_kernel(&mut self, pages: u64) -> bool;
+
+    /// The plug-in's exported `memory`, if it has one.
+    fn plugin_memory(&mut self) -> Option<&mut [u8]>;
+
+    /// The plug-in state.
+    fn state(&mut self) -> &mut PluginState {
+        self.kernel().1
+    }
+}

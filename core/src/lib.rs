@@ -1,0 +1,37 @@
+//! xtism-core: everything Extism means, independent of any WebAssembly engine.
+//!
+//! Extism plug-ins talk to their host through a small ABI (`extism:host/env`): a kernel
+//! allocator over a memory of its own, input and output, vars, config, HTTP and logging.
+//! This crate implements that ABI once: the kernel module and its block bookkeeping, the
+//! host-side imports, host functions, the call protocol and the errors. Engines plug in
+//! underneath through the small object-safe traits of [`engine`]; the backend crates
+//! (`xtism-wasmi`, ...) implement them and contain no Extism meaning, so a plug-in behaves
+//! the same on every engine.
+//!
+//! Most users want the `xtism` crate, which re-exports this one and picks an engine.
+
+#![deny(missing_docs)]
+
+mod abi;
+mod alloc;
+mod convert;
+pub mod engine;
+mod error;
+mod function;
+mod macros;
+mod plugin;
+mod state;
+
+pub use abi::{EXTISM_ENV, EXTISM_USER, HOST_IMPORTS, HostImport, KERNEL_EXPORTS, KERNEL_WASM, PAGE_SIZE};
+pub use convert::{FromBytes, FromBytesOwned, Json, ToBytes};
+pub use engine::{Capabilities, CompileOptions, Engine, HostAccess, HostTrap, InstantiateError};
+pub use error::{BoxError, Error, ErrorKind};
+pub use function::{CurrentPlugin, FuncType, Function, MemoryHandle, PTR, UserData, Val, ValType};
+#[doc(hidden)]
+pub use macros::__host_fn_arg;
+pub use plugin::{
+    CompiledPlugin, EngineProvider, MAIN_MODULE, NoDefaultEngine, Plugin, PluginBuilder, WasmInput,
+};
+pub use state::{DEFAULT_MAX_HTTP_RESPONSE_BYTES, DEFAULT_MAX_VAR_BYTES, PluginState};
+pub use xtism_manifest as manifest;
+pub use xtism_manifest::Manifest;

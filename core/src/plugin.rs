@@ -1,0 +1,718 @@
+//! The Plugin API: [`PluginBuilder`], [`CompiledPlugin`] and [`Plugin`].
+//!
+//! This is where Extism's call protocol lives: resolving the manifest, linking imports,
+//! initializing the guest runtime once, placing the input, running the export, turning
+//! traps, return codes and `error_set` messages into [`Error`]s, and handing out the output.
+//! Engines only execute.
+
+use std::any::Any;
+use std::borrow::Cow;
+use std::collections::{BTreeMap, HashMap};
+use std::marker::PhantomData;
+use std::sync::Arc;
+use std::time::Duration;
+
+use xtism_manifest::Manifest;
+
+use crate::abi::{self, EXTISM_ENV, HOST_IMPORTS, KERNEL_EXPORTS};
+use crate::convert::{FromBytes, ToBytes};
+use crate::engine::{
+    CompileOptions, Engine, ExternKind, HostAccess, ImportSource, Instance, LinkPlan, Linked,
+    PlannedModule,
+};
+use crate::error::Error;
+use crate::function::{CurrentPlugin, FuncType, Function, UserData, Val, ValType};
+use crate::state::{DEFAULT_MAX_VAR_BYTES, Limits, PluginState, Region, range};
+
+/// Name of the main module of a plug-in.
+pub const MAIN_MODULE: &str = "main";
+
+/// Chooses the engine when the caller names none. The `xtism` facade crate provides one
+/// that knows the compiled-in backends; core alone knows none.
+pub trait EngineProvider: 'static {
+    /// The engine to use by default.
+    fn default_engine() -> Result<Arc<dyn Engine>, Error>;
+}
+
+/// The [`EngineProvider`] of core alone: every builder must name its engine.
+#[derive(Debug)]
+pub struct NoDefaultEngine;
+
+impl EngineProvider for NoDefaultEngine {
+    fn default_engine() -> Result<Arc<dyn Engine>, Error> {
+        Err(Error::Invalid(
+            "no engine chosen: call PluginBuilder::with_engine, or use the xtism crate".into(),
+        ))
+    }
+}
+
+/// What a plug-in is made from: Wasm bytes, or a manifest (as a value or as JSON/TOML bytes).
+#[derive(Debug, Clone)]
+pub enum WasmInput<'a> {
+    /// Wasm bytes, or the bytes of a JSON or TOML manifest.
+    Data(Cow<'a, [u8]>),
+    /// A manifest.
+    Manifest(Cow<'a, Manifest>),
+}
+
+impl<'a> From<&'a [u8]> for WasmInput<'a> {
+    fn from(data: &'a [u8]) -> Self {
+        WasmInput::Data(Cow::Borrowed(data))
+    }
+}
+
+impl<'a, const N: usize> From<&'a [u8; N]> for WasmInput<'a> {
+    fn from(data: &'a [u8; N]) -> Self {
+        WasmInput::Data(Cow::Borrowed(&data[..]))
+    }
+}
+
+impl<'a> From<&'a Vec<u8>> for WasmInput<'a> {
+    fn from(data: &'a Vec<u8>) -> Self {
+        WasmInput::Data(Cow::Borrowed(data))
+    }
+}
+
+impl From<Vec<u8>> for WasmInput<'_> {
+    fn from(data: Vec<u8>) -> Self {
+        WasmInput::Data(Cow::Owned(data))
+    }
+}
+
+impl From<Manifest> for WasmInput<'_> {
+    fn from(manifest: Manifest) -> Self {
+        WasmInput::Manifest(Cow::Owned(manifest))
+    }
+}
+
+impl<'a> From<&'a Manifest> for WasmInput<'a> {
+    fn from(manifest: &'a Manifest) -> Self {
+        WasmInput::Manifest(Cow::Borrowed(manifest))
+    }
+}
+
+impl WasmInput<'_> {
+    /// The manifest this input describes (a lone Wasm module becomes a one-module manifest).
+    fn into_manifest(self) -> Result<Manifest, Error> {
+        match self {
+            WasmInput::Manifest(m) => Ok(m.into_owned()),
+            WasmInput::Data(data) if data.starts_with(b"\0asm") => {
+                Ok(Manifest::new([xtism_manifest::Wasm::data(data.into_owned())]))
+            }
+            WasmInput::Data(data) => {
+                let text = std::str::from_utf8(&data).map_err(|_| Error::Compile {
+                    module: MAIN_MODULE.into(),
+                    message: "the input is neither a Wasm module nor a manifest".into(),
+                })?;
+                if text.trim_start().starts_with('{') {
+                    Ok(Manifest::from_json(text)?)
+                } else {
+                    Ok(Manifest::from_toml(text)?)
+                }
+            }
+        }
+    }
+}
+
+/// Builds a [`Plugin`] or a [`CompiledPlugin`].
+pub struct PluginBuilder<'a, P: EngineProvider = NoDefaultEngine> {
+    source: WasmInput<'a>,
+    engine: Option<Arc<dyn Engine>>,
+    functions: Vec<Function>,
+    wasi: bool,
+    config: BTreeMap<String, String>,
+    timeout: Option<Duration>,
+    fuel: Option<u64>,
+    max_pages: Option<u32>,
+    max_var_bytes: Option<u64>,
+    provider: PhantomData<fn() -> P>,
+}
+
+impl<'a, P: EngineProvider> PluginBuilder<'a, P> {
+    /// A builder for the plug-in made from `wasm` (Wasm bytes or a manifest).
+    pub fn new(wasm: impl Into<WasmInput<'a>>) -> Self {
+        PluginBuilder {
+            source: wasm.into(),
+            engine: None,
+            functions: Vec::new(),
+            wasi: false,
+            config: BTreeMap::new(),
+            timeout: None,
+            fuel: None,
+            max_pages: None,
+            max_var_bytes: None,
+            provider: PhantomData,
+        }
+    }
+
+    /// Runs the plug-in on `engine` instead of the default one.
+    pub fn with_engine(mut self, engine: Arc<dyn Engine>) -> Self {
+        self.engine = Some(engine);
+        self
+    }
+
+    /// Gives the plug-in WASI preview 1.
+    pub fn with_wasi(mut self, wasi: bool) -> Self {
+        self.wasi = wasi;
+        self
+    }
+
+    /// Adds a host function.
+    pub fn with_function<T: Send + 'static, F>(
+        self,
+        name: impl Into<String>,
+        params: impl IntoIterator<Item = ValType>,
+        results: impl IntoIterator<Item = ValType>,
+        user_data: UserData<T>,
+        f: F,
+    ) -> Self
+    where
+        F: Fn(&mut CurrentPlugin, &[Val], &mut [Val], UserData<T>) -> Result<(), Error>
+            + Send
+            + Sync
+            + 'static,
+    {
+        self.with_functions([Function::new(name, params, results, user_data, f)])
+    }
+
+    /// Adds a host function in another namespace than `extism:host/user`.
+    pub fn with_function_in_namespace<T: Send + 'static, F>(
+        self,
+        namespace: impl Into<String>,
+        name: impl Into<String>,
+        params: impl IntoIterator<Item = ValType>,
+        results: impl IntoIterator<Item = ValType>,
+        user_data: UserData<T>,
+        f: F,
+    ) -> Self
+    where
+        F: Fn(&mut CurrentPlugin, &[Val], &mut [Val], UserData<T>) -> Result<(), Error>
+            + Send
+            + Sync
+            + 'static,
+    {
+        self.with_functions([
+            Function::new(name, params, results, user_data, f).with_namespace(namespace)
+        ])
+    }
+
+    /// Adds host functions.
+    pub fn with_functions(mut self, functions: impl IntoIterator<Item = Function>) -> Self {
+        self.functions.extend(functions);
+        self
+    }
+
+    /// Adds config entries, over the manifest's.
+    pub fn with_config(
+        mut self,
+        config: impl IntoIterator<Item = (impl Into<String>, impl Into<String>)>,
+    ) -> Self {
+        self.config
+            .extend(config.into_iter().map(|(k, v)| (k.into(), v.into())));
+        self
+    }
+
+    /// Adds one config entry, over the manifest's.
+    pub fn with_config_key(self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.with_config([(key.into(), value.into())])
+    }
+
+    /// Stops every call after `timeout` (overrides the manifest's `timeout_ms`).
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// Gives every call a budget of `fuel` units.
+    pub fn with_fuel_limit(mut self, fuel: u64) -> Self {
+        self.fuel = Some(fuel);
+        self
+    }
+
+    /// Caps every linear memory at `pages` (overrides the manifest's `memory.max_pages`).
+    pub fn with_memory_max(mut self, pages: u32) -> Self {
+        self.max_pages = Some(pages);
+        self
+    }
+
+    /// Caps the bytes held in vars (overrides the manifest's `memory.max_var_bytes`).
+    pub fn with_var_max(mut self, bytes: u64) -> Self {
+        self.max_var_bytes = Some(bytes);
+        self
+    }
+
+    /// Compiles and links the plug-in without instantiating it.
+    pub fn compile(self) -> Result<CompiledPlugin, Error> {
+        let engine = match self.engine {
+            Some(engine) => engine,
+            None => P::default_engine()?,
+        };
+        let manifest = self.source.into_manifest()?;
+        let caps = engine.capabilities();
+        if self.wasi {
+            return Err(Error::Unsupported {
+                engine: engine.name(),
+                feature: "WASI (not implemented in this version of xtism)".into(),
+            });
+        }
+        let timeout = self
+            .timeout
+            .or(manifest.timeout_ms.map(Duration::from_millis));
+        if timeout.is_some() && !caps.timeout {
+            return Err(Error::Unsupported {
+                engine: engine.name(),
+                feature: "timeouts".into(),
+            });
+        }
+        if self.fuel.is_some() && !caps.fuel {
+            return Err(Error::Unsupported {
+                engine: engine.name(),
+                feature: "fuel limits".into(),
+            });
+        }
+        let options = CompileOptions {
+            fuel: self.fuel.is_some(),
+        };
+        let mut config = manifest.config.clone();
+        config.extend(self.config);
+        let limits = Limits {
+            max_var_bytes: self
+                .max_var_bytes
+                .or(manifest.memory.max_var_bytes)
+                .unwrap_or(DEFAULT_MAX_VAR_BYTES),
+        };
+        let max_pages = self.max_pages.or(manifest.memory.max_pages);
+
+        let sources = manifest.load_all(None)?;
+        let mut modules = Vec::with_capacity(sources.len());
+        for (name, bytes) in &sources {
+            modules.push((name.clone(), engine.compile(name, bytes, options)?));
+        }
+        // Dependencies first, main last.
+        let main_index = manifest
+            .main_index()
+            .ok_or_else(|| Error::Invalid("the manifest has no main module".into()))?;
+        let main = modules.remove(main_index);
+        modules.push(main);
+
+        let plan = plan_links(&modules, &self.functions, max_pages)?;
+        let exports = plan
+            .modules
+            .last()
+            .map(|m| {
+                m.module
+                    .exports()
+                    .iter()
+                    .filter_map(|e| match &e.kind {
+                        ExternKind::Func(ty) => Some((e.name.clone(), ty.clone())),
+                        _ => None,
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let linked = engine.link(plan, options)?;
+        Ok(CompiledPlugin {
+            inner: Arc::new(CompiledInner {
+                engine,
+                linked,
+                exports,
+                config,
+                limits,
+                fuel: self.fuel,
+            }),
+        })
+    }
+
+    /// Compiles, links and instantiates the plug-in.
+    pub fn build(self) -> Result<Plugin<P>, Error> {
+        Plugin::new_from_compiled(&self.compile()?)
+    }
+}
+
+/// Decides where every import of every module comes from.
+fn plan_links(
+    modules: &[(String, Arc<dyn crate::engine::Module>)],
+    functions: &[Function],
+    max_pages: Option<u32>,
+) -> Result<LinkPlan, Error> {
+    let kernel: HashMap<&str, FuncType> = KERNEL_EXPORTS
+        .iter()
+        .map(|(name, p, r)| (*name, FuncType::new(p.iter().copied(), r.iter().copied())))
+        .collect();
+    let mut planned: Vec<PlannedModule> = Vec::with_capacity(modules.len());
+    for (name, module) in modules {
+        let mut sources = Vec::with_capacity(module.imports().len());
+        for import in module.imports() {
+            let link_error = |reason: String| Error::Link {
+                module: import.module.clone(),
+                field: import.name.clone(),
+                signature: import.kind.to_string(),
+                reason,
+            };
+            let wanted = match &import.kind {
+                ExternKind::Func(ty) => Some(ty),
+                _ => None,
+            };
+            let check = |ty: &FuncType| match wanted {
+                Some(w) if w == ty => Ok(()),
+                _ => Err(link_error(format!("the host provides {ty}"))),
+            };
+            let source = if import.module == EXTISM_ENV {
+                if let Some((field, ty)) = kernel.get_key_value(import.name.as_str()) {
+                    check(ty)?;
+                    ImportSource::Kernel(field)
+                } else if let Some((_, host)) = HOST_IMPORTS.iter().find(|(n, _)| *n == import.name)
+                {
+                    check(&host.func_type())?;
+                    ImportSource::Host(*host)
+                } else {
+                    return Err(link_error(format!("{EXTISM_ENV} has no such function")));
+                }
+            } else if let Some(index) = functions
+                .iter()
+                .position(|f| f.namespace() == import.module && f.name() == import.name)
+            {
+                check(functions[index].ty())?;
+                ImportSource::Function(index)
+            } else if let Some(index) = planned.iter().position(|m| m.name == import.module) {
+                let export = planned[index]
+                    .module
+                    .exports()
+                    .iter()
+                    .find(|e| e.name == import.name)
+                    .ok_or_else(|| {
+                        link_error(format!("module {} has no such export", import.module))
+                    })?;
+                if export.kind != import.kind {
+                    return Err(link_error(format!(
+                        "module {} exports it as {}",
+                        import.module, export.kind
+                    )));
+                }
+                ImportSource::Module {
+                    index,
+                    name: import.name.clone(),
+                }
+            } else if import.module == "wasi_snapshot_preview1" {
+                return Err(link_error(
+                    "the plug-in needs WASI, which this version of xtism does not provide".into(),
+                ));
+            } else {
+                return Err(link_error(
+                    "no host function or manifest module provides it".into(),
+                ));
+            };
+            sources.push(source);
+        }
+        planned.push(PlannedModule {
+            name: name.clone(),
+            module: Arc::clone(module),
+            imports: sources,
+        });
+    }
+    Ok(LinkPlan {
+        modules: planned,
+        functions: functions.to_vec(),
+        max_pages,
+    })
+}
+
+struct CompiledInner {
+    engine: Arc<dyn Engine>,
+    linked: Box<dyn Linked>,
+    exports: HashMap<String, FuncType>,
+    config: BTreeMap<String, String>,
+    limits: Limits,
+    fuel: Option<u64>,
+}
+
+/// A plug-in compiled and linked once, instantiated many times (cheap to clone, shareable
+/// across threads).
+#[derive(Clone)]
+pub struct CompiledPlugin {
+    inner: Arc<CompiledInner>,
+}
+
+impl std::fmt::Debug for CompiledPlugin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CompiledPlugin")
+            .field("engine", &self.inner.engine.name())
+            .finish_non_exhaustive()
+    }
+}
+
+impl CompiledPlugin {
+    /// Compiles the plug-in a builder describes.
+    pub fn new<P: EngineProvider>(builder: PluginBuilder<'_, P>) -> Result<Self, Error> {
+        builder.compile()
+    }
+
+    /// The engine it was compiled for.
+    pub fn engine(&self) -> &Arc<dyn Engine> {
+        &self.inner.engine
+    }
+
+    /// Whether the main module exports a function `name`.
+    pub fn function_exists(&self, name: &str) -> bool {
+        self.inner.exports.contains_key(name)
+    }
+}
+
+/// A running plug-in.
+pub struct Plugin<P: EngineProvider = NoDefaultEngine> {
+    compiled: CompiledPlugin,
+    instance: Option<Box<dyn Instance>>,
+    /// The instance id, shown in logs.
+    pub id: uuid::Uuid,
+    parked: Option<PluginState>,
+    initialized: bool,
+    needs_reinstantiate: bool,
+    provider: PhantomData<fn() -> P>,
+}
+
+impl<P: EngineProvider> std::fmt::Debug for Plugin<P> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Plugin")
+            .field("id", &self.id)
+            .field("engine", &self.compiled.inner.engine.name())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<P: EngineProvider> Plugin<P> {
+    /// A plug-in from Wasm bytes or a manifest, with host functions, optionally with WASI.
+    pub fn new<'a>(
+        wasm: impl Into<WasmInput<'a>>,
+        functions: impl IntoIterator<Item = Function>,
+        with_wasi: bool,
+    ) -> Result<Self, Error> {
+        PluginBuilder::<P>::new(wasm)
+            .with_functions(functions)
+            .with_wasi(with_wasi)
+            .build()
+    }
+
+    /// A new instance of a compiled plug-in.
+    pub fn new_from_compiled(compiled: &CompiledPlugin) -> Result<Self, Error> {
+        let id = uuid::Uuid::new_v4();
+        let inner = &compiled.inner;
+        let state = PluginState::new(id, inner.config.clone(), inner.limits);
+        let instance = inner.linked.instantiate(state).map_err(|e| e.error)?;
+        Ok(Plugin {
+            compiled: compiled.clone(),
+            instance: Some(instance),
+            id,
+            parked: None,
+            initialized: false,
+            needs_reinstantiate: false,
+            provider: PhantomData,
+        })
+    }
+
+    /// The engine this plug-in runs on.
+    pub fn engine_name(&self) -> &'static str {
+        self.compiled.inner.engine.name()
+    }
+
+    /// Whether the plug-in exports a function `name`.
+    pub fn function_exists(&self, name: impl AsRef<str>) -> bool {
+        self.compiled.function_exists(name.as_ref())
+    }
+
+    /// Calls the export `name` with `input` and decodes its output. Borrowed output lives
+    /// until the next call.
+    pub fn call<'a, 'b, I: ToBytes<'a>, O: FromBytes<'b>>(
+        &'b mut self,
+        name: impl AsRef<str>,
+        input: I,
+    ) -> Result<O, Error> {
+        let input = input.to_bytes()?;
+        let output = self.raw_call(name.as_ref(), input.as_ref(), None)?;
+        self.output(output)
+    }
+
+    /// Like [`call`](Self::call), and host functions can reach `host_context` through
+    /// [`CurrentPlugin::host_context`] during this call.
+    pub fn call_with_host_context<'a, 'b, I: ToBytes<'a>, O: FromBytes<'b>, C: Any + Send>(
+        &'b mut self,
+        name: impl AsRef<str>,
+        input: I,
+        host_context: C,
+    ) -> Result<O, Error> {
+        let input = input.to_bytes()?;
+        let output = self.raw_call(name.as_ref(), input.as_ref(), Some(Box::new(host_context)))?;
+        self.output(output)
+    }
+
+    /// Frees every block of kernel memory.
+    pub fn reset(&mut self) -> Result<(), Error> {
+        let instance = self.instance()?;
+        let (memory, state) = instance.kernel();
+        state.kernel.reset(memory);
+        Ok(())
+    }
+
+    /// Changes config on the running plug-in: `Some` sets a key, `None` removes it.
+    pub fn update_config(
+        &mut self,
+        entries: impl IntoIterator<Item = (impl Into<String>, Option<impl Into<String>>)>,
+    ) -> Result<(), Error> {
+        let state = self.instance()?.state();
+        for (key, value) in entries {
+            match value {
+                Some(v) => state.config.insert(key.into(), v.into()),
+                None => state.config.remove(&key.into()),
+            };
+        }
+        Ok(())
+    }
+
+    /// Fuel used by the last call, when a fuel limit is set.
+    pub fn fuel_consumed(&self) -> Option<u64> {
+        self.instance.as_ref()?.fuel_consumed()
+    }
+
+    fn instance(&mut self) -> Result<&mut Box<dyn Instance>, Error> {
+        self.instance
+            .as_mut()
+            .ok_or_else(|| Error::Invalid("the plug-in could not be re-instantiated".into()))
+    }
+
+    fn output<'b, O: FromBytes<'b>>(&'b mut self, output: Region) -> Result<O, Error> {
+        let (memory, _) = self.instance()?.kernel();
+        let r = range(memory.len(), output.offset, output.len).unwrap_or(0..0);
+        O::from_bytes(&memory[r])
+    }
+
+    /// Replaces the instance by a fresh one holding the same state (after `_start`).
+    /// When that fails the state is parked, so vars survive until a later attempt works.
+    fn reinstantiate(&mut self) -> Result<(), Error> {
+        let state = match (self.instance.take(), self.parked.take()) {
+            (Some(old), _) => old.into_state(),
+            (None, Some(state)) => state,
+            (None, None) => return Err(Error::Invalid("the plug-in has no instance".into())),
+        };
+        match self.compiled.inner.linked.instantiate(state) {
+            Ok(instance) => {
+                self.instance = Some(instance);
+                self.needs_reinstantiate = false;
+                self.initialized = false;
+                Ok(())
+            }
+            Err(e) => {
+                self.parked = Some(e.state);
+                Err(e.error)
+            }
+        }
+    }
+
+    /// Runs the guest runtime's initializer once: `hs_init` (Haskell), else `_initialize`
+    /// or `__wasm_call_ctors` (reactors).
+    fn initialize(&mut self) -> Result<(), Error> {
+        let exports = &self.compiled.inner.exports;
+        let init = if exports.contains_key("hs_init") {
+            Some(("hs_init", &[Val::I32(0), Val::I32(0)][..]))
+        } else if exports.contains_key("_initialize") {
+            Some(("_initialize", &[][..]))
+        } else if exports.contains_key("__wasm_call_ctors") {
+            Some(("__wasm_call_ctors", &[][..]))
+        } else {
+            None
+        };
+        if let Some((name, args)) = init {
+            let instance = self.instance()?;
+            let result = instance.call_with_args(name, args);
+            if let Some(e) = instance.state().pending_error.take() {
+                return Err(e);
+            }
+            result?;
+        }
+        self.initialized = true;
+        Ok(())
+    }
+
+    fn raw_call(
+        &mut self,
+        name: &str,
+        input: &[u8],
+        host_context: Option<Box<dyn Any + Send>>,
+    ) -> Result<Region, Error> {
+        match self.compiled.inner.exports.get(name) {
+            None => {
+                return Err(Error::FunctionNotFound(format!(
+                    "the plug-in has no function named {name:?}"
+                )));
+            }
+            Some(ty) if !ty.params().is_empty() || !matches!(ty.results(), [] | [ValType::I32]) => {
+                return Err(Error::FunctionNotFound(format!(
+                    "{name:?} has type {ty}; Extism exports take no parameters and return i32 or nothing"
+                )));
+            }
+            Some(_) => {}
+        }
+        if self.needs_reinstantiate {
+            self.reinstantiate()?;
+        }
+        if !self.initialized {
+            self.initialize()?;
+        }
+        let fuel = self.compiled.inner.fuel;
+        let instance = self.instance()?;
+        {
+            let (memory, state) = instance.kernel();
+            state.kernel.reset(memory);
+            state.pending_error = None;
+            state.host_context = host_context;
+        }
+        let host: &mut dyn HostAccess = &mut **instance;
+        let offset = abi::new_block(host, input).map_err(|_| {
+            Error::MemoryLimit(format!(
+                "the input ({} bytes) does not fit in kernel memory",
+                input.len()
+            ))
+        })?;
+        {
+            let (memory, state) = host.kernel();
+            state.kernel.input = Region {
+                offset,
+                len: input.len() as u64,
+            };
+            state.kernel.write_header(memory);
+        }
+
+        let result = instance.call(name, fuel);
+
+        if name == "_start" {
+            self.needs_reinstantiate = true;
+        }
+        let instance = self.instance()?;
+        let (memory, state) = instance.kernel();
+        state.host_context = None;
+        if let Some(e) = state.pending_error.take() {
+            return Err(e);
+        }
+        let guest_message = || {
+            let handle = state.kernel.error;
+            (handle != 0).then(|| match abi::block(memory, state, handle) {
+                Some(bytes) => String::from_utf8_lossy(bytes).into_owned(),
+                None => format!("(the plug-in set an error, but {handle} is not an allocated block)"),
+            })
+        };
+        match result {
+            Err(Error::Trap { message, backtrace }) => Err(Error::Trap {
+                message: match guest_message() {
+                    Some(guest) => format!("{guest} ({message})"),
+                    None => message,
+                },
+                backtrace,
+            }),
+            Err(e) => Err(e),
+            Ok(Some(code)) if code != 0 => Err(Error::Plugin {
+                code,
+                message: guest_message()
+                    .unwrap_or_else(|| format!("{name} returned exit code {code}")),
+            }),
+            Ok(_) => Ok(state.kernel.output),
+        }
+    }
+}

@@ -1,0 +1,197 @@
+//! Per-plug-in state the host keeps beside the engine: kernel bookkeeping, vars, config,
+//! limits and the context of the call in progress.
+//!
+//! Backends keep a [`PluginState`] in their store and hand it back through
+//! [`HostAccess`](crate::HostAccess); they never look inside.
+
+use std::any::Any;
+use std::collections::BTreeMap;
+
+use crate::alloc::{Allocator, HEADER_SIZE};
+use crate::error::Error;
+
+/// Default cap on the bytes held in vars (keys plus values), as in the official runtime.
+pub const DEFAULT_MAX_VAR_BYTES: u64 = 1024 * 1024;
+
+/// Default cap on an HTTP response body.
+pub const DEFAULT_MAX_HTTP_RESPONSE_BYTES: u64 = 50 * 1024 * 1024;
+
+/// A byte range of kernel memory.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Region {
+    pub offset: u64,
+    pub len: u64,
+}
+
+/// The kernel's bookkeeping: blocks, and the call's input, output and error.
+#[derive(Debug, Default)]
+pub(crate) struct KernelState {
+    pub alloc: Allocator,
+    pub input: Region,
+    pub output: Region,
+    pub error: u64,
+}
+
+impl KernelState {
+    /// Frees every block and forgets input, output and error.
+    pub fn reset(&mut self, memory: &mut [u8]) {
+        self.alloc.reset();
+        self.input = Region::default();
+        self.output = Region::default();
+        self.error = 0;
+        self.write_header(memory);
+    }
+
+    /// Mirrors input and output into the kernel header that the Wasm data path reads.
+    pub fn write_header(&self, memory: &mut [u8]) {
+        let words = [
+            self.input.offset,
+            self.input.len,
+            self.output.offset,
+            self.output.len,
+        ];
+        for (i, word) in words.iter().enumerate() {
+            if let Some(slot) = memory.get_mut(i * 8..i * 8 + 8) {
+                slot.copy_from_slice(&word.to_le_bytes());
+            }
+        }
+    }
+
+    /// Frees the block at `offset`; freeing the input block empties the input.
+    pub fn free(&mut self, memory: &mut [u8], offset: u64) {
+        if self.alloc.free(offset) && offset == self.input.offset {
+            self.input.len = 0;
+            self.write_header(memory);
+        }
+    }
+}
+
+/// The byte range `[offset, offset + len)` of `memory`, if it lies inside it.
+pub(crate) fn range(memory_len: usize, offset: u64, len: u64) -> Option<std::ops::Range<usize>> {
+    let start = usize::try_from(offset).ok()?;
+    let end = start.checked_add(usize::try_from(len).ok()?)?;
+    (end <= memory_len).then_some(start..end)
+}
+
+/// Limits that apply to one plug-in.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Limits {
+    pub max_var_bytes: u64,
+}
+
+/// Plug-in vars and the bytes they use.
+#[derive(Debug, Default)]
+pub(crate) struct Vars {
+    map: BTreeMap<String, Vec<u8>>,
+    bytes: u64,
+}
+
+impl Vars {
+    pub fn get(&self, key: &str) -> Option<&[u8]> {
+        self.map.get(key).map(Vec::as_slice)
+    }
+
+    /// Sets (`Some`) or removes (`None`) a var, keeping the total under `max_bytes`.
+    pub fn set(&mut self, key: &str, value: Option<&[u8]>, max_bytes: u64) -> Result<(), Error> {
+        let Some(value) = value else {
+            if let Some(old) = self.map.remove(key) {
+                self.bytes -= (key.len() + old.len()) as u64;
+            }
+            return Ok(());
+        };
+        if max_bytes == 0 {
+            return Err(Error::Invalid(
+                "vars are disabled for this plug-in (max_var_bytes is 0)".into(),
+            ));
+        }
+        let old = self.map.get(key).map_or(0, |v| (key.len() + v.len()) as u64);
+        let new = (key.len() + value.len()) as u64;
+        let total = self.bytes - old + new;
+        if total > max_bytes {
+            return Err(Error::MemoryLimit(format!(
+                "setting var {key:?} would hold {total} bytes in vars, above max_var_bytes = {max_bytes}"
+            )));
+        }
+        self.map.insert(key.to_owned(), value.to_vec());
+        self.bytes = total;
+        Ok(())
+    }
+}
+
+/// Everything the host keeps for one plug-in instance.
+///
+/// Created by core and moved into the backend's store; survives re-instantiation, so vars
+/// persist until the plug-in is dropped.
+pub struct PluginState {
+    pub(crate) kernel: KernelState,
+    pub(crate) vars: Vars,
+    pub(crate) config: BTreeMap<String, String>,
+    pub(crate) limits: Limits,
+    pub(crate) id: uuid::Uuid,
+    pub(crate) host_context: Option<Box<dyn Any + Send>>,
+    pub(crate) pending_error: Option<Error>,
+}
+
+impl std::fmt::Debug for PluginState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PluginState")
+            .field("id", &self.id)
+            .field("kernel", &self.kernel)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PluginState {
+    pub(crate) fn new(
+        id: uuid::Uuid,
+        config: BTreeMap<String, String>,
+        limits: Limits,
+    ) -> Self {
+        PluginState {
+            kernel: KernelState::default(),
+            vars: Vars::default(),
+            config,
+            limits,
+            id,
+            host_context: None,
+            pending_error: None,
+        }
+    }
+
+    /// Records the error of a failing host call; the backend then traps and core reports
+    /// this error instead of the trap.
+    pub fn fail(&mut self, error: Error) -> crate::HostTrap {
+        self.pending_error = Some(error);
+        crate::HostTrap
+    }
+}
+
+const _: () = assert!(HEADER_SIZE >= 32, "the header holds four u64 words");
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn vars_respect_the_byte_limit() {
+        let mut vars = Vars::default();
+        vars.set("a", Some(&[0; 6]), 10).unwrap();
+        assert_eq!(vars.bytes, 7);
+        let err = vars.set("b", Some(&[0; 3]), 10).unwrap_err();
+        assert!(err.to_string().contains("max_var_bytes"), "{err}");
+        // Replacing a value counts the new size only.
+        vars.set("a", Some(&[1; 9]), 10).unwrap();
+        assert_eq!(vars.get("a"), Some(&[1u8; 9][..]));
+        vars.set("a", None, 10).unwrap();
+        assert_eq!(vars.bytes, 0);
+        assert!(vars.set("a", Some(b"x"), 0).unwrap_err().to_string().contains("disabled"));
+    }
+
+    #[test]
+    fn ranges_are_checked() {
+        assert_eq!(range(100, 10, 5), Some(10..15));
+        assert_eq!(range(100, 99, 2), None);
+        assert_eq!(range(100, u64::MAX, 2), None);
+        assert_eq!(range(100, 2, u64::MAX), None);
+    }
+}
