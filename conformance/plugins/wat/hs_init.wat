@@ -1,0 +1,20 @@
+;; A Haskell-style runtime: `hs_init(argc, argv)` must run once, before the first call, in
+;; preference to `_initialize`.
+(module
+  (import "extism:host/env" "alloc" (func $alloc (param i64) (result i64)))
+  (import "extism:host/env" "store_u64" (func $store_u64 (param i64 i64)))
+  (import "extism:host/env" "output_set" (func $output_set (param i64 i64)))
+  (global $hs (mut i64) (i64.const 0))
+  (global $other (mut i64) (i64.const 0))
+  (func (export "hs_init") (param i32 i32)
+    (global.set $hs (i64.add (global.get $hs) (i64.const 1))))
+  (func (export "_initialize")
+    (global.set $other (i64.add (global.get $other) (i64.const 1))))
+  (func (export "status") (result i32)
+    (local $h i64)
+    (local.set $h (call $alloc (i64.const 16)))
+    (call $store_u64 (local.get $h) (global.get $hs))
+    (call $store_u64 (i64.add (local.get $h) (i64.const 8)) (global.get $other))
+    (call $output_set (local.get $h) (i64.const 16))
+    (i32.const 0))
+)

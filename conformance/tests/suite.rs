@@ -1,0 +1,723 @@
+//! The conformance suite: every case runs on every engine compiled in.
+//!
+//! Cases are plain functions taking an engine name; `suite!` lists them once and expands
+//! the list into one module per engine, so a case is run alone as e.g.
+//! `cargo test -p xtism-conformance wasmi::var_limit`. What an engine cannot do is listed in
+//! [`CANNOT`], and that table is checked both ways: a listed case that passes fails.
+
+use std::sync::{Arc, Mutex};
+
+use xtism::{
+    CompiledPlugin, CurrentPlugin, Error, ErrorKind, Function, Json, Manifest, PTR, Plugin,
+    PluginBuilder, UserData, Val, ValType, host_fn, manifest::Wasm,
+};
+use xtism_conformance::plugin;
+
+/// (engine, case) pairs that are expected to fail on that engine, with the reason.
+const CANNOT: &[(&str, &str, &str)] = &[];
+
+fn run(engine: &'static str, case: &str, f: fn(&'static str)) {
+    let listed = CANNOT.iter().find(|(e, c, _)| *e == engine && *c == case);
+    let outcome = std::panic::catch_unwind(|| f(engine));
+    match (outcome, listed) {
+        (Ok(()), Some((_, _, why))) => {
+            panic!("{engine}/{case} is listed in CANNOT ({why}) but passed: remove it")
+        }
+        (Err(panic), None) => std::panic::resume_unwind(panic),
+        _ => {}
+    }
+}
+
+macro_rules! suite {
+    ($($case:ident),* $(,)?) => {
+        #[cfg(feature = "wasmi")]
+        mod wasmi {
+            $( #[test] fn $case() { super::run("wasmi", stringify!($case), super::$case) } )*
+        }
+    };
+}
+
+suite!(
+    count_vowels_keeps_a_running_total,
+    count_vowels_reads_config,
+    count_vowels_json_output,
+    as_host_function,
+    as_plugin_error_then_more_calls,
+    as_logging,
+    c_constructors_run_once,
+    c_echo_large_input,
+    kernel_blocks,
+    kernel_input,
+    kernel_free_input_and_reset,
+    kernel_reset_and_getters,
+    kernel_config,
+    kernel_vars_persist,
+    var_limit,
+    vars_disabled,
+    manifest_var_limit,
+    error_code_and_message,
+    error_cleared_is_success,
+    error_with_bogus_handle,
+    trap_carries_guest_message,
+    void_export,
+    log_level,
+    http_is_refused,
+    bogus_handles_are_guest_errors,
+    alloc_stops_at_max_pages,
+    memory_grow_respects_max_pages,
+    input_larger_than_memory_limit,
+    function_not_found,
+    missing_import_is_named,
+    wrong_import_signature,
+    malformed_wasm,
+    manifest_hash_mismatch,
+    manifest_with_linked_module,
+    user_host_functions,
+    host_fn_macro,
+    host_function_error,
+    host_context,
+    reactor_initializer_runs_once,
+    hs_init_preferred,
+    command_is_reinstantiated,
+    compiled_plugin_many_instances,
+    fuel_limit,
+    plugin_reset_and_ids,
+    wasi_is_refused,
+);
+
+// ---------------------------------------------------------------------------------------
+// Helpers
+
+fn builder<'a>(engine: &str, wasm: &'a [u8]) -> PluginBuilder<'a> {
+    PluginBuilder::new(wasm).with_engine(xtism::engine(engine).unwrap())
+}
+
+fn new_plugin(engine: &str, wasm: &[u8]) -> Plugin {
+    builder(engine, wasm).build().unwrap()
+}
+
+/// The u64 facts a `kernel.wat` export reports.
+fn facts(out: &[u8]) -> Vec<u64> {
+    assert_eq!(out.len() % 8, 0, "facts are u64s");
+    out.chunks(8)
+        .map(|c| u64::from_le_bytes(c.try_into().unwrap()))
+        .collect()
+}
+
+fn call_facts(plugin: &mut Plugin, name: &str, input: &[u8]) -> Vec<u64> {
+    let out: &[u8] = plugin.call(name, input).unwrap();
+    facts(out)
+}
+
+fn expect_err(result: Result<&[u8], Error>, kind: ErrorKind, needle: &str) -> Error {
+    let err = result.expect_err("the call should fail");
+    assert_eq!(err.kind(), kind, "{err}");
+    assert!(err.to_string().contains(needle), "{err:?} should mention {needle:?}");
+    err
+}
+
+/// The plug-in still works: an echo call returns its input.
+fn still_works(plugin: &mut Plugin) {
+    let out: String = plugin.call("echo", "still here").unwrap();
+    assert_eq!(out, "still here");
+}
+
+fn kernel() -> Vec<u8> {
+    plugin("wat/kernel.wat")
+}
+
+// ---------------------------------------------------------------------------------------
+// Plug-ins built with the official AssemblyScript PDK and with C
+
+fn count_vowels_keeps_a_running_total(engine: &'static str) {
+    let wasm = plugin("as/count_vowels.wasm");
+    let mut p = new_plugin(engine, &wasm);
+    let first: String = p.call("count_vowels", "Hello, World!").unwrap();
+    assert_eq!(first, r#"{"count":3,"total":3,"vowels":"aeiouAEIOU"}"#);
+    let second: String = p.call("count_vowels", "Hello, World!").unwrap();
+    assert_eq!(second, r#"{"count":3,"total":6,"vowels":"aeiouAEIOU"}"#);
+    // A second instance has its own vars.
+    let mut other = new_plugin(engine, &wasm);
+    let fresh: String = other.call("count_vowels", "aaa").unwrap();
+    assert_eq!(fresh, r#"{"count":3,"total":3,"vowels":"aeiouAEIOU"}"#);
+}
+
+fn count_vowels_reads_config(engine: &'static str) {
+    let wasm = plugin("as/count_vowels.wasm");
+    let mut p = builder(engine, &wasm)
+        .with_config_key("vowels", "lo")
+        .build()
+        .unwrap();
+    let out: String = p.call("count_vowels", "Hello, World!").unwrap();
+    assert_eq!(out, r#"{"count":5,"total":5,"vowels":"lo"}"#);
+    p.update_config([("vowels", Some("W"))]).unwrap();
+    let out: String = p.call("count_vowels", "Hello, World!").unwrap();
+    assert_eq!(out, r#"{"count":1,"total":6,"vowels":"W"}"#);
+    p.update_config([("vowels", None::<String>)]).unwrap();
+    let out: String = p.call("count_vowels", "Hello, World!").unwrap();
+    assert_eq!(out, r#"{"count":3,"total":9,"vowels":"aeiouAEIOU"}"#);
+}
+
+fn count_vowels_json_output(engine: &'static str) {
+    #[derive(serde::Deserialize)]
+    struct Count {
+        count: u64,
+        total: u64,
+        vowels: String,
+    }
+    let manifest = Manifest::new([Wasm::data(plugin("as/count_vowels.wasm"))])
+        .with_config_key("vowels", "o");
+    let mut p = PluginBuilder::new(manifest)
+        .with_engine(xtism::engine(engine).unwrap())
+        .build()
+        .unwrap();
+    let Json(c): Json<Count> = p.call("count_vowels", "foo boo").unwrap();
+    assert_eq!((c.count, c.total, c.vowels.as_str()), (4, 4, "o"));
+}
+
+fn as_host_function(engine: &'static str) {
+    let wasm = plugin("as/host_fn.wasm");
+    let seen = UserData::new(Vec::<String>::new());
+    let f = Function::new(
+        "hello_world",
+        [PTR],
+        [PTR],
+        seen.clone(),
+        |plugin: &mut CurrentPlugin, inputs: &[Val], outputs: &mut [Val], seen| {
+            let name: String = plugin.memory_get_val(&inputs[0])?;
+            seen.get()?.lock().unwrap().push(name.clone());
+            plugin.memory_set_val(&mut outputs[0], format!("Hi {name}"))
+        },
+    );
+    let mut p = builder(engine, &wasm).with_functions([f]).build().unwrap();
+    let out: String = p.call("call_host", "Bob").unwrap();
+    assert_eq!(out, "Hi Bob!");
+    let out: String = p.call("call_host", "Alice").unwrap();
+    assert_eq!(out, "Hi Alice!");
+    assert_eq!(*seen.get().unwrap().lock().unwrap(), vec!["Bob", "Alice"]);
+}
+
+fn as_plugin_error_then_more_calls(engine: &'static str) {
+    let wasm = plugin("as/errors.wasm");
+    let mut p = new_plugin(engine, &wasm);
+    let err = p.call::<&str, &str>("fail", "boom").unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Plugin);
+    assert_eq!(err.plugin_code(), Some(1));
+    assert_eq!(err.to_string(), "failed on purpose: boom");
+    let out: String = p.call("var_roundtrip", "kept").unwrap();
+    assert_eq!(out, "kept");
+    let out: String = p.call("config_or_missing", "absent").unwrap();
+    assert_eq!(out, "<missing>");
+}
+
+/// A tracing writer that keeps everything in memory.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn capture_logs<R>(f: impl FnOnce() -> R) -> (R, String) {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    let result = tracing::subscriber::with_default(subscriber, f);
+    let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    (result, text)
+}
+
+fn as_logging(engine: &'static str) {
+    let wasm = plugin("as/errors.wasm");
+    let mut p = new_plugin(engine, &wasm);
+    let id = p.id;
+    let (out, logs) = capture_logs(|| p.call::<&str, String>("log_all", "hello logs").unwrap());
+    assert_eq!(out, "logged");
+    for level in ["DEBUG", "INFO", "WARN", "ERROR"] {
+        assert!(
+            logs.lines().any(|l| l.contains(level) && l.contains("hello logs")),
+            "no {level} line in {logs}"
+        );
+    }
+    assert!(logs.contains(&id.to_string()), "logs carry the plug-in id: {logs}");
+}
+
+fn c_constructors_run_once(engine: &'static str) {
+    let wasm = plugin("c/ctors.wasm");
+    let mut p = new_plugin(engine, &wasm);
+    for _ in 0..3 {
+        let out: String = p.call("greet", "Bob").unwrap();
+        assert_eq!(out, "Hello, Bob! ctors=1");
+    }
+}
+
+fn c_echo_large_input(engine: &'static str) {
+    let wasm = plugin("c/echo.wasm");
+    let mut p = new_plugin(engine, &wasm);
+    let input: Vec<u8> = (0..1024 * 1024 + 3).map(|i| (i * 7 % 251) as u8).collect();
+    let out: Vec<u8> = p.call("echo", &input).unwrap();
+    assert_eq!(out, input);
+    let sum: String = p.call("sum_bytes", &input).unwrap();
+    let expected: u64 = input.iter().map(|&b| u64::from(b)).sum();
+    assert_eq!(sum, expected.to_string());
+    let empty: Vec<u8> = p.call("echo", "").unwrap();
+    assert!(empty.is_empty());
+}
+
+// ---------------------------------------------------------------------------------------
+// Every kernel import, at the ABI level
+
+fn kernel_blocks(engine: &'static str) {
+    let mut p = new_plugin(engine, &kernel());
+    let f = call_facts(&mut p, "blocks", b"");
+    assert_eq!(
+        f,
+        vec![
+            10, 10, 0, 0, 0, 0x0807060504030201, 0xAB, 0, 0, 1, 1, 0, 0, 1, 0, 0, 10
+        ]
+    );
+}
+
+fn kernel_input(engine: &'static str) {
+    let mut p = new_plugin(engine, &kernel());
+    let input = b"0123456789ab";
+    let f = call_facts(&mut p, "input", input);
+    let first8 = u64::from_le_bytes(input[..8].try_into().unwrap());
+    assert_eq!(f, vec![12, u64::from(b'0'), 0, first8, 0, 0, 0, 12]);
+    let out: Vec<u8> = p.call("echo", &input[..]).unwrap();
+    assert_eq!(out, input);
+    let out: Vec<u8> = p.call("echo_in_place", "in place").unwrap();
+    assert_eq!(out, b"in place");
+}
+
+fn kernel_free_input_and_reset(engine: &'static str) {
+    let mut p = new_plugin(engine, &kernel());
+    assert_eq!(call_facts(&mut p, "free_input_and_reset", b"some input"), vec![0, 1]);
+    still_works(&mut p);
+}
+
+fn kernel_reset_and_getters(engine: &'static str) {
+    let mut p = new_plugin(engine, &kernel());
+    assert_eq!(call_facts(&mut p, "reset_and_getters", b"abc"), vec![0, 0]);
+}
+
+fn kernel_config(engine: &'static str) {
+    let mut p = builder(engine, &kernel())
+        .with_config([("greeting", "hello"), ("empty", "")])
+        .build()
+        .unwrap();
+    let out: String = p.call("config", "greeting").unwrap();
+    assert_eq!(out, "hello");
+    let out: String = p.call("config", "nope").unwrap();
+    assert_eq!(out, "no value");
+    let out: String = p.call("config", "empty").unwrap();
+    assert_eq!(out, "no value", "an empty value gives a 0-length block, handle 0");
+    p.update_config([("nope", Some("now set"))]).unwrap();
+    let out: String = p.call("config", "nope").unwrap();
+    assert_eq!(out, "now set");
+}
+
+fn kernel_vars_persist(engine: &'static str) {
+    let mut p = new_plugin(engine, &kernel());
+    for n in 1..=3u64 {
+        let out: u64 = p.call("count", "").unwrap();
+        assert_eq!(out, n);
+    }
+    // Vars survive a failing call.
+    assert!(p.call::<&str, &[u8]>("trap", "").is_err());
+    let out: u64 = p.call("count", "").unwrap();
+    assert_eq!(out, 4);
+    let _: &[u8] = p.call("clear_count", "").unwrap();
+    let out: u64 = p.call("count", "").unwrap();
+    assert_eq!(out, 1);
+}
+
+fn var_limit(engine: &'static str) {
+    // "count" (5 bytes) + value must stay within 16 bytes.
+    let mut p = builder(engine, &kernel()).with_var_max(16).build().unwrap();
+    let _: &[u8] = p.call("set_count_to_input", &[1u8; 11][..]).unwrap();
+    expect_err(
+        p.call("set_count_to_input", &[1u8; 12][..]),
+        ErrorKind::MemoryLimit,
+        "max_var_bytes",
+    );
+    // The old value is kept, and smaller values still fit.
+    let _: &[u8] = p.call("clear_count", "").unwrap();
+    let out: u64 = p.call("count", "").unwrap();
+    assert_eq!(out, 1);
+}
+
+fn vars_disabled(engine: &'static str) {
+    let mut p = builder(engine, &kernel()).with_var_max(0).build().unwrap();
+    expect_err(p.call("count", ""), ErrorKind::Invalid, "vars are disabled");
+    still_works(&mut p);
+}
+
+fn manifest_var_limit(engine: &'static str) {
+    let mut manifest = Manifest::new([Wasm::data(kernel())]);
+    manifest.memory.max_var_bytes = Some(8);
+    let mut p = PluginBuilder::new(manifest)
+        .with_engine(xtism::engine(engine).unwrap())
+        .build()
+        .unwrap();
+    let _: &[u8] = p.call("set_count_to_input", "abc").unwrap();
+    expect_err(p.call("count", ""), ErrorKind::MemoryLimit, "max_var_bytes = 8");
+}
+
+fn error_code_and_message(engine: &'static str) {
+    let mut p = new_plugin(engine, &kernel());
+    let err = expect_err(p.call("fail_with_input", "it broke"), ErrorKind::Plugin, "it broke");
+    assert_eq!(err.plugin_code(), Some(7));
+    assert_eq!(err.to_string(), "it broke");
+    still_works(&mut p);
+}
+
+fn error_cleared_is_success(engine: &'static str) {
+    let mut p = new_plugin(engine, &kernel());
+    let out: &[u8] = p.call("error_cleared", "ignored").unwrap();
+    assert!(out.is_empty());
+}
+
+fn error_with_bogus_handle(engine: &'static str) {
+    let mut p = new_plugin(engine, &kernel());
+    let err = expect_err(
+        p.call("fail_with_bogus_error", ""),
+        ErrorKind::Plugin,
+        "not an allocated block",
+    );
+    assert_eq!(err.plugin_code(), Some(3));
+}
+
+fn trap_carries_guest_message(engine: &'static str) {
+    let mut p = new_plugin(engine, &kernel());
+    expect_err(p.call("trap", ""), ErrorKind::Trap, "unreachable");
+    let err = expect_err(p.call("fail_then_trap", "why"), ErrorKind::Trap, "why");
+    assert!(err.to_string().contains("unreachable"), "{err}");
+    still_works(&mut p);
+}
+
+fn void_export(engine: &'static str) {
+    let mut p = new_plugin(engine, &kernel());
+    let out: String = p.call("void_echo", "nothing returned").unwrap();
+    assert_eq!(out, "nothing returned");
+}
+
+fn log_level(engine: &'static str) {
+    let mut p = new_plugin(engine, &kernel());
+    let (f, logs) = capture_logs(|| call_facts(&mut p, "log", b"line of log"));
+    assert_eq!(f, vec![0], "a TRACE subscriber makes the level trace (0)");
+    assert_eq!(logs.matches("line of log").count(), 5, "{logs}");
+}
+
+fn http_is_refused(engine: &'static str) {
+    let mut p = new_plugin(engine, &kernel());
+    expect_err(
+        p.call("http", r#"{"url":"http://127.0.0.1:1/"}"#),
+        ErrorKind::Http,
+        "http_request",
+    );
+    assert_eq!(call_facts(&mut p, "http_getters", b""), vec![0, 0]);
+}
+
+fn bogus_handles_are_guest_errors(engine: &'static str) {
+    let mut p = new_plugin(engine, &kernel());
+    for (export, needle) in [
+        ("bad_config_key", "config_get: 123456 is not the start of an allocated block"),
+        ("bad_var_key", "var_get"),
+        ("bad_var_value", "var_set: 7"),
+        ("bad_log", "log_info"),
+        ("bad_output", "output_set"),
+        ("non_utf8_key", "not valid UTF-8"),
+    ] {
+        expect_err(p.call(export, ""), ErrorKind::Guest, needle);
+        still_works(&mut p);
+    }
+}
+
+fn alloc_stops_at_max_pages(engine: &'static str) {
+    let mut p = builder(engine, &kernel()).with_memory_max(2).build().unwrap();
+    let f = call_facts(&mut p, "alloc_until_full", &1024u64.to_le_bytes());
+    // Two pages hold 128 KiB, less the header, the input and the facts block.
+    assert!((100..128).contains(&f[0]), "{f:?}");
+    // With a higher limit, the kernel memory grows past two pages.
+    let mut q = builder(engine, &kernel()).with_memory_max(16).build().unwrap();
+    let g = call_facts(&mut q, "alloc_until_full", &1024u64.to_le_bytes());
+    assert!((900..1024).contains(&g[0]), "{g:?}");
+    still_works(&mut p);
+}
+
+fn memory_grow_respects_max_pages(engine: &'static str) {
+    let mut p = builder(engine, &kernel()).with_memory_max(3).build().unwrap();
+    assert_eq!(call_facts(&mut p, "grow", &1u64.to_le_bytes()), vec![1]);
+    assert_eq!(call_facts(&mut p, "grow", &1u64.to_le_bytes()), vec![2]);
+    assert_eq!(call_facts(&mut p, "grow", &1u64.to_le_bytes()), vec![u64::MAX]);
+    let mut q = new_plugin(engine, &kernel());
+    assert_eq!(call_facts(&mut q, "grow", &10u64.to_le_bytes()), vec![1]);
+}
+
+fn input_larger_than_memory_limit(engine: &'static str) {
+    let mut p = builder(engine, &kernel()).with_memory_max(1).build().unwrap();
+    let big = vec![0u8; 100 * 1024];
+    expect_err(p.call("echo", &big), ErrorKind::MemoryLimit, "does not fit");
+    still_works(&mut p);
+}
+
+fn function_not_found(engine: &'static str) {
+    let mut p = new_plugin(engine, &kernel());
+    assert!(p.function_exists("echo"));
+    assert!(!p.function_exists("nope"));
+    expect_err(p.call("nope", ""), ErrorKind::FunctionNotFound, "nope");
+    expect_err(p.call("takes_params", ""), ErrorKind::FunctionNotFound, "func(i32) -> (i32)");
+    expect_err(p.call("returns_i64", ""), ErrorKind::FunctionNotFound, "Extism exports");
+    still_works(&mut p);
+}
+
+fn missing_import_is_named(engine: &'static str) {
+    let wasm = plugin("as/host_fn.wasm");
+    let err = builder(engine, &wasm).build().unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Link);
+    let text = err.to_string();
+    assert!(text.contains("extism:host/user::hello_world"), "{text}");
+    assert!(text.contains("func(i64) -> (i64)"), "{text}");
+    // A host function of the wrong signature is refused too.
+    let f = Function::new("hello_world", [ValType::I32], [], UserData::new(()), |_, _, _, _| Ok(()));
+    let err = builder(engine, &wasm).with_functions([f]).build().unwrap_err();
+    assert!(err.to_string().contains("the host provides func(i32) -> ()"), "{err}");
+}
+
+fn wrong_import_signature(engine: &'static str) {
+    let err = builder(engine, &plugin("wat/bad_imports.wat")).build().unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Link);
+    assert!(err.to_string().contains("extism:host/env::alloc"), "{err}");
+    assert!(err.to_string().contains("func(i32) -> (i32)"), "{err}");
+}
+
+fn malformed_wasm(engine: &'static str) {
+    let err = builder(engine, b"\0asm\x01\0\0\0garbage").build().unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Compile, "{err}");
+    let err = builder(engine, &[0xff, 0xfe, 0x00]).build().unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Compile, "{err}");
+    let err = builder(engine, b"{\"wasm\": [], \"bogus\": 1}").build().unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Manifest, "{err}");
+    assert!(err.to_string().contains("bogus"), "{err}");
+}
+
+fn manifest_hash_mismatch(engine: &'static str) {
+    let manifest =
+        Manifest::new([Wasm::data(kernel()).with_hash("00".repeat(32))]);
+    let err = PluginBuilder::new(manifest)
+        .with_engine(xtism::engine(engine).unwrap())
+        .build()
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Manifest);
+    assert!(err.to_string().to_lowercase().contains("hash"), "{err}");
+}
+
+fn manifest_with_linked_module(engine: &'static str) {
+    let manifest = Manifest::new([
+        Wasm::data(plugin("wat/math.wat")).with_name("math"),
+        Wasm::data(plugin("wat/uses_math.wat")),
+    ]);
+    let mut p = PluginBuilder::new(manifest)
+        .with_engine(xtism::engine(engine).unwrap())
+        .build()
+        .unwrap();
+    let out: u64 = p.call("run", "abc").unwrap();
+    assert_eq!(out, 1003);
+}
+
+fn host_function_set(reads_plugin_memory: bool) -> Vec<Function> {
+    let transform = Function::new(
+        "transform",
+        [PTR],
+        [PTR],
+        UserData::new(reads_plugin_memory),
+        |plugin: &mut CurrentPlugin, inputs: &[Val], outputs: &mut [Val], flag: UserData<bool>| {
+            let handle = plugin.memory_from_val(&inputs[0]).ok_or("no input block")?;
+            let mut text = plugin.memory_str(handle)?.to_uppercase();
+            if *flag.get()?.lock().unwrap() {
+                let own = plugin.plugin_memory().ok_or("no plug-in memory")?;
+                text.push_str(&String::from_utf8_lossy(&own[..22]));
+            }
+            plugin.memory_set_val(&mut outputs[0], text)
+        },
+    );
+    let mix = Function::new(
+        "mix",
+        [ValType::I32, ValType::I64, ValType::F32, ValType::F64],
+        [ValType::F64],
+        UserData::new(()),
+        |_, inputs, outputs, _| {
+            let sum = f64::from(inputs[0].unwrap_i32())
+                + inputs[1].unwrap_i64() as f64
+                + f64::from(inputs[2].unwrap_f32())
+                + inputs[3].unwrap_f64();
+            outputs[0] = Val::from(sum);
+            Ok(())
+        },
+    );
+    let twice = Function::new("twice", [ValType::I32], [ValType::I32], UserData::new(()), |_, i, o, _| {
+        o[0] = Val::I32(i[0].unwrap_i32() * 2);
+        Ok(())
+    })
+    .with_namespace("custom");
+    vec![transform, mix, twice]
+}
+
+fn user_host_functions(engine: &'static str) {
+    let wasm = plugin("wat/host_functions.wat");
+    let mut p = builder(engine, &wasm)
+        .with_functions(host_function_set(true))
+        .build()
+        .unwrap();
+    let out: String = p.call("transform", "shout ").unwrap();
+    assert_eq!(out, "SHOUT plug-in memory says hi");
+    let f = call_facts(&mut p, "numbers", b"");
+    assert_eq!(f64::from_bits(f[0]), 6.75);
+    assert_eq!(f[1], 42);
+}
+
+host_fn!(shout(prefix: String; text: String) -> String {
+    let prefix = prefix.get()?;
+    let prefix = prefix.lock().unwrap();
+    Ok(format!("{prefix}{}", text.to_uppercase()))
+});
+
+host_fn!(refuse(input: Vec<u8>) -> String {
+    Err(Error::msg(format!("refusing {} bytes", input.len())))
+});
+
+fn host_fn_macro(engine: &'static str) {
+    let wasm = plugin("wat/host_functions.wat");
+    let mut functions = host_function_set(false);
+    functions[0] = Function::new("transform", [PTR], [PTR], UserData::new(">> ".to_string()), shout);
+    let mut p = builder(engine, &wasm).with_functions(functions).build().unwrap();
+    let out: String = p.call("transform", "macro").unwrap();
+    assert_eq!(out, ">> MACRO");
+}
+
+fn host_function_error(engine: &'static str) {
+    let wasm = plugin("wat/host_functions.wat");
+    let mut functions = host_function_set(false);
+    functions[0] = Function::new("transform", [PTR], [PTR], UserData::new(()), refuse);
+    let mut p = builder(engine, &wasm).with_functions(functions).build().unwrap();
+    let err = p.call::<&str, &str>("transform", "12345").unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Host, "{err}");
+    assert_eq!(
+        err.to_string(),
+        "host function transform failed: refusing 5 bytes"
+    );
+    // The plug-in is still usable.
+    let f = call_facts(&mut p, "numbers", b"");
+    assert_eq!(f[1], 42);
+
+    // A host function's own error type can be recovered.
+    let mut functions = host_function_set(false);
+    functions[0] = Function::new("transform", [PTR], [PTR], UserData::new(()), |_, _, _, _| {
+        Err(Error::host(std::io::Error::new(std::io::ErrorKind::NotFound, "no such thing")))
+    });
+    let mut p = builder(engine, &wasm).with_functions(functions).build().unwrap();
+    let err = p.call::<&str, &str>("transform", "x").unwrap_err();
+    let io = err.host_error::<std::io::Error>().expect("an io::Error inside");
+    assert_eq!(io.kind(), std::io::ErrorKind::NotFound);
+}
+
+fn host_context(engine: &'static str) {
+    struct Tally(u32);
+    let wasm = plugin("wat/host_functions.wat");
+    let mut functions = host_function_set(false);
+    functions[0] = Function::new("transform", [PTR], [PTR], UserData::new(()), |plugin, inputs, outputs, _| {
+        let tally = plugin.host_context::<Tally>()?;
+        tally.0 += 1;
+        let n = tally.0;
+        let text: String = plugin.memory_get_val(&inputs[0])?;
+        plugin.memory_set_val(&mut outputs[0], format!("{text}{n}"))
+    });
+    let mut p = builder(engine, &wasm).with_functions(functions).build().unwrap();
+    let out: String = p.call_with_host_context("transform", "call ", Tally(41)).unwrap();
+    assert_eq!(out, "call 42");
+    let err = p.call::<&str, &str>("transform", "no context").unwrap_err();
+    assert!(err.to_string().contains("no host context"), "{err}");
+}
+
+fn reactor_initializer_runs_once(engine: &'static str) {
+    let mut p = new_plugin(engine, &plugin("wat/init.wat"));
+    assert_eq!(call_facts(&mut p, "status", b""), vec![1, 1]);
+    assert_eq!(call_facts(&mut p, "status", b""), vec![1, 2]);
+}
+
+fn hs_init_preferred(engine: &'static str) {
+    let mut p = new_plugin(engine, &plugin("wat/hs_init.wat"));
+    assert_eq!(call_facts(&mut p, "status", b""), vec![1, 0]);
+    assert_eq!(call_facts(&mut p, "status", b""), vec![1, 0]);
+}
+
+fn command_is_reinstantiated(engine: &'static str) {
+    let mut p = new_plugin(engine, &plugin("wat/command.wat"));
+    for total in 1..=3 {
+        assert_eq!(call_facts(&mut p, "_start", b""), vec![1, total]);
+    }
+}
+
+fn compiled_plugin_many_instances(engine: &'static str) {
+    let wasm = plugin("as/count_vowels.wasm");
+    let compiled = CompiledPlugin::new(builder(engine, &wasm)).unwrap();
+    assert!(compiled.function_exists("count_vowels"));
+    let threads: Vec<_> = (0..4)
+        .map(|i| {
+            let compiled = compiled.clone();
+            std::thread::spawn(move || {
+                let mut p = Plugin::new_from_compiled(&compiled).unwrap();
+                let mut last = String::new();
+                for _ in 0..=i {
+                    last = p.call("count_vowels", "aeiou").unwrap();
+                }
+                last
+            })
+        })
+        .collect();
+    for (i, t) in threads.into_iter().enumerate() {
+        let total = 5 * (i + 1);
+        assert_eq!(
+            t.join().unwrap(),
+            format!(r#"{{"count":5,"total":{total},"vowels":"aeiouAEIOU"}}"#)
+        );
+    }
+}
+
+fn fuel_limit(engine: &'static str) {
+    let mut p = builder(engine, &kernel()).with_fuel_limit(100_000).build().unwrap();
+    expect_err(p.call("spin", ""), ErrorKind::OutOfFuel, "fuel");
+    still_works(&mut p);
+    let used = p.fuel_consumed().expect("fuel is reported");
+    assert!(used > 0 && used < 100_000, "{used}");
+    // The budget is per call: a long call does not eat into the next one.
+    for _ in 0..3 {
+        still_works(&mut p);
+    }
+}
+
+fn plugin_reset_and_ids(engine: &'static str) {
+    let mut p = new_plugin(engine, &kernel());
+    let q = new_plugin(engine, &kernel());
+    assert_ne!(p.id, q.id);
+    still_works(&mut p);
+    p.reset().unwrap();
+    still_works(&mut p);
+}
+
+fn wasi_is_refused(engine: &'static str) {
+    let err = builder(engine, &kernel()).with_wasi(true).build().unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Unsupported, "{err}");
+    assert!(err.to_string().contains("WASI"), "{err}");
+}
