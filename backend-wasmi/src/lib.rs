@@ -10,19 +10,24 @@
 
 use std::any::Any;
 use std::sync::{Arc, OnceLock};
+use std::time::Instant;
 
 use wasmi::{
     Caller, Config, Extern, ExternType, Func, Instance as WasmiInstance, Memory,
-    Store, StoreLimits, StoreLimitsBuilder,
+    Store, StoreLimits, StoreLimitsBuilder, TypedFunc, TypedResumableCall,
 };
 use xtism_core::engine::{
-    Capabilities, CompileOptions, Engine, Export, ExternKind, HostAccess, HostTrap, Import,
+    CallLimits, Capabilities, CompileOptions, Engine, Export, ExternKind, HostAccess, HostTrap, Import,
     ImportSource, Instance, InstantiateError, LinkPlan, Linked, Module,
 };
 use xtism_core::{Error, FuncType, HostImport, KERNEL_WASM, PluginState, Val, ValType};
 
 /// The engine name.
 const NAME: &str = "wasmi";
+
+/// Fuel per slice of a call with a deadline: about a millisecond of interpretation, so a
+/// call stops within a few milliseconds of its deadline.
+pub const SLICE: u64 = 1 << 20;
 
 /// One wasmi engine with the kernel module compiled for it.
 struct Variant {
@@ -41,7 +46,9 @@ impl Variant {
 }
 
 /// The wasmi engine. Modules compiled with and without fuel metering use two wasmi engines
-/// (wasmi fixes metering per engine); each is made on first use.
+/// (wasmi fixes metering per engine); each is made on first use. Metering serves both fuel
+/// budgets and deadlines: a call with a deadline runs in slices of [`SLICE`] fuel and checks
+/// the clock between slices.
 #[derive(Default)]
 pub struct WasmiEngine {
     plain: OnceLock<Variant>,
@@ -60,12 +67,12 @@ impl WasmiEngine {
         WasmiEngine::default()
     }
 
-    fn variant(&self, options: CompileOptions) -> Result<&Variant, Error> {
-        let cell = if options.fuel { &self.fueled } else { &self.plain };
+    fn variant(&self, metered: bool) -> Result<&Variant, Error> {
+        let cell = if metered { &self.fueled } else { &self.plain };
         if let Some(v) = cell.get() {
             return Ok(v);
         }
-        let v = Variant::new(options.fuel)?;
+        let v = Variant::new(metered)?;
         Ok(cell.get_or_init(|| v))
     }
 }
@@ -143,7 +150,7 @@ fn to_wasmi(val: &Val) -> Result<wasmi::Val, Error> {
 /// A module compiled by wasmi, with its imports and exports in core's terms.
 struct WasmiModule {
     module: wasmi::Module,
-    fuel: bool,
+    metered: bool,
     imports: Vec<Import>,
     exports: Vec<Export>,
 }
@@ -162,6 +169,11 @@ impl Module for WasmiModule {
     }
 }
 
+/// Whether modules compiled with `options` need fuel metering.
+fn metered(options: CompileOptions) -> bool {
+    options.fuel || options.interruptible
+}
+
 impl Engine for WasmiEngine {
     fn name(&self) -> &'static str {
         NAME
@@ -170,6 +182,7 @@ impl Engine for WasmiEngine {
     fn capabilities(&self) -> Capabilities {
         let mut caps = Capabilities::NONE;
         caps.fuel = true;
+        caps.timeout = true;
         caps
     }
 
@@ -179,7 +192,8 @@ impl Engine for WasmiEngine {
         wasm: &[u8],
         options: CompileOptions,
     ) -> Result<Arc<dyn Module>, Error> {
-        let variant = self.variant(options)?;
+        let metered = metered(options);
+        let variant = self.variant(metered)?;
         let module = wasmi::Module::new(&variant.engine, wasm).map_err(|e| Error::Compile {
             module: name.to_owned(),
             message: e.to_string(),
@@ -201,21 +215,22 @@ impl Engine for WasmiEngine {
             .collect();
         Ok(Arc::new(WasmiModule {
             module,
-            fuel: options.fuel,
+            metered,
             imports,
             exports,
         }))
     }
 
     fn link(&self, plan: LinkPlan, options: CompileOptions) -> Result<Box<dyn Linked>, Error> {
-        let variant = self.variant(options)?;
+        let metered = metered(options);
+        let variant = self.variant(metered)?;
         let mut modules = Vec::with_capacity(plan.modules.len());
         for planned in &plan.modules {
             let module = planned
                 .module
                 .as_any()
                 .downcast_ref::<WasmiModule>()
-                .filter(|m| m.fuel == options.fuel)
+                .filter(|m| m.metered == metered)
                 .ok_or_else(|| {
                     Error::Invalid(format!(
                         "module {} was not compiled by this wasmi engine with these options",
@@ -230,7 +245,7 @@ impl Engine for WasmiEngine {
             modules,
             functions: plan.functions,
             max_pages: plan.max_pages,
-            fuel: options.fuel,
+            metered,
         }))
     }
 }
@@ -305,7 +320,7 @@ struct WasmiLinked {
     modules: Vec<(wasmi::Module, Vec<ImportSource>)>,
     functions: Vec<xtism_core::Function>,
     max_pages: Option<u32>,
-    fuel: bool,
+    metered: bool,
 }
 
 impl WasmiLinked {
@@ -431,7 +446,7 @@ impl Linked for WasmiLinked {
             Ok(main) => Ok(Box::new(WasmiPlugin {
                 store,
                 main,
-                fuel: self.fuel,
+                metered: self.metered,
                 fuel_consumed: None,
             })),
             Err(error) => Err(InstantiateError {
@@ -446,7 +461,7 @@ impl Linked for WasmiLinked {
 struct WasmiPlugin {
     store: Store<StoreData>,
     main: WasmiInstance,
-    fuel: bool,
+    metered: bool,
     fuel_consumed: Option<u64>,
 }
 
@@ -467,18 +482,48 @@ impl WasmiPlugin {
             .ok_or_else(|| Error::FunctionNotFound(format!("the plug-in has no function named {name:?}")))
     }
 
-    fn run<R>(&mut self, fuel: Option<u64>, call: impl FnOnce(&mut Store<StoreData>) -> Result<R, wasmi::Error>) -> Result<R, Error> {
-        if self.fuel {
-            self.store
-                .set_fuel(fuel.unwrap_or(u64::MAX))
-                .map_err(Error::engine)?;
+    /// Runs a typed call under `limits`: fuel budget and deadline, in slices when metered.
+    fn run<R: wasmi::WasmResults>(
+        &mut self,
+        func: TypedFunc<(), R>,
+        limits: CallLimits,
+    ) -> Result<R, Error> {
+        if !self.metered {
+            return func.call(&mut self.store, ()).map_err(trap_error);
         }
-        let result = call(&mut self.store);
-        if let (true, Some(budget)) = (self.fuel, fuel) {
-            let left = self.store.get_fuel().unwrap_or(0);
-            self.fuel_consumed = Some(budget - left.min(budget));
-        }
-        result.map_err(trap_error)
+        let slice = if limits.deadline.is_some() { SLICE } else { u64::MAX };
+        let budget = limits.fuel.unwrap_or(u64::MAX);
+        let mut given = budget.min(slice);
+        self.store.set_fuel(given).map_err(Error::engine)?;
+        let mut call = func.call_resumable(&mut self.store, ());
+        let outcome = loop {
+            match call {
+                Ok(TypedResumableCall::Finished(r)) => break Ok(r),
+                Ok(TypedResumableCall::HostTrap(t)) => {
+                    break Err(Error::Trap {
+                        message: t.host_error().to_string(),
+                        backtrace: None,
+                    });
+                }
+                Ok(TypedResumableCall::OutOfFuel(t)) => {
+                    if limits.deadline.is_some_and(|d| Instant::now() >= d) {
+                        break Err(Error::Timeout(0));
+                    }
+                    let left = budget - given;
+                    let next = left.min(slice.max(t.required_fuel()));
+                    if next == 0 || next < t.required_fuel() {
+                        break Err(Error::OutOfFuel);
+                    }
+                    self.store.set_fuel(next).map_err(Error::engine)?;
+                    given += next;
+                    call = t.resume(&mut self.store);
+                }
+                Err(e) => break Err(trap_error(e)),
+            }
+        };
+        let left = self.store.get_fuel().unwrap_or(0);
+        self.fuel_consumed = limits.fuel.map(|_| given.saturating_sub(left));
+        outcome
     }
 }
 
@@ -501,15 +546,15 @@ impl HostAccess for WasmiPlugin {
 }
 
 impl Instance for WasmiPlugin {
-    fn call(&mut self, name: &str, fuel: Option<u64>) -> Result<Option<i32>, Error> {
+    fn call(&mut self, name: &str, limits: CallLimits) -> Result<Option<i32>, Error> {
         let func = self.export(name)?;
         if let Ok(typed) = func.typed::<(), i32>(&self.store) {
-            self.run(fuel, |store| typed.call(store, ())).map(Some)
+            self.run(typed, limits).map(Some)
         } else {
             let typed = func.typed::<(), ()>(&self.store).map_err(|e| {
                 Error::FunctionNotFound(format!("{name:?} does not have an Extism signature: {e}"))
             })?;
-            self.run(fuel, |store| typed.call(store, ())).map(|()| None)
+            self.run(typed, limits).map(|()| None)
         }
     }
 
@@ -517,7 +562,11 @@ impl Instance for WasmiPlugin {
         let func = self.export(name)?;
         let args = args.iter().map(to_wasmi).collect::<Result<Vec<_>, _>>()?;
         let mut results = vec![wasmi::Val::I32(0); func.ty(&self.store).results().len()];
-        self.run(None, |store| func.call(store, &args, &mut results))
+        if self.metered {
+            self.store.set_fuel(u64::MAX).map_err(Error::engine)?;
+        }
+        func.call(&mut self.store, &args, &mut results)
+            .map_err(trap_error)
     }
 
     fn fuel_consumed(&self) -> Option<u64> {

@@ -81,6 +81,8 @@ suite!(
     command_is_reinstantiated,
     compiled_plugin_many_instances,
     fuel_limit,
+    timeout_stops_infinite_loop,
+    manifest_timeout_with_fuel,
     plugin_reset_and_ids,
     wasi_is_refused,
 );
@@ -705,6 +707,33 @@ fn fuel_limit(engine: &'static str) {
     for _ in 0..3 {
         still_works(&mut p);
     }
+}
+
+fn timeout_stops_infinite_loop(engine: &'static str) {
+    let mut p = builder(engine, &kernel())
+        .with_timeout(std::time::Duration::from_millis(100))
+        .build()
+        .unwrap();
+    for _ in 0..2 {
+        let start = std::time::Instant::now();
+        let err = expect_err(p.call("spin", ""), ErrorKind::Timeout, "100 ms");
+        // A generous bound: the point is that the loop is stopped, not how fast.
+        assert!(start.elapsed() < std::time::Duration::from_secs(5), "{err} after {:?}", start.elapsed());
+        still_works(&mut p);
+    }
+}
+
+fn manifest_timeout_with_fuel(engine: &'static str) {
+    let manifest = Manifest::new([Wasm::data(kernel())]).with_timeout(std::time::Duration::from_secs(30));
+    let mut p = PluginBuilder::new(manifest)
+        .with_engine(xtism::engine(engine).unwrap())
+        .with_fuel_limit(5_000_000)
+        .build()
+        .unwrap();
+    // The fuel budget runs out long before the deadline, across several slices.
+    expect_err(p.call("spin", ""), ErrorKind::OutOfFuel, "fuel");
+    assert_eq!(p.fuel_consumed(), Some(5_000_000));
+    still_works(&mut p);
 }
 
 fn plugin_reset_and_ids(engine: &'static str) {

@@ -52,6 +52,18 @@ impl Capabilities {
 pub struct CompileOptions {
     /// Meter execution with fuel.
     pub fuel: bool,
+    /// Calls must be stoppable at a deadline.
+    pub interruptible: bool,
+}
+
+/// The limits of one call.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct CallLimits {
+    /// Fuel budget, when the module was compiled with fuel.
+    pub fuel: Option<u64>,
+    /// When to stop the call with [`Error::Timeout`], when compiled interruptible.
+    pub deadline: Option<std::time::Instant>,
 }
 
 /// What an import or export is.
@@ -166,8 +178,9 @@ pub trait Linked: Send + Sync {
 /// A running plug-in: the engine's store with every module instantiated.
 pub trait Instance: HostAccess + Send {
     /// Calls a main-module export of type `() -> i32` or `() -> ()`; returns the `i32`.
-    /// `fuel` is the budget for this call when the module was compiled with fuel.
-    fn call(&mut self, name: &str, fuel: Option<u64>) -> Result<Option<i32>, Error>;
+    /// Running out of `limits.fuel` is [`Error::OutOfFuel`]; passing `limits.deadline` is
+    /// [`Error::Timeout`] (core fills in the duration).
+    fn call(&mut self, name: &str, limits: CallLimits) -> Result<Option<i32>, Error>;
 
     /// Calls any main-module export with arguments, discarding results (runtime init).
     fn call_with_args(&mut self, name: &str, args: &[Val]) -> Result<(), Error>;

@@ -10,14 +10,14 @@ use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 use std::marker::PhantomData;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use xtism_manifest::Manifest;
 
 use crate::abi::{self, EXTISM_ENV, HOST_IMPORTS, KERNEL_EXPORTS};
 use crate::convert::{FromBytes, ToBytes};
 use crate::engine::{
-    CompileOptions, Engine, ExternKind, HostAccess, ImportSource, Instance, LinkPlan, Linked,
+    CallLimits, CompileOptions, Engine, ExternKind, HostAccess, ImportSource, Instance, LinkPlan, Linked,
     PlannedModule,
 };
 use crate::error::Error;
@@ -272,6 +272,7 @@ impl<'a, P: EngineProvider> PluginBuilder<'a, P> {
         }
         let options = CompileOptions {
             fuel: self.fuel.is_some(),
+            interruptible: timeout.is_some(),
         };
         let mut config = manifest.config.clone();
         config.extend(self.config);
@@ -319,6 +320,7 @@ impl<'a, P: EngineProvider> PluginBuilder<'a, P> {
                 config,
                 limits,
                 fuel: self.fuel,
+                timeout,
             }),
         })
     }
@@ -424,6 +426,7 @@ struct CompiledInner {
     config: BTreeMap<String, String>,
     limits: Limits,
     fuel: Option<u64>,
+    timeout: Option<Duration>,
 }
 
 /// A plug-in compiled and linked once, instantiated many times (cheap to clone, shareable
@@ -656,7 +659,11 @@ impl<P: EngineProvider> Plugin<P> {
         if !self.initialized {
             self.initialize()?;
         }
-        let fuel = self.compiled.inner.fuel;
+        let timeout = self.compiled.inner.timeout;
+        let limits = CallLimits {
+            fuel: self.compiled.inner.fuel,
+            deadline: timeout.map(|t| Instant::now() + t),
+        };
         let instance = self.instance()?;
         {
             let (memory, state) = instance.kernel();
@@ -680,7 +687,7 @@ impl<P: EngineProvider> Plugin<P> {
             state.kernel.write_header(memory);
         }
 
-        let result = instance.call(name, fuel);
+        let result = instance.call(name, limits);
 
         if name == "_start" {
             self.needs_reinstantiate = true;
@@ -706,6 +713,9 @@ impl<P: EngineProvider> Plugin<P> {
                 },
                 backtrace,
             }),
+            Err(Error::Timeout(_)) => Err(Error::Timeout(
+                timeout.map_or(0, |t| t.as_millis().try_into().unwrap_or(u64::MAX)),
+            )),
             Err(e) => Err(e),
             Ok(Some(code)) if code != 0 => Err(Error::Plugin {
                 code,
