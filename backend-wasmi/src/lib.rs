@@ -13,12 +13,12 @@ use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use wasmi::{
-    Caller, Config, Extern, ExternType, Func, Instance as WasmiInstance, Memory,
-    Store, StoreLimits, StoreLimitsBuilder, TypedFunc, TypedResumableCall,
+    Caller, Config, Extern, ExternType, Func, Instance as WasmiInstance, Memory, Store,
+    StoreLimits, StoreLimitsBuilder, TypedFunc, TypedResumableCall,
 };
 use xtism_core::engine::{
-    CallLimits, Capabilities, CompileOptions, Engine, Export, ExternKind, HostAccess, HostTrap, Import,
-    ImportSource, Instance, InstantiateError, LinkPlan, Linked, Module,
+    CallLimits, Capabilities, CompileOptions, Engine, Export, ExternKind, HostAccess, HostTrap,
+    Import, ImportSource, Instance, InstantiateError, LinkPlan, Linked, Module,
 };
 use xtism_core::{Error, FuncType, HostImport, KERNEL_WASM, PluginState, Val, ValType};
 
@@ -326,9 +326,11 @@ struct WasmiLinked {
 impl WasmiLinked {
     fn host_func(store: &mut Store<StoreData>, import: HostImport) -> Func {
         match import {
-            HostImport::I64ToI64(f) => Func::wrap(store, move |mut c: Caller<'_, StoreData>, a: i64| {
-                f(&mut CallerAccess(&mut c), a).map_err(trap)
-            }),
+            HostImport::I64ToI64(f) => {
+                Func::wrap(store, move |mut c: Caller<'_, StoreData>, a: i64| {
+                    f(&mut CallerAccess(&mut c), a).map_err(trap)
+                })
+            }
             HostImport::I64(f) => Func::wrap(store, move |mut c: Caller<'_, StoreData>, a: i64| {
                 f(&mut CallerAccess(&mut c), a).map_err(trap)
             }),
@@ -341,23 +343,35 @@ impl WasmiLinked {
             HostImport::Unit(f) => Func::wrap(store, move |mut c: Caller<'_, StoreData>| {
                 f(&mut CallerAccess(&mut c)).map_err(trap)
             }),
-            HostImport::I64I64(f) => {
-                Func::wrap(store, move |mut c: Caller<'_, StoreData>, a: i64, b: i64| {
+            HostImport::I64I64(f) => Func::wrap(
+                store,
+                move |mut c: Caller<'_, StoreData>, a: i64, b: i64| {
                     f(&mut CallerAccess(&mut c), a, b).map_err(trap)
-                })
-            }
-            HostImport::I64I64ToI64(f) => {
-                Func::wrap(store, move |mut c: Caller<'_, StoreData>, a: i64, b: i64| {
+                },
+            ),
+            HostImport::I64I64ToI64(f) => Func::wrap(
+                store,
+                move |mut c: Caller<'_, StoreData>, a: i64, b: i64| {
                     f(&mut CallerAccess(&mut c), a, b).map_err(trap)
-                })
-            }
+                },
+            ),
         }
     }
 
     fn user_func(store: &mut Store<StoreData>, function: &xtism_core::Function) -> Func {
         let ty = wasmi::FuncType::new(
-            function.ty().params().iter().map(|t| wasmi_val_type(*t)).collect::<Vec<_>>(),
-            function.ty().results().iter().map(|t| wasmi_val_type(*t)).collect::<Vec<_>>(),
+            function
+                .ty()
+                .params()
+                .iter()
+                .map(|t| wasmi_val_type(*t))
+                .collect::<Vec<_>>(),
+            function
+                .ty()
+                .results()
+                .iter()
+                .map(|t| wasmi_val_type(*t))
+                .collect::<Vec<_>>(),
         );
         let function = function.clone();
         Func::new(store, ty, move |mut caller, params, results| {
@@ -387,7 +401,8 @@ impl WasmiLinked {
     }
 
     fn try_instantiate(&self, store: &mut Store<StoreData>) -> Result<WasmiInstance, Error> {
-        let kernel = WasmiInstance::new(&mut *store, &self.kernel, &[]).map_err(instantiate_error)?;
+        let kernel =
+            WasmiInstance::new(&mut *store, &self.kernel, &[]).map_err(instantiate_error)?;
         store.data_mut().kernel = kernel.get_memory(&*store, "memory");
         let mut instances: Vec<WasmiInstance> = Vec::with_capacity(self.modules.len());
         for (module, sources) in &self.modules {
@@ -395,7 +410,9 @@ impl WasmiLinked {
             for source in sources {
                 let ext = match source {
                     ImportSource::Kernel(name) => kernel.get_export(&*store, name),
-                    ImportSource::Host(import) => Some(Extern::Func(Self::host_func(store, *import))),
+                    ImportSource::Host(import) => {
+                        Some(Extern::Func(Self::host_func(store, *import)))
+                    }
                     ImportSource::Function(index) => self
                         .functions
                         .get(*index)
@@ -408,7 +425,8 @@ impl WasmiLinked {
                     Error::Invalid("the link plan names an import that does not exist".into())
                 })?);
             }
-            let instance = WasmiInstance::new(&mut *store, module, &externs).map_err(instantiate_error)?;
+            let instance =
+                WasmiInstance::new(&mut *store, module, &externs).map_err(instantiate_error)?;
             instances.push(instance);
         }
         let main = instances
@@ -420,8 +438,10 @@ impl WasmiLinked {
 }
 
 fn instantiate_error(e: wasmi::Error) -> Error {
+    use wasmi::errors::{ErrorKind, InstantiationError};
     match e.kind() {
-        wasmi::errors::ErrorKind::Memory(_) => {
+        ErrorKind::Memory(_)
+        | ErrorKind::Instantiation(InstantiationError::FailedToInstantiateMemory(_)) => {
             Error::MemoryLimit(e.to_string())
         }
         _ => trap_error(e),
@@ -442,6 +462,15 @@ impl Linked for WasmiLinked {
         };
         let mut store = Store::new(&self.engine, data);
         store.limiter(|d| &mut d.limits);
+        if self.metered {
+            // Start functions run during instantiation, outside any call's budget.
+            if let Err(e) = store.set_fuel(u64::MAX) {
+                return Err(InstantiateError {
+                    error: Error::engine(e),
+                    state: Box::new(store.into_data().state),
+                });
+            }
+        }
         match self.try_instantiate(&mut store) {
             Ok(main) => Ok(Box::new(WasmiPlugin {
                 store,
@@ -451,7 +480,7 @@ impl Linked for WasmiLinked {
             })),
             Err(error) => Err(InstantiateError {
                 error,
-                state: store.into_data().state,
+                state: Box::new(store.into_data().state),
             }),
         }
     }
@@ -477,9 +506,9 @@ fn trap_error(e: wasmi::Error) -> Error {
 
 impl WasmiPlugin {
     fn export(&self, name: &str) -> Result<Func, Error> {
-        self.main
-            .get_func(&self.store, name)
-            .ok_or_else(|| Error::FunctionNotFound(format!("the plug-in has no function named {name:?}")))
+        self.main.get_func(&self.store, name).ok_or_else(|| {
+            Error::FunctionNotFound(format!("the plug-in has no function named {name:?}"))
+        })
     }
 
     /// Runs a typed call under `limits`: fuel budget and deadline, in slices when metered.
@@ -491,7 +520,11 @@ impl WasmiPlugin {
         if !self.metered {
             return func.call(&mut self.store, ()).map_err(trap_error);
         }
-        let slice = if limits.deadline.is_some() { SLICE } else { u64::MAX };
+        let slice = if limits.deadline.is_some() {
+            SLICE
+        } else {
+            u64::MAX
+        };
         let budget = limits.fuel.unwrap_or(u64::MAX);
         let mut given = budget.min(slice);
         self.store.set_fuel(given).map_err(Error::engine)?;
@@ -577,4 +610,3 @@ impl Instance for WasmiPlugin {
         self.store.into_data().state
     }
 }
-

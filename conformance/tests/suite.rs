@@ -114,7 +114,10 @@ fn call_facts(plugin: &mut Plugin, name: &str, input: &[u8]) -> Vec<u64> {
 fn expect_err(result: Result<&[u8], Error>, kind: ErrorKind, needle: &str) -> Error {
     let err = result.expect_err("the call should fail");
     assert_eq!(err.kind(), kind, "{err}");
-    assert!(err.to_string().contains(needle), "{err:?} should mention {needle:?}");
+    assert!(
+        err.to_string().contains(needle),
+        "{err:?} should mention {needle:?}"
+    );
     err
 }
 
@@ -167,8 +170,8 @@ fn count_vowels_json_output(engine: &'static str) {
         total: u64,
         vowels: String,
     }
-    let manifest = Manifest::new([Wasm::data(plugin("as/count_vowels.wasm"))])
-        .with_config_key("vowels", "o");
+    let manifest =
+        Manifest::new([Wasm::data(plugin("as/count_vowels.wasm"))]).with_config_key("vowels", "o");
     let mut p = PluginBuilder::new(manifest)
         .with_engine(xtism::engine(engine).unwrap())
         .build()
@@ -247,11 +250,15 @@ fn as_logging(engine: &'static str) {
     assert_eq!(out, "logged");
     for level in ["DEBUG", "INFO", "WARN", "ERROR"] {
         assert!(
-            logs.lines().any(|l| l.contains(level) && l.contains("hello logs")),
+            logs.lines()
+                .any(|l| l.contains(level) && l.contains("hello logs")),
             "no {level} line in {logs}"
         );
     }
-    assert!(logs.contains(&id.to_string()), "logs carry the plug-in id: {logs}");
+    assert!(
+        logs.contains(&id.to_string()),
+        "logs carry the plug-in id: {logs}"
+    );
 }
 
 fn c_constructors_run_once(engine: &'static str) {
@@ -285,7 +292,23 @@ fn kernel_blocks(engine: &'static str) {
     assert_eq!(
         f,
         vec![
-            10, 10, 0, 0, 0, 0x0807060504030201, 0xAB, 0, 0, 1, 1, 0, 0, 1, 0, 0, 10
+            10,
+            10,
+            0,
+            0,
+            0,
+            0x0807060504030201,
+            0xAB,
+            0,
+            0,
+            1,
+            1,
+            0,
+            0,
+            1,
+            0,
+            0,
+            10
         ]
     );
 }
@@ -304,7 +327,10 @@ fn kernel_input(engine: &'static str) {
 
 fn kernel_free_input_and_reset(engine: &'static str) {
     let mut p = new_plugin(engine, &kernel());
-    assert_eq!(call_facts(&mut p, "free_input_and_reset", b"some input"), vec![0, 1]);
+    assert_eq!(
+        call_facts(&mut p, "free_input_and_reset", b"some input"),
+        vec![0, 1]
+    );
     still_works(&mut p);
 }
 
@@ -323,7 +349,10 @@ fn kernel_config(engine: &'static str) {
     let out: String = p.call("config", "nope").unwrap();
     assert_eq!(out, "no value");
     let out: String = p.call("config", "empty").unwrap();
-    assert_eq!(out, "no value", "an empty value gives a 0-length block, handle 0");
+    assert_eq!(
+        out, "no value",
+        "an empty value gives a 0-length block, handle 0"
+    );
     p.update_config([("nope", Some("now set"))]).unwrap();
     let out: String = p.call("config", "nope").unwrap();
     assert_eq!(out, "now set");
@@ -373,12 +402,20 @@ fn manifest_var_limit(engine: &'static str) {
         .build()
         .unwrap();
     let _: &[u8] = p.call("set_count_to_input", "abc").unwrap();
-    expect_err(p.call("count", ""), ErrorKind::MemoryLimit, "max_var_bytes = 8");
+    expect_err(
+        p.call("count", ""),
+        ErrorKind::MemoryLimit,
+        "max_var_bytes = 8",
+    );
 }
 
 fn error_code_and_message(engine: &'static str) {
     let mut p = new_plugin(engine, &kernel());
-    let err = expect_err(p.call("fail_with_input", "it broke"), ErrorKind::Plugin, "it broke");
+    let err = expect_err(
+        p.call("fail_with_input", "it broke"),
+        ErrorKind::Plugin,
+        "it broke",
+    );
     assert_eq!(err.plugin_code(), Some(7));
     assert_eq!(err.to_string(), "it broke");
     still_works(&mut p);
@@ -434,7 +471,10 @@ fn http_is_refused(engine: &'static str) {
 fn bogus_handles_are_guest_errors(engine: &'static str) {
     let mut p = new_plugin(engine, &kernel());
     for (export, needle) in [
-        ("bad_config_key", "config_get: 123456 is not the start of an allocated block"),
+        (
+            "bad_config_key",
+            "config_get: 123456 is not the start of an allocated block",
+        ),
         ("bad_var_key", "var_get"),
         ("bad_var_value", "var_set: 7"),
         ("bad_log", "log_info"),
@@ -447,28 +487,43 @@ fn bogus_handles_are_guest_errors(engine: &'static str) {
 }
 
 fn alloc_stops_at_max_pages(engine: &'static str) {
-    let mut p = builder(engine, &kernel()).with_memory_max(2).build().unwrap();
+    let mut p = builder(engine, &kernel())
+        .with_memory_max(2)
+        .build()
+        .unwrap();
     let f = call_facts(&mut p, "alloc_until_full", &1024u64.to_le_bytes());
     // Two pages hold 128 KiB, less the header, the input and the facts block.
     assert!((100..128).contains(&f[0]), "{f:?}");
     // With a higher limit, the kernel memory grows past two pages.
-    let mut q = builder(engine, &kernel()).with_memory_max(16).build().unwrap();
+    let mut q = builder(engine, &kernel())
+        .with_memory_max(16)
+        .build()
+        .unwrap();
     let g = call_facts(&mut q, "alloc_until_full", &1024u64.to_le_bytes());
     assert!((900..1024).contains(&g[0]), "{g:?}");
     still_works(&mut p);
 }
 
 fn memory_grow_respects_max_pages(engine: &'static str) {
-    let mut p = builder(engine, &kernel()).with_memory_max(3).build().unwrap();
+    let mut p = builder(engine, &kernel())
+        .with_memory_max(3)
+        .build()
+        .unwrap();
     assert_eq!(call_facts(&mut p, "grow", &1u64.to_le_bytes()), vec![1]);
     assert_eq!(call_facts(&mut p, "grow", &1u64.to_le_bytes()), vec![2]);
-    assert_eq!(call_facts(&mut p, "grow", &1u64.to_le_bytes()), vec![u64::MAX]);
+    assert_eq!(
+        call_facts(&mut p, "grow", &1u64.to_le_bytes()),
+        vec![u64::MAX]
+    );
     let mut q = new_plugin(engine, &kernel());
     assert_eq!(call_facts(&mut q, "grow", &10u64.to_le_bytes()), vec![1]);
 }
 
 fn input_larger_than_memory_limit(engine: &'static str) {
-    let mut p = builder(engine, &kernel()).with_memory_max(1).build().unwrap();
+    let mut p = builder(engine, &kernel())
+        .with_memory_max(1)
+        .build()
+        .unwrap();
     let big = vec![0u8; 100 * 1024];
     expect_err(p.call("echo", &big), ErrorKind::MemoryLimit, "does not fit");
     still_works(&mut p);
@@ -479,8 +534,16 @@ fn function_not_found(engine: &'static str) {
     assert!(p.function_exists("echo"));
     assert!(!p.function_exists("nope"));
     expect_err(p.call("nope", ""), ErrorKind::FunctionNotFound, "nope");
-    expect_err(p.call("takes_params", ""), ErrorKind::FunctionNotFound, "func(i32) -> (i32)");
-    expect_err(p.call("returns_i64", ""), ErrorKind::FunctionNotFound, "Extism exports");
+    expect_err(
+        p.call("takes_params", ""),
+        ErrorKind::FunctionNotFound,
+        "func(i32) -> (i32)",
+    );
+    expect_err(
+        p.call("returns_i64", ""),
+        ErrorKind::FunctionNotFound,
+        "Extism exports",
+    );
     still_works(&mut p);
 }
 
@@ -492,31 +555,49 @@ fn missing_import_is_named(engine: &'static str) {
     assert!(text.contains("extism:host/user::hello_world"), "{text}");
     assert!(text.contains("func(i64) -> (i64)"), "{text}");
     // A host function of the wrong signature is refused too.
-    let f = Function::new("hello_world", [ValType::I32], [], UserData::new(()), |_, _, _, _| Ok(()));
-    let err = builder(engine, &wasm).with_functions([f]).build().unwrap_err();
-    assert!(err.to_string().contains("the host provides func(i32) -> ()"), "{err}");
+    let f = Function::new(
+        "hello_world",
+        [ValType::I32],
+        [],
+        UserData::new(()),
+        |_, _, _, _| Ok(()),
+    );
+    let err = builder(engine, &wasm)
+        .with_functions([f])
+        .build()
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("the host provides func(i32) -> ()"),
+        "{err}"
+    );
 }
 
 fn wrong_import_signature(engine: &'static str) {
-    let err = builder(engine, &plugin("wat/bad_imports.wat")).build().unwrap_err();
+    let err = builder(engine, &plugin("wat/bad_imports.wat"))
+        .build()
+        .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Link);
     assert!(err.to_string().contains("extism:host/env::alloc"), "{err}");
     assert!(err.to_string().contains("func(i32) -> (i32)"), "{err}");
 }
 
 fn malformed_wasm(engine: &'static str) {
-    let err = builder(engine, b"\0asm\x01\0\0\0garbage").build().unwrap_err();
+    let err = builder(engine, b"\0asm\x01\0\0\0garbage")
+        .build()
+        .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Compile, "{err}");
     let err = builder(engine, &[0xff, 0xfe, 0x00]).build().unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Compile, "{err}");
-    let err = builder(engine, b"{\"wasm\": [], \"bogus\": 1}").build().unwrap_err();
+    let err = builder(engine, b"{\"wasm\": [], \"bogus\": 1}")
+        .build()
+        .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Manifest, "{err}");
     assert!(err.to_string().contains("bogus"), "{err}");
 }
 
 fn manifest_hash_mismatch(engine: &'static str) {
-    let manifest =
-        Manifest::new([Wasm::data(kernel()).with_hash("00".repeat(32))]);
+    let manifest = Manifest::new([Wasm::data(kernel()).with_hash("00".repeat(32))]);
     let err = PluginBuilder::new(manifest)
         .with_engine(xtism::engine(engine).unwrap())
         .build()
@@ -568,10 +649,16 @@ fn host_function_set(reads_plugin_memory: bool) -> Vec<Function> {
             Ok(())
         },
     );
-    let twice = Function::new("twice", [ValType::I32], [ValType::I32], UserData::new(()), |_, i, o, _| {
-        o[0] = Val::I32(i[0].unwrap_i32() * 2);
-        Ok(())
-    })
+    let twice = Function::new(
+        "twice",
+        [ValType::I32],
+        [ValType::I32],
+        UserData::new(()),
+        |_, i, o, _| {
+            o[0] = Val::I32(i[0].unwrap_i32() * 2);
+            Ok(())
+        },
+    )
     .with_namespace("custom");
     vec![transform, mix, twice]
 }
@@ -602,8 +689,17 @@ host_fn!(refuse(input: Vec<u8>) -> String {
 fn host_fn_macro(engine: &'static str) {
     let wasm = plugin("wat/host_functions.wat");
     let mut functions = host_function_set(false);
-    functions[0] = Function::new("transform", [PTR], [PTR], UserData::new(">> ".to_string()), shout);
-    let mut p = builder(engine, &wasm).with_functions(functions).build().unwrap();
+    functions[0] = Function::new(
+        "transform",
+        [PTR],
+        [PTR],
+        UserData::new(">> ".to_string()),
+        shout,
+    );
+    let mut p = builder(engine, &wasm)
+        .with_functions(functions)
+        .build()
+        .unwrap();
     let out: String = p.call("transform", "macro").unwrap();
     assert_eq!(out, ">> MACRO");
 }
@@ -612,7 +708,10 @@ fn host_function_error(engine: &'static str) {
     let wasm = plugin("wat/host_functions.wat");
     let mut functions = host_function_set(false);
     functions[0] = Function::new("transform", [PTR], [PTR], UserData::new(()), refuse);
-    let mut p = builder(engine, &wasm).with_functions(functions).build().unwrap();
+    let mut p = builder(engine, &wasm)
+        .with_functions(functions)
+        .build()
+        .unwrap();
     let err = p.call::<&str, &str>("transform", "12345").unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Host, "{err}");
     assert_eq!(
@@ -625,12 +724,26 @@ fn host_function_error(engine: &'static str) {
 
     // A host function's own error type can be recovered.
     let mut functions = host_function_set(false);
-    functions[0] = Function::new("transform", [PTR], [PTR], UserData::new(()), |_, _, _, _| {
-        Err(Error::host(std::io::Error::new(std::io::ErrorKind::NotFound, "no such thing")))
-    });
-    let mut p = builder(engine, &wasm).with_functions(functions).build().unwrap();
+    functions[0] = Function::new(
+        "transform",
+        [PTR],
+        [PTR],
+        UserData::new(()),
+        |_, _, _, _| {
+            Err(Error::host(std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                "no such thing",
+            )))
+        },
+    );
+    let mut p = builder(engine, &wasm)
+        .with_functions(functions)
+        .build()
+        .unwrap();
     let err = p.call::<&str, &str>("transform", "x").unwrap_err();
-    let io = err.host_error::<std::io::Error>().expect("an io::Error inside");
+    let io = err
+        .host_error::<std::io::Error>()
+        .expect("an io::Error inside");
     assert_eq!(io.kind(), std::io::ErrorKind::NotFound);
 }
 
@@ -638,15 +751,26 @@ fn host_context(engine: &'static str) {
     struct Tally(u32);
     let wasm = plugin("wat/host_functions.wat");
     let mut functions = host_function_set(false);
-    functions[0] = Function::new("transform", [PTR], [PTR], UserData::new(()), |plugin, inputs, outputs, _| {
-        let tally = plugin.host_context::<Tally>()?;
-        tally.0 += 1;
-        let n = tally.0;
-        let text: String = plugin.memory_get_val(&inputs[0])?;
-        plugin.memory_set_val(&mut outputs[0], format!("{text}{n}"))
-    });
-    let mut p = builder(engine, &wasm).with_functions(functions).build().unwrap();
-    let out: String = p.call_with_host_context("transform", "call ", Tally(41)).unwrap();
+    functions[0] = Function::new(
+        "transform",
+        [PTR],
+        [PTR],
+        UserData::new(()),
+        |plugin, inputs, outputs, _| {
+            let tally = plugin.host_context::<Tally>()?;
+            tally.0 += 1;
+            let n = tally.0;
+            let text: String = plugin.memory_get_val(&inputs[0])?;
+            plugin.memory_set_val(&mut outputs[0], format!("{text}{n}"))
+        },
+    );
+    let mut p = builder(engine, &wasm)
+        .with_functions(functions)
+        .build()
+        .unwrap();
+    let out: String = p
+        .call_with_host_context("transform", "call ", Tally(41))
+        .unwrap();
     assert_eq!(out, "call 42");
     let err = p.call::<&str, &str>("transform", "no context").unwrap_err();
     assert!(err.to_string().contains("no host context"), "{err}");
@@ -698,7 +822,10 @@ fn compiled_plugin_many_instances(engine: &'static str) {
 }
 
 fn fuel_limit(engine: &'static str) {
-    let mut p = builder(engine, &kernel()).with_fuel_limit(100_000).build().unwrap();
+    let mut p = builder(engine, &kernel())
+        .with_fuel_limit(100_000)
+        .build()
+        .unwrap();
     expect_err(p.call("spin", ""), ErrorKind::OutOfFuel, "fuel");
     still_works(&mut p);
     let used = p.fuel_consumed().expect("fuel is reported");
@@ -707,6 +834,14 @@ fn fuel_limit(engine: &'static str) {
     for _ in 0..3 {
         still_works(&mut p);
     }
+    // Start functions (every AssemblyScript plug-in has one) run outside the budget.
+    let wasm = plugin("as/count_vowels.wasm");
+    let mut p = builder(engine, &wasm)
+        .with_fuel_limit(10_000_000)
+        .build()
+        .unwrap();
+    let out: String = p.call("count_vowels", "Hello, World!").unwrap();
+    assert_eq!(out, r#"{"count":3,"total":3,"vowels":"aeiouAEIOU"}"#);
 }
 
 fn timeout_stops_infinite_loop(engine: &'static str) {
@@ -718,13 +853,18 @@ fn timeout_stops_infinite_loop(engine: &'static str) {
         let start = std::time::Instant::now();
         let err = expect_err(p.call("spin", ""), ErrorKind::Timeout, "100 ms");
         // A generous bound: the point is that the loop is stopped, not how fast.
-        assert!(start.elapsed() < std::time::Duration::from_secs(5), "{err} after {:?}", start.elapsed());
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(5),
+            "{err} after {:?}",
+            start.elapsed()
+        );
         still_works(&mut p);
     }
 }
 
 fn manifest_timeout_with_fuel(engine: &'static str) {
-    let manifest = Manifest::new([Wasm::data(kernel())]).with_timeout(std::time::Duration::from_secs(30));
+    let manifest =
+        Manifest::new([Wasm::data(kernel())]).with_timeout(std::time::Duration::from_secs(30));
     let mut p = PluginBuilder::new(manifest)
         .with_engine(xtism::engine(engine).unwrap())
         .with_fuel_limit(5_000_000)
@@ -746,7 +886,10 @@ fn plugin_reset_and_ids(engine: &'static str) {
 }
 
 fn wasi_is_refused(engine: &'static str) {
-    let err = builder(engine, &kernel()).with_wasi(true).build().unwrap_err();
+    let err = builder(engine, &kernel())
+        .with_wasi(true)
+        .build()
+        .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Unsupported, "{err}");
     assert!(err.to_string().contains("WASI"), "{err}");
 }

@@ -11,8 +11,8 @@
 //! error, never a panic.
 
 use crate::engine::{HostAccess, HostTrap};
-use crate::function::FuncType;
 use crate::error::Error;
+use crate::function::FuncType;
 use crate::function::ValType::{self, I32, I64};
 use crate::state::{PluginState, range};
 
@@ -259,7 +259,11 @@ fn answer_and_consume(
 
 fn config_get(host: &mut dyn HostAccess, key: i64) -> Result<i64, HostTrap> {
     let name = block_str(host, "config_get", key)?;
-    let value = host.state().config.get(&name).map(|v| v.as_bytes().to_vec());
+    let value = host
+        .state()
+        .config
+        .get(&name)
+        .map(|v| v.as_bytes().to_vec());
     answer_and_consume(host, key, value)
 }
 
@@ -301,7 +305,12 @@ fn http_headers(_host: &mut dyn HostAccess) -> Result<i64, HostTrap> {
     Ok(0)
 }
 
-fn log(host: &mut dyn HostAccess, import: &str, level: tracing::Level, msg: i64) -> Result<(), HostTrap> {
+fn log(
+    host: &mut dyn HostAccess,
+    import: &str,
+    level: tracing::Level,
+    msg: i64,
+) -> Result<(), HostTrap> {
     let (memory, state) = host.kernel();
     let Some(bytes) = block(memory, state, msg as u64) else {
         return Err(state.fail(bad_handle(import, msg)));

@@ -54,7 +54,8 @@ impl<'a, T: serde::Serialize> ToBytes<'a> for Json<T> {
     type Bytes = Vec<u8>;
 
     fn to_bytes(&self) -> Result<Vec<u8>, Error> {
-        serde_json::to_vec(&self.0).map_err(|e| Error::Invalid(format!("JSON encoding failed: {e}")))
+        serde_json::to_vec(&self.0)
+            .map_err(|e| Error::Invalid(format!("JSON encoding failed: {e}")))
     }
 }
 
@@ -196,7 +197,12 @@ mod tests {
     fn numbers_are_little_endian_and_sized() {
         assert_eq!(258u32.to_bytes().unwrap(), [2, 1, 0, 0]);
         assert_eq!(u32::from_bytes(&[2, 1, 0, 0]).unwrap(), 258);
-        assert!(u64::from_bytes(&[1, 2, 3]).unwrap_err().to_string().contains("expected 8 bytes"));
+        assert!(
+            u64::from_bytes(&[1, 2, 3])
+                .unwrap_err()
+                .to_string()
+                .contains("expected 8 bytes")
+        );
     }
 
     #[test]

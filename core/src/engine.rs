@@ -166,7 +166,7 @@ pub struct InstantiateError {
     /// What went wrong.
     pub error: Error,
     /// The state passed to [`Linked::instantiate`].
-    pub state: PluginState,
+    pub state: Box<PluginState>,
 }
 
 /// A plug-in ready to be instantiated many times.
@@ -203,8 +203,12 @@ pub trait Engine: Send + Sync + 'static {
     fn capabilities(&self) -> Capabilities;
 
     /// Compiles and validates a module. `name` is for error messages.
-    fn compile(&self, name: &str, wasm: &[u8], options: CompileOptions)
-    -> Result<Arc<dyn Module>, Error>;
+    fn compile(
+        &self,
+        name: &str,
+        wasm: &[u8],
+        options: CompileOptions,
+    ) -> Result<Arc<dyn Module>, Error>;
 
     /// Prepares a plug-in for instantiation.
     fn link(&self, plan: LinkPlan, options: CompileOptions) -> Result<Box<dyn Linked>, Error>;

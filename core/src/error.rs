@@ -259,14 +259,21 @@ mod tests {
     fn error_stays_small() {
         // Errors travel through every call's Result; keep them a dozen words at most
         // (the widest variant is Link, four strings).
-        assert!(std::mem::size_of::<Error>() <= 96, "{}", std::mem::size_of::<Error>());
+        assert!(
+            std::mem::size_of::<Error>() <= 96,
+            "{}",
+            std::mem::size_of::<Error>()
+        );
     }
 
     #[test]
     fn host_errors_downcast() {
         let e = Error::host(std::io::Error::other("disk on fire"));
         assert_eq!(e.kind(), ErrorKind::Host);
-        assert_eq!(e.host_error::<std::io::Error>().unwrap().to_string(), "disk on fire");
+        assert_eq!(
+            e.host_error::<std::io::Error>().unwrap().to_string(),
+            "disk on fire"
+        );
         assert!(e.to_string().contains("disk on fire"));
     }
 }

@@ -87,7 +87,12 @@ impl fmt::Display for FuncType {
                 .collect::<Vec<_>>()
                 .join(", ")
         };
-        write!(f, "func({}) -> ({})", list(&self.params), list(&self.results))
+        write!(
+            f,
+            "func({}) -> ({})",
+            list(&self.params),
+            list(&self.results)
+        )
     }
 }
 
@@ -258,14 +263,20 @@ pub struct Function {
 
 impl fmt::Debug for Function {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Function({}::{} {})", self.namespace(), self.name, self.ty)
+        write!(
+            f,
+            "Function({}::{} {})",
+            self.namespace(),
+            self.name,
+            self.ty
+        )
     }
 }
 
 impl Function {
     /// A host function `name` with the given signature; `f` gets the calling plug-in, the
     /// arguments, the results to fill in and a clone of `user_data`.
-    pub fn new<T: 'static, F>(
+    pub fn new<T: Send + 'static, F>(
         name: impl Into<String>,
         params: impl IntoIterator<Item = ValType>,
         results: impl IntoIterator<Item = ValType>,
@@ -277,7 +288,6 @@ impl Function {
             + Send
             + Sync
             + 'static,
-        T: Send,
     {
         Function {
             name: name.into(),
@@ -465,7 +475,11 @@ impl CurrentPlugin<'_> {
     }
 
     /// Encodes `data` into a new block and stores its handle in `val`.
-    pub fn memory_set_val<'b, T: ToBytes<'b>>(&mut self, val: &mut Val, data: T) -> Result<(), Error> {
+    pub fn memory_set_val<'b, T: ToBytes<'b>>(
+        &mut self,
+        val: &mut Val,
+        data: T,
+    ) -> Result<(), Error> {
         let handle = self.memory_new(data)?;
         *val = self.memory_to_val(handle);
         Ok(())

@@ -22,9 +22,13 @@ mod macros;
 mod plugin;
 mod state;
 
-pub use abi::{EXTISM_ENV, EXTISM_USER, HOST_IMPORTS, HostImport, KERNEL_EXPORTS, KERNEL_WASM, PAGE_SIZE};
+pub use abi::{
+    EXTISM_ENV, EXTISM_USER, HOST_IMPORTS, HostImport, KERNEL_EXPORTS, KERNEL_WASM, PAGE_SIZE,
+};
 pub use convert::{FromBytes, FromBytesOwned, Json, ToBytes};
-pub use engine::{CallLimits, Capabilities, CompileOptions, Engine, HostAccess, HostTrap, InstantiateError};
+pub use engine::{
+    CallLimits, Capabilities, CompileOptions, Engine, HostAccess, HostTrap, InstantiateError,
+};
 pub use error::{BoxError, Error, ErrorKind};
 pub use function::{CurrentPlugin, FuncType, Function, MemoryHandle, PTR, UserData, Val, ValType};
 #[doc(hidden)]

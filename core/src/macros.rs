@@ -79,8 +79,8 @@ pub fn __host_fn_arg<T>(
 where
     T: crate::convert::FromBytesOwned,
 {
-    let val = inputs.get(index).ok_or_else(|| {
-        crate::Error::Invalid(format!("host_fn argument {index} was not passed"))
-    })?;
+    let val = inputs
+        .get(index)
+        .ok_or_else(|| crate::Error::Invalid(format!("host_fn argument {index} was not passed")))?;
     plugin.memory_get_val(val)
 }

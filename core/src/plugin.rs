@@ -17,8 +17,8 @@ use xtism_manifest::Manifest;
 use crate::abi::{self, EXTISM_ENV, HOST_IMPORTS, KERNEL_EXPORTS};
 use crate::convert::{FromBytes, ToBytes};
 use crate::engine::{
-    CallLimits, CompileOptions, Engine, ExternKind, HostAccess, ImportSource, Instance, LinkPlan, Linked,
-    PlannedModule,
+    CallLimits, CompileOptions, Engine, ExternKind, HostAccess, ImportSource, Instance, LinkPlan,
+    Linked, PlannedModule,
 };
 use crate::error::Error;
 use crate::function::{CurrentPlugin, FuncType, Function, UserData, Val, ValType};
@@ -97,7 +97,9 @@ impl WasmInput<'_> {
         match self {
             WasmInput::Manifest(m) => Ok(m.into_owned()),
             WasmInput::Data(data) if data.starts_with(b"\0asm") => {
-                Ok(Manifest::new([xtism_manifest::Wasm::data(data.into_owned())]))
+                Ok(Manifest::new([xtism_manifest::Wasm::data(
+                    data.into_owned(),
+                )]))
             }
             WasmInput::Data(data) => {
                 let text = std::str::from_utf8(&data).map_err(|_| Error::Compile {
@@ -603,7 +605,7 @@ impl<P: EngineProvider> Plugin<P> {
                 Ok(())
             }
             Err(e) => {
-                self.parked = Some(e.state);
+                self.parked = Some(*e.state);
                 Err(e.error)
             }
         }
@@ -702,7 +704,9 @@ impl<P: EngineProvider> Plugin<P> {
             let handle = state.kernel.error;
             (handle != 0).then(|| match abi::block(memory, state, handle) {
                 Some(bytes) => String::from_utf8_lossy(bytes).into_owned(),
-                None => format!("(the plug-in set an error, but {handle} is not an allocated block)"),
+                None => {
+                    format!("(the plug-in set an error, but {handle} is not an allocated block)")
+                }
             })
         };
         match result {
@@ -713,9 +717,11 @@ impl<P: EngineProvider> Plugin<P> {
                 },
                 backtrace,
             }),
-            Err(Error::Timeout(_)) => Err(Error::Timeout(
-                timeout.map_or(0, |t| t.as_millis().try_into().unwrap_or(u64::MAX)),
-            )),
+            Err(Error::Timeout(_)) => {
+                Err(Error::Timeout(timeout.map_or(0, |t| {
+                    t.as_millis().try_into().unwrap_or(u64::MAX)
+                })))
+            }
             Err(e) => Err(e),
             Ok(Some(code)) if code != 0 => Err(Error::Plugin {
                 code,

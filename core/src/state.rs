@@ -104,7 +104,10 @@ impl Vars {
                 "vars are disabled for this plug-in (max_var_bytes is 0)".into(),
             ));
         }
-        let old = self.map.get(key).map_or(0, |v| (key.len() + v.len()) as u64);
+        let old = self
+            .map
+            .get(key)
+            .map_or(0, |v| (key.len() + v.len()) as u64);
         let new = (key.len() + value.len()) as u64;
         let total = self.bytes - old + new;
         if total > max_bytes {
@@ -142,11 +145,7 @@ impl std::fmt::Debug for PluginState {
 }
 
 impl PluginState {
-    pub(crate) fn new(
-        id: uuid::Uuid,
-        config: BTreeMap<String, String>,
-        limits: Limits,
-    ) -> Self {
+    pub(crate) fn new(id: uuid::Uuid, config: BTreeMap<String, String>, limits: Limits) -> Self {
         PluginState {
             kernel: KernelState::default(),
             vars: Vars::default(),
@@ -184,7 +183,12 @@ mod tests {
         assert_eq!(vars.get("a"), Some(&[1u8; 9][..]));
         vars.set("a", None, 10).unwrap();
         assert_eq!(vars.bytes, 0);
-        assert!(vars.set("a", Some(b"x"), 0).unwrap_err().to_string().contains("disabled"));
+        assert!(
+            vars.set("a", Some(b"x"), 0)
+                .unwrap_err()
+                .to_string()
+                .contains("disabled")
+        );
     }
 
     #[test]

@@ -19,7 +19,7 @@
 
 #![deny(missing_docs)]
 
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 pub use xtism_core::*;
 
@@ -38,10 +38,10 @@ pub fn engine(name: &str) -> Result<Arc<dyn Engine>, Error> {
     match name {
         #[cfg(feature = "wasmi")]
         "wasmi" => {
-            static WASMI: OnceLock<Arc<dyn Engine>> = OnceLock::new();
-            Ok(Arc::clone(WASMI.get_or_init(|| {
-                Arc::new(xtism_wasmi::WasmiEngine::new())
-            })))
+            static WASMI: std::sync::OnceLock<Arc<dyn Engine>> = std::sync::OnceLock::new();
+            Ok(Arc::clone(
+                WASMI.get_or_init(|| Arc::new(xtism_wasmi::WasmiEngine::new())),
+            ))
         }
         _ => Err(Error::Invalid(format!(
             "unknown engine {name:?}; this build has: {}",

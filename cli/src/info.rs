@@ -1,0 +1,210 @@
+//! `xtism info`: compile a plug-in's modules with an engine and report, one item per line,
+//! the engine and its capabilities, each module's imports and exports, the Extism features
+//! the imports show it needs, and the runtime initializer xtism will run.
+//!
+//! ```text
+//! engine: wasmi
+//! capabilities: fuel (not: jit, timeout, simd, backtraces)
+//! module: main
+//!   import: extism:host/env config_get func(i64) -> (i64)
+//!   export: count_vowels func() -> (i32)
+//!   needs: config
+//!   initializer: none
+//! ```
+
+use std::collections::BTreeSet;
+use std::fmt::Write as _;
+use std::sync::Arc;
+
+use xtism::engine::{ExternKind, Module};
+use xtism::{Capabilities, CompileOptions, EXTISM_ENV, HOST_IMPORTS, KERNEL_EXPORTS};
+
+use crate::args::InfoArgs;
+use crate::error::CliError;
+use crate::load;
+
+/// Runs `xtism info`.
+pub fn run(args: &InfoArgs) -> Result<(), CliError> {
+    let engine = match &args.source.engine {
+        Some(name) => xtism::engine(name)?,
+        None => xtism::default_engine()?,
+    };
+    let manifest = load::manifest_of(&args.source)?;
+    let sources = manifest.load_all(None)?;
+    let main = manifest.main_index().unwrap_or(0);
+    let names: Vec<&str> = sources.iter().map(|(name, _)| name.as_str()).collect();
+
+    let mut report = String::new();
+    let _ = writeln!(report, "engine: {}", engine.name());
+    let _ = writeln!(
+        report,
+        "capabilities: {}",
+        describe_capabilities(engine.capabilities())
+    );
+    for (index, (name, bytes)) in sources.iter().enumerate() {
+        let module = engine.compile(name, bytes, CompileOptions::default())?;
+        describe_module(&mut report, name, &module, index == main, &names);
+    }
+    print!("{report}");
+    Ok(())
+}
+
+/// `fuel (not: jit, timeout, ...)`.
+fn describe_capabilities(caps: Capabilities) -> String {
+    let all = [
+        ("jit", caps.jit),
+        ("fuel", caps.fuel),
+        ("timeout", caps.timeout),
+        ("simd", caps.simd),
+        ("backtraces", caps.backtraces),
+    ];
+    let list = |on: bool| {
+        all.iter()
+            .filter(|(_, has)| *has == on)
+            .map(|(name, _)| *name)
+            .collect::<Vec<_>>()
+    };
+    let (has, lacks) = (list(true), list(false));
+    let mut text = if has.is_empty() {
+        "none".to_owned()
+    } else {
+        has.join(", ")
+    };
+    if !lacks.is_empty() {
+        let _ = write!(text, " (not: {})", lacks.join(", "));
+    }
+    text
+}
+
+/// Appends the section of one module.
+fn describe_module(
+    report: &mut String,
+    name: &str,
+    module: &Arc<dyn Module>,
+    is_main: bool,
+    modules: &[&str],
+) {
+    let role = if is_main && name != xtism::MAIN_MODULE {
+        " (main)"
+    } else {
+        ""
+    };
+    let _ = writeln!(report, "module: {name}{role}");
+    for import in module.imports() {
+        let _ = writeln!(
+            report,
+            "  import: {} {} {}",
+            import.module, import.name, import.kind
+        );
+    }
+    for export in module.exports() {
+        let _ = writeln!(report, "  export: {} {}", export.name, export.kind);
+    }
+    let needs = needs(module.as_ref(), name, modules);
+    if needs.is_empty() {
+        let _ = writeln!(report, "  needs: none");
+    }
+    for need in needs {
+        let _ = writeln!(report, "  needs: {need}");
+    }
+    if is_main {
+        for line in initializers(module.as_ref()) {
+            let _ = writeln!(report, "  {line}");
+        }
+    }
+}
+
+/// The Extism features a module needs, from its imports, in a fixed order.
+fn needs(module: &dyn Module, name: &str, modules: &[&str]) -> Vec<String> {
+    let mut features = BTreeSet::new();
+    let mut linked = BTreeSet::new();
+    let mut other = Vec::new();
+    for import in module.imports() {
+        let field = import.name.as_str();
+        if import.module == EXTISM_ENV {
+            let feature = match field {
+                "config_get" => 0,
+                "var_get" | "var_set" => 1,
+                "http_request" | "http_status_code" | "http_headers" => 2,
+                "get_log_level" => 3,
+                _ if field.starts_with("log_") => 3,
+                _ => {
+                    let known = KERNEL_EXPORTS.iter().any(|(n, ..)| *n == field)
+                        || HOST_IMPORTS.iter().any(|(n, _)| *n == field);
+                    if !known {
+                        other.push(format!(
+                            "unknown kernel import {EXTISM_ENV}::{field} (xtism does not provide it)"
+                        ));
+                    }
+                    continue;
+                }
+            };
+            features.insert(feature);
+        } else if import.module.starts_with("wasi_") {
+            features.insert(4);
+        } else if import.module != name && modules.contains(&import.module.as_str()) {
+            linked.insert(import.module.as_str());
+        } else {
+            let signature = match &import.kind {
+                ExternKind::Func(ty) => ty.to_string(),
+                kind => kind.to_string(),
+            };
+            other.push(format!(
+                "host function {}::{} {signature}",
+                import.module, import.name
+            ));
+        }
+    }
+    const FEATURES: [&str; 5] = ["config", "vars", "HTTP", "logging", "WASI"];
+    features
+        .into_iter()
+        .map(|f| FEATURES[f].to_owned())
+        .chain(linked.into_iter().map(|m| format!("module {m}")))
+        .chain(other)
+        .collect()
+}
+
+/// The `initializer:` line (what xtism runs once before the first call, in its order of
+/// preference) and, for a WASI command, a line about `_start`.
+fn initializers(module: &dyn Module) -> Vec<String> {
+    let exports = |name: &str| module.exports().iter().any(|e| e.name == name);
+    let mut lines = Vec::new();
+    let init = [
+        ("hs_init", "Haskell runtime"),
+        ("_initialize", "WASI reactor"),
+        ("__wasm_call_ctors", "C/C++ constructors"),
+    ]
+    .into_iter()
+    .find(|(name, _)| exports(name));
+    lines.push(match init {
+        Some((name, what)) => {
+            format!("initializer: {name} ({what}, run once before the first call)")
+        }
+        None => "initializer: none".to_owned(),
+    });
+    if exports("_start") {
+        lines.push(
+            "command: _start (WASI command; the instance is re-created after it runs)".to_owned(),
+        );
+    }
+    lines
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn capabilities_line() {
+        assert_eq!(
+            describe_capabilities(Capabilities::NONE),
+            "none (not: jit, fuel, timeout, simd, backtraces)"
+        );
+        let mut caps = Capabilities::NONE;
+        caps.fuel = true;
+        assert_eq!(
+            describe_capabilities(caps),
+            "fuel (not: jit, timeout, simd, backtraces)"
+        );
+    }
+}

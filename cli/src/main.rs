@@ -1,0 +1,38 @@
+//! `xtism`: call Extism plug-ins and inspect them, on any WebAssembly engine compiled in.
+//!
+//! ```text
+//! xtism call count_vowels.wasm count_vowels -i "Hello, World!"
+//! xtism info count_vowels.wasm
+//! ```
+//!
+//! The command is a thin layer over the `xtism` crate: it turns its arguments into an
+//! Extism manifest and a [`xtism::PluginBuilder`], runs the call and prints the output.
+//! Errors go to stderr as one `error: ...` line; the exit code is the plug-in's own code
+//! when the plug-in returned one, else 1 (2 for bad command-line syntax, from clap).
+
+mod args;
+mod call;
+mod error;
+mod info;
+mod load;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::args::{Cli, Command};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Call(args) => call::run(&args),
+        Command::Info(args) => info::run(&args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err}");
+            ExitCode::from(err.exit_code())
+        }
+    }
+}
