@@ -38,4 +38,4 @@ pub use plugin::{
 };
 pub use state::{DEFAULT_MAX_HTTP_RESPONSE_BYTES, DEFAULT_MAX_VAR_BYTES, PluginState};
 pub use xtism_manifest as manifest;
-pub use xtism_manifest::Manifest;
+pub use xtism_manifest::{Manifest, Wasm, WasmMetadata};

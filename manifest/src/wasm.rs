@@ -309,35 +309,12 @@ impl<'de> Visitor<'de> for WasmVisitor {
             hash: hash.flatten(),
         };
 
-        let present: Vec<&str> = [
-            ("`path`", path.is_some()),
-            ("`data`", data.is_some()),
-            ("`url`", url.is_some()),
-        ]
-        .into_iter()
-        .filter_map(|(field, present)| present.then_some(field))
-        .collect();
-        if present.len() != 1 {
-            let found = match present.as_slice() {
-                [] => "none of them".to_owned(),
-                [a, b] => format!("both {a} and {b}"),
-                _ => "all three".to_owned(),
-            };
-            return Err(de::Error::custom(format_args!(
-                "a wasm entry must have exactly one of `path`, `data` or `url`, but it has {found}"
-            )));
-        }
-        if url.is_none() {
-            if headers.is_some() {
-                return Err(de::Error::custom(
-                    "`headers` is only allowed in a wasm entry with `url`",
-                ));
-            }
-            if method.is_some() {
-                return Err(de::Error::custom(
-                    "`method` is only allowed in a wasm entry with `url`",
-                ));
-            }
+        // Like the official runtime, an entry with several sources is read as the first of
+        // path, data, url; the other fields are accepted and unused.
+        if path.is_none() && data.is_none() && url.is_none() {
+            return Err(de::Error::custom(
+                "a wasm entry needs one of `path`, `data` or `url`, but it has none of them",
+            ));
         }
 
         Ok(if let Some(path) = path {

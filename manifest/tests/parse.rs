@@ -250,26 +250,18 @@ fn unknown_fields_are_named_in_toml_errors() {
 }
 
 #[test]
-fn entries_need_exactly_one_source() {
-    let e = json_error(r#"{"wasm": [{"path": "a.wasm", "url": "http://x/a.wasm"}]}"#);
-    assert!(
-        e.contains("exactly one of `path`, `data` or `url`") && e.contains("both `path` and `url`"),
-        "{e}"
-    );
+fn entries_need_a_source_and_read_the_first_like_the_official_runtime() {
     let e = json_error(r#"{"wasm": [{"name": "x"}]}"#);
-    assert!(e.contains("exactly one of") && e.contains("none"), "{e}");
-    let e = json_error(r#"{"wasm": [{"path": "a", "data": [], "url": "u"}]}"#);
-    assert!(e.contains("all three"), "{e}");
-    let e = toml_error("[[wasm]]\npath = \"a.wasm\"\ndata = \"AA==\"");
-    assert!(e.contains("both `path` and `data`"), "{e}");
-}
-
-#[test]
-fn http_fields_only_on_url_entries() {
-    let e = json_error(r#"{"wasm": [{"path": "a.wasm", "headers": {"a": "b"}}]}"#);
-    assert!(e.contains("`headers` is only allowed"), "{e}");
-    let e = json_error(r#"{"wasm": [{"data": [], "method": "POST"}]}"#);
-    assert!(e.contains("`method` is only allowed"), "{e}");
+    assert!(e.contains("needs one of") && e.contains("none"), "{e}");
+    // Several sources: path, then data, then url wins; the rest is accepted and unused.
+    let m =
+        Manifest::from_json(r#"{"wasm": [{"path": "a.wasm", "url": "http://x/a.wasm"}]}"#).unwrap();
+    assert!(matches!(&m.wasm[0], Wasm::File { path, .. } if path.to_str() == Some("a.wasm")));
+    let m =
+        Manifest::from_json(r#"{"wasm": [{"data": [1], "url": "u", "method": "POST"}]}"#).unwrap();
+    assert!(matches!(&m.wasm[0], Wasm::Data { data, .. } if data == &[1]));
+    let m = Manifest::from_toml("[[wasm]]\npath = \"a.wasm\"\nheaders = { a = \"b\" }").unwrap();
+    assert!(matches!(&m.wasm[0], Wasm::File { .. }));
 }
 
 #[test]
