@@ -557,6 +557,29 @@ fn unknown_engine_lists_the_engines() {
     }
 }
 
+#[test]
+fn engine_from_the_environment() {
+    let wasm = plugin("as/count_vowels.wasm");
+    let output = xtism()
+        .env("XTISM_ENGINE", "nope")
+        .args(["call", path_str(&wasm), "count_vowels", "-i", HELLO])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let err = fails(output, 1);
+    assert!(err.contains("unknown engine \"nope\""), "{err}");
+    #[cfg(feature = "wasmi")]
+    {
+        let output = xtism()
+            .env("XTISM_ENGINE", "wasmi")
+            .args(["call", path_str(&wasm), "count_vowels", "-i", HELLO])
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert_eq!(ok(output), r#"{"count":3,"total":3,"vowels":"aeiouAEIOU"}"#);
+    }
+}
+
 #[cfg(feature = "wasmi")]
 #[test]
 fn engine_by_name() {

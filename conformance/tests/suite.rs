@@ -8,8 +8,8 @@
 use std::sync::{Arc, Mutex};
 
 use xtism::{
-    CompiledPlugin, CurrentPlugin, Error, ErrorKind, Function, Json, Manifest, PTR, Plugin,
-    PluginBuilder, UserData, Val, ValType, host_fn, manifest::Wasm,
+    CompiledPlugin, CurrentPlugin, DebugOptions, Error, ErrorKind, Function, Json, Manifest, PTR,
+    Plugin, PluginBuilder, UserData, Val, ValType, host_fn, manifest::Wasm,
 };
 use xtism_conformance::plugin;
 
@@ -85,6 +85,7 @@ suite!(
     manifest_timeout_with_fuel,
     plugin_reset_and_ids,
     wasi_is_refused,
+    debug_options,
 );
 
 // ---------------------------------------------------------------------------------------
@@ -660,7 +661,8 @@ fn host_function_set(reads_plugin_memory: bool) -> Vec<Function> {
         },
     )
     .with_namespace("custom");
-    vec![transform, mix, twice]
+    let join = Function::new("join", [PTR, PTR, PTR], [PTR], UserData::new(()), join);
+    vec![transform, mix, twice, join]
 }
 
 fn user_host_functions(engine: &'static str) {
@@ -680,6 +682,10 @@ host_fn!(shout(prefix: String; text: String) -> String {
     let prefix = prefix.get()?;
     let prefix = prefix.lock().unwrap();
     Ok(format!("{prefix}{}", text.to_uppercase()))
+});
+
+host_fn!(join(first: &str, second: &[u8], n: u64) -> String {
+    Ok(format!("{first}+{}+{n}", String::from_utf8_lossy(second)))
 });
 
 host_fn!(refuse(input: Vec<u8>) -> String {
@@ -702,6 +708,9 @@ fn host_fn_macro(engine: &'static str) {
         .unwrap();
     let out: String = p.call("transform", "macro").unwrap();
     assert_eq!(out, ">> MACRO");
+    // Borrowed (&str, &[u8]) and number arguments side by side.
+    let out: String = p.call("join", "in").unwrap();
+    assert_eq!(out, "in+xy+7");
 }
 
 fn host_function_error(engine: &'static str) {
@@ -892,4 +901,125 @@ fn wasi_is_refused(engine: &'static str) {
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Unsupported, "{err}");
     assert!(err.to_string().contains("WASI"), "{err}");
+}
+
+fn debug_options(engine: &'static str) {
+    // A memory dump of the plug-in's own memory is written when a call fails.
+    let dir = std::env::temp_dir().join(format!("xtism-memdump-{engine}-{}", std::process::id()));
+    let mut debug = DebugOptions::default();
+    debug.memdump = Some(dir.clone());
+    let mut p = builder(engine, &kernel())
+        .with_debug_options(debug)
+        .build()
+        .unwrap();
+    still_works(&mut p);
+    assert!(!dir.exists(), "no dump after a good call");
+    assert!(p.call::<&str, &[u8]>("trap", "").is_err());
+    let dump = std::fs::read(&dir).unwrap();
+    std::fs::remove_file(&dir).unwrap();
+    assert_eq!(dump.len(), 65536, "one page of plug-in memory");
+    assert_eq!(&dump[..5], b"count", "the data segment is in the dump");
+
+    // Debug info is honoured or refused, as the engine's capabilities say.
+    let caps = xtism::engine(engine).unwrap().capabilities();
+    let mut debug = DebugOptions::default();
+    debug.debug_info = true;
+    let built = builder(engine, &kernel()).with_debug_options(debug).build();
+    match built {
+        Ok(_) => assert!(caps.debug_info),
+        Err(e) => {
+            assert!(!caps.debug_info);
+            assert_eq!(e.kind(), ErrorKind::Unsupported, "{e}");
+            assert!(e.to_string().contains("debug info"), "{e}");
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Across engines
+
+/// One line per observation: outputs, error kinds and messages, host calls.
+fn transcript(engine: &'static str) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut record = |label: &str, result: Result<Vec<u8>, Error>| {
+        lines.push(match result {
+            Ok(out) => match std::str::from_utf8(&out) {
+                Ok(text) => format!("{label} ok {text:?}"),
+                Err(_) => format!("{label} ok bytes {}", out.escape_ascii()),
+            },
+            Err(e) => format!("{label} err {:?} {e}", e.kind()),
+        });
+    };
+    let wasm = plugin("as/count_vowels.wasm");
+    let mut p = builder(engine, &wasm)
+        .with_config_key("vowels", "eo")
+        .build()
+        .unwrap();
+    for input in ["Hello, World!", "", "ééé"] {
+        record("count_vowels", p.call("count_vowels", input));
+    }
+    let mut k = new_plugin(engine, &kernel());
+    for export in [
+        "blocks",
+        "count",
+        "count",
+        "trap",
+        "fail_with_input",
+        "bad_config_key",
+        "bad_var_value",
+        "bad_output",
+        "non_utf8_key",
+        "http",
+        "nope",
+        "returns_i64",
+        "count",
+    ] {
+        record(export, k.call(export, "input bytes"));
+    }
+    let calls = UserData::new(Vec::<String>::new());
+    let mut functions = host_function_set(false);
+    functions[0] = Function::new(
+        "transform",
+        [PTR],
+        [PTR],
+        calls.clone(),
+        |plugin, inputs, outputs, calls| {
+            let text: String = plugin.memory_get_val(&inputs[0])?;
+            calls.get()?.lock().unwrap().push(text.clone());
+            plugin.memory_set_val(&mut outputs[0], text.chars().rev().collect::<String>())
+        },
+    );
+    let mut h = builder(engine, &plugin("wat/host_functions.wat"))
+        .with_functions(functions)
+        .build()
+        .unwrap();
+    record("transform", h.call("transform", "abc"));
+    record("numbers", h.call("numbers", ""));
+    record("join", h.call("join", "j"));
+    lines.push(format!(
+        "host calls {:?}",
+        calls.get().unwrap().lock().unwrap()
+    ));
+    lines
+}
+
+#[test]
+fn engines_agree_on_a_transcript() {
+    let engines = xtism_conformance::engines();
+    let transcripts: Vec<(&str, Vec<String>)> = engines
+        .iter()
+        .map(|(name, _)| (*name, transcript(name)))
+        .collect();
+    let (first, reference) = &transcripts[0];
+    assert!(reference.len() > 15, "{reference:#?}");
+    assert_eq!(
+        reference[0],
+        r#"count_vowels ok "{\"count\":3,\"total\":3,\"vowels\":\"eo\"}""#
+    );
+    for (name, lines) in &transcripts[1..] {
+        for (a, b) in reference.iter().zip(lines) {
+            assert_eq!(a, b, "{first} and {name} disagree");
+        }
+        assert_eq!(reference.len(), lines.len(), "{first} and {name} disagree");
+    }
 }

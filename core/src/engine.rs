@@ -33,6 +33,10 @@ pub struct Capabilities {
     pub simd: bool,
     /// Reports Wasm backtraces on traps.
     pub backtraces: bool,
+    /// Emits debug info for compiled code (for native debuggers).
+    pub debug_info: bool,
+    /// Supports a native profiler ([`Profiling`]).
+    pub profiling: bool,
 }
 
 impl Capabilities {
@@ -43,6 +47,8 @@ impl Capabilities {
         timeout: false,
         simd: false,
         backtraces: false,
+        debug_info: false,
+        profiling: false,
     };
 }
 
@@ -54,6 +60,26 @@ pub struct CompileOptions {
     pub fuel: bool,
     /// Calls must be stoppable at a deadline.
     pub interruptible: bool,
+    /// Emit debug info in compiled code.
+    pub debug_info: bool,
+    /// Which native profiler to support.
+    pub profiling: Profiling,
+}
+
+/// A native profiler an engine can emit information for, as the official runtime's
+/// `EXTISM_PROFILE` values.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Profiling {
+    /// No profiling.
+    #[default]
+    None,
+    /// Linux `perf` map files.
+    Perf,
+    /// The jitdump format.
+    JitDump,
+    /// Intel VTune.
+    VTune,
 }
 
 /// The limits of one call.

@@ -11,6 +11,7 @@ use crate::abi::{self, EXTISM_USER};
 use crate::convert::{FromBytes, ToBytes};
 use crate::engine::{HostAccess, HostTrap};
 use crate::error::Error;
+use crate::state::PluginState;
 
 /// A Wasm value type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -483,6 +484,12 @@ impl CurrentPlugin<'_> {
         let handle = self.memory_new(data)?;
         *val = self.memory_to_val(handle);
         Ok(())
+    }
+
+    /// The kernel memory and the plug-in state, shared.
+    pub(crate) fn kernel_and_state(&mut self) -> (&[u8], &PluginState) {
+        let (memory, state) = self.host.kernel();
+        (memory, state)
     }
 
     /// The whole kernel memory.

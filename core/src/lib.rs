@@ -32,9 +32,10 @@ pub use engine::{
 pub use error::{BoxError, Error, ErrorKind};
 pub use function::{CurrentPlugin, FuncType, Function, MemoryHandle, PTR, UserData, Val, ValType};
 #[doc(hidden)]
-pub use macros::__host_fn_arg;
+pub use macros::{__host_fn_arg, __host_fn_kernel};
 pub use plugin::{
-    CompiledPlugin, EngineProvider, MAIN_MODULE, NoDefaultEngine, Plugin, PluginBuilder, WasmInput,
+    CompiledPlugin, DebugOptions, EngineProvider, MAIN_MODULE, NoDefaultEngine, Plugin,
+    PluginBuilder, WasmInput,
 };
 pub use state::{DEFAULT_MAX_HTTP_RESPONSE_BYTES, DEFAULT_MAX_VAR_BYTES, PluginState};
 pub use xtism_manifest as manifest;

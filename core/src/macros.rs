@@ -32,9 +32,10 @@ macro_rules! host_fn {
             $user_data: $crate::UserData<$data>,
         ) -> ::std::result::Result<(), $crate::Error> {
             let result: ::std::result::Result<$ret, $crate::Error> = {
+                let _kernel = $crate::__host_fn_kernel(plugin);
                 let mut _index = 0usize;
                 $(
-                    let $arg: $argty = $crate::__host_fn_arg(plugin, inputs, _index)?;
+                    let $arg: $argty = $crate::__host_fn_arg(_kernel, inputs, _index)?;
                     _index += 1;
                 )*
                 (move || $body)()
@@ -55,9 +56,10 @@ macro_rules! host_fn {
             _outputs: &mut [$crate::Val],
             $user_data: $crate::UserData<$data>,
         ) -> ::std::result::Result<(), $crate::Error> {
+            let _kernel = $crate::__host_fn_kernel(plugin);
             let mut _index = 0usize;
             $(
-                let $arg: $argty = $crate::__host_fn_arg(plugin, inputs, _index)?;
+                let $arg: $argty = $crate::__host_fn_arg(_kernel, inputs, _index)?;
                 _index += 1;
             )*
             let result: ::std::result::Result<(), $crate::Error> = (move || $body)();
@@ -69,18 +71,34 @@ macro_rules! host_fn {
     };
 }
 
-/// Decodes argument `index` of a `host_fn!` function. Not public API.
+/// The kernel memory and state, shared by every argument of a `host_fn!` function so that
+/// borrowed arguments (`&str`, `&[u8]`) can sit side by side. Not public API.
 #[doc(hidden)]
-pub fn __host_fn_arg<T>(
-    plugin: &mut crate::CurrentPlugin,
+pub fn __host_fn_kernel<'a>(
+    plugin: &'a mut crate::CurrentPlugin,
+) -> (&'a [u8], &'a crate::PluginState) {
+    plugin.kernel_and_state()
+}
+
+/// Decodes argument `index` of a `host_fn!` function from the block its handle names. Not
+/// public API.
+#[doc(hidden)]
+pub fn __host_fn_arg<'a, T: crate::FromBytes<'a>>(
+    (memory, state): (&'a [u8], &'a crate::PluginState),
     inputs: &[crate::Val],
     index: usize,
-) -> Result<T, crate::Error>
-where
-    T: crate::convert::FromBytesOwned,
-{
+) -> Result<T, crate::Error> {
     let val = inputs
         .get(index)
         .ok_or_else(|| crate::Error::Invalid(format!("host_fn argument {index} was not passed")))?;
-    plugin.memory_get_val(val)
+    let bytes = match val {
+        crate::Val::I64(offset) => crate::abi::block(memory, state, *offset as u64),
+        _ => None,
+    };
+    let bytes = bytes.ok_or_else(|| {
+        crate::Error::Guest(format!(
+            "host_fn argument {index} ({val:?}) is not a block handle"
+        ))
+    })?;
+    T::from_bytes(bytes)
 }

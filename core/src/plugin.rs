@@ -9,6 +9,7 @@ use std::any::Any;
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 use std::marker::PhantomData;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -18,7 +19,7 @@ use crate::abi::{self, EXTISM_ENV, HOST_IMPORTS, KERNEL_EXPORTS};
 use crate::convert::{FromBytes, ToBytes};
 use crate::engine::{
     CallLimits, CompileOptions, Engine, ExternKind, HostAccess, ImportSource, Instance, LinkPlan,
-    Linked, PlannedModule,
+    Linked, PlannedModule, Profiling,
 };
 use crate::error::Error;
 use crate::function::{CurrentPlugin, FuncType, Function, UserData, Val, ValType};
@@ -116,6 +117,18 @@ impl WasmInput<'_> {
     }
 }
 
+/// Debugging switches of a plug-in, as the official runtime's `DebugOptions`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct DebugOptions {
+    /// Emit debug info in compiled code (JIT engines).
+    pub debug_info: bool,
+    /// Emit information for a native profiler (JIT engines).
+    pub profiling: Profiling,
+    /// When a call fails, write the plug-in's exported memory to this file.
+    pub memdump: Option<PathBuf>,
+}
+
 /// Builds a [`Plugin`] or a [`CompiledPlugin`].
 pub struct PluginBuilder<'a, P: EngineProvider = NoDefaultEngine> {
     source: WasmInput<'a>,
@@ -127,6 +140,7 @@ pub struct PluginBuilder<'a, P: EngineProvider = NoDefaultEngine> {
     fuel: Option<u64>,
     max_pages: Option<u32>,
     max_var_bytes: Option<u64>,
+    debug: DebugOptions,
     provider: PhantomData<fn() -> P>,
 }
 
@@ -143,6 +157,7 @@ impl<'a, P: EngineProvider> PluginBuilder<'a, P> {
             fuel: None,
             max_pages: None,
             max_var_bytes: None,
+            debug: DebugOptions::default(),
             provider: PhantomData,
         }
     }
@@ -243,6 +258,12 @@ impl<'a, P: EngineProvider> PluginBuilder<'a, P> {
         self
     }
 
+    /// Sets the debugging switches.
+    pub fn with_debug_options(mut self, debug: DebugOptions) -> Self {
+        self.debug = debug;
+        self
+    }
+
     /// Compiles and links the plug-in without instantiating it.
     pub fn compile(self) -> Result<CompiledPlugin, Error> {
         let engine = match self.engine {
@@ -272,9 +293,23 @@ impl<'a, P: EngineProvider> PluginBuilder<'a, P> {
                 feature: "fuel limits".into(),
             });
         }
+        if self.debug.debug_info && !caps.debug_info {
+            return Err(Error::Unsupported {
+                engine: engine.name(),
+                feature: "debug info".into(),
+            });
+        }
+        if self.debug.profiling != Profiling::None && !caps.profiling {
+            return Err(Error::Unsupported {
+                engine: engine.name(),
+                feature: format!("profiling ({:?})", self.debug.profiling),
+            });
+        }
         let options = CompileOptions {
             fuel: self.fuel.is_some(),
             interruptible: timeout.is_some(),
+            debug_info: self.debug.debug_info,
+            profiling: self.debug.profiling,
         };
         let mut config = manifest.config.clone();
         config.extend(self.config);
@@ -323,6 +358,7 @@ impl<'a, P: EngineProvider> PluginBuilder<'a, P> {
                 limits,
                 fuel: self.fuel,
                 timeout,
+                memdump: self.debug.memdump,
             }),
         })
     }
@@ -429,6 +465,7 @@ struct CompiledInner {
     limits: Limits,
     fuel: Option<u64>,
     timeout: Option<Duration>,
+    memdump: Option<PathBuf>,
 }
 
 /// A plug-in compiled and linked once, instantiated many times (cheap to clone, shareable
@@ -532,7 +569,7 @@ impl<P: EngineProvider> Plugin<P> {
         input: I,
     ) -> Result<O, Error> {
         let input = input.to_bytes()?;
-        let output = self.raw_call(name.as_ref(), input.as_ref(), None)?;
+        let output = self.checked_call(name.as_ref(), input.as_ref(), None)?;
         self.output(output)
     }
 
@@ -545,7 +582,8 @@ impl<P: EngineProvider> Plugin<P> {
         host_context: C,
     ) -> Result<O, Error> {
         let input = input.to_bytes()?;
-        let output = self.raw_call(name.as_ref(), input.as_ref(), Some(Box::new(host_context)))?;
+        let output =
+            self.checked_call(name.as_ref(), input.as_ref(), Some(Box::new(host_context)))?;
         self.output(output)
     }
 
@@ -634,6 +672,28 @@ impl<P: EngineProvider> Plugin<P> {
         }
         self.initialized = true;
         Ok(())
+    }
+
+    /// [`raw_call`](Self::raw_call), writing a memory dump when the call fails and one was
+    /// asked for.
+    fn checked_call(
+        &mut self,
+        name: &str,
+        input: &[u8],
+        host_context: Option<Box<dyn Any + Send>>,
+    ) -> Result<Region, Error> {
+        let result = self.raw_call(name, input, host_context);
+        if let (Err(_), Some(path)) = (&result, self.compiled.inner.memdump.clone()) {
+            let memory = self
+                .instance
+                .as_mut()
+                .and_then(|i| i.plugin_memory())
+                .unwrap_or_default();
+            if let Err(e) = std::fs::write(&path, memory) {
+                tracing::warn!(target: "xtism", plugin = %self.id, "memdump to {}: {e}", path.display());
+            }
+        }
+        result
     }
 
     fn raw_call(

@@ -9,6 +9,8 @@
   (import "extism:host/user" "transform" (func $transform (param i64) (result i64)))
   (import "extism:host/user" "mix" (func $mix (param i32 i64 f32 f64) (result f64)))
   (import "custom" "twice" (func $twice (param i32) (result i32)))
+  (import "extism:host/user" "join" (func $join (param i64 i64 i64) (result i64)))
+  (import "extism:host/env" "store_u8" (func $store_u8 (param i64 i32)))
   (memory (export "memory") 1)
   (data (i32.const 0) "plug-in memory says hi")
 
@@ -16,6 +18,18 @@
   (func (export "transform") (result i32)
     (local $h i64)
     (local.set $h (call $transform (call $input_offset)))
+    (call $output_set (local.get $h) (call $length (local.get $h)))
+    (i32.const 0))
+
+  ;; Output = join(input, "xy", 7 as u64 block).
+  (func (export "join") (result i32)
+    (local $s i64) (local $n i64) (local $h i64)
+    (local.set $s (call $alloc (i64.const 2)))
+    (call $store_u8 (local.get $s) (i32.const 120))
+    (call $store_u8 (i64.add (local.get $s) (i64.const 1)) (i32.const 121))
+    (local.set $n (call $alloc (i64.const 8)))
+    (call $store_u64 (local.get $n) (i64.const 7))
+    (local.set $h (call $join (call $input_offset) (local.get $s) (local.get $n)))
     (call $output_set (local.get $h) (call $length (local.get $h)))
     (i32.const 0))
 
