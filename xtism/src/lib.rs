@@ -14,7 +14,7 @@
 //! # Ok::<(), xtism::Error>(())
 //! ```
 //!
-//! The engine is chosen by [`PluginBuilder::with_engine`] (see [`engine`]), else by the
+//! The engine is chosen by [`PluginBuilder::with_engine`] (see [`engine()`]), else by the
 //! `XTISM_ENGINE` environment variable, else the default: the fastest one compiled in.
 
 #![deny(missing_docs)]
