@@ -4,7 +4,7 @@
 //!
 //! ```text
 //! engine: wasmi
-//! capabilities: fuel (not: jit, timeout, simd, backtraces)
+//! capabilities: fuel, timeout (not: jit, simd, backtraces, debug info, profiling)
 //! module: main
 //!   import: extism:host/env config_get func(i64) -> (i64)
 //!   export: count_vowels func() -> (i32)
@@ -51,13 +51,7 @@ pub fn run(args: &InfoArgs) -> Result<(), CliError> {
 
 /// `fuel (not: jit, timeout, ...)`.
 fn describe_capabilities(caps: Capabilities) -> String {
-    let all = [
-        ("jit", caps.jit),
-        ("fuel", caps.fuel),
-        ("timeout", caps.timeout),
-        ("simd", caps.simd),
-        ("backtraces", caps.backtraces),
-    ];
+    let all = caps.by_name();
     let list = |on: bool| {
         all.iter()
             .filter(|(_, has)| *has == on)
@@ -198,13 +192,13 @@ mod tests {
     fn capabilities_line() {
         assert_eq!(
             describe_capabilities(Capabilities::NONE),
-            "none (not: jit, fuel, timeout, simd, backtraces)"
+            "none (not: jit, fuel, timeout, simd, backtraces, debug info, profiling)"
         );
         let mut caps = Capabilities::NONE;
         caps.fuel = true;
         assert_eq!(
             describe_capabilities(caps),
-            "fuel (not: jit, timeout, simd, backtraces)"
+            "fuel (not: jit, timeout, simd, backtraces, debug info, profiling)"
         );
     }
 }

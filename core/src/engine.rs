@@ -50,6 +50,19 @@ impl Capabilities {
         debug_info: false,
         profiling: false,
     };
+
+    /// Each capability by name, with whether the engine has it.
+    pub fn by_name(&self) -> [(&'static str, bool); 7] {
+        [
+            ("jit", self.jit),
+            ("fuel", self.fuel),
+            ("timeout", self.timeout),
+            ("simd", self.simd),
+            ("backtraces", self.backtraces),
+            ("debug info", self.debug_info),
+            ("profiling", self.profiling),
+        ]
+    }
 }
 
 /// How modules are compiled: choices an engine must make before compiling.
