@@ -9,6 +9,7 @@
 #![deny(missing_docs)]
 
 use std::any::Any;
+use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
@@ -18,7 +19,7 @@ use wasmi::{
 };
 use xtism_core::engine::{
     CallLimits, Capabilities, CompileOptions, Engine, Export, ExternKind, HostAccess, HostTrap,
-    Import, ImportSource, Instance, InstantiateError, LinkPlan, Linked, Module,
+    Import, ImportSource, Instance, InstantiateError, LinkPlan, Linked, Module, ResourceLimits,
 };
 use xtism_core::{Error, FuncType, HostImport, KERNEL_WASM, PluginState, Val, ValType};
 
@@ -243,8 +244,26 @@ impl Engine for WasmiEngine {
             engine: variant.engine.clone(),
             kernel: variant.kernel.clone(),
             modules,
-            functions: plan.functions,
-            max_pages: plan.max_pages,
+            functions: plan
+                .functions
+                .into_iter()
+                .map(|f| {
+                    let ty = wasmi::FuncType::new(
+                        f.ty()
+                            .params()
+                            .iter()
+                            .map(|t| wasmi_val_type(*t))
+                            .collect::<Vec<_>>(),
+                        f.ty()
+                            .results()
+                            .iter()
+                            .map(|t| wasmi_val_type(*t))
+                            .collect::<Vec<_>>(),
+                    );
+                    (ty, Arc::new(f))
+                })
+                .collect(),
+            limits: plan.limits,
             metered,
         }))
     }
@@ -313,13 +332,16 @@ fn trap(_: HostTrap) -> wasmi::Error {
     wasmi::Error::new("host function failed")
 }
 
+/// A user host function with its wasmi type, made once at link time.
+type UserFunction = (wasmi::FuncType, Arc<xtism_core::Function>);
+
 /// A plug-in linked for wasmi: modules and where their imports come from.
 struct WasmiLinked {
     engine: wasmi::Engine,
     kernel: wasmi::Module,
     modules: Vec<(wasmi::Module, Vec<ImportSource>)>,
-    functions: Vec<xtism_core::Function>,
-    max_pages: Option<u32>,
+    functions: Vec<UserFunction>,
+    limits: ResourceLimits,
     metered: bool,
 }
 
@@ -358,22 +380,8 @@ impl WasmiLinked {
         }
     }
 
-    fn user_func(store: &mut Store<StoreData>, function: &xtism_core::Function) -> Func {
-        let ty = wasmi::FuncType::new(
-            function
-                .ty()
-                .params()
-                .iter()
-                .map(|t| wasmi_val_type(*t))
-                .collect::<Vec<_>>(),
-            function
-                .ty()
-                .results()
-                .iter()
-                .map(|t| wasmi_val_type(*t))
-                .collect::<Vec<_>>(),
-        );
-        let function = function.clone();
+    fn user_func(store: &mut Store<StoreData>, function: &UserFunction) -> Func {
+        let (ty, function) = (function.0.clone(), Arc::clone(&function.1));
         Func::new(store, ty, move |mut caller, params, results| {
             let convert_in: Result<Vec<Val>, Error> = params.iter().map(to_core).collect();
             let mut outputs: Vec<Val> = function
@@ -441,18 +449,29 @@ fn instantiate_error(e: wasmi::Error) -> Error {
     use wasmi::errors::{ErrorKind, InstantiationError};
     match e.kind() {
         ErrorKind::Memory(_)
-        | ErrorKind::Instantiation(InstantiationError::FailedToInstantiateMemory(_)) => {
-            Error::MemoryLimit(e.to_string())
-        }
+        | ErrorKind::Table(_)
+        | ErrorKind::Instantiation(
+            InstantiationError::FailedToInstantiateMemory(_)
+            | InstantiationError::FailedToInstantiateTable(_)
+            | InstantiationError::TooManyInstances
+            | InstantiationError::TooManyTables
+            | InstantiationError::TooManyMemories,
+        ) => Error::MemoryLimit(e.to_string()),
         _ => trap_error(e),
     }
 }
 
 impl Linked for WasmiLinked {
     fn instantiate(&self, state: PluginState) -> Result<Box<dyn Instance>, InstantiateError> {
-        let mut limits = StoreLimitsBuilder::new();
-        if let Some(pages) = self.max_pages {
-            limits = limits.memory_size(pages as usize * xtism_core::PAGE_SIZE as usize);
+        let to_usize = |n: u64| usize::try_from(n).unwrap_or(usize::MAX);
+        let l = self.limits;
+        let mut limits = StoreLimitsBuilder::new()
+            .table_elements(to_usize(l.max_table_elements.into()))
+            .memories(to_usize(l.max_memories.into()))
+            .tables(to_usize(l.max_tables.into()))
+            .instances(to_usize(l.max_instances.into()));
+        if let Some(pages) = l.max_pages {
+            limits = limits.memory_size(to_usize(u64::from(pages) * xtism_core::PAGE_SIZE));
         }
         let data = StoreData {
             state,
@@ -463,7 +482,8 @@ impl Linked for WasmiLinked {
         let mut store = Store::new(&self.engine, data);
         store.limiter(|d| &mut d.limits);
         if self.metered {
-            // Start functions run during instantiation, outside any call's budget.
+            // Core defers the main module's start function to the first call; what runs
+            // here (other modules' start functions) is not metered.
             if let Err(e) = store.set_fuel(u64::MAX) {
                 return Err(InstantiateError {
                     error: Error::engine(e),
@@ -477,6 +497,7 @@ impl Linked for WasmiLinked {
                 main,
                 metered: self.metered,
                 fuel_consumed: None,
+                exports: HashMap::new(),
             })),
             Err(error) => Err(InstantiateError {
                 error,
@@ -492,6 +513,19 @@ struct WasmiPlugin {
     main: WasmiInstance,
     metered: bool,
     fuel_consumed: Option<u64>,
+    /// Exports resolved and typed on their first call.
+    exports: HashMap<Box<str>, Callable>,
+}
+
+/// A callable main-module export, by signature.
+#[derive(Clone, Copy)]
+enum Callable {
+    /// `() -> i32`: an Extism export returning its code.
+    Code(TypedFunc<(), i32>),
+    /// `() -> ()`: an Extism export or an initializer.
+    Unit(TypedFunc<(), ()>),
+    /// `(i32, i32) -> ()`: `hs_init(argc, argv)`, called with zeros.
+    Args(TypedFunc<(i32, i32), ()>),
 }
 
 fn trap_error(e: wasmi::Error) -> Error {
@@ -505,20 +539,38 @@ fn trap_error(e: wasmi::Error) -> Error {
 }
 
 impl WasmiPlugin {
-    fn export(&self, name: &str) -> Result<Func, Error> {
-        self.main.get_func(&self.store, name).ok_or_else(|| {
+    fn export(&mut self, name: &str) -> Result<Callable, Error> {
+        if let Some(export) = self.exports.get(name) {
+            return Ok(*export);
+        }
+        let func = self.main.get_func(&self.store, name).ok_or_else(|| {
             Error::FunctionNotFound(format!("the plug-in has no function named {name:?}"))
-        })
+        })?;
+        let store = &self.store;
+        let export = if let Ok(f) = func.typed::<(), i32>(store) {
+            Callable::Code(f)
+        } else if let Ok(f) = func.typed::<(), ()>(store) {
+            Callable::Unit(f)
+        } else if let Ok(f) = func.typed::<(i32, i32), ()>(store) {
+            Callable::Args(f)
+        } else {
+            return Err(Error::FunctionNotFound(format!(
+                "{name:?} does not have a signature xtism can call"
+            )));
+        };
+        self.exports.insert(name.into(), export);
+        Ok(export)
     }
 
     /// Runs a typed call under `limits`: fuel budget and deadline, in slices when metered.
-    fn run<R: wasmi::WasmResults>(
+    fn run<P: wasmi::WasmParams, R: wasmi::WasmResults>(
         &mut self,
-        func: TypedFunc<(), R>,
+        func: TypedFunc<P, R>,
+        params: P,
         limits: CallLimits,
     ) -> Result<R, Error> {
         if !self.metered {
-            return func.call(&mut self.store, ()).map_err(trap_error);
+            return func.call(&mut self.store, params).map_err(trap_error);
         }
         let slice = if limits.deadline.is_some() {
             SLICE
@@ -528,7 +580,7 @@ impl WasmiPlugin {
         let budget = limits.fuel.unwrap_or(u64::MAX);
         let mut given = budget.min(slice);
         self.store.set_fuel(given).map_err(Error::engine)?;
-        let mut call = func.call_resumable(&mut self.store, ());
+        let mut call = func.call_resumable(&mut self.store, params);
         let outcome = loop {
             match call {
                 Ok(TypedResumableCall::Finished(r)) => break Ok(r),
@@ -580,26 +632,11 @@ impl HostAccess for WasmiPlugin {
 
 impl Instance for WasmiPlugin {
     fn call(&mut self, name: &str, limits: CallLimits) -> Result<Option<i32>, Error> {
-        let func = self.export(name)?;
-        if let Ok(typed) = func.typed::<(), i32>(&self.store) {
-            self.run(typed, limits).map(Some)
-        } else {
-            let typed = func.typed::<(), ()>(&self.store).map_err(|e| {
-                Error::FunctionNotFound(format!("{name:?} does not have an Extism signature: {e}"))
-            })?;
-            self.run(typed, limits).map(|()| None)
+        match self.export(name)? {
+            Callable::Code(f) => self.run(f, (), limits).map(Some),
+            Callable::Unit(f) => self.run(f, (), limits).map(|()| None),
+            Callable::Args(f) => self.run(f, (0, 0), limits).map(|()| None),
         }
-    }
-
-    fn call_with_args(&mut self, name: &str, args: &[Val]) -> Result<(), Error> {
-        let func = self.export(name)?;
-        let args = args.iter().map(to_wasmi).collect::<Result<Vec<_>, _>>()?;
-        let mut results = vec![wasmi::Val::I32(0); func.ty(&self.store).results().len()];
-        if self.metered {
-            self.store.set_fuel(u64::MAX).map_err(Error::engine)?;
-        }
-        func.call(&mut self.store, &args, &mut results)
-            .map_err(trap_error)
     }
 
     fn fuel_consumed(&self) -> Option<u64> {

@@ -16,7 +16,7 @@ pub fn run(args: &CallArgs) -> Result<(), CliError> {
 
     let mut manifest = load::manifest_of(&args.source)?;
     load::add_links(&mut manifest, &args.link)?;
-    load::apply_flags(&mut manifest, args);
+    load::apply_flags(&mut manifest, args)?;
 
     let mut builder = xtism::PluginBuilder::new(manifest);
     if let Some(name) = &args.source.engine {

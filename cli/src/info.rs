@@ -17,7 +17,7 @@ use std::fmt::Write as _;
 use std::sync::Arc;
 
 use xtism::engine::{ExternKind, Module};
-use xtism::{Capabilities, CompileOptions, EXTISM_ENV, HOST_IMPORTS, KERNEL_EXPORTS};
+use xtism::{Capabilities, CompileOptions, EXTISM_ENV, FuncType, HOST_IMPORTS, KERNEL_EXPORTS};
 
 use crate::args::InfoArgs;
 use crate::error::CliError;
@@ -158,25 +158,27 @@ fn needs(module: &dyn Module, name: &str, modules: &[&str]) -> Vec<String> {
         .collect()
 }
 
-/// The `initializer:` line (what xtism runs once before the first call, in its order of
-/// preference) and, for a WASI command, a line about `_start`.
+/// The `initializer:` line (what xtism runs once before the first call, in order) and,
+/// for a WASI command, a line about `_start`.
 fn initializers(module: &dyn Module) -> Vec<String> {
-    let exports = |name: &str| module.exports().iter().any(|e| e.name == name);
-    let mut lines = Vec::new();
-    let init = [
-        ("hs_init", "Haskell runtime"),
-        ("_initialize", "WASI reactor"),
-        ("__wasm_call_ctors", "C/C++ constructors"),
-    ]
-    .into_iter()
-    .find(|(name, _)| exports(name));
-    lines.push(match init {
-        Some((name, what)) => {
-            format!("initializer: {name} ({what}, run once before the first call)")
-        }
-        None => "initializer: none".to_owned(),
-    });
-    if exports("_start") {
+    let functions: Vec<(&str, &FuncType)> = module
+        .exports()
+        .iter()
+        .filter_map(|e| match &e.kind {
+            ExternKind::Func(ty) => Some((e.name.as_str(), ty)),
+            _ => None,
+        })
+        .collect();
+    let init = xtism::guest_initializers(functions.iter().copied());
+    let mut lines = vec![if init.is_empty() {
+        "initializer: none".to_owned()
+    } else {
+        format!(
+            "initializer: {} (run once before the first call)",
+            init.join(", then ")
+        )
+    }];
+    if functions.iter().any(|(name, _)| *name == "_start") {
         lines.push(
             "command: _start (WASI command; the instance is re-created after it runs)".to_owned(),
         );

@@ -111,26 +111,29 @@ pub fn add_links(manifest: &mut Manifest, links: &[(String, PathBuf)]) -> Result
 }
 
 /// Applies the manifest-level flags of `xtism call`: config (`--set-config` objects first,
-/// then `--config` keys), allowed hosts and paths, the timeout and the memory limits.
-pub fn apply_flags(manifest: &mut Manifest, args: &CallArgs) {
+/// then `--config` keys), the timeout and the memory limits. Flags for features this
+/// version does not have (HTTP, WASI) are refused rather than dropped.
+pub fn apply_flags(manifest: &mut Manifest, args: &CallArgs) -> Result<(), CliError> {
+    let unbacked = [
+        ("--allow-host", !args.allow_host.is_empty(), "HTTP"),
+        (
+            "--http-response-max",
+            args.http_response_max.is_some(),
+            "HTTP",
+        ),
+        ("--allow-path", !args.allow_path.is_empty(), "WASI"),
+    ];
+    if let Some((flag, _, feature)) = unbacked.iter().find(|(_, used, _)| *used) {
+        return Err(CliError::msg(format!(
+            "{flag} needs {feature}, which this version of xtism does not provide yet"
+        )));
+    }
     for object in &args.set_config {
         manifest
             .config
             .extend(object.iter().map(|(k, v)| (k.clone(), v.clone())));
     }
     manifest.config.extend(args.config.iter().cloned());
-    for host in &args.allow_host {
-        manifest
-            .allowed_hosts
-            .get_or_insert_with(Vec::new)
-            .push(host.clone());
-    }
-    for mapping in &args.allow_path {
-        manifest
-            .allowed_paths
-            .get_or_insert_with(Default::default)
-            .insert(mapping.key.clone(), mapping.guest.clone());
-    }
     if let Some(ms) = args.timeout {
         manifest.timeout_ms = Some(ms);
     }
@@ -140,9 +143,7 @@ pub fn apply_flags(manifest: &mut Manifest, args: &CallArgs) {
     if let Some(bytes) = args.var_max {
         manifest.memory.max_var_bytes = Some(bytes);
     }
-    if let Some(bytes) = args.http_response_max {
-        manifest.memory.max_http_response_bytes = Some(bytes);
-    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -13,11 +13,25 @@ use xtism::{
 };
 use xtism_conformance::plugin;
 
-/// (engine, case) pairs that are expected to fail on that engine, with the reason.
-const CANNOT: &[(&str, &str, &str)] = &[];
+/// (engine, case, why) for each case that is expected to fail on that engine.
+const CANNOT: &[(&str, &str, &str)] = &[(
+    "wasmi",
+    "trap_has_wasm_backtrace",
+    "wasmi does not record Wasm backtraces",
+)];
 
 fn run(engine: &'static str, case: &str, f: fn(&'static str)) {
-    let listed = CANNOT.iter().find(|(e, c, _)| *e == engine && *c == case);
+    run_against(CANNOT, engine, case, f);
+}
+
+/// Runs a case, checking the outcome against `cannot` in both directions.
+fn run_against(
+    cannot: &[(&str, &str, &str)],
+    engine: &'static str,
+    case: &str,
+    f: fn(&'static str),
+) {
+    let listed = cannot.iter().find(|(e, c, _)| *e == engine && *c == case);
     let outcome = std::panic::catch_unwind(|| f(engine));
     match (outcome, listed) {
         (Ok(()), Some((_, _, why))) => {
@@ -77,7 +91,7 @@ suite!(
     host_function_error,
     host_context,
     reactor_initializer_runs_once,
-    hs_init_preferred,
+    haskell_initializers,
     command_is_reinstantiated,
     compiled_plugin_many_instances,
     fuel_limit,
@@ -86,7 +100,32 @@ suite!(
     plugin_reset_and_ids,
     wasi_is_refused,
     debug_options,
+    start_function_runs_once_at_the_first_call,
+    start_function_is_bounded,
+    start_function_host_error_is_reported,
+    initializer_is_bounded,
+    initializer_of_the_wrong_type_is_skipped,
+    error_message_fails_even_with_code_zero,
+    tables_are_bounded,
+    trap_has_wasm_backtrace,
 );
+
+#[test]
+fn the_cannot_table_is_checked_both_ways() {
+    fn passes(_: &'static str) {}
+    fn fails(_: &'static str) {
+        panic!("expected failure");
+    }
+    let table: &[(&str, &str, &str)] = &[("e", "listed", "why")];
+    // A listed case that fails, and an unlisted case that passes, are fine.
+    run_against(table, "e", "listed", fails);
+    run_against(table, "e", "other", passes);
+    // A listed case that passes, and an unlisted case that fails, are failures.
+    for (case, f) in [("listed", passes as fn(&'static str)), ("other", fails)] {
+        let outcome = std::panic::catch_unwind(|| run_against(table, "e", case, f));
+        assert!(outcome.is_err(), "{case}");
+    }
+}
 
 // ---------------------------------------------------------------------------------------
 // Helpers
@@ -375,8 +414,12 @@ fn kernel_vars_persist(engine: &'static str) {
 }
 
 fn var_limit(engine: &'static str) {
-    // "count" (5 bytes) + value must stay within 16 bytes.
-    let mut p = builder(engine, &kernel()).with_var_max(16).build().unwrap();
+    // "count" (5 bytes) + value + the per-entry overhead must stay within the limit.
+    let max = xtism::VAR_ENTRY_OVERHEAD + 16;
+    let mut p = builder(engine, &kernel())
+        .with_var_max(max)
+        .build()
+        .unwrap();
     let _: &[u8] = p.call("set_count_to_input", &[1u8; 11][..]).unwrap();
     expect_err(
         p.call("set_count_to_input", &[1u8; 12][..]),
@@ -397,7 +440,7 @@ fn vars_disabled(engine: &'static str) {
 
 fn manifest_var_limit(engine: &'static str) {
     let mut manifest = Manifest::new([Wasm::data(kernel())]);
-    manifest.memory.max_var_bytes = Some(8);
+    manifest.memory.max_var_bytes = Some(xtism::VAR_ENTRY_OVERHEAD + 8);
     let mut p = PluginBuilder::new(manifest)
         .with_engine(xtism::engine(engine).unwrap())
         .build()
@@ -406,7 +449,7 @@ fn manifest_var_limit(engine: &'static str) {
     expect_err(
         p.call("count", ""),
         ErrorKind::MemoryLimit,
-        "max_var_bytes = 8",
+        "max_var_bytes = 56",
     );
 }
 
@@ -786,15 +829,17 @@ fn host_context(engine: &'static str) {
 }
 
 fn reactor_initializer_runs_once(engine: &'static str) {
+    // `__wasm_call_ctors` (adds 100) is preferred to `_initialize` (adds 1).
     let mut p = new_plugin(engine, &plugin("wat/init.wat"));
-    assert_eq!(call_facts(&mut p, "status", b""), vec![1, 1]);
-    assert_eq!(call_facts(&mut p, "status", b""), vec![1, 2]);
+    assert_eq!(call_facts(&mut p, "status", b""), vec![100, 1]);
+    assert_eq!(call_facts(&mut p, "status", b""), vec![100, 2]);
 }
 
-fn hs_init_preferred(engine: &'static str) {
+fn haskell_initializers(engine: &'static str) {
+    // A Haskell reactor: `_initialize` then `hs_init`, each once.
     let mut p = new_plugin(engine, &plugin("wat/hs_init.wat"));
-    assert_eq!(call_facts(&mut p, "status", b""), vec![1, 0]);
-    assert_eq!(call_facts(&mut p, "status", b""), vec![1, 0]);
+    assert_eq!(call_facts(&mut p, "status", b""), vec![1, 1]);
+    assert_eq!(call_facts(&mut p, "status", b""), vec![1, 1]);
 }
 
 fn command_is_reinstantiated(engine: &'static str) {
@@ -932,6 +977,107 @@ fn debug_options(engine: &'static str) {
             assert_eq!(e.kind(), ErrorKind::Unsupported, "{e}");
             assert!(e.to_string().contains("debug info"), "{e}");
         }
+    }
+}
+
+fn start_function_runs_once_at_the_first_call(engine: &'static str) {
+    let mut p = new_plugin(engine, &plugin("wat/start.wat"));
+    assert!(
+        !p.function_exists("__xtism_start"),
+        "the deferred start is not an export"
+    );
+    expect_err(
+        p.call("__xtism_start", ""),
+        ErrorKind::FunctionNotFound,
+        "__xtism_start",
+    );
+    assert_eq!(call_facts(&mut p, "status", b""), vec![1]);
+    assert_eq!(call_facts(&mut p, "status", b""), vec![1]);
+}
+
+fn start_function_is_bounded(engine: &'static str) {
+    let wasm = plugin("wat/start_loop.wat");
+    // Loading never runs guest code, so it cannot hang.
+    let mut p = builder(engine, &wasm)
+        .with_timeout(std::time::Duration::from_millis(100))
+        .build()
+        .unwrap();
+    for _ in 0..2 {
+        expect_err(p.call("run", ""), ErrorKind::Timeout, "100 ms");
+    }
+    let mut p = builder(engine, &wasm)
+        .with_fuel_limit(50_000)
+        .build()
+        .unwrap();
+    expect_err(p.call("run", ""), ErrorKind::OutOfFuel, "fuel");
+}
+
+fn start_function_host_error_is_reported(engine: &'static str) {
+    let mut p = new_plugin(engine, &plugin("wat/start_bad_handle.wat"));
+    expect_err(p.call("run", ""), ErrorKind::Guest, "config_get: 12345");
+}
+
+fn initializer_is_bounded(engine: &'static str) {
+    let wasm = plugin("wat/init_loop.wat");
+    let mut p = builder(engine, &wasm)
+        .with_timeout(std::time::Duration::from_millis(100))
+        .build()
+        .unwrap();
+    for _ in 0..2 {
+        expect_err(p.call("run", ""), ErrorKind::Timeout, "100 ms");
+    }
+    let mut p = builder(engine, &wasm)
+        .with_fuel_limit(50_000)
+        .build()
+        .unwrap();
+    expect_err(p.call("run", ""), ErrorKind::OutOfFuel, "fuel");
+}
+
+fn initializer_of_the_wrong_type_is_skipped(engine: &'static str) {
+    let mut p = new_plugin(engine, &plugin("wat/init_bad_type.wat"));
+    for _ in 0..2 {
+        let out: &[u8] = p.call("run", "").unwrap();
+        assert!(out.is_empty());
+    }
+}
+
+fn error_message_fails_even_with_code_zero(engine: &'static str) {
+    let wat = br#"(module
+        (import "extism:host/env" "alloc" (func $alloc (param i64) (result i64)))
+        (import "extism:host/env" "store_u8" (func $store_u8 (param i64 i32)))
+        (import "extism:host/env" "error_set" (func $error_set (param i64)))
+        (func (export "run") (result i32)
+          (local $h i64)
+          (local.set $h (call $alloc (i64.const 1)))
+          (call $store_u8 (local.get $h) (i32.const 33))
+          (call $error_set (local.get $h))
+          (i32.const 0)))"#;
+    let wasm = wat::parse_bytes(wat).unwrap();
+    let mut p = new_plugin(engine, &wasm);
+    let err = expect_err(p.call("run", ""), ErrorKind::Plugin, "!");
+    assert_eq!(err.plugin_code(), Some(0));
+}
+
+fn tables_are_bounded(engine: &'static str) {
+    let err = builder(engine, &plugin("wat/table_bomb.wat"))
+        .build()
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::MemoryLimit, "{err}");
+    let mut p = new_plugin(engine, &plugin("wat/tables.wat"));
+    assert_eq!(call_facts(&mut p, "grow", &5u64.to_le_bytes()), vec![10]);
+    let huge = 0x7fff_ffffu64.to_le_bytes();
+    assert_eq!(call_facts(&mut p, "grow", &huge), vec![u64::MAX]);
+    assert_eq!(call_facts(&mut p, "grow", &1u64.to_le_bytes()), vec![15]);
+}
+
+fn trap_has_wasm_backtrace(engine: &'static str) {
+    let mut p = new_plugin(engine, &kernel());
+    match p.call::<&str, &[u8]>("trap", "") {
+        Err(Error::Trap {
+            backtrace: Some(bt),
+            ..
+        }) => assert!(!bt.is_empty()),
+        other => panic!("expected a trap with a backtrace, got {other:?}"),
     }
 }
 

@@ -273,28 +273,40 @@ fn var_get(host: &mut dyn HostAccess, key: i64) -> Result<i64, HostTrap> {
     answer_and_consume(host, key, value)
 }
 
+/// Sets (or, for value 0, removes) a var. Like the official runtime it takes ownership of
+/// both blocks: they are freed once the value is copied.
 fn var_set(host: &mut dyn HostAccess, key: i64, value: i64) -> Result<(), HostTrap> {
     let name = block_str(host, "var_set", key)?;
     let (memory, state) = host.kernel();
-    let bytes = if value == 0 {
-        None
-    } else {
-        match block(memory, state, value as u64) {
+    let bytes = match value {
+        0 => None,
+        _ => match block(memory, state, value as u64) {
             Some(b) => Some(b),
             None => return Err(state.fail(bad_handle("var_set", value))),
-        }
+        },
     };
     let max = state.limits.max_var_bytes;
     if let Err(e) = state.vars.set(&name, bytes, max) {
         return Err(state.fail(e));
     }
+    state.kernel.free(memory, value as u64);
+    state.kernel.free(memory, key as u64);
     Ok(())
 }
 
-fn http_request(host: &mut dyn HostAccess, _request: i64, _body: i64) -> Result<i64, HostTrap> {
-    Err(host.state().fail(Error::Http(
-        "http_request is not available in this version of xtism".into(),
-    )))
+/// HTTP is not available yet: the request block is consumed and the call fails, naming
+/// the URL when the request is readable.
+fn http_request(host: &mut dyn HostAccess, request: i64, body: i64) -> Result<i64, HostTrap> {
+    let (memory, state) = host.kernel();
+    let url = block(memory, state, request as u64)
+        .and_then(|b| serde_json::from_slice::<serde_json::Value>(b).ok())
+        .and_then(|v| v.get("url").and_then(|u| u.as_str()).map(str::to_owned));
+    state.kernel.free(memory, request as u64);
+    state.kernel.free(memory, body as u64);
+    let target = url.map_or_else(String::new, |u| format!(" (request to {u})"));
+    Err(state.fail(Error::Http(format!(
+        "http_request is not available in this version of xtism{target}"
+    ))))
 }
 
 fn http_status_code(_host: &mut dyn HostAccess) -> Result<i32, HostTrap> {

@@ -6,16 +6,46 @@
 //! Layout: the first [`HEADER_SIZE`] bytes are the kernel header (see `kernel.wat`), blocks
 //! live above it and are aligned to 8 bytes. Free space below the high-water mark (`end`)
 //! is kept in two ordered maps: by offset (to merge neighbours on free) and by size (best
-//! fit on alloc). Every operation is O(log n) in the number of blocks; `reset` never
-//! depends on the size of memory.
+//! fit on alloc); no free block ever touches `end` (freeing the last block lowers `end`).
+//! Alloc and free are O(log n) in the number of blocks and `length` is O(1). `reset` never
+//! depends on the size of memory, and a call that made many blocks does not leave a big
+//! table behind that every later reset would pay to clear.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::hash::{BuildHasherDefault, Hasher};
 
 /// Bytes at the start of kernel memory reserved for the kernel header.
 pub const HEADER_SIZE: u64 = 64;
 
 /// Block alignment in bytes.
 const ALIGN: u64 = 8;
+
+/// Above this many slots, `reset` drops the table of live blocks instead of clearing it.
+const RESET_KEEP: usize = 4096;
+
+/// Hashes block offsets: the allocator picks them, so a plug-in cannot aim collisions, and
+/// a multiply-and-fold is much cheaper than SipHash on the `length` path.
+#[derive(Default)]
+struct OffsetHasher(u64);
+
+impl Hasher for OffsetHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(u64::from(b));
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        let h = (self.0 ^ n).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        self.0 = h ^ (h >> 29);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+type OffsetMap<V> = HashMap<u64, V, BuildHasherDefault<OffsetHasher>>;
 
 /// One allocated block: its requested length and the bytes it occupies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,7 +57,7 @@ struct Block {
 /// Where blocks live in the kernel memory.
 #[derive(Debug, Clone)]
 pub struct Allocator {
-    active: HashMap<u64, Block>,
+    active: OffsetMap<Block>,
     free_by_offset: BTreeMap<u64, u64>,
     free_by_size: BTreeSet<(u64, u64)>,
     end: u64,
@@ -44,7 +74,7 @@ impl Allocator {
     /// An allocator with no blocks.
     pub fn new() -> Self {
         Allocator {
-            active: HashMap::new(),
+            active: OffsetMap::default(),
             free_by_offset: BTreeMap::new(),
             free_by_size: BTreeSet::new(),
             end: HEADER_SIZE,
@@ -70,23 +100,12 @@ impl Allocator {
             }
             return Ok(self.activate(offset, len, size));
         }
-        // Otherwise extend the high-water mark, taking a free block that touches it.
-        let start = match self.free_by_offset.last_key_value() {
-            Some((&offset, &free_size)) if offset + free_size == self.end => {
-                self.remove_free(offset, free_size);
-                self.end = offset;
-                offset
-            }
-            _ => self.end,
-        };
+        // Otherwise extend the high-water mark.
+        let start = self.end;
         let Some(new_end) = start.checked_add(size) else {
             return Err(u64::MAX);
         };
         if new_end > memory_len {
-            if start != self.end {
-                // Give the tail block back; nothing changed.
-                self.insert_free(start, self.end - start);
-            }
             return Err(new_end);
         }
         self.end = new_end;
@@ -146,7 +165,11 @@ impl Allocator {
 
     /// Forgets every block.
     pub fn reset(&mut self) {
-        self.active.clear();
+        if self.active.capacity() > RESET_KEEP {
+            self.active = OffsetMap::default();
+        } else {
+            self.active.clear();
+        }
         self.free_by_offset.clear();
         self.free_by_size.clear();
         self.end = HEADER_SIZE;
@@ -207,9 +230,21 @@ mod tests {
         let x = a.alloc(8, MEM).unwrap();
         a.alloc(8, MEM).unwrap();
         a.free(x);
-        // A free block that does not touch the top stays put when growth is needed.
+        // A free block that does not fit stays put when growth is needed.
         assert_eq!(a.alloc(64, 96), Err(HEADER_SIZE + 16 + 64));
         assert_eq!(a.alloc(8, 96), Ok(x));
+    }
+
+    #[test]
+    fn reset_after_a_big_call_leaves_a_small_table() {
+        let mut a = Allocator::new();
+        for _ in 0..100_000 {
+            a.alloc(8, u64::MAX).unwrap();
+        }
+        assert!(a.active.capacity() >= 100_000);
+        a.reset();
+        assert!(a.active.capacity() <= RESET_KEEP, "{}", a.active.capacity());
+        assert_eq!(a.alloc(8, MEM), Ok(HEADER_SIZE));
     }
 
     #[derive(Debug, Clone)]
@@ -272,6 +307,11 @@ mod tests {
                 }
                 let used: u64 = live.iter().map(|&(_, l)| l.next_multiple_of(ALIGN)).sum();
                 prop_assert_eq!(a.bytes_in_use(), used);
+                // No free block touches the high-water mark.
+                if let Some((&o, &s)) = a.free_by_offset.last_key_value() {
+                    prop_assert!(o + s < a.end);
+                }
+                prop_assert_eq!(a.free_by_offset.len(), a.free_by_size.len());
             }
             if live.is_empty() {
                 prop_assert_eq!(a.high_water_mark(), HEADER_SIZE, "everything merged back");

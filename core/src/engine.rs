@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 use crate::abi::HostImport;
 use crate::error::Error;
-use crate::function::{FuncType, Function, Val};
+use crate::function::{FuncType, Function};
 use crate::state::PluginState;
 
 /// What a backend can do. Core turns a missing capability into a clear error.
@@ -195,8 +195,37 @@ pub struct LinkPlan {
     pub modules: Vec<PlannedModule>,
     /// The user host functions.
     pub functions: Vec<Function>,
-    /// The cap, in pages, on every linear memory (plug-in and kernel).
+    /// What the store may hold.
+    pub limits: ResourceLimits,
+}
+
+/// Caps on what one plug-in instance may allocate in its engine's store, so that a plug-in
+/// cannot exhaust the host's memory through tables or memories.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ResourceLimits {
+    /// Pages of every linear memory (plug-in and kernel); `None` is Wasm's own 4 GiB cap.
     pub max_pages: Option<u32>,
+    /// Elements of every table.
+    pub max_table_elements: u32,
+    /// Linear memories in the store.
+    pub max_memories: u32,
+    /// Tables in the store.
+    pub max_tables: u32,
+    /// Module instances in the store.
+    pub max_instances: u32,
+}
+
+impl Default for ResourceLimits {
+    fn default() -> Self {
+        ResourceLimits {
+            max_pages: None,
+            max_table_elements: 1 << 20,
+            max_memories: 16,
+            max_tables: 64,
+            max_instances: 64,
+        }
+    }
 }
 
 /// A failed instantiation, handing back the state it was given so nothing is lost.
@@ -208,6 +237,13 @@ pub struct InstantiateError {
     pub state: Box<PluginState>,
 }
 
+impl InstantiateError {
+    /// The error to report: a host function's own error when one failed, else the engine's.
+    pub fn into_error(mut self) -> Error {
+        self.state.pending_error.take().unwrap_or(self.error)
+    }
+}
+
 /// A plug-in ready to be instantiated many times.
 pub trait Linked: Send + Sync {
     /// A fresh instance holding `state`.
@@ -216,13 +252,11 @@ pub trait Linked: Send + Sync {
 
 /// A running plug-in: the engine's store with every module instantiated.
 pub trait Instance: HostAccess + Send {
-    /// Calls a main-module export of type `() -> i32` or `() -> ()`; returns the `i32`.
-    /// Running out of `limits.fuel` is [`Error::OutOfFuel`]; passing `limits.deadline` is
+    /// Calls a main-module export of type `() -> i32` or `() -> ()`, or `(i32, i32) -> ()`
+    /// with two zeros (`hs_init`); returns the `i32` when there is one. Running out of
+    /// `limits.fuel` is [`Error::OutOfFuel`]; passing `limits.deadline` is
     /// [`Error::Timeout`] (core fills in the duration).
     fn call(&mut self, name: &str, limits: CallLimits) -> Result<Option<i32>, Error>;
-
-    /// Calls any main-module export with arguments, discarding results (runtime init).
-    fn call_with_args(&mut self, name: &str, args: &[Val]) -> Result<(), Error>;
 
     /// Fuel used by the last call, when fuel is metered.
     fn fuel_consumed(&self) -> Option<u64> {

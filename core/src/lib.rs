@@ -20,6 +20,7 @@ mod error;
 mod function;
 mod macros;
 mod plugin;
+mod start;
 mod state;
 
 pub use abi::{
@@ -35,8 +36,10 @@ pub use function::{CurrentPlugin, FuncType, Function, MemoryHandle, PTR, UserDat
 pub use macros::{__host_fn_arg, __host_fn_kernel};
 pub use plugin::{
     CompiledPlugin, DebugOptions, EngineProvider, MAIN_MODULE, NoDefaultEngine, Plugin,
-    PluginBuilder, WasmInput,
+    PluginBuilder, WasmInput, guest_initializers,
 };
-pub use state::{DEFAULT_MAX_HTTP_RESPONSE_BYTES, DEFAULT_MAX_VAR_BYTES, PluginState};
+pub use state::{
+    DEFAULT_MAX_HTTP_RESPONSE_BYTES, DEFAULT_MAX_VAR_BYTES, PluginState, VAR_ENTRY_OVERHEAD,
+};
 pub use xtism_manifest as manifest;
 pub use xtism_manifest::{Manifest, Wasm, WasmMetadata};

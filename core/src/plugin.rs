@@ -18,11 +18,12 @@ use xtism_manifest::Manifest;
 use crate::abi::{self, EXTISM_ENV, HOST_IMPORTS, KERNEL_EXPORTS};
 use crate::convert::{FromBytes, ToBytes};
 use crate::engine::{
-    CallLimits, CompileOptions, Engine, ExternKind, HostAccess, ImportSource, Instance, LinkPlan,
-    Linked, PlannedModule, Profiling,
+    CallLimits, CompileOptions, Engine, ExternKind, HostAccess, ImportSource, Instance,
+    InstantiateError, LinkPlan, Linked, PlannedModule, Profiling, ResourceLimits,
 };
 use crate::error::Error;
 use crate::function::{CurrentPlugin, FuncType, Function, UserData, Val, ValType};
+use crate::start;
 use crate::state::{DEFAULT_MAX_VAR_BYTES, Limits, PluginState, Region, range};
 
 /// Name of the main module of a plug-in.
@@ -322,25 +323,32 @@ impl<'a, P: EngineProvider> PluginBuilder<'a, P> {
         let max_pages = self.max_pages.or(manifest.memory.max_pages);
 
         let sources = manifest.load_all(None)?;
-        let mut modules = Vec::with_capacity(sources.len());
-        for (name, bytes) in &sources {
-            modules.push((name.clone(), engine.compile(name, bytes, options)?));
-        }
-        // Dependencies first, main last.
         let main_index = manifest
             .main_index()
             .ok_or_else(|| Error::Invalid("the manifest has no main module".into()))?;
+        let mut modules = Vec::with_capacity(sources.len());
+        let mut deferred_start = false;
+        for (index, (name, bytes)) in sources.iter().enumerate() {
+            let rewritten = (index == main_index)
+                .then(|| start::defer_start(bytes))
+                .flatten();
+            deferred_start |= rewritten.is_some();
+            let bytes = rewritten.as_deref().unwrap_or(bytes);
+            modules.push((name.clone(), engine.compile(name, bytes, options)?));
+        }
+        // Dependencies first, main last.
         let main = modules.remove(main_index);
         modules.push(main);
 
-        let plan = plan_links(&modules, &self.functions, max_pages)?;
-        let exports = plan
+        let plan = plan_links(&modules, &self.functions, max_pages, engine.as_ref())?;
+        let exports: HashMap<String, FuncType> = plan
             .modules
             .last()
             .map(|m| {
                 m.module
                     .exports()
                     .iter()
+                    .filter(|e| e.name != start::DEFERRED_START)
                     .filter_map(|e| match &e.kind {
                         ExternKind::Func(ty) => Some((e.name.clone(), ty.clone())),
                         _ => None,
@@ -348,12 +356,20 @@ impl<'a, P: EngineProvider> PluginBuilder<'a, P> {
                     .collect()
             })
             .unwrap_or_default();
+        let mut init: Vec<&'static str> = Vec::new();
+        if deferred_start {
+            init.push(start::DEFERRED_START);
+        }
+        init.extend(guest_initializers(
+            exports.iter().map(|(n, t)| (n.as_str(), t)),
+        ));
         let linked = engine.link(plan, options)?;
         Ok(CompiledPlugin {
             inner: Arc::new(CompiledInner {
                 engine,
                 linked,
                 exports,
+                init,
                 config,
                 limits,
                 fuel: self.fuel,
@@ -369,12 +385,65 @@ impl<'a, P: EngineProvider> PluginBuilder<'a, P> {
     }
 }
 
+/// The exports that initialize a guest's language runtime, in the order to call them once
+/// before the first call, as the official runtime does: a Haskell module gets `_initialize`
+/// (when it is a reactor) then `hs_init(0, 0)`; otherwise `__wasm_call_ctors`, else
+/// `_initialize`. Exports of the wrong type are not called.
+pub fn guest_initializers<'a>(
+    exports: impl IntoIterator<Item = (&'a str, &'a FuncType)>,
+) -> Vec<&'static str> {
+    let exports: HashMap<&str, &FuncType> = exports.into_iter().collect();
+    let unit = FuncType::default();
+    let is_unit = |name: &str| exports.get(name).is_some_and(|ty| **ty == unit);
+    if exports
+        .get("hs_init")
+        .is_some_and(|ty| **ty == FuncType::new([ValType::I32, ValType::I32], []))
+    {
+        let mut init = Vec::new();
+        if is_unit("_initialize") {
+            init.push("_initialize");
+        }
+        init.push("hs_init");
+        init
+    } else if exports.contains_key("__wasm_call_ctors") {
+        if is_unit("__wasm_call_ctors") {
+            vec!["__wasm_call_ctors"]
+        } else {
+            Vec::new()
+        }
+    } else if is_unit("_initialize") {
+        vec!["_initialize"]
+    } else {
+        Vec::new()
+    }
+}
+
+/// Whether `ty` is the type of an Extism export: no parameters, an `i32` or nothing back.
+fn is_extism_export(ty: &FuncType) -> bool {
+    ty.params().is_empty() && matches!(ty.results(), [] | [ValType::I32])
+}
+
 /// Decides where every import of every module comes from.
 fn plan_links(
     modules: &[(String, Arc<dyn crate::engine::Module>)],
     functions: &[Function],
     max_pages: Option<u32>,
+    engine: &dyn Engine,
 ) -> Result<LinkPlan, Error> {
+    if !engine.capabilities().simd
+        && let Some(f) = functions.iter().find(|f| {
+            f.ty()
+                .params()
+                .iter()
+                .chain(f.ty().results())
+                .any(|t| *t == ValType::V128)
+        })
+    {
+        return Err(Error::Unsupported {
+            engine: engine.name(),
+            feature: format!("v128 values, which host function {} uses", f.name()),
+        });
+    }
     let kernel: HashMap<&str, FuncType> = KERNEL_EXPORTS
         .iter()
         .map(|(name, p, r)| (*name, FuncType::new(p.iter().copied(), r.iter().copied())))
@@ -453,7 +522,10 @@ fn plan_links(
     Ok(LinkPlan {
         modules: planned,
         functions: functions.to_vec(),
-        max_pages,
+        limits: ResourceLimits {
+            max_pages,
+            ..ResourceLimits::default()
+        },
     })
 }
 
@@ -461,6 +533,9 @@ struct CompiledInner {
     engine: Arc<dyn Engine>,
     linked: Box<dyn Linked>,
     exports: HashMap<String, FuncType>,
+    /// Exports to call once before the first call: the deferred start function, then the
+    /// guest runtime's initializers.
+    init: Vec<&'static str>,
     config: BTreeMap<String, String>,
     limits: Limits,
     fuel: Option<u64>,
@@ -494,9 +569,10 @@ impl CompiledPlugin {
         &self.inner.engine
     }
 
-    /// Whether the main module exports a function `name`.
+    /// Whether the main module exports a function `name` that can be called: no
+    /// parameters, an `i32` or nothing back.
     pub fn function_exists(&self, name: &str) -> bool {
-        self.inner.exports.contains_key(name)
+        self.inner.exports.get(name).is_some_and(is_extism_export)
     }
 }
 
@@ -539,7 +615,10 @@ impl<P: EngineProvider> Plugin<P> {
         let id = uuid::Uuid::new_v4();
         let inner = &compiled.inner;
         let state = PluginState::new(id, inner.config.clone(), inner.limits);
-        let instance = inner.linked.instantiate(state).map_err(|e| e.error)?;
+        let instance = inner
+            .linked
+            .instantiate(state)
+            .map_err(InstantiateError::into_error)?;
         Ok(Plugin {
             compiled: compiled.clone(),
             instance: Some(instance),
@@ -556,7 +635,8 @@ impl<P: EngineProvider> Plugin<P> {
         self.compiled.inner.engine.name()
     }
 
-    /// Whether the plug-in exports a function `name`.
+    /// Whether the plug-in exports a function `name` that can be called: no parameters, an
+    /// `i32` or nothing back.
     pub fn function_exists(&self, name: impl AsRef<str>) -> bool {
         self.compiled.function_exists(name.as_ref())
     }
@@ -642,33 +722,26 @@ impl<P: EngineProvider> Plugin<P> {
                 self.initialized = false;
                 Ok(())
             }
-            Err(e) => {
+            Err(mut e) => {
+                let error = e.state.pending_error.take().unwrap_or(e.error);
                 self.parked = Some(*e.state);
-                Err(e.error)
+                Err(error)
             }
         }
     }
 
-    /// Runs the guest runtime's initializer once: `hs_init` (Haskell), else `_initialize`
-    /// or `__wasm_call_ctors` (reactors).
-    fn initialize(&mut self) -> Result<(), Error> {
-        let exports = &self.compiled.inner.exports;
-        let init = if exports.contains_key("hs_init") {
-            Some(("hs_init", &[Val::I32(0), Val::I32(0)][..]))
-        } else if exports.contains_key("_initialize") {
-            Some(("_initialize", &[][..]))
-        } else if exports.contains_key("__wasm_call_ctors") {
-            Some(("__wasm_call_ctors", &[][..]))
-        } else {
-            None
-        };
-        if let Some((name, args)) = init {
+    /// Runs the deferred start function and the guest runtime's initializers once, under
+    /// the first call's limits. When one fails, the next call starts from a fresh instance.
+    fn initialize(&mut self, limits: CallLimits) -> Result<(), Error> {
+        let compiled = Arc::clone(&self.compiled.inner);
+        for name in &compiled.init {
             let instance = self.instance()?;
-            let result = instance.call_with_args(name, args);
-            if let Some(e) = instance.state().pending_error.take() {
-                return Err(e);
+            let result = instance.call(name, limits);
+            let pending = instance.state().pending_error.take();
+            if let Err(e) = result {
+                self.needs_reinstantiate = true;
+                return Err(pending.unwrap_or(e));
             }
-            result?;
         }
         self.initialized = true;
         Ok(())
@@ -683,24 +756,47 @@ impl<P: EngineProvider> Plugin<P> {
         host_context: Option<Box<dyn Any + Send>>,
     ) -> Result<Region, Error> {
         let result = self.raw_call(name, input, host_context);
-        if let (Err(_), Some(path)) = (&result, self.compiled.inner.memdump.clone()) {
+        if let (Err(_), Some(path)) = (&result, &self.compiled.inner.memdump) {
             let memory = self
                 .instance
                 .as_mut()
                 .and_then(|i| i.plugin_memory())
                 .unwrap_or_default();
-            if let Err(e) = std::fs::write(&path, memory) {
+            if let Err(e) = std::fs::write(path, memory) {
                 tracing::warn!(target: "xtism", plugin = %self.id, "memdump to {}: {e}", path.display());
             }
         }
         result
     }
 
+    /// One call under the plug-in's limits; the deadline covers the first call's
+    /// initialization too.
     fn raw_call(
         &mut self,
         name: &str,
         input: &[u8],
         host_context: Option<Box<dyn Any + Send>>,
+    ) -> Result<Region, Error> {
+        let timeout = self.compiled.inner.timeout;
+        let limits = CallLimits {
+            fuel: self.compiled.inner.fuel,
+            deadline: timeout.map(|t| Instant::now() + t),
+        };
+        self.call_with_limits(name, input, host_context, limits)
+            .map_err(|e| match e {
+                Error::Timeout(_) => Error::Timeout(
+                    timeout.map_or(0, |t| t.as_millis().try_into().unwrap_or(u64::MAX)),
+                ),
+                other => other,
+            })
+    }
+
+    fn call_with_limits(
+        &mut self,
+        name: &str,
+        input: &[u8],
+        host_context: Option<Box<dyn Any + Send>>,
+        limits: CallLimits,
     ) -> Result<Region, Error> {
         match self.compiled.inner.exports.get(name) {
             None => {
@@ -708,7 +804,7 @@ impl<P: EngineProvider> Plugin<P> {
                     "the plug-in has no function named {name:?}"
                 )));
             }
-            Some(ty) if !ty.params().is_empty() || !matches!(ty.results(), [] | [ValType::I32]) => {
+            Some(ty) if !is_extism_export(ty) => {
                 return Err(Error::FunctionNotFound(format!(
                     "{name:?} has type {ty}; Extism exports take no parameters and return i32 or nothing"
                 )));
@@ -719,19 +815,13 @@ impl<P: EngineProvider> Plugin<P> {
             self.reinstantiate()?;
         }
         if !self.initialized {
-            self.initialize()?;
+            self.initialize(limits)?;
         }
-        let timeout = self.compiled.inner.timeout;
-        let limits = CallLimits {
-            fuel: self.compiled.inner.fuel,
-            deadline: timeout.map(|t| Instant::now() + t),
-        };
         let instance = self.instance()?;
         {
             let (memory, state) = instance.kernel();
             state.kernel.reset(memory);
             state.pending_error = None;
-            state.host_context = host_context;
         }
         let host: &mut dyn HostAccess = &mut **instance;
         let offset = abi::new_block(host, input).map_err(|_| {
@@ -747,6 +837,7 @@ impl<P: EngineProvider> Plugin<P> {
                 len: input.len() as u64,
             };
             state.kernel.write_header(memory);
+            state.host_context = host_context;
         }
 
         let result = instance.call(name, limits);
@@ -760,35 +851,80 @@ impl<P: EngineProvider> Plugin<P> {
         if let Some(e) = state.pending_error.take() {
             return Err(e);
         }
-        let guest_message = || {
-            let handle = state.kernel.error;
-            (handle != 0).then(|| match abi::block(memory, state, handle) {
-                Some(bytes) => String::from_utf8_lossy(bytes).into_owned(),
-                None => {
-                    format!("(the plug-in set an error, but {handle} is not an allocated block)")
-                }
-            })
-        };
+        // The plug-in's error message: a non-empty block set with `error_set`.
+        let handle = state.kernel.error;
+        let guest_message = abi::block(memory, state, handle)
+            .filter(|bytes| handle != 0 && !bytes.is_empty())
+            .map(|bytes| String::from_utf8_lossy(bytes).into_owned());
         match result {
             Err(Error::Trap { message, backtrace }) => Err(Error::Trap {
-                message: match guest_message() {
+                message: match guest_message {
                     Some(guest) => format!("{guest} ({message})"),
                     None => message,
                 },
                 backtrace,
             }),
-            Err(Error::Timeout(_)) => {
-                Err(Error::Timeout(timeout.map_or(0, |t| {
-                    t.as_millis().try_into().unwrap_or(u64::MAX)
-                })))
-            }
             Err(e) => Err(e),
-            Ok(Some(code)) if code != 0 => Err(Error::Plugin {
-                code,
-                message: guest_message()
-                    .unwrap_or_else(|| format!("{name} returned exit code {code}")),
-            }),
-            Ok(_) => Ok(state.kernel.output),
+            // As in the official runtime, an error message fails the call whatever the code.
+            Ok(code) => match (guest_message, code.unwrap_or(0)) {
+                (Some(message), code) => Err(Error::Plugin { code, message }),
+                (None, 0) => Ok(state.kernel.output),
+                (None, code) if handle != 0 => Err(Error::Plugin {
+                    code,
+                    message: format!(
+                        "{name} returned exit code {code}; its error handle {handle} is not an allocated block"
+                    ),
+                }),
+                (None, code) => Err(Error::Plugin {
+                    code,
+                    message: format!("{name} returned exit code {code}"),
+                }),
+            },
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ty(params: &[ValType], results: &[ValType]) -> FuncType {
+        FuncType::new(params.iter().copied(), results.iter().copied())
+    }
+
+    #[test]
+    fn initializers_follow_the_official_order() {
+        let unit = ty(&[], &[]);
+        let hs = ty(&[ValType::I32, ValType::I32], &[]);
+        let bad = ty(&[ValType::I32], &[]);
+        let init = |exports: &[(&str, &FuncType)]| guest_initializers(exports.iter().copied());
+        assert_eq!(
+            init(&[("hs_init", &hs), ("_initialize", &unit)]),
+            ["_initialize", "hs_init"]
+        );
+        assert_eq!(
+            init(&[("hs_init", &hs), ("__wasm_call_ctors", &unit)]),
+            ["hs_init"]
+        );
+        assert_eq!(
+            init(&[("_initialize", &unit), ("__wasm_call_ctors", &unit)]),
+            ["__wasm_call_ctors"]
+        );
+        assert_eq!(init(&[("_initialize", &unit)]), ["_initialize"]);
+        assert!(init(&[("__wasm_call_ctors", &bad), ("_initialize", &unit)]).is_empty());
+        assert!(init(&[("_initialize", &bad)]).is_empty());
+        assert_eq!(
+            init(&[("hs_init", &bad), ("_initialize", &unit)]),
+            ["_initialize"]
+        );
+    }
+
+    #[test]
+    fn plugins_can_cross_threads() {
+        fn send<T: Send>() {}
+        fn send_sync<T: Send + Sync>() {}
+        send::<Plugin>();
+        send_sync::<CompiledPlugin>();
+        send_sync::<Function>();
     }
 }

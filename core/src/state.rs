@@ -91,28 +91,26 @@ impl Vars {
         self.map.get(key).map(Vec::as_slice)
     }
 
-    /// Sets (`Some`) or removes (`None`) a var, keeping the total under `max_bytes`.
+    /// Sets (`Some`) or removes (`None`) a var, keeping the total under `max_bytes`. Every
+    /// entry counts its key, its value and [`VAR_ENTRY_OVERHEAD`], as in the official
+    /// runtime, so plug-ins meet the limit at the same point. `max_bytes` 0 disables vars.
     pub fn set(&mut self, key: &str, value: Option<&[u8]>, max_bytes: u64) -> Result<(), Error> {
-        let Some(value) = value else {
-            if let Some(old) = self.map.remove(key) {
-                self.bytes -= (key.len() + old.len()) as u64;
-            }
-            return Ok(());
-        };
         if max_bytes == 0 {
             return Err(Error::Invalid(
                 "vars are disabled for this plug-in (max_var_bytes is 0)".into(),
             ));
         }
-        let old = self
-            .map
-            .get(key)
-            .map_or(0, |v| (key.len() + v.len()) as u64);
-        let new = (key.len() + value.len()) as u64;
-        let total = self.bytes - old + new;
+        let size = |value_len: usize| (key.len() + value_len) as u64 + VAR_ENTRY_OVERHEAD;
+        let old = self.map.get(key).map_or(0, |v| size(v.len()));
+        let Some(value) = value else {
+            self.map.remove(key);
+            self.bytes -= old;
+            return Ok(());
+        };
+        let total = self.bytes - old + size(value.len());
         if total > max_bytes {
             return Err(Error::MemoryLimit(format!(
-                "setting var {key:?} would hold {total} bytes in vars, above max_var_bytes = {max_bytes}"
+                "the variable store is full: setting var {key:?} would hold {total} bytes, above max_var_bytes = {max_bytes}"
             )));
         }
         self.map.insert(key.to_owned(), value.to_vec());
@@ -120,6 +118,9 @@ impl Vars {
         Ok(())
     }
 }
+
+/// Bytes each var counts beyond its key and value (the official runtime's bookkeeping).
+pub const VAR_ENTRY_OVERHEAD: u64 = 48;
 
 /// Everything the host keeps for one plug-in instance.
 ///
@@ -173,22 +174,22 @@ mod tests {
 
     #[test]
     fn vars_respect_the_byte_limit() {
+        let max = VAR_ENTRY_OVERHEAD + 10;
         let mut vars = Vars::default();
-        vars.set("a", Some(&[0; 6]), 10).unwrap();
-        assert_eq!(vars.bytes, 7);
-        let err = vars.set("b", Some(&[0; 3]), 10).unwrap_err();
+        vars.set("a", Some(&[0; 6]), max).unwrap();
+        assert_eq!(vars.bytes, VAR_ENTRY_OVERHEAD + 7);
+        let err = vars.set("b", Some(&[0; 3]), max).unwrap_err();
         assert!(err.to_string().contains("max_var_bytes"), "{err}");
         // Replacing a value counts the new size only.
-        vars.set("a", Some(&[1; 9]), 10).unwrap();
+        vars.set("a", Some(&[1; 9]), max).unwrap();
         assert_eq!(vars.get("a"), Some(&[1u8; 9][..]));
-        vars.set("a", None, 10).unwrap();
+        vars.set("a", None, max).unwrap();
         assert_eq!(vars.bytes, 0);
-        assert!(
-            vars.set("a", Some(b"x"), 0)
-                .unwrap_err()
-                .to_string()
-                .contains("disabled")
-        );
+        vars.set("gone", None, max).unwrap();
+        assert_eq!(vars.bytes, 0);
+        let disabled = |r: Result<(), Error>| r.unwrap_err().to_string().contains("disabled");
+        assert!(disabled(vars.set("a", Some(b"x"), 0)));
+        assert!(disabled(vars.set("a", None, 0)), "removal is refused too");
     }
 
     #[test]

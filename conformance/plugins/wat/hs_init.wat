@@ -1,5 +1,5 @@
-;; A Haskell-style runtime: `hs_init(argc, argv)` must run once, before the first call, in
-;; preference to `_initialize`.
+;; A Haskell reactor: `_initialize` and then `hs_init(argc, argv)` must each run once,
+;; before the first call. Output of `status` = [hs_init runs, _initialize runs].
 (module
   (import "extism:host/env" "alloc" (func $alloc (param i64) (result i64)))
   (import "extism:host/env" "store_u64" (func $store_u64 (param i64 i64)))

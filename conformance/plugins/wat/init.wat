@@ -1,4 +1,5 @@
-;; A WASI-style reactor: `_initialize` must run exactly once, before the first call.
+;; A WASI-style module with both initializers: `__wasm_call_ctors` (adds 100) is preferred
+;; to `_initialize` (adds 1), and runs exactly once, before the first call.
 (module
   (import "extism:host/env" "alloc" (func $alloc (param i64) (result i64)))
   (import "extism:host/env" "store_u64" (func $store_u64 (param i64 i64)))

@@ -182,9 +182,9 @@
     (call $output_set (local.get $v) (call $length (local.get $v)))
     (i32.const 0))
 
-  ;; Increments the u64 var "count" and outputs it.
+  ;; Increments the u64 var "count" and outputs it. var_set takes its blocks.
   (func (export "count") (result i32)
-    (local $v i64) (local $n i64) (local $h i64)
+    (local $v i64) (local $n i64) (local $h i64) (local $out i64)
     (local.set $v (call $var_get (call $block_from (i32.const 0) (i64.const 5))))
     (if (i64.ne (local.get $v) (i64.const 0))
       (then (local.set $n (call $load_u64 (local.get $v)))))
@@ -192,7 +192,10 @@
     (local.set $h (call $alloc (i64.const 8)))
     (call $store_u64 (local.get $h) (local.get $n))
     (call $var_set (call $block_from (i32.const 0) (i64.const 5)) (local.get $h))
-    (call $output_set (local.get $h) (i64.const 8))
+    (if (i64.ne (call $length (local.get $h)) (i64.const 0)) (then unreachable))
+    (local.set $out (call $alloc (i64.const 8)))
+    (call $store_u64 (local.get $out) (local.get $n))
+    (call $output_set (local.get $out) (i64.const 8))
     (i32.const 0))
 
   ;; Sets var "count" to the input bytes (used to test max_var_bytes).
