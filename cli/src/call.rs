@@ -107,7 +107,7 @@ fn write_output(out: &mut impl Write, output: &[u8], newline: bool) -> Result<bo
 fn with_hint(err: xtism::Error) -> CliError {
     let hint = match &err {
         xtism::Error::Link { module, .. }
-            if module != xtism::EXTISM_ENV && !module.starts_with("wasi_") =>
+            if module != xtism::EXTISM_ENV_MODULE && !module.starts_with("wasi_") =>
         {
             Some(
                 "the xtism command provides no host functions; \

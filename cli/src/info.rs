@@ -17,7 +17,9 @@ use std::fmt::Write as _;
 use std::sync::Arc;
 
 use xtism::engine::{ExternKind, Module};
-use xtism::{Capabilities, CompileOptions, EXTISM_ENV, FuncType, HOST_IMPORTS, KERNEL_EXPORTS};
+use xtism::{
+    Capabilities, CompileOptions, EXTISM_ENV_MODULE, FuncType, HOST_IMPORTS, KERNEL_EXPORTS,
+};
 
 use crate::args::InfoArgs;
 use crate::error::CliError;
@@ -115,7 +117,7 @@ fn needs(module: &dyn Module, name: &str, modules: &[&str]) -> Vec<String> {
     let mut other = Vec::new();
     for import in module.imports() {
         let field = import.name.as_str();
-        if import.module == EXTISM_ENV {
+        if import.module == EXTISM_ENV_MODULE {
             let feature = match field {
                 "config_get" => 0,
                 "var_get" | "var_set" => 1,
@@ -127,7 +129,7 @@ fn needs(module: &dyn Module, name: &str, modules: &[&str]) -> Vec<String> {
                         || HOST_IMPORTS.iter().any(|(n, _)| *n == field);
                     if !known {
                         other.push(format!(
-                            "unknown kernel import {EXTISM_ENV}::{field} (xtism does not provide it)"
+                            "unknown kernel import {EXTISM_ENV_MODULE}::{field} (xtism does not provide it)"
                         ));
                     }
                     continue;

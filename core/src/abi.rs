@@ -17,10 +17,10 @@ use crate::function::ValType::{self, I32, I64};
 use crate::state::{PluginState, range};
 
 /// Namespace of the Extism kernel imports.
-pub const EXTISM_ENV: &str = "extism:host/env";
+pub const EXTISM_ENV_MODULE: &str = "extism:host/env";
 
 /// Default namespace of user host functions.
-pub const EXTISM_USER: &str = "extism:host/user";
+pub const EXTISM_USER_MODULE: &str = "extism:host/user";
 
 /// The compiled kernel module (see `kernel.wat`).
 pub const KERNEL_WASM: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/kernel.wasm"));

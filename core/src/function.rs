@@ -7,7 +7,7 @@ use std::any::Any;
 use std::fmt;
 use std::sync::{Arc, Mutex};
 
-use crate::abi::{self, EXTISM_USER};
+use crate::abi::{self, EXTISM_USER_MODULE};
 use crate::convert::{FromBytes, ToBytes};
 use crate::engine::{HostAccess, HostTrap};
 use crate::error::Error;
@@ -318,7 +318,7 @@ impl Function {
 
     /// The import namespace (default `extism:host/user`).
     pub fn namespace(&self) -> &str {
-        self.namespace.as_deref().unwrap_or(EXTISM_USER)
+        self.namespace.as_deref().unwrap_or(EXTISM_USER_MODULE)
     }
 
     /// The signature.

@@ -14,7 +14,7 @@
 
 mod abi;
 mod alloc;
-mod convert;
+pub mod convert;
 pub mod engine;
 mod error;
 mod function;
@@ -24,7 +24,8 @@ mod start;
 mod state;
 
 pub use abi::{
-    EXTISM_ENV, EXTISM_USER, HOST_IMPORTS, HostImport, KERNEL_EXPORTS, KERNEL_WASM, PAGE_SIZE,
+    EXTISM_ENV_MODULE, EXTISM_USER_MODULE, HOST_IMPORTS, HostImport, KERNEL_EXPORTS, KERNEL_WASM,
+    PAGE_SIZE,
 };
 pub use convert::{FromBytes, FromBytesOwned, Json, ToBytes};
 pub use engine::{

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use xtism_manifest::Manifest;
 
-use crate::abi::{self, EXTISM_ENV, HOST_IMPORTS, KERNEL_EXPORTS};
+use crate::abi::{self, EXTISM_ENV_MODULE, HOST_IMPORTS, KERNEL_EXPORTS};
 use crate::convert::{FromBytes, ToBytes};
 use crate::engine::{
     CallLimits, CompileOptions, Engine, ExternKind, HostAccess, ImportSource, Instance,
@@ -466,7 +466,7 @@ fn plan_links(
                 Some(w) if w == ty => Ok(()),
                 _ => Err(link_error(format!("the host provides {ty}"))),
             };
-            let source = if import.module == EXTISM_ENV {
+            let source = if import.module == EXTISM_ENV_MODULE {
                 if let Some((field, ty)) = kernel.get_key_value(import.name.as_str()) {
                     check(ty)?;
                     ImportSource::Kernel(field)
@@ -475,7 +475,9 @@ fn plan_links(
                     check(&host.func_type())?;
                     ImportSource::Host(*host)
                 } else {
-                    return Err(link_error(format!("{EXTISM_ENV} has no such function")));
+                    return Err(link_error(format!(
+                        "{EXTISM_ENV_MODULE} has no such function"
+                    )));
                 }
             } else if let Some(index) = functions
                 .iter()
