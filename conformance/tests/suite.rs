@@ -108,6 +108,8 @@ suite!(
     error_message_fails_even_with_code_zero,
     tables_are_bounded,
     trap_has_wasm_backtrace,
+    v128_host_functions_need_simd,
+    manifest_from_url,
 );
 
 #[test]
@@ -995,21 +997,26 @@ fn start_function_runs_once_at_the_first_call(engine: &'static str) {
     assert_eq!(call_facts(&mut p, "status", b""), vec![1]);
 }
 
-fn start_function_is_bounded(engine: &'static str) {
-    let wasm = plugin("wat/start_loop.wat");
-    // Loading never runs guest code, so it cannot hang.
-    let mut p = builder(engine, &wasm)
+/// The first call of a plug-in whose guest code never returns before the export (a start
+/// function, an initializer) stops at its timeout, again and again, and at its fuel budget.
+/// Loading it runs no guest code, so it cannot hang.
+fn assert_first_call_is_bounded(engine: &'static str, wasm: &[u8]) {
+    let mut p = builder(engine, wasm)
         .with_timeout(std::time::Duration::from_millis(100))
         .build()
         .unwrap();
     for _ in 0..2 {
         expect_err(p.call("run", ""), ErrorKind::Timeout, "100 ms");
     }
-    let mut p = builder(engine, &wasm)
+    let mut p = builder(engine, wasm)
         .with_fuel_limit(50_000)
         .build()
         .unwrap();
     expect_err(p.call("run", ""), ErrorKind::OutOfFuel, "fuel");
+}
+
+fn start_function_is_bounded(engine: &'static str) {
+    assert_first_call_is_bounded(engine, &plugin("wat/start_loop.wat"));
 }
 
 fn start_function_host_error_is_reported(engine: &'static str) {
@@ -1018,19 +1025,7 @@ fn start_function_host_error_is_reported(engine: &'static str) {
 }
 
 fn initializer_is_bounded(engine: &'static str) {
-    let wasm = plugin("wat/init_loop.wat");
-    let mut p = builder(engine, &wasm)
-        .with_timeout(std::time::Duration::from_millis(100))
-        .build()
-        .unwrap();
-    for _ in 0..2 {
-        expect_err(p.call("run", ""), ErrorKind::Timeout, "100 ms");
-    }
-    let mut p = builder(engine, &wasm)
-        .with_fuel_limit(50_000)
-        .build()
-        .unwrap();
-    expect_err(p.call("run", ""), ErrorKind::OutOfFuel, "fuel");
+    assert_first_call_is_bounded(engine, &plugin("wat/init_loop.wat"));
 }
 
 fn initializer_of_the_wrong_type_is_skipped(engine: &'static str) {
@@ -1079,6 +1074,73 @@ fn trap_has_wasm_backtrace(engine: &'static str) {
         }) => assert!(!bt.is_empty()),
         other => panic!("expected a trap with a backtrace, got {other:?}"),
     }
+}
+
+fn v128_host_functions_need_simd(engine: &'static str) {
+    let f = Function::new(
+        "vec",
+        [ValType::V128],
+        [],
+        UserData::new(()),
+        |_, _, _, _| Ok(()),
+    );
+    let built = builder(engine, &kernel()).with_functions([f]).build();
+    if xtism::engine(engine).unwrap().capabilities().simd {
+        built.unwrap();
+    } else {
+        let err = built.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Unsupported, "{err}");
+        assert!(
+            err.to_string()
+                .contains("v128 values, which host function vec uses"),
+            "{err}"
+        );
+    }
+}
+
+/// Serves `body` to `requests` HTTP requests on 127.0.0.1, then stops; returns the base URL.
+fn serve(body: Vec<u8>, requests: usize) -> (String, std::thread::JoinHandle<()>) {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let server = std::thread::spawn(move || {
+        for stream in listener.incoming().take(requests) {
+            let mut stream = stream.unwrap();
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut line = String::new();
+            while reader.read_line(&mut line).unwrap() > 2 {
+                line.clear();
+            }
+            let head = format!(
+                "HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                body.len()
+            );
+            stream.write_all(head.as_bytes()).unwrap();
+            stream.write_all(&body).unwrap();
+        }
+    });
+    (url, server)
+}
+
+fn manifest_from_url(engine: &'static str) {
+    let wasm = plugin("as/count_vowels.wasm");
+    let hash = xtism::manifest::sha256_hex(&wasm);
+    let (url, server) = serve(wasm, 2);
+    let manifest = Manifest::new([Wasm::url(format!("{url}/count_vowels.wasm")).with_hash(hash)]);
+    let mut p = PluginBuilder::new(&manifest)
+        .with_engine(xtism::engine(engine).unwrap())
+        .build()
+        .unwrap();
+    let out: String = p.call("count_vowels", "Hello, World!").unwrap();
+    assert_eq!(out, r#"{"count":3,"total":3,"vowels":"aeiouAEIOU"}"#);
+    // The same bytes under another hash are refused.
+    let manifest = Manifest::new([Wasm::url(format!("{url}/x.wasm")).with_hash("ab".repeat(32))]);
+    let err = PluginBuilder::new(&manifest)
+        .with_engine(xtism::engine(engine).unwrap())
+        .build()
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Manifest, "{err}");
+    server.join().unwrap();
 }
 
 // ---------------------------------------------------------------------------------------
