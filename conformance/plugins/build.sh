@@ -23,11 +23,13 @@ build_as() {
   log "npm ci (as/)"
   npm ci --no-audit --no-fund --loglevel=error
   # Flags as recommended by the @extism/as-pdk README
-  # (`--use abort=<file>/myAbort`), plus -O.
+  # (`--use abort=<file>/myAbort`), plus -O. The handler lives in the shared
+  # common.ts, which each plug-in imports (asc only finds common/myAbort when
+  # common.ts is part of the program); common.ts is not built on its own.
   local p
   for p in count_vowels host_fn errors; do
     log "asc as/$p.ts -> as/$p.wasm"
-    npx --no-install asc "$p.ts" --outFile "$p.wasm" --use "abort=$p/myAbort" -O
+    npx --no-install asc "$p.ts" --outFile "$p.wasm" --use abort=common/myAbort -O
   done
 }
 

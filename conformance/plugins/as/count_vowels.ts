@@ -7,39 +7,10 @@
 // Output: {"count":N,"total":T,"vowels":"V"}
 //
 // Built with the official Extism AssemblyScript PDK (@extism/as-pdk).
-import { Config, Host, Memory, Var } from "@extism/as-pdk";
-import { error_set } from "@extism/as-pdk/lib/env";
-
-// Abort handler, wired in with `--use abort=count_vowels/myAbort` as the PDK
-// README recommends. The README's example handler is empty (execution would
-// silently continue after a failed assertion); this one reports the abort as
-// the Extism error (error_set) and traps.
-function myAbort(
-  message: string | null,
-  fileName: string | null,
-  lineNumber: u32,
-  columnNumber: u32
-): void {
-  const msg =
-    "abort: " +
-    (message === null ? "" : message) +
-    " at " +
-    (fileName === null ? "?" : fileName) +
-    ":" +
-    lineNumber.toString() +
-    ":" +
-    columnNumber.toString();
-  error_set(Memory.allocateString(msg).offset);
-  unreachable();
-}
-
-// Write `s` as UTF-8 to the plug-in output.
-// (Host.outputString in @extism/as-pdk 1.0.0 allocates s.length UTF-16 code
-// units rather than the UTF-8 byte length, which is wrong for non-ASCII text,
-// so encode explicitly and use Host.output.)
-function outputUtf8(s: string): void {
-  Host.output(Uint8Array.wrap(String.UTF8.encode(s)));
-}
+import { Config, Host, Var } from "@extism/as-pdk";
+// myAbort: the abort handler; build.sh wires it in with
+// `--use abort=common/myAbort`, which needs this import (see common.ts).
+import { myAbort, outputUtf8 } from "./common";
 
 // `s` escaped as a JSON string body (without the surrounding quotes).
 function jsonEscape(s: string): string {

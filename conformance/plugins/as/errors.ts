@@ -11,33 +11,9 @@
 //   var_roundtrip     var "k" := input, reads "k" back, outputs it
 import { Config, Host, LogLevel, Memory, Var } from "@extism/as-pdk";
 import { error_set } from "@extism/as-pdk/lib/env";
-
-// Abort handler, wired in with `--use abort=errors/myAbort` as the PDK README
-// recommends. Reports the abort as the Extism error and traps.
-function myAbort(
-  message: string | null,
-  fileName: string | null,
-  lineNumber: u32,
-  columnNumber: u32
-): void {
-  const msg =
-    "abort: " +
-    (message === null ? "" : message) +
-    " at " +
-    (fileName === null ? "?" : fileName) +
-    ":" +
-    lineNumber.toString() +
-    ":" +
-    columnNumber.toString();
-  error_set(Memory.allocateString(msg).offset);
-  unreachable();
-}
-
-// Write `s` as UTF-8 to the plug-in output (see count_vowels.ts for why this
-// does not use Host.outputString).
-function outputUtf8(s: string): void {
-  Host.output(Uint8Array.wrap(String.UTF8.encode(s)));
-}
+// myAbort: the abort handler; build.sh wires it in with
+// `--use abort=common/myAbort`, which needs this import (see common.ts).
+import { myAbort, outputUtf8 } from "./common";
 
 export function fail(): i32 {
   // @extism/as-pdk 1.0.0 has no error helper in its public API; it declares

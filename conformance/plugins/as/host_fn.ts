@@ -8,28 +8,10 @@
 //
 // Built with the official Extism AssemblyScript PDK (@extism/as-pdk).
 import { Host, Memory } from "@extism/as-pdk";
-import { error_set, length } from "@extism/as-pdk/lib/env";
-
-// Abort handler, wired in with `--use abort=host_fn/myAbort` as the PDK
-// README recommends. Reports the abort as the Extism error and traps.
-function myAbort(
-  message: string | null,
-  fileName: string | null,
-  lineNumber: u32,
-  columnNumber: u32
-): void {
-  const msg =
-    "abort: " +
-    (message === null ? "" : message) +
-    " at " +
-    (fileName === null ? "?" : fileName) +
-    ":" +
-    lineNumber.toString() +
-    ":" +
-    columnNumber.toString();
-  error_set(Memory.allocateString(msg).offset);
-  unreachable();
-}
+import { length } from "@extism/as-pdk/lib/env";
+// myAbort: the abort handler; build.sh wires it in with
+// `--use abort=common/myAbort`, which needs this import (see common.ts).
+import { myAbort } from "./common";
 
 // The user host function, declared the way the PDK declares kernel imports.
 @external("extism:host/user", "hello_world")
