@@ -11,7 +11,6 @@
 use std::any::Any;
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
-use std::time::Instant;
 
 use wasmi::{
     Caller, Config, Extern, ExternType, Func, Instance as WasmiInstance, Memory, Store,
@@ -26,8 +25,8 @@ use xtism_core::{Error, FuncType, HostImport, KERNEL_WASM, PluginState, Val, Val
 /// The engine name.
 const NAME: &str = "wasmi";
 
-/// Fuel per slice of a call with a deadline: about a millisecond of interpretation, so a
-/// call stops within a few milliseconds of its deadline.
+/// Fuel per slice of an interruptible call: about a millisecond of interpretation, so a
+/// call stops within a few milliseconds of its deadline or of being cancelled.
 pub const SLICE: u64 = 1 << 20;
 
 /// One wasmi engine with the kernel module compiled for it.
@@ -184,6 +183,7 @@ impl Engine for WasmiEngine {
         let mut caps = Capabilities::NONE;
         caps.fuel = true;
         caps.timeout = true;
+        caps.cancel = true;
         caps
     }
 
@@ -567,16 +567,13 @@ impl WasmiPlugin {
         &mut self,
         func: TypedFunc<P, R>,
         params: P,
-        limits: CallLimits,
+        limits: &CallLimits,
     ) -> Result<R, Error> {
         if !self.metered {
             return func.call(&mut self.store, params).map_err(trap_error);
         }
-        let slice = if limits.deadline.is_some() {
-            SLICE
-        } else {
-            u64::MAX
-        };
+        let interruptible = limits.deadline.is_some() || limits.cancel.is_some();
+        let slice = if interruptible { SLICE } else { u64::MAX };
         let budget = limits.fuel.unwrap_or(u64::MAX);
         let mut given = budget.min(slice);
         self.store.set_fuel(given).map_err(Error::engine)?;
@@ -591,8 +588,8 @@ impl WasmiPlugin {
                     });
                 }
                 Ok(TypedResumableCall::OutOfFuel(t)) => {
-                    if limits.deadline.is_some_and(|d| Instant::now() >= d) {
-                        break Err(Error::Timeout(0));
+                    if let Some(stop) = limits.interruption() {
+                        break Err(stop);
                     }
                     let left = budget - given;
                     let next = left.min(slice.max(t.required_fuel()));
@@ -631,7 +628,7 @@ impl HostAccess for WasmiPlugin {
 }
 
 impl Instance for WasmiPlugin {
-    fn call(&mut self, name: &str, limits: CallLimits) -> Result<Option<i32>, Error> {
+    fn call(&mut self, name: &str, limits: &CallLimits) -> Result<Option<i32>, Error> {
         match self.export(name)? {
             Callable::Code(f) => self.run(f, (), limits).map(Some),
             Callable::Unit(f) => self.run(f, (), limits).map(|()| None),

@@ -4,7 +4,7 @@
 //!
 //! ```text
 //! engine: wasmi
-//! capabilities: fuel, timeout (not: jit, simd, backtraces, debug info, profiling)
+//! capabilities: fuel, timeout, cancel (not: jit, simd, backtraces, debug info, profiling)
 //! module: main
 //!   import: extism:host/env config_get func(i64) -> (i64)
 //!   export: count_vowels func() -> (i32)
@@ -196,13 +196,13 @@ mod tests {
     fn capabilities_line() {
         assert_eq!(
             describe_capabilities(Capabilities::NONE),
-            "none (not: jit, fuel, timeout, simd, backtraces, debug info, profiling)"
+            "none (not: jit, fuel, timeout, cancel, simd, backtraces, debug info, profiling)"
         );
         let mut caps = Capabilities::NONE;
         caps.fuel = true;
         assert_eq!(
             describe_capabilities(caps),
-            "fuel (not: jit, timeout, simd, backtraces, debug info, profiling)"
+            "fuel (not: jit, timeout, cancel, simd, backtraces, debug info, profiling)"
         );
     }
 }

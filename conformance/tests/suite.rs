@@ -110,6 +110,7 @@ suite!(
     trap_has_wasm_backtrace,
     v128_host_functions_need_simd,
     manifest_from_url,
+    cancel_from_another_thread,
 );
 
 #[test]
@@ -1141,6 +1142,35 @@ fn manifest_from_url(engine: &'static str) {
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Manifest, "{err}");
     server.join().unwrap();
+}
+
+fn cancel_from_another_thread(engine: &'static str) {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    // The timeout only keeps a broken cancel from hanging the suite.
+    let mut p = builder(engine, &kernel())
+        .with_timeout(std::time::Duration::from_secs(60))
+        .build()
+        .unwrap();
+    let handle = p.cancel_handle().unwrap();
+    // A cancel while nothing runs does not touch the next call.
+    handle.cancel();
+    still_works(&mut p);
+    for _ in 0..2 {
+        let done = Arc::new(AtomicBool::new(false));
+        let canceller = {
+            let (handle, done) = (handle.clone(), Arc::clone(&done));
+            std::thread::spawn(move || {
+                while !done.load(Ordering::Acquire) {
+                    std::thread::sleep(std::time::Duration::from_millis(5));
+                    handle.cancel();
+                }
+            })
+        };
+        expect_err(p.call("spin", ""), ErrorKind::Cancelled, "cancelled");
+        done.store(true, Ordering::Release);
+        canceller.join().unwrap();
+        still_works(&mut p);
+    }
 }
 
 // ---------------------------------------------------------------------------------------

@@ -13,6 +13,7 @@
 
 use std::any::Any;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::abi::HostImport;
 use crate::error::Error;
@@ -29,6 +30,8 @@ pub struct Capabilities {
     pub fuel: bool,
     /// Can stop a running call at a deadline.
     pub timeout: bool,
+    /// Can stop a running call from another thread.
+    pub cancel: bool,
     /// Supports the SIMD proposal (and `v128` host function values).
     pub simd: bool,
     /// Reports Wasm backtraces on traps.
@@ -45,6 +48,7 @@ impl Capabilities {
         jit: false,
         fuel: false,
         timeout: false,
+        cancel: false,
         simd: false,
         backtraces: false,
         debug_info: false,
@@ -52,11 +56,12 @@ impl Capabilities {
     };
 
     /// Each capability by name, with whether the engine has it.
-    pub fn by_name(&self) -> [(&'static str, bool); 7] {
+    pub fn by_name(&self) -> [(&'static str, bool); 8] {
         [
             ("jit", self.jit),
             ("fuel", self.fuel),
             ("timeout", self.timeout),
+            ("cancel", self.cancel),
             ("simd", self.simd),
             ("backtraces", self.backtraces),
             ("debug info", self.debug_info),
@@ -71,7 +76,7 @@ impl Capabilities {
 pub struct CompileOptions {
     /// Meter execution with fuel.
     pub fuel: bool,
-    /// Calls must be stoppable at a deadline.
+    /// Calls must be stoppable at a deadline or from another thread.
     pub interruptible: bool,
     /// Emit debug info in compiled code.
     pub debug_info: bool,
@@ -96,13 +101,75 @@ pub enum Profiling {
 }
 
 /// The limits of one call.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default)]
 #[non_exhaustive]
 pub struct CallLimits {
     /// Fuel budget, when the module was compiled with fuel.
     pub fuel: Option<u64>,
     /// When to stop the call with [`Error::Timeout`], when compiled interruptible.
     pub deadline: Option<std::time::Instant>,
+    /// Stop the call with [`Error::Cancelled`] once this says so, when compiled
+    /// interruptible.
+    pub cancel: Option<Arc<CancelState>>,
+}
+
+impl CallLimits {
+    /// Why the call must stop now, if it must: [`Error::Cancelled`] or [`Error::Timeout`].
+    /// Backends ask this at their interruption points.
+    pub fn interruption(&self) -> Option<Error> {
+        if self.cancel.as_ref().is_some_and(|c| c.is_cancelled()) {
+            Some(Error::Cancelled)
+        } else if self
+            .deadline
+            .is_some_and(|d| std::time::Instant::now() >= d)
+        {
+            Some(Error::Timeout(0))
+        } else {
+            None
+        }
+    }
+}
+
+/// Marks a call as running until dropped.
+pub(crate) struct RunningCall<'a>(&'a CancelState);
+
+impl Drop for RunningCall<'_> {
+    fn drop(&mut self) {
+        self.0.call.fetch_add(1, Ordering::AcqRel);
+    }
+}
+
+/// Which call of a plug-in, if any, has been cancelled.
+///
+/// Calls are numbered: the number is odd while a call runs. Cancelling records the running
+/// call's number, so a cancel that arrives between calls, or late, never touches a later
+/// call.
+#[derive(Debug, Default)]
+pub struct CancelState {
+    call: AtomicU64,
+    cancelled: AtomicU64,
+}
+
+impl CancelState {
+    /// Whether the running call has been cancelled.
+    pub fn is_cancelled(&self) -> bool {
+        let call = self.call.load(Ordering::Acquire);
+        call % 2 == 1 && self.cancelled.load(Ordering::Acquire) == call
+    }
+
+    /// A call starts; it ends when the guard drops (even if a host function panics).
+    pub(crate) fn start_call(&self) -> RunningCall<'_> {
+        self.call.fetch_add(1, Ordering::AcqRel);
+        RunningCall(self)
+    }
+
+    /// Cancels the running call, if there is one.
+    pub(crate) fn cancel(&self) {
+        let call = self.call.load(Ordering::Acquire);
+        if call % 2 == 1 {
+            self.cancelled.store(call, Ordering::Release);
+        }
+    }
 }
 
 /// What an import or export is.
@@ -256,7 +323,7 @@ pub trait Instance: HostAccess + Send {
     /// with two zeros (`hs_init`); returns the `i32` when there is one. Running out of
     /// `limits.fuel` is [`Error::OutOfFuel`]; passing `limits.deadline` is
     /// [`Error::Timeout`] (core fills in the duration).
-    fn call(&mut self, name: &str, limits: CallLimits) -> Result<Option<i32>, Error>;
+    fn call(&mut self, name: &str, limits: &CallLimits) -> Result<Option<i32>, Error>;
 
     /// Fuel used by the last call, when fuel is metered.
     fn fuel_consumed(&self) -> Option<u64> {

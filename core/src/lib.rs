@@ -36,8 +36,8 @@ pub use function::{CurrentPlugin, FuncType, Function, MemoryHandle, PTR, UserDat
 #[doc(hidden)]
 pub use macros::{__host_fn_arg, __host_fn_kernel};
 pub use plugin::{
-    CompiledPlugin, DebugOptions, EngineProvider, MAIN_MODULE, NoDefaultEngine, Plugin,
-    PluginBuilder, WasmInput, guest_initializers,
+    CancelHandle, CompiledPlugin, DebugOptions, EngineProvider, MAIN_MODULE, NoDefaultEngine,
+    Plugin, PluginBuilder, WasmInput, guest_initializers,
 };
 pub use state::{
     DEFAULT_MAX_HTTP_RESPONSE_BYTES, DEFAULT_MAX_VAR_BYTES, PluginState, VAR_ENTRY_OVERHEAD,

@@ -18,8 +18,8 @@ use xtism_manifest::Manifest;
 use crate::abi::{self, EXTISM_ENV_MODULE, HOST_IMPORTS, KERNEL_EXPORTS};
 use crate::convert::{FromBytes, ToBytes};
 use crate::engine::{
-    CallLimits, CompileOptions, Engine, ExternKind, HostAccess, ImportSource, Instance,
-    InstantiateError, LinkPlan, Linked, PlannedModule, Profiling, ResourceLimits,
+    CallLimits, CancelState, CompileOptions, Engine, ExternKind, HostAccess, ImportSource,
+    Instance, InstantiateError, LinkPlan, Linked, PlannedModule, Profiling, ResourceLimits,
 };
 use crate::error::Error;
 use crate::function::{CurrentPlugin, FuncType, Function, UserData, Val, ValType};
@@ -306,9 +306,11 @@ impl<'a, P: EngineProvider> PluginBuilder<'a, P> {
                 feature: format!("profiling ({:?})", self.debug.profiling),
             });
         }
+        // Like the official runtime, every plug-in can be cancelled, so every call is
+        // interruptible where the engine can interrupt.
         let options = CompileOptions {
             fuel: self.fuel.is_some(),
-            interruptible: timeout.is_some(),
+            interruptible: timeout.is_some() || caps.cancel,
             debug_info: self.debug.debug_info,
             profiling: self.debug.profiling,
         };
@@ -578,9 +580,24 @@ impl CompiledPlugin {
     }
 }
 
+/// Stops a plug-in's running call from another thread.
+#[derive(Debug, Clone)]
+pub struct CancelHandle {
+    state: Arc<CancelState>,
+}
+
+impl CancelHandle {
+    /// Stops the call running now, if one is, with [`Error::Cancelled`]. A cancel while no
+    /// call runs does nothing: the next call runs normally.
+    pub fn cancel(&self) {
+        self.state.cancel();
+    }
+}
+
 /// A running plug-in.
 pub struct Plugin<P: EngineProvider = NoDefaultEngine> {
     compiled: CompiledPlugin,
+    cancel: Arc<CancelState>,
     instance: Option<Box<dyn Instance>>,
     /// The instance id, shown in logs.
     pub id: uuid::Uuid,
@@ -623,6 +640,7 @@ impl<P: EngineProvider> Plugin<P> {
             .map_err(InstantiateError::into_error)?;
         Ok(Plugin {
             compiled: compiled.clone(),
+            cancel: Arc::default(),
             instance: Some(instance),
             id,
             parked: None,
@@ -692,6 +710,21 @@ impl<P: EngineProvider> Plugin<P> {
         Ok(())
     }
 
+    /// A handle that stops this plug-in's running call from another thread. It fails with
+    /// [`Error::Unsupported`] on an engine that cannot interrupt a call.
+    pub fn cancel_handle(&self) -> Result<CancelHandle, Error> {
+        let engine = &self.compiled.inner.engine;
+        if !engine.capabilities().cancel {
+            return Err(Error::Unsupported {
+                engine: engine.name(),
+                feature: "cancelling a call".into(),
+            });
+        }
+        Ok(CancelHandle {
+            state: Arc::clone(&self.cancel),
+        })
+    }
+
     /// Fuel used by the last call, when a fuel limit is set.
     pub fn fuel_consumed(&self) -> Option<u64> {
         self.instance.as_ref()?.fuel_consumed()
@@ -734,7 +767,7 @@ impl<P: EngineProvider> Plugin<P> {
 
     /// Runs the deferred start function and the guest runtime's initializers once, under
     /// the first call's limits. When one fails, the next call starts from a fresh instance.
-    fn initialize(&mut self, limits: CallLimits) -> Result<(), Error> {
+    fn initialize(&mut self, limits: &CallLimits) -> Result<(), Error> {
         let compiled = Arc::clone(&self.compiled.inner);
         for name in &compiled.init {
             let instance = self.instance()?;
@@ -783,14 +816,18 @@ impl<P: EngineProvider> Plugin<P> {
         let limits = CallLimits {
             fuel: self.compiled.inner.fuel,
             deadline: timeout.map(|t| Instant::now() + t),
+            cancel: Some(Arc::clone(&self.cancel)),
         };
-        self.call_with_limits(name, input, host_context, limits)
-            .map_err(|e| match e {
-                Error::Timeout(_) => Error::Timeout(
-                    timeout.map_or(0, |t| t.as_millis().try_into().unwrap_or(u64::MAX)),
-                ),
-                other => other,
-            })
+        let cancel = Arc::clone(&self.cancel);
+        let running = cancel.start_call();
+        let result = self.call_with_limits(name, input, host_context, &limits);
+        drop(running);
+        result.map_err(|e| match e {
+            Error::Timeout(_) => {
+                Error::Timeout(timeout.map_or(0, |t| t.as_millis().try_into().unwrap_or(u64::MAX)))
+            }
+            other => other,
+        })
     }
 
     fn call_with_limits(
@@ -798,7 +835,7 @@ impl<P: EngineProvider> Plugin<P> {
         name: &str,
         input: &[u8],
         host_context: Option<Box<dyn Any + Send>>,
-        limits: CallLimits,
+        limits: &CallLimits,
     ) -> Result<Region, Error> {
         match self.compiled.inner.exports.get(name) {
             None => {
