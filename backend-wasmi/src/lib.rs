@@ -170,7 +170,7 @@ impl Module for WasmiModule {
 }
 
 /// Whether modules compiled with `options` need fuel metering.
-fn metered(options: CompileOptions) -> bool {
+fn metered(options: &CompileOptions) -> bool {
     options.fuel || options.interruptible
 }
 
@@ -191,7 +191,7 @@ impl Engine for WasmiEngine {
         &self,
         name: &str,
         wasm: &[u8],
-        options: CompileOptions,
+        options: &CompileOptions,
     ) -> Result<Arc<dyn Module>, Error> {
         let metered = metered(options);
         let variant = self.variant(metered)?;
@@ -222,7 +222,7 @@ impl Engine for WasmiEngine {
         }))
     }
 
-    fn link(&self, plan: LinkPlan, options: CompileOptions) -> Result<Box<dyn Linked>, Error> {
+    fn link(&self, plan: LinkPlan, options: &CompileOptions) -> Result<Box<dyn Linked>, Error> {
         let metered = metered(options);
         let variant = self.variant(metered)?;
         let mut modules = Vec::with_capacity(plan.modules.len());

@@ -44,7 +44,7 @@ pub fn run(args: &InfoArgs) -> Result<(), CliError> {
         describe_capabilities(engine.capabilities())
     );
     for (index, (name, bytes)) in sources.iter().enumerate() {
-        let module = engine.compile(name, bytes, CompileOptions::default())?;
+        let module = engine.compile(name, bytes, &CompileOptions::default())?;
         describe_module(&mut report, name, &module, index == main, &names);
     }
     print!("{report}");
@@ -196,13 +196,13 @@ mod tests {
     fn capabilities_line() {
         assert_eq!(
             describe_capabilities(Capabilities::NONE),
-            "none (not: jit, fuel, timeout, cancel, simd, backtraces, debug info, profiling)"
+            "none (not: jit, fuel, timeout, cancel, simd, backtraces, debug info, profiling, compile cache)"
         );
         let mut caps = Capabilities::NONE;
         caps.fuel = true;
         assert_eq!(
             describe_capabilities(caps),
-            "fuel (not: jit, timeout, cancel, simd, backtraces, debug info, profiling)"
+            "fuel (not: jit, timeout, cancel, simd, backtraces, debug info, profiling, compile cache)"
         );
     }
 }

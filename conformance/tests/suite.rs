@@ -44,9 +44,17 @@ fn run_against(
 
 macro_rules! suite {
     ($($case:ident),* $(,)?) => {
+        #[cfg(feature = "wasmtime")]
+        mod wasmtime {
+            $( #[test] fn $case() { super::run("wasmtime", stringify!($case), super::$case) } )*
+        }
         #[cfg(feature = "wasmi")]
         mod wasmi {
             $( #[test] fn $case() { super::run("wasmi", stringify!($case), super::$case) } )*
+        }
+        #[cfg(feature = "wasmer")]
+        mod wasmer {
+            $( #[test] fn $case() { super::run("wasmer", stringify!($case), super::$case) } )*
         }
     };
 }

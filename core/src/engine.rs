@@ -40,6 +40,8 @@ pub struct Capabilities {
     pub debug_info: bool,
     /// Supports a native profiler ([`Profiling`]).
     pub profiling: bool,
+    /// Can keep compiled code on disk ([`CompileOptions::cache_dir`]).
+    pub compile_cache: bool,
 }
 
 impl Capabilities {
@@ -53,10 +55,11 @@ impl Capabilities {
         backtraces: false,
         debug_info: false,
         profiling: false,
+        compile_cache: false,
     };
 
     /// Each capability by name, with whether the engine has it.
-    pub fn by_name(&self) -> [(&'static str, bool); 8] {
+    pub fn by_name(&self) -> [(&'static str, bool); 9] {
         [
             ("jit", self.jit),
             ("fuel", self.fuel),
@@ -66,14 +69,18 @@ impl Capabilities {
             ("backtraces", self.backtraces),
             ("debug info", self.debug_info),
             ("profiling", self.profiling),
+            ("compile cache", self.compile_cache),
         ]
     }
 }
 
 /// How modules are compiled: choices an engine must make before compiling.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub struct CompileOptions {
+    /// Keep compiled code in this directory and reuse it (JIT engines). Artifacts are keyed
+    /// by the engine's version and configuration, so a stale one is never loaded.
+    pub cache_dir: Option<Arc<std::path::Path>>,
     /// Meter execution with fuel.
     pub fuel: bool,
     /// Calls must be stoppable at a deadline or from another thread.
@@ -347,11 +354,11 @@ pub trait Engine: Send + Sync + 'static {
         &self,
         name: &str,
         wasm: &[u8],
-        options: CompileOptions,
+        options: &CompileOptions,
     ) -> Result<Arc<dyn Module>, Error>;
 
     /// Prepares a plug-in for instantiation.
-    fn link(&self, plan: LinkPlan, options: CompileOptions) -> Result<Box<dyn Linked>, Error>;
+    fn link(&self, plan: LinkPlan, options: &CompileOptions) -> Result<Box<dyn Linked>, Error>;
 }
 
 /// The marker a failing host call returns: the real error is kept in the [`PluginState`]

@@ -128,6 +128,70 @@ pub struct DebugOptions {
     pub profiling: Profiling,
     /// When a call fails, write the plug-in's exported memory to this file.
     pub memdump: Option<PathBuf>,
+    /// Set from the environment: an engine without a feature asked for says so on stderr
+    /// and goes on, where an explicit request is refused with [`Error::Unsupported`].
+    from_env: bool,
+}
+
+impl DebugOptions {
+    /// The switches the official runtime reads from the environment: `EXTISM_DEBUG=1`
+    /// (debug info), `EXTISM_PROFILE=perf|jitdump|vtune`, `EXTISM_MEMDUMP=<file>`.
+    pub fn from_env() -> DebugOptions {
+        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+        DebugOptions {
+            debug_info: var("EXTISM_DEBUG").is_some_and(|v| v != "0"),
+            profiling: match var("EXTISM_PROFILE").as_deref() {
+                Some("perf") => Profiling::Perf,
+                Some("jitdump") => Profiling::JitDump,
+                Some("vtune") => Profiling::VTune,
+                _ => Profiling::None,
+            },
+            memdump: var("EXTISM_MEMDUMP").map(PathBuf::from),
+            from_env: true,
+        }
+    }
+
+    /// Keeps the switches the engine supports. A missing one is an error when asked for
+    /// explicitly; from the environment it is dropped with one line on stderr per engine
+    /// and switch.
+    fn for_engine(mut self, engine: &dyn Engine) -> Result<DebugOptions, Error> {
+        let caps = engine.capabilities();
+        let missing = [
+            ("debug info".to_owned(), self.debug_info && !caps.debug_info),
+            (
+                format!("profiling ({:?})", self.profiling),
+                self.profiling != Profiling::None && !caps.profiling,
+            ),
+        ];
+        for (feature, _) in missing.iter().filter(|(_, missing)| *missing) {
+            if !self.from_env {
+                return Err(Error::Unsupported {
+                    engine: engine.name(),
+                    feature: feature.clone(),
+                });
+            }
+            warn_once(engine.name(), feature);
+        }
+        self.debug_info &= caps.debug_info;
+        if !caps.profiling {
+            self.profiling = Profiling::None;
+        }
+        Ok(self)
+    }
+}
+
+/// Prints, once per process for each engine and switch, that the engine ignores a debugging
+/// switch set in the environment.
+fn warn_once(engine: &str, feature: &str) {
+    static SAID: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+    let key = format!("{engine}: {feature}");
+    let mut said = SAID.lock().unwrap_or_else(|e| e.into_inner());
+    if !said.contains(&key) {
+        eprintln!(
+            "xtism: the {engine} engine does not support {feature}; ignoring the environment's request"
+        );
+        said.push(key);
+    }
 }
 
 /// Builds a [`Plugin`] or a [`CompiledPlugin`].
@@ -141,6 +205,7 @@ pub struct PluginBuilder<'a, P: EngineProvider = NoDefaultEngine> {
     fuel: Option<u64>,
     max_pages: Option<u32>,
     max_var_bytes: Option<u64>,
+    cache_dir: Option<PathBuf>,
     debug: DebugOptions,
     provider: PhantomData<fn() -> P>,
 }
@@ -158,7 +223,8 @@ impl<'a, P: EngineProvider> PluginBuilder<'a, P> {
             fuel: None,
             max_pages: None,
             max_var_bytes: None,
-            debug: DebugOptions::default(),
+            cache_dir: None,
+            debug: DebugOptions::from_env(),
             provider: PhantomData,
         }
     }
@@ -259,7 +325,13 @@ impl<'a, P: EngineProvider> PluginBuilder<'a, P> {
         self
     }
 
-    /// Sets the debugging switches.
+    /// Keeps compiled code in `dir` and reuses it on later runs (JIT engines).
+    pub fn with_cache_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.cache_dir = Some(dir.into());
+        self
+    }
+
+    /// Sets the debugging switches (instead of those of the environment).
     pub fn with_debug_options(mut self, debug: DebugOptions) -> Self {
         self.debug = debug;
         self
@@ -294,25 +366,21 @@ impl<'a, P: EngineProvider> PluginBuilder<'a, P> {
                 feature: "fuel limits".into(),
             });
         }
-        if self.debug.debug_info && !caps.debug_info {
+        let debug = self.debug.for_engine(engine.as_ref())?;
+        if self.cache_dir.is_some() && !caps.compile_cache {
             return Err(Error::Unsupported {
                 engine: engine.name(),
-                feature: "debug info".into(),
-            });
-        }
-        if self.debug.profiling != Profiling::None && !caps.profiling {
-            return Err(Error::Unsupported {
-                engine: engine.name(),
-                feature: format!("profiling ({:?})", self.debug.profiling),
+                feature: "a compilation cache".into(),
             });
         }
         // Like the official runtime, every plug-in can be cancelled, so every call is
         // interruptible where the engine can interrupt.
         let options = CompileOptions {
+            cache_dir: self.cache_dir.map(Arc::from),
             fuel: self.fuel.is_some(),
             interruptible: timeout.is_some() || caps.cancel,
-            debug_info: self.debug.debug_info,
-            profiling: self.debug.profiling,
+            debug_info: debug.debug_info,
+            profiling: debug.profiling,
         };
         let mut config = manifest.config.clone();
         config.extend(self.config);
@@ -336,7 +404,7 @@ impl<'a, P: EngineProvider> PluginBuilder<'a, P> {
                 .flatten();
             deferred_start |= rewritten.is_some();
             let bytes = rewritten.as_deref().unwrap_or(bytes);
-            modules.push((name.clone(), engine.compile(name, bytes, options)?));
+            modules.push((name.clone(), engine.compile(name, bytes, &options)?));
         }
         // Dependencies first, main last.
         let main = modules.remove(main_index);
@@ -365,7 +433,7 @@ impl<'a, P: EngineProvider> PluginBuilder<'a, P> {
         init.extend(guest_initializers(
             exports.iter().map(|(n, t)| (n.as_str(), t)),
         ));
-        let linked = engine.link(plan, options)?;
+        let linked = engine.link(plan, &options)?;
         Ok(CompiledPlugin {
             inner: Arc::new(CompiledInner {
                 engine,
@@ -376,7 +444,7 @@ impl<'a, P: EngineProvider> PluginBuilder<'a, P> {
                 limits,
                 fuel: self.fuel,
                 timeout,
-                memdump: self.debug.memdump,
+                memdump: debug.memdump,
             }),
         })
     }

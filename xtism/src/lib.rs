@@ -1,7 +1,7 @@
 //! xtism: run Extism plug-ins on the WebAssembly engine of your choice.
 //!
 //! This crate re-exports [`xtism_core`] (everything Extism means) and adds the engines
-//! compiled in through features (`wasmi` today). A program written against the official
+//! compiled in through features: `wasmtime`, `wasmi`, `wasmer` (all three by default). A program written against the official
 //! `extism` crate ports by changing the dependency and the `use` line:
 //!
 //! ```no_run
@@ -15,7 +15,8 @@
 //! ```
 //!
 //! The engine is chosen by [`PluginBuilder::with_engine`] (see [`engine()`]), else by the
-//! `XTISM_ENGINE` environment variable, else the default: the fastest one compiled in.
+//! `XTISM_ENGINE` environment variable, else the default: wasmtime when compiled in, else
+//! wasmi, else wasmer.
 
 #![deny(missing_docs)]
 
@@ -23,11 +24,25 @@ use std::sync::Arc;
 
 pub use xtism_core::*;
 
-/// Names of the engines compiled into this build, fastest first.
+/// Names of the engines compiled into this build; the first is the default (wasmtime when
+/// compiled in, else wasmi, else wasmer).
 pub const ENGINES: &[&str] = &[
+    #[cfg(feature = "wasmtime")]
+    "wasmtime",
     #[cfg(feature = "wasmi")]
     "wasmi",
+    #[cfg(feature = "wasmer")]
+    "wasmer",
 ];
+
+/// The engine made once per process and shared by every plug-in that names it.
+#[cfg(any(feature = "wasmtime", feature = "wasmi", feature = "wasmer"))]
+macro_rules! shared_engine {
+    ($make:expr) => {{
+        static ENGINE: std::sync::OnceLock<Arc<dyn Engine>> = std::sync::OnceLock::new();
+        Ok(Arc::clone(ENGINE.get_or_init(|| Arc::new($make))))
+    }};
+}
 
 /// Environment variable naming the default engine.
 pub const ENGINE_ENV: &str = "XTISM_ENGINE";
@@ -36,13 +51,12 @@ pub const ENGINE_ENV: &str = "XTISM_ENGINE";
 /// made once per process and shared.
 pub fn engine(name: &str) -> Result<Arc<dyn Engine>, Error> {
     match name {
+        #[cfg(feature = "wasmtime")]
+        "wasmtime" => shared_engine!(xtism_wasmtime::WasmtimeEngine::new()),
         #[cfg(feature = "wasmi")]
-        "wasmi" => {
-            static WASMI: std::sync::OnceLock<Arc<dyn Engine>> = std::sync::OnceLock::new();
-            Ok(Arc::clone(
-                WASMI.get_or_init(|| Arc::new(xtism_wasmi::WasmiEngine::new())),
-            ))
-        }
+        "wasmi" => shared_engine!(xtism_wasmi::WasmiEngine::new()),
+        #[cfg(feature = "wasmer")]
+        "wasmer" => shared_engine!(xtism_wasmer::WasmerEngine::new()),
         _ => Err(Error::Invalid(format!(
             "unknown engine {name:?}; this build has: {}",
             ENGINES.join(", ")
@@ -50,7 +64,7 @@ pub fn engine(name: &str) -> Result<Arc<dyn Engine>, Error> {
     }
 }
 
-/// The engine named by `XTISM_ENGINE`, else the fastest one compiled in.
+/// The engine named by `XTISM_ENGINE`, else the first of [`ENGINES`].
 pub fn default_engine() -> Result<Arc<dyn Engine>, Error> {
     match std::env::var(ENGINE_ENV) {
         Ok(name) if !name.is_empty() => engine(&name),

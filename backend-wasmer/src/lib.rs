@@ -1,0 +1,1 @@
+//! xtism-wasmer: being written.

@@ -1,0 +1,1 @@
+//! xtism-wasmtime: being written.
