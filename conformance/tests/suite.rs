@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 
 use xtism::{
     CompiledPlugin, CurrentPlugin, DebugOptions, Error, ErrorKind, Function, Json, Manifest, PTR,
-    Plugin, PluginBuilder, UserData, Val, ValType, host_fn, manifest::Wasm,
+    Plugin, PluginBuilder, Pool, UserData, Val, ValType, host_fn, manifest::Wasm,
 };
 use xtism_conformance::plugin;
 
@@ -119,6 +119,8 @@ suite!(
     v128_host_functions_need_simd,
     manifest_from_url,
     cancel_from_another_thread,
+    pool_under_eight_threads,
+    memory_bomb,
 );
 
 #[test]
@@ -1179,6 +1181,68 @@ fn cancel_from_another_thread(engine: &'static str) {
         canceller.join().unwrap();
         still_works(&mut p);
     }
+}
+
+fn pool_under_eight_threads(engine: &'static str) {
+    let wasm = plugin("as/count_vowels.wasm");
+    let pool = Pool::new(CompiledPlugin::new(builder(engine, &wasm)).unwrap(), 3);
+    let calls = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let threads: Vec<_> = (0..8)
+        .map(|_| {
+            let (pool, calls) = (pool.clone(), Arc::clone(&calls));
+            std::thread::spawn(move || {
+                for _ in 0..5 {
+                    let mut p = pool
+                        .get(std::time::Duration::from_secs(60))
+                        .unwrap()
+                        .expect("an instance within a minute");
+                    let Json(out): Json<serde_json::Value> = p.call("count_vowels", "aei").unwrap();
+                    assert_eq!(out["count"], 3);
+                    calls.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    assert_eq!(calls.load(std::sync::atomic::Ordering::Relaxed), 40);
+    assert!(pool.instances() <= 3, "{}", pool.instances());
+    // Every instance kept its own running total: together they counted all 40 calls.
+    let mut total = 0;
+    let held: Vec<_> = (0..pool.instances())
+        .map(|_| pool.get(std::time::Duration::ZERO).unwrap().unwrap())
+        .collect();
+    for mut p in held {
+        let Json(out): Json<serde_json::Value> = p.call("count_vowels", "").unwrap();
+        total += out["total"].as_u64().unwrap();
+    }
+    assert_eq!(total, 40 * 3);
+    // A full pool makes a caller wait, then gives up.
+    let small = Pool::new(CompiledPlugin::new(builder(engine, &wasm)).unwrap(), 1);
+    let _held = small.get(std::time::Duration::ZERO).unwrap().unwrap();
+    assert!(
+        small
+            .get(std::time::Duration::from_millis(50))
+            .unwrap()
+            .is_none()
+    );
+}
+
+fn memory_bomb(engine: &'static str) {
+    // A plug-in that grows its memory and allocates kernel blocks until refused stops at
+    // max_pages in both memories, and the next call works.
+    let mut p = builder(engine, &kernel())
+        .with_memory_max(64)
+        .build()
+        .unwrap();
+    let f = call_facts(&mut p, "bomb", b"");
+    assert_eq!(f[0], 63, "plug-in memory grew from 1 to 64 pages, then -1");
+    assert!(
+        (50..64).contains(&f[1]),
+        "64 KiB kernel blocks until alloc returned 0: {f:?}"
+    );
+    still_works(&mut p);
 }
 
 // ---------------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ mod error;
 mod function;
 mod macros;
 mod plugin;
+mod pool;
 mod start;
 mod state;
 
@@ -39,6 +40,7 @@ pub use plugin::{
     CancelHandle, CompiledPlugin, DebugOptions, EngineProvider, MAIN_MODULE, NoDefaultEngine,
     Plugin, PluginBuilder, WasmInput, guest_initializers,
 };
+pub use pool::{Pool, PoolPlugin};
 pub use state::{
     DEFAULT_MAX_HTTP_RESPONSE_BYTES, DEFAULT_MAX_VAR_BYTES, PluginState, VAR_ENTRY_OVERHEAD,
 };

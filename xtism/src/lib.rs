@@ -93,3 +93,9 @@ pub type Plugin = xtism_core::Plugin<Engines>;
 
 /// Builds a [`Plugin`] or a [`CompiledPlugin`].
 pub type PluginBuilder<'a> = xtism_core::PluginBuilder<'a, Engines>;
+
+/// A bounded pool of instances of one compiled plug-in, for concurrent callers.
+pub type Pool = xtism_core::Pool<Engines>;
+
+/// An instance borrowed from a [`Pool`].
+pub type PoolPlugin = xtism_core::PoolPlugin<Engines>;

@@ -297,6 +297,26 @@
     (call $push (i64.extend_i32_s (memory.grow (i32.wrap_i64 (call $input_load_u64 (i64.const 0))))))
     (call $end))
 
+  ;; Grows this module's memory a page at a time until refused, then allocates 64 KiB
+  ;; kernel blocks until alloc returns 0. Output = [pages grown, blocks allocated].
+  (func (export "bomb") (result i32)
+    (local $pages i64) (local $blocks i64) (local $h i64)
+    (block $done
+      (loop $grow
+        (br_if $done (i32.eq (memory.grow (i32.const 1)) (i32.const -1)))
+        (local.set $pages (i64.add (local.get $pages) (i64.const 1)))
+        (br $grow)))
+    (local.set $h (call $alloc (i64.const 16)))
+    (block $full
+      (loop $more
+        (br_if $full (i64.eqz (call $alloc (i64.const 65536))))
+        (local.set $blocks (i64.add (local.get $blocks) (i64.const 1)))
+        (br $more)))
+    (call $store_u64 (local.get $h) (local.get $pages))
+    (call $store_u64 (i64.add (local.get $h) (i64.const 8)) (local.get $blocks))
+    (call $output_set (local.get $h) (i64.const 16))
+    (i32.const 0))
+
   (func (export "spin") (result i32)
     (loop $forever (br $forever))
     (i32.const 0))
