@@ -951,3 +951,29 @@ fn version_and_help() {
     let output = run(["call"]);
     assert_eq!(output.status.code(), Some(2));
 }
+
+/// A wasmi-only build pulls in no JIT engine: the dependency tree has no wasmtime, wasmer or
+/// cranelift crate.
+#[test]
+fn wasmi_only_build_has_no_jit_engine() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    for package in ["xtism", "xtism-cli"] {
+        let output = Command::new(env!("CARGO"))
+            .current_dir(&root)
+            .args(["tree", "--offline", "-p", package, "--no-default-features"])
+            .args(["--features", "wasmi", "-e", "normal", "--prefix", "none"])
+            .output()
+            .expect("cargo runs");
+        assert!(output.status.success(), "{}", stderr(&output));
+        let tree = stdout(&output);
+        assert!(tree.contains("wasmi "), "{tree}");
+        for line in tree.lines() {
+            assert!(
+                !["wasmtime", "wasmer", "cranelift"]
+                    .iter()
+                    .any(|jit| line.starts_with(jit)),
+                "{package} with only wasmi depends on {line}"
+            );
+        }
+    }
+}
