@@ -977,3 +977,58 @@ fn wasmi_only_build_has_no_jit_engine() {
         }
     }
 }
+
+/// The official runtime's debugging switches come from the environment; an engine without
+/// one says so once on stderr and runs the plug-in anyway.
+#[cfg(feature = "wasmi")]
+#[test]
+fn debugging_switches_from_the_environment() {
+    let wasm = plugin("as/count_vowels.wasm");
+    let output = xtism()
+        .env("EXTISM_DEBUG", "1")
+        .env("EXTISM_PROFILE", "perf")
+        .args(["call", path_str(&wasm), "count_vowels", "-i", HELLO])
+        .args(["--engine", "wasmi", "--loop", "2"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let err = stderr(&output);
+    assert_eq!(
+        ok(output),
+        "{\"count\":3,\"total\":3,\"vowels\":\"aeiouAEIOU\"}\n{\"count\":3,\"total\":6,\"vowels\":\"aeiouAEIOU\"}\n"
+    );
+    assert_eq!(
+        err.matches("does not support debug info").count(),
+        1,
+        "{err}"
+    );
+    assert_eq!(
+        err.matches("does not support profiling (Perf)").count(),
+        1,
+        "{err}"
+    );
+
+    // EXTISM_MEMDUMP: a failing call writes the plug-in's memory to the file.
+    let dir = tempfile::tempdir().unwrap();
+    let dump = dir.path().join("memory.bin");
+    let output = xtism()
+        .env("EXTISM_MEMDUMP", &dump)
+        .args([
+            "call",
+            path_str(&plugin("as/errors.wasm")),
+            "fail",
+            "-i",
+            "x",
+        ])
+        .args(["--engine", "wasmi"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    fails(output, 1);
+    let bytes = std::fs::read(&dump).expect("a memory dump");
+    assert!(
+        bytes.len() >= 65536 && bytes.len() % 65536 == 0,
+        "{}",
+        bytes.len()
+    );
+}
