@@ -1,1 +1,383 @@
-//! xtism-wasmer: being written.
+//! xtism-wasmer: xtism's engine traits on wasmer 7 (the native `sys` backend, Cranelift).
+//!
+//! This crate only adapts wasmer to [`xtism_core::engine`]: it compiles modules, materializes
+//! core's [`LinkPlan`] as wasmer externs, binds core's kernel imports with
+//! `Function::new_typed_with_env` (typed, one binding per signature) and user host functions
+//! with `Function::new_with_env`, and exposes the kernel memory. Extism's meaning stays in
+//! core. What wasmer made us choose:
+//!
+//! - **One wasmer engine per compiled module.** Wasmer keeps compiled code in the engine that
+//!   compiled it and frees it only with that engine, and its metering middleware serves a
+//!   single module. So every module gets an engine of its own, kept alive by the module and
+//!   by the instances made from it: its code is freed with the last plug-in that uses it.
+//!   Stores and the kernel module use one engine per configuration (fuel, interruption),
+//!   made on first use.
+//! - **Fuel** is wasmer-middlewares' `Metering`, one unit per operator, its budget set before
+//!   each call. Every plug-in module meters its own code against the call's budget; the kernel
+//!   (ours, loop-free) is not metered.
+//! - **Interruption.** Wasmer 7 cannot stop running code portably: its
+//!   `experimental-host-interrupt` feature takes `SIGUSR1` over for the whole process (a
+//!   `SIGUSR1` it did not send fails an assertion inside its signal handler, which aborts)
+//!   and exists on Unix only, and a metering trap cannot be resumed, so fuel cannot be handed out in slices as
+//!   with wasmi. Instead, interruptible modules carry a check, injected by a middleware of
+//!   ours, at every function entry and loop header: it reads a flag global and traps when the
+//!   flag is raised. A watchdog thread raises the flags of running calls whose deadline has
+//!   passed or that were cancelled (it asks core's `CallLimits::interruption` every
+//!   millisecond); the trap is reported as [`Error::Timeout`] or [`Error::Cancelled`], the flag
+//!   lowered, and the plug-in stays usable.
+//! - **Resource limits** are applied by our own wasmer `Tunables`, which create every memory
+//!   and table: a memory's maximum is clamped to `max_pages` (so `memory.grow` past it returns
+//!   -1), a table's to `max_table_elements`, and an instantiation that would exceed a limit
+//!   (a larger minimum, too many memories, tables or instances) is refused with
+//!   [`Error::MemoryLimit`] before anything is allocated.
+//! - **Compile cache**: `Module::serialize` and `Module::deserialize` in
+//!   [`CompileOptions::cache_dir`], under a hash of the wasmer version, the host, the
+//!   middleware configuration, the module name and the Wasm bytes.
+//! - **Threads**: wasmer 7's `Store` is not `Send` (wasmerio/wasmer#7001), though nothing in
+//!   the stores we build is tied to a thread between calls; the instance type asserts `Send`
+//!   with the reasons spelled out.
+
+#![deny(missing_docs)]
+
+mod cache;
+mod instance;
+mod interrupt;
+mod limits;
+
+use std::any::Any;
+use std::sync::{Arc, OnceLock};
+
+use wasmer::sys::{
+    CompilerConfig, Cranelift, EngineBuilder, FunctionMiddleware, MiddlewareError,
+    ModuleMiddleware, NativeEngineExt,
+};
+use wasmer::{ExternType, LocalFunctionIndex, ModuleInfo, Type};
+use xtism_core::engine::{
+    Capabilities, CompileOptions, Engine, Export, ExternKind, Import, LinkPlan, Linked, Module,
+};
+use xtism_core::{Error, FuncType, KERNEL_WASM, ValType};
+
+/// The engine name.
+const NAME: &str = "wasmer";
+
+/// The fuel cost of one Wasm operator.
+const OPERATOR_COST: u64 = 1;
+
+/// Exports the metering middleware adds to a module: its budget and its exhaustion flag.
+pub(crate) const METERING_REMAINING: &str = "wasmer_metering_remaining_points";
+/// See [`METERING_REMAINING`].
+pub(crate) const METERING_EXHAUSTED: &str = "wasmer_metering_points_exhausted";
+
+/// What compiled code carries: which middlewares instrument it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) struct Config {
+    /// Metered with a fuel budget.
+    pub fuel: bool,
+    /// Stoppable by the watchdog.
+    pub interruptible: bool,
+}
+
+impl Config {
+    fn of(options: &CompileOptions) -> Config {
+        Config {
+            fuel: options.fuel,
+            interruptible: options.interruptible,
+        }
+    }
+
+    fn index(self) -> usize {
+        usize::from(self.fuel) * 2 + usize::from(self.interruptible)
+    }
+
+    /// A fresh engine that compiles with this configuration's middlewares. Each module gets
+    /// its own: wasmer frees code only with the engine that compiled it, and a metering
+    /// middleware serves one module.
+    fn compiling_engine(self, name: &str) -> wasmer::Engine {
+        let mut cranelift = Cranelift::new();
+        cranelift.push_middleware(Arc::new(ModuleName(name.to_owned())));
+        if self.fuel {
+            let metering = wasmer_middlewares::Metering::new(u64::MAX, |_: &_| OPERATOR_COST);
+            cranelift.push_middleware(Arc::new(metering));
+        }
+        if self.interruptible {
+            cranelift.push_middleware(Arc::new(interrupt::InterruptCheck::default()));
+        }
+        with_tunables(EngineBuilder::new(cranelift).into())
+    }
+
+    /// Everything about the configuration that changes compiled code, for cache keys.
+    fn describe(self) -> String {
+        format!(
+            "fuel={} cost={OPERATOR_COST} interruptible={} check={}",
+            self.fuel,
+            self.interruptible,
+            interrupt::CHECK_VERSION
+        )
+    }
+}
+
+/// Names a module that has no name of its own, so that backtraces say which module of a
+/// plug-in trapped. It changes no code.
+#[derive(Debug)]
+struct ModuleName(String);
+
+impl ModuleMiddleware for ModuleName {
+    fn generate_function_middleware<'a>(
+        &self,
+        _: LocalFunctionIndex,
+    ) -> Box<dyn FunctionMiddleware<'a> + 'a> {
+        Box::new(Unchanged)
+    }
+
+    fn transform_module_info(&self, info: &mut ModuleInfo) -> Result<(), MiddlewareError> {
+        info.name.get_or_insert_with(|| self.0.clone());
+        Ok(())
+    }
+}
+
+/// Passes a function's code through unchanged.
+#[derive(Debug)]
+struct Unchanged;
+
+impl FunctionMiddleware<'_> for Unchanged {}
+
+/// An engine with xtism's [`limits::LimitingTunables`].
+fn with_tunables(mut engine: wasmer::Engine) -> wasmer::Engine {
+    engine.set_tunables(limits::LimitingTunables::default());
+    engine
+}
+
+/// The engine that owns the stores of one configuration, with the kernel compiled for it.
+/// The kernel is trusted and has no loops, so it is compiled without middlewares.
+struct Variant {
+    engine: wasmer::Engine,
+    kernel: wasmer::Module,
+    config: Config,
+}
+
+impl Variant {
+    fn new(config: Config) -> Result<Variant, Error> {
+        let mut cranelift = Cranelift::new();
+        cranelift.push_middleware(Arc::new(ModuleName("kernel".into())));
+        let engine = with_tunables(EngineBuilder::new(cranelift).into());
+        let kernel = wasmer::Module::new(&engine, KERNEL_WASM).map_err(|e| Error::Compile {
+            module: "kernel".into(),
+            message: e.to_string(),
+        })?;
+        Ok(Variant {
+            engine,
+            kernel,
+            config,
+        })
+    }
+}
+
+/// The wasmer engine.
+///
+/// Compiled code is native (Cranelift). Fuel, timeouts and cancellation are compiled into
+/// the code of the modules that need them (see the crate documentation).
+#[derive(Default)]
+pub struct WasmerEngine {
+    variants: [OnceLock<Variant>; 4],
+}
+
+impl std::fmt::Debug for WasmerEngine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("WasmerEngine")
+    }
+}
+
+impl WasmerEngine {
+    /// A wasmer engine.
+    pub fn new() -> Self {
+        WasmerEngine::default()
+    }
+
+    fn variant(&self, config: Config) -> Result<&Variant, Error> {
+        let cell = &self.variants[config.index()];
+        if let Some(v) = cell.get() {
+            return Ok(v);
+        }
+        let v = Variant::new(config)?;
+        Ok(cell.get_or_init(|| v))
+    }
+}
+
+/// A module compiled by wasmer, with its imports and exports in core's terms.
+pub(crate) struct WasmerModule {
+    pub module: wasmer::Module,
+    /// The engine holding the module's code: it must outlive every instance.
+    pub _engine: wasmer::Engine,
+    pub config: Config,
+    imports: Vec<Import>,
+    exports: Vec<Export>,
+}
+
+impl Module for WasmerModule {
+    fn imports(&self) -> &[Import] {
+        &self.imports
+    }
+
+    fn exports(&self) -> &[Export] {
+        &self.exports
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+fn val_type(ty: Type) -> Option<ValType> {
+    Some(match ty {
+        Type::I32 => ValType::I32,
+        Type::I64 => ValType::I64,
+        Type::F32 => ValType::F32,
+        Type::F64 => ValType::F64,
+        Type::V128 => ValType::V128,
+        Type::FuncRef => ValType::FuncRef,
+        Type::ExternRef => ValType::ExternRef,
+        Type::ExceptionRef => return None,
+    })
+}
+
+pub(crate) fn wasmer_type(ty: ValType) -> Type {
+    match ty {
+        ValType::I32 => Type::I32,
+        ValType::I64 => Type::I64,
+        ValType::F32 => Type::F32,
+        ValType::F64 => Type::F64,
+        ValType::V128 => Type::V128,
+        ValType::FuncRef => Type::FuncRef,
+        ValType::ExternRef => Type::ExternRef,
+    }
+}
+
+/// Core's view of an import or export type; `None` for what core cannot name (exception
+/// tags and references), which then matches nothing the host provides.
+fn extern_kind(ty: &ExternType) -> Option<ExternKind> {
+    Some(match ty {
+        ExternType::Function(f) => {
+            let params: Option<Vec<ValType>> = f.params().iter().copied().map(val_type).collect();
+            let results: Option<Vec<ValType>> = f.results().iter().copied().map(val_type).collect();
+            ExternKind::Func(FuncType::new(params?, results?))
+        }
+        ExternType::Memory(_) => ExternKind::Memory,
+        ExternType::Table(_) => ExternKind::Table,
+        ExternType::Global(_) => ExternKind::Global,
+        ExternType::Tag(_) => return None,
+    })
+}
+
+/// Whether an export was added by xtism's middlewares rather than written by the plug-in.
+fn is_instrumentation(name: &str) -> bool {
+    name == interrupt::FLAG_EXPORT || name == METERING_REMAINING || name == METERING_EXHAUSTED
+}
+
+/// Compiles `wasm` with a fresh engine for `config`.
+pub(crate) fn compile_module(
+    name: &str,
+    wasm: &[u8],
+    config: Config,
+) -> Result<(wasmer::Engine, wasmer::Module), Error> {
+    let engine = config.compiling_engine(name);
+    let module = wasmer::Module::new(&engine, wasm).map_err(|e| Error::Compile {
+        module: name.to_owned(),
+        message: e.to_string(),
+    })?;
+    Ok((engine, module))
+}
+
+impl Engine for WasmerEngine {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        let mut caps = Capabilities::NONE;
+        caps.jit = true;
+        caps.fuel = true;
+        caps.timeout = true;
+        caps.cancel = true;
+        caps.simd = true;
+        caps.backtraces = true;
+        caps.compile_cache = true;
+        caps
+    }
+
+    fn compile(
+        &self,
+        name: &str,
+        wasm: &[u8],
+        options: &CompileOptions,
+    ) -> Result<Arc<dyn Module>, Error> {
+        let config = Config::of(options);
+        if options.debug_info || options.profiling != xtism_core::engine::Profiling::None {
+            return Err(Error::Unsupported {
+                engine: NAME,
+                feature: "debug info and profiling".into(),
+            });
+        }
+        let (engine, module) = match &options.cache_dir {
+            Some(dir) => {
+                let (engine, module, _) = cache::load_or_compile(dir, name, wasm, config)?;
+                (engine, module)
+            }
+            None => compile_module(name, wasm, config)?,
+        };
+        let mut imports = Vec::new();
+        for import in module.imports() {
+            let kind = extern_kind(import.ty()).ok_or_else(|| Error::Unsupported {
+                engine: NAME,
+                feature: format!(
+                    "importing {}::{} (an exception tag or exception reference)",
+                    import.module(),
+                    import.name()
+                ),
+            })?;
+            imports.push(Import {
+                module: import.module().to_owned(),
+                name: import.name().to_owned(),
+                kind,
+            });
+        }
+        let exports = module
+            .exports()
+            .filter(|e| !is_instrumentation(e.name()))
+            .filter_map(|e| {
+                Some(Export {
+                    name: e.name().to_owned(),
+                    kind: extern_kind(e.ty())?,
+                })
+            })
+            .collect();
+        Ok(Arc::new(WasmerModule {
+            module,
+            _engine: engine,
+            config,
+            imports,
+            exports,
+        }))
+    }
+
+    fn link(&self, plan: LinkPlan, options: &CompileOptions) -> Result<Box<dyn Linked>, Error> {
+        let variant = self.variant(Config::of(options))?;
+        instance::WasmerLinked::new(
+            variant.engine.clone(),
+            variant.kernel.clone(),
+            variant.config,
+            plan,
+        )
+        .map(|l| Box::new(l) as Box<dyn Linked>)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn engines_cross_threads() {
+        fn send_sync<T: Send + Sync>() {}
+        send_sync::<WasmerEngine>();
+    }
+}

@@ -1257,6 +1257,8 @@ fn transcript(engine: &'static str) -> Vec<String> {
                 Ok(text) => format!("{label} ok {text:?}"),
                 Err(_) => format!("{label} ok bytes {}", out.escape_ascii()),
             },
+            // Backtraces differ by engine (and wasmi has none); the message must not.
+            Err(Error::Trap { message, .. }) => format!("{label} err Trap {message}"),
             Err(e) => format!("{label} err {:?} {e}", e.kind()),
         });
     };

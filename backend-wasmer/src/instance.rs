@@ -1,0 +1,665 @@
+//! Linking and running: a [`LinkPlan`] materialized as wasmer externs, one wasmer store per
+//! plug-in instance, calls under fuel and interruption, and core's [`HostAccess`] over the
+//! store (between calls) and over a host function's environment (inside a call).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use wasmer::{
+    AsStoreRef, Extern, FrameInfo, Function, FunctionEnv, FunctionEnvMut, FunctionType, Global,
+    Instance as WasmerInstance, InstantiationError, LinkError, Memory, RuntimeError, Store, Type,
+    TypedFunction, Value,
+};
+use wasmer_types::TrapCode;
+use xtism_core::engine::{
+    CallLimits, HostAccess, HostTrap, ImportSource, Instance, InstantiateError, LinkPlan, Linked,
+    Module, ResourceLimits,
+};
+use xtism_core::{Error, HostImport, PluginState, Val, ValType};
+
+use crate::interrupt::{FLAG_EXPORT, Flag, Slot};
+use crate::limits::Budget;
+use crate::{Config, METERING_EXHAUSTED, METERING_REMAINING, NAME, WasmerModule, wasmer_type};
+
+/// What a store's host functions reach: core's state and the memories host calls need.
+pub(crate) struct StoreData {
+    /// Always present, except after [`Instance::into_state`] took it out (wasmer cannot
+    /// hand back a store's data by value).
+    state: Option<PluginState>,
+    kernel: Option<Memory>,
+    plugin_memory: Option<Memory>,
+}
+
+impl StoreData {
+    fn state(&mut self) -> &mut PluginState {
+        self.state
+            .as_mut()
+            .expect("the plug-in state is only taken out of a store being dropped")
+    }
+}
+
+/// The address and length of a memory's bytes now.
+fn span(memory: &Memory, store: &impl AsStoreRef) -> (*mut u8, usize) {
+    let view = memory.view(store);
+    let len = usize::try_from(view.data_size()).unwrap_or(0);
+    (view.data_ptr(), len)
+}
+
+/// The bytes of a memory whose [`span`] was just taken.
+///
+/// # Safety
+///
+/// `span` must come from a memory of a store that the caller borrows mutably for `'a`, and
+/// the span must have been taken under that borrow: nothing else can then read, write, grow
+/// or drop the memory while the slice lives, and the memory's bytes are not part of any
+/// other Rust object.
+unsafe fn bytes_mut<'a>((ptr, len): (*mut u8, usize)) -> &'a mut [u8] {
+    if len == 0 {
+        return &mut [];
+    }
+    // SAFETY: the caller guarantees exclusive access to `len` live bytes at `ptr`.
+    unsafe { std::slice::from_raw_parts_mut(ptr, len) }
+}
+
+/// [`HostAccess`] inside a host call.
+struct EnvAccess<'a>(FunctionEnvMut<'a, StoreData>);
+
+impl EnvAccess<'_> {
+    /// A memory's bytes and the state, borrowed together from the caller's store.
+    fn memory_and_state(
+        &mut self,
+        which: fn(&StoreData) -> Option<&Memory>,
+    ) -> (&mut [u8], &mut PluginState) {
+        let (data, store) = self.0.data_and_store_mut();
+        let span = which(data).map(|memory| span(memory, &store));
+        let state = data.state();
+        match span {
+            // SAFETY: `self` holds the host call's exclusive borrow of the store for the
+            // lifetime of the result, and the span was taken under it.
+            Some(span) => (unsafe { bytes_mut(span) }, state),
+            None => (&mut [], state),
+        }
+    }
+}
+
+impl HostAccess for EnvAccess<'_> {
+    fn kernel(&mut self) -> (&mut [u8], &mut PluginState) {
+        self.memory_and_state(|d| d.kernel.as_ref())
+    }
+
+    fn grow_kernel(&mut self, pages: u64) -> bool {
+        let (data, mut store) = self.0.data_and_store_mut();
+        match (&data.kernel, u32::try_from(pages)) {
+            (Some(memory), Ok(pages)) => memory.grow(&mut store, pages).is_ok(),
+            _ => false,
+        }
+    }
+
+    fn plugin_memory(&mut self) -> Option<&mut [u8]> {
+        self.0.data().plugin_memory.as_ref()?;
+        Some(self.memory_and_state(|d| d.plugin_memory.as_ref()).0)
+    }
+
+    fn state(&mut self) -> &mut PluginState {
+        self.0.data_mut().state()
+    }
+}
+
+/// Turns a failing host call into a wasmer trap; core keeps the real error.
+fn trap(e: HostTrap) -> RuntimeError {
+    RuntimeError::user(Box::new(e))
+}
+
+fn to_core(value: &Value) -> Result<Val, Error> {
+    Ok(match value {
+        Value::I32(v) => Val::I32(*v),
+        Value::I64(v) => Val::I64(*v),
+        Value::F32(v) => Val::F32(v.to_bits()),
+        Value::F64(v) => Val::F64(v.to_bits()),
+        Value::V128(v) => Val::V128(*v),
+        Value::FuncRef(None) => Val::FuncRef,
+        Value::ExternRef(None) => Val::ExternRef,
+        other => {
+            return Err(Error::Unsupported {
+                engine: NAME,
+                feature: format!("passing {other:?} to a host function"),
+            });
+        }
+    })
+}
+
+fn to_wasmer(val: &Val) -> Value {
+    match val {
+        Val::I32(v) => Value::I32(*v),
+        Val::I64(v) => Value::I64(*v),
+        Val::F32(v) => Value::F32(f32::from_bits(*v)),
+        Val::F64(v) => Value::F64(f64::from_bits(*v)),
+        Val::V128(v) => Value::V128(*v),
+        Val::FuncRef => Value::FuncRef(None),
+        Val::ExternRef => Value::ExternRef(None),
+    }
+}
+
+/// A kernel import implemented in core, bound with wasmer's typed-function API.
+fn host_function(store: &mut Store, env: &FunctionEnv<StoreData>, import: HostImport) -> Function {
+    type Env<'a> = FunctionEnvMut<'a, StoreData>;
+    match import {
+        HostImport::I64ToI64(f) => {
+            Function::new_typed_with_env(store, env, move |e: Env, a: i64| f(&mut EnvAccess(e), a))
+        }
+        HostImport::I64(f) => {
+            Function::new_typed_with_env(store, env, move |e: Env, a: i64| f(&mut EnvAccess(e), a))
+        }
+        HostImport::ToI64(f) => {
+            Function::new_typed_with_env(store, env, move |e: Env| f(&mut EnvAccess(e)))
+        }
+        HostImport::ToI32(f) => {
+            Function::new_typed_with_env(store, env, move |e: Env| f(&mut EnvAccess(e)))
+        }
+        HostImport::Unit(f) => {
+            Function::new_typed_with_env(store, env, move |e: Env| f(&mut EnvAccess(e)))
+        }
+        HostImport::I64I64(f) => {
+            Function::new_typed_with_env(store, env, move |e: Env, a: i64, b: i64| {
+                f(&mut EnvAccess(e), a, b)
+            })
+        }
+        HostImport::I64I64ToI64(f) => {
+            Function::new_typed_with_env(store, env, move |e: Env, a: i64, b: i64| {
+                f(&mut EnvAccess(e), a, b)
+            })
+        }
+    }
+}
+
+/// A user host function with its wasmer type, made once at link time.
+type UserFunction = (FunctionType, Arc<xtism_core::Function>);
+
+/// A user host function, bound with wasmer's dynamic API (its signature is known at run
+/// time only).
+fn user_function(
+    store: &mut Store,
+    env: &FunctionEnv<StoreData>,
+    (ty, function): &UserFunction,
+) -> Function {
+    let function = Arc::clone(function);
+    Function::new_with_env(store, env, ty.clone(), move |env, params| {
+        let mut access = EnvAccess(env);
+        let inputs = match params
+            .iter()
+            .map(to_core)
+            .collect::<Result<Vec<Val>, Error>>()
+        {
+            Ok(inputs) => inputs,
+            Err(e) => return Err(trap(access.state().fail(e))),
+        };
+        let mut outputs: Vec<Val> = function
+            .ty()
+            .results()
+            .iter()
+            .map(|t| Val::default_for(*t))
+            .collect();
+        function
+            .invoke(&mut access, &inputs, &mut outputs)
+            .map_err(trap)?;
+        Ok(outputs.iter().map(to_wasmer).collect())
+    })
+}
+
+/// One module of a linked plug-in.
+struct LinkedModule {
+    module: wasmer::Module,
+    sources: Vec<ImportSource>,
+    /// Keeps the module's code (and the engine holding it) alive.
+    _compiled: Arc<dyn Module>,
+}
+
+/// A plug-in linked for wasmer: modules and where their imports come from.
+pub(crate) struct WasmerLinked {
+    engine: wasmer::Engine,
+    kernel: wasmer::Module,
+    config: Config,
+    modules: Arc<[LinkedModule]>,
+    functions: Vec<UserFunction>,
+    limits: ResourceLimits,
+}
+
+impl WasmerLinked {
+    /// Checks that every module of `plan` was compiled by this engine for `config`.
+    pub(crate) fn new(
+        engine: wasmer::Engine,
+        kernel: wasmer::Module,
+        config: Config,
+        plan: LinkPlan,
+    ) -> Result<WasmerLinked, Error> {
+        let mut modules = Vec::with_capacity(plan.modules.len());
+        for planned in plan.modules {
+            let module = planned
+                .module
+                .as_any()
+                .downcast_ref::<WasmerModule>()
+                .filter(|m| m.config == config)
+                .ok_or_else(|| {
+                    Error::Invalid(format!(
+                        "module {} was not compiled by this wasmer engine with these options",
+                        planned.name
+                    ))
+                })?
+                .module
+                .clone();
+            modules.push(LinkedModule {
+                module,
+                sources: planned.imports,
+                _compiled: planned.module,
+            });
+        }
+        let functions = plan
+            .functions
+            .into_iter()
+            .map(|f| {
+                let types = |types: &[ValType]| -> Vec<Type> {
+                    types.iter().map(|t| wasmer_type(*t)).collect()
+                };
+                let ty = FunctionType::new(types(f.ty().params()), types(f.ty().results()));
+                (ty, Arc::new(f))
+            })
+            .collect();
+        Ok(WasmerLinked {
+            engine,
+            kernel,
+            config,
+            modules: modules.into(),
+            functions,
+            limits: plan.limits,
+        })
+    }
+
+    fn try_instantiate(
+        &self,
+        store: &mut Store,
+        env: &FunctionEnv<StoreData>,
+    ) -> Result<(WasmerInstance, Instrumented), Error> {
+        let instances = self.modules.len() + 1;
+        if instances > usize::try_from(self.limits.max_instances).unwrap_or(usize::MAX) {
+            return Err(Error::MemoryLimit(format!(
+                "the plug-in needs {instances} instances, more than the limit of {}",
+                self.limits.max_instances
+            )));
+        }
+        let budget = Budget::open(self.limits);
+        let kernel =
+            WasmerInstance::new_by_index(store, &self.kernel, &[]).map_err(instantiate_error)?;
+        let kernel_memory = kernel.exports.get_memory("memory").ok().cloned();
+        env.as_mut(store).kernel = kernel_memory.clone();
+        let mut parts = Instrumented::default();
+        let mut instances: Vec<WasmerInstance> = Vec::with_capacity(self.modules.len());
+        for linked in self.modules.iter() {
+            let mut externs = Vec::with_capacity(linked.sources.len());
+            for source in &linked.sources {
+                let ext = match source {
+                    ImportSource::Kernel(name) => kernel.exports.get_extern(name).cloned(),
+                    ImportSource::Host(import) => {
+                        Some(Extern::Function(host_function(store, env, *import)))
+                    }
+                    ImportSource::Function(index) => self
+                        .functions
+                        .get(*index)
+                        .map(|f| Extern::Function(user_function(store, env, f))),
+                    ImportSource::Module { index, name } => instances
+                        .get(*index)
+                        .and_then(|i| i.exports.get_extern(name))
+                        .cloned(),
+                };
+                externs.push(ext.ok_or_else(|| {
+                    Error::Invalid("the link plan names an import that does not exist".into())
+                })?);
+            }
+            let instance = WasmerInstance::new_by_index(store, &linked.module, &externs)
+                .map_err(instantiate_error)?;
+            parts.add(&instance, &budget, self.config)?;
+            instances.push(instance);
+        }
+        drop(budget);
+        let main = instances
+            .pop()
+            .ok_or_else(|| Error::Invalid("the link plan has no modules".into()))?;
+        let plugin_memory = main.exports.get_memory("memory").ok().cloned();
+        env.as_mut(store).plugin_memory = plugin_memory.clone();
+        parts.kernel_memory = kernel_memory;
+        parts.plugin_memory = plugin_memory;
+        Ok((main, parts))
+    }
+}
+
+/// What an instance needs besides its store and main instance: the memories, and the
+/// globals the middlewares added to each plug-in module.
+#[derive(Default)]
+struct Instrumented {
+    kernel_memory: Option<Memory>,
+    plugin_memory: Option<Memory>,
+    flags: Vec<Flag>,
+    flag_globals: Vec<Global>,
+    meters: Vec<Meter>,
+}
+
+/// The metering globals of one module instance.
+struct Meter {
+    remaining: Global,
+    exhausted: Global,
+}
+
+impl Instrumented {
+    fn add(
+        &mut self,
+        instance: &WasmerInstance,
+        budget: &Budget,
+        config: Config,
+    ) -> Result<(), Error> {
+        let global = |name: &str| {
+            instance.exports.get_global(name).cloned().map_err(|_| {
+                Error::engine(format!("an instrumented module lacks its {name} global"))
+            })
+        };
+        if config.interruptible {
+            let flag = budget
+                .take_flag()
+                .ok_or_else(|| Error::engine("the interruption flag of a module was not found"))?;
+            self.flags.push(flag);
+            self.flag_globals.push(global(FLAG_EXPORT)?);
+        }
+        if config.fuel {
+            self.meters.push(Meter {
+                remaining: global(METERING_REMAINING)?,
+                exhausted: global(METERING_EXHAUSTED)?,
+            });
+        }
+        Ok(())
+    }
+}
+
+fn instantiate_error(e: InstantiationError) -> Error {
+    match e {
+        InstantiationError::Link(LinkError::Resource(message)) => Error::MemoryLimit(message),
+        InstantiationError::Start(e) => trap_error(e),
+        other => Error::engine(other),
+    }
+}
+
+impl Linked for WasmerLinked {
+    fn instantiate(&self, state: PluginState) -> Result<Box<dyn Instance>, InstantiateError> {
+        let mut store = Store::new(self.engine.clone());
+        let data = StoreData {
+            state: Some(state),
+            kernel: None,
+            plugin_memory: None,
+        };
+        let env = FunctionEnv::new(&mut store, data);
+        let (main, parts) = match self.try_instantiate(&mut store, &env) {
+            Ok(instantiated) => instantiated,
+            Err(error) => {
+                let state = env.as_mut(&mut store).state.take();
+                return Err(InstantiateError {
+                    error,
+                    state: Box::new(state.expect("the state is in the store until here")),
+                });
+            }
+        };
+        Ok(Box::new(WasmerPlugin {
+            store,
+            env,
+            main,
+            kernel_memory: parts.kernel_memory,
+            plugin_memory: parts.plugin_memory,
+            exports: HashMap::new(),
+            slot: self.config.interruptible.then(|| Slot::new(parts.flags)),
+            flag_globals: parts.flag_globals,
+            meters: parts.meters,
+            fuel_consumed: None,
+            _modules: Arc::clone(&self.modules),
+        }))
+    }
+}
+
+/// A callable main-module export, by signature.
+#[derive(Clone)]
+enum Callable {
+    /// `() -> i32`: an Extism export returning its code.
+    Code(TypedFunction<(), i32>),
+    /// `() -> ()`: an Extism export or an initializer.
+    Unit(TypedFunction<(), ()>),
+    /// `(i32, i32) -> ()`: `hs_init(argc, argv)`, called with zeros.
+    Args(TypedFunction<(i32, i32), ()>),
+}
+
+/// A running plug-in on wasmer.
+struct WasmerPlugin {
+    store: Store,
+    env: FunctionEnv<StoreData>,
+    main: WasmerInstance,
+    kernel_memory: Option<Memory>,
+    plugin_memory: Option<Memory>,
+    /// Exports resolved and typed on their first call.
+    exports: HashMap<Box<str>, Callable>,
+    /// The instance as the watchdog sees it, when its modules are interruptible.
+    slot: Option<Arc<Slot>>,
+    /// The interruption flags of every plug-in module, to lower them after an interruption.
+    flag_globals: Vec<Global>,
+    meters: Vec<Meter>,
+    fuel_consumed: Option<u64>,
+    /// Keeps the modules' code alive as long as the store (declared after it: dropped after).
+    _modules: Arc<[LinkedModule]>,
+}
+
+// SAFETY: wasmer 7's `Store` is not `Send` (it was up to wasmer 6; see wasmerio/wasmer#7001),
+// but nothing in ours is tied to a thread between calls. The store's `on_called` handler,
+// the one field that is `!Send` by type, is never set. Every host function and environment
+// we put in the store is `Send + Sync` (wasmer's bounds on `Function::new_typed_with_env`,
+// `Function::new_with_env` and `FunctionEnv::new` enforce it); the raw pointers in the store's
+// objects point into allocations the store owns; and wasmer's thread-local state (the store
+// context stack, trap handling) refers to a store only while a call runs, which borrows the
+// plug-in mutably so it cannot move meanwhile. Every handle into the store (instance, memories,
+// globals, typed functions, environment) is owned by this one struct and moves with it.
+unsafe impl Send for WasmerPlugin {}
+
+/// The Wasm backtrace of a trap, one frame per line, innermost first.
+fn backtrace(frames: &[FrameInfo]) -> Option<String> {
+    if frames.is_empty() {
+        return None;
+    }
+    let lines: Vec<String> = frames
+        .iter()
+        .enumerate()
+        .map(|(i, frame)| {
+            let function = match frame.function_name() {
+                Some(name) => name.to_owned(),
+                None => format!("<func {}>", frame.func_index()),
+            };
+            format!(
+                "{i:>4}: {}!{function} @ 0x{:x}",
+                frame.module_name(),
+                frame.module_offset()
+            )
+        })
+        .collect();
+    Some(lines.join("\n"))
+}
+
+/// A trap's message in the wording of the WebAssembly specification (and of wasmtime and
+/// wasmi), where wasmer words it differently.
+fn trap_message(e: &RuntimeError) -> String {
+    if e.is::<HostTrap>() {
+        return HostTrap.to_string();
+    }
+    match e.clone().to_trap() {
+        Some(TrapCode::UnreachableCodeReached) => "wasm `unreachable` instruction executed".into(),
+        Some(TrapCode::HeapMisaligned | TrapCode::UnalignedAtomic) => "unaligned atomic".into(),
+        _ => e.message(),
+    }
+}
+
+fn trap_error(e: RuntimeError) -> Error {
+    let message = trap_message(&e);
+    Error::Trap {
+        message,
+        backtrace: backtrace(e.trace()),
+    }
+}
+
+impl WasmerPlugin {
+    fn export(&mut self, name: &str) -> Result<Callable, Error> {
+        if let Some(export) = self.exports.get(name) {
+            return Ok(export.clone());
+        }
+        let func = self.main.exports.get_function(name).map_err(|_| {
+            Error::FunctionNotFound(format!("the plug-in has no function named {name:?}"))
+        })?;
+        let store = &self.store;
+        let ty = func.ty(store);
+        let unknown = || {
+            Error::FunctionNotFound(format!("{name:?} does not have a signature xtism can call"))
+        };
+        use wasmer::Type::I32;
+        let export = match (ty.params(), ty.results()) {
+            ([], [I32]) => Callable::Code(func.typed(store).map_err(|_| unknown())?),
+            ([], []) => Callable::Unit(func.typed(store).map_err(|_| unknown())?),
+            ([I32, I32], []) => Callable::Args(func.typed(store).map_err(|_| unknown())?),
+            _ => return Err(unknown()),
+        };
+        self.exports.insert(name.into(), export.clone());
+        Ok(export)
+    }
+
+    /// Gives every metered module `budget` units and clears its exhaustion flag.
+    fn fill_meters(&mut self, budget: u64) -> Result<(), Error> {
+        for meter in &self.meters {
+            // The global holds an unsigned count in an `i64`.
+            meter
+                .remaining
+                .set(&mut self.store, Value::I64(budget as i64))
+                .map_err(Error::engine)?;
+            meter
+                .exhausted
+                .set(&mut self.store, Value::I32(0))
+                .map_err(Error::engine)?;
+        }
+        Ok(())
+    }
+
+    /// Fuel used since [`fill_meters`](Self::fill_meters), and whether a module ran out.
+    fn read_meters(&mut self, budget: u64) -> (u64, bool) {
+        let mut used = 0u64;
+        let mut exhausted = false;
+        for meter in &self.meters {
+            exhausted |= matches!(meter.exhausted.get(&mut self.store), Value::I32(v) if v != 0);
+            if let Value::I64(left) = meter.remaining.get(&mut self.store) {
+                used = used.saturating_add(budget.saturating_sub(left as u64));
+            }
+        }
+        if exhausted {
+            (budget, true)
+        } else {
+            (used.min(budget), false)
+        }
+    }
+
+    /// Lowers the interruption flags after the watchdog raised them.
+    fn lower_flags(&mut self) -> Result<(), Error> {
+        for flag in &self.flag_globals {
+            flag.set(&mut self.store, Value::I32(0))
+                .map_err(Error::engine)?;
+        }
+        Ok(())
+    }
+}
+
+impl HostAccess for WasmerPlugin {
+    fn kernel(&mut self) -> (&mut [u8], &mut PluginState) {
+        let span = self.kernel_memory.as_ref().map(|m| span(m, &self.store));
+        let state = self.env.as_mut(&mut self.store).state();
+        match span {
+            // SAFETY: `&mut self` borrows the store exclusively for the lifetime of the
+            // result, and the span was taken under that borrow.
+            Some(span) => (unsafe { bytes_mut(span) }, state),
+            None => (&mut [], state),
+        }
+    }
+
+    fn grow_kernel(&mut self, pages: u64) -> bool {
+        match (&self.kernel_memory, u32::try_from(pages)) {
+            (Some(memory), Ok(pages)) => memory.grow(&mut self.store, pages).is_ok(),
+            _ => false,
+        }
+    }
+
+    fn plugin_memory(&mut self) -> Option<&mut [u8]> {
+        let span = span(self.plugin_memory.as_ref()?, &self.store);
+        // SAFETY: `&mut self` borrows the store exclusively for the lifetime of the result,
+        // and the span was taken under that borrow.
+        Some(unsafe { bytes_mut(span) })
+    }
+
+    fn state(&mut self) -> &mut PluginState {
+        self.env.as_mut(&mut self.store).state()
+    }
+}
+
+impl Instance for WasmerPlugin {
+    fn call(&mut self, name: &str, limits: &CallLimits) -> Result<Option<i32>, Error> {
+        let export = self.export(name)?;
+        let budget = limits.fuel.unwrap_or(u64::MAX);
+        if !self.meters.is_empty() {
+            self.fill_meters(budget)?;
+        }
+        let watch = match &self.slot {
+            Some(slot) if limits.deadline.is_some() || limits.cancel.is_some() => {
+                Some(slot.start(limits)?)
+            }
+            _ => None,
+        };
+        let result = match export {
+            Callable::Code(f) => f.call(&mut self.store).map(Some),
+            Callable::Unit(f) => f.call(&mut self.store).map(|()| None),
+            Callable::Args(f) => f.call(&mut self.store, 0, 0).map(|()| None),
+        };
+        let interrupted = watch.is_some_and(|w| w.finish());
+        if interrupted {
+            self.lower_flags()?;
+        }
+        let mut out_of_fuel = false;
+        if !self.meters.is_empty() {
+            let (used, exhausted) = self.read_meters(budget);
+            out_of_fuel = exhausted;
+            self.fuel_consumed = limits.fuel.map(|_| used);
+        }
+        result.map_err(|e| match limits.interruption() {
+            Some(stop) if interrupted => stop,
+            _ if out_of_fuel => Error::OutOfFuel,
+            _ => trap_error(e),
+        })
+    }
+
+    fn fuel_consumed(&self) -> Option<u64> {
+        self.fuel_consumed
+    }
+
+    fn into_state(mut self: Box<Self>) -> PluginState {
+        self.env
+            .as_mut(&mut self.store)
+            .state
+            .take()
+            .expect("the state is in the store until the instance is consumed")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn instances_cross_threads() {
+        fn send<T: Send>() {}
+        fn send_sync<T: Send + Sync>() {}
+        send::<WasmerPlugin>();
+        send_sync::<WasmerLinked>();
+    }
+}

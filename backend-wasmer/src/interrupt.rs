@@ -1,0 +1,425 @@
+//! Stopping a running call: an injected check in compiled code and a watchdog thread.
+//!
+//! Wasmer 7 offers no portable way to stop Wasm code from the host (see the crate
+//! documentation), so [`InterruptCheck`] adds a mutable `i32` global to every interruptible
+//! module and a check at every function entry and every loop header:
+//!
+//! ```wat
+//! global.get $xtism_interrupt
+//! if
+//!   unreachable
+//! end
+//! ```
+//!
+//! Every unbounded execution passes through a loop header or a function entry, so a call
+//! notices a raised flag within a bounded stretch of straight-line code. The check is one
+//! load and one predictable branch. At loop headers it is followed by a store of 0 to a
+//! second, private global: Cranelift's redundant-load elimination would otherwise reuse the
+//! flag's value loaded before a loop that stores nothing (`(loop (br 0))`), and the loop
+//! would never see the flag change. The store carries no dependency across iterations.
+//!
+//! The flags are raised by the [`Watchdog`], one thread per process. Each interruptible
+//! instance has a [`Slot`] holding the storage addresses of its flags and the deadline and
+//! cancel state of its running call; every [`TICK`] the watchdog asks core's
+//! [`CallLimits::interruption`] whether a running call must stop, and if so raises its flags:
+//! an atomic store into the globals' storage, which the guest reads with plain loads. The
+//! slot's phases (see [`Slot`]) guarantee that storage is alive whenever it is written, and
+//! keep the cost of a call to a few atomic operations on the instance's own slot.
+
+use std::ptr::NonNull;
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, LazyLock, Mutex, MutexGuard, OnceLock};
+use std::time::{Duration, Instant};
+
+use wasmer::sys::vm::VMGlobalDefinition;
+use wasmer::sys::wasmparser::{BlockType, Operator};
+use wasmer::sys::{FunctionMiddleware, MiddlewareError, MiddlewareReaderState, ModuleMiddleware};
+use wasmer::{
+    ExportIndex, GlobalInit, GlobalType, LocalFunctionIndex, ModuleInfo, Mutability, Type,
+};
+use xtism_core::Error;
+use xtism_core::engine::{CallLimits, CancelState};
+
+/// The export naming the interruption flag of an instrumented module.
+pub(crate) const FLAG_EXPORT: &str = "__xtism_interrupt";
+
+/// Version of the injected code, part of the compile cache key.
+pub(crate) const CHECK_VERSION: u32 = 2;
+
+/// How often the watchdog looks at the running calls. A call stops within about one tick
+/// of its deadline or of being cancelled.
+pub(crate) const TICK: Duration = Duration::from_millis(1);
+
+/// Ticks without a running call before the watchdog sleeps until the next call.
+const LINGER_TICKS: u32 = 100;
+
+/// The middleware that adds the flag global and the checks. One per compiled module (it
+/// remembers the module's flag index).
+#[derive(Debug, Default)]
+pub(crate) struct InterruptCheck {
+    /// The flag and the scratch global of the module.
+    globals: OnceLock<(u32, u32)>,
+}
+
+impl ModuleMiddleware for InterruptCheck {
+    fn transform_module_info(&self, info: &mut ModuleInfo) -> Result<(), MiddlewareError> {
+        if info.exports.contains_key(FLAG_EXPORT) {
+            return Err(MiddlewareError::new(
+                "xtism",
+                format!("the module exports {FLAG_EXPORT:?}, a name xtism reserves"),
+            ));
+        }
+        let mut add_global = || {
+            info.global_initializers.push(GlobalInit::I32Const(0));
+            info.globals
+                .push(GlobalType::new(Type::I32, Mutability::Var))
+        };
+        let flag = add_global();
+        let scratch = add_global();
+        info.exports
+            .insert(FLAG_EXPORT.to_owned(), ExportIndex::Global(flag));
+        self.globals
+            .set((flag.as_u32(), scratch.as_u32()))
+            .map_err(|_| {
+                MiddlewareError::new("xtism", "an interruption check serves one module only")
+            })
+    }
+
+    fn generate_function_middleware<'a>(
+        &self,
+        _: LocalFunctionIndex,
+    ) -> Box<dyn FunctionMiddleware<'a> + 'a> {
+        // `transform_module_info` runs before any function is compiled.
+        let (flag, scratch) = self.globals.get().copied().unwrap_or_default();
+        Box::new(FunctionCheck {
+            flag,
+            scratch,
+            at_entry: true,
+        })
+    }
+}
+
+/// Inserts the check into one function.
+#[derive(Debug)]
+struct FunctionCheck {
+    flag: u32,
+    scratch: u32,
+    at_entry: bool,
+}
+
+impl FunctionCheck {
+    /// Traps when the flag is raised.
+    fn check(&self) -> [Operator<'static>; 4] {
+        [
+            Operator::GlobalGet {
+                global_index: self.flag,
+            },
+            Operator::If {
+                blockty: BlockType::Empty,
+            },
+            Operator::Unreachable,
+            Operator::End,
+        ]
+    }
+
+    /// A store in every loop, so that the compiler reloads the flag at each iteration.
+    fn clobber(&self) -> [Operator<'static>; 2] {
+        [
+            Operator::I32Const { value: 0 },
+            Operator::GlobalSet {
+                global_index: self.scratch,
+            },
+        ]
+    }
+}
+
+impl<'a> FunctionMiddleware<'a> for FunctionCheck {
+    fn feed(
+        &mut self,
+        operator: Operator<'a>,
+        state: &mut MiddlewareReaderState<'a>,
+    ) -> Result<(), MiddlewareError> {
+        if self.at_entry {
+            self.at_entry = false;
+            state.extend(self.check());
+        }
+        let is_loop = matches!(operator, Operator::Loop { .. });
+        state.push_operator(operator);
+        if is_loop {
+            state.extend(self.check());
+            state.extend(self.clobber());
+        }
+        Ok(())
+    }
+}
+
+/// The storage of one instance's interruption flag.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Flag(NonNull<VMGlobalDefinition>);
+
+// SAFETY: a `Flag` is only dereferenced by `Flag::raise`, from the watchdog, while its
+// instance's call is held open in the `RAISING` phase (see `Slot`).
+unsafe impl Send for Flag {}
+// SAFETY: as for `Send`.
+unsafe impl Sync for Flag {}
+
+impl Flag {
+    /// The flag stored at `definition` (captured when its instance was created).
+    pub(crate) fn new(definition: NonNull<VMGlobalDefinition>) -> Flag {
+        Flag(definition)
+    }
+
+    /// Raises the flag from the watchdog thread while the guest may be reading it.
+    ///
+    /// Only called while the flag's [`Slot`] is in the `RAISING` phase.
+    fn raise(self) {
+        // SAFETY: the slot is `RAISING`, which the watchdog enters only from `RUNNING` and
+        // which the running call waits out before it returns (`Running::finish`): the
+        // instance's store is alive and borrowed by that call, so the global's storage is
+        // too. The storage is an aligned `i32` global (`VMGlobalDefinition` is 16-byte
+        // aligned) that compiled code only reads, with plain loads, and that the host only
+        // writes between calls; this store is atomic.
+        unsafe {
+            let value = &raw mut (*self.0.as_ptr()).val.i32;
+            AtomicI32::from_ptr(value).store(1, Ordering::Release);
+        }
+    }
+}
+
+/// Phases of a [`Slot`], in the low bits of its state; the rest counts calls.
+const IDLE: u64 = 0;
+const RUNNING: u64 = 1;
+const RAISING: u64 = 2;
+const FIRED: u64 = 3;
+const PHASE: u64 = 3;
+const CALL: u64 = 4;
+
+/// The origin of the deadlines kept in slots as nanoseconds.
+static EPOCH: LazyLock<Instant> = LazyLock::new(Instant::now);
+
+/// An interruptible instance as the watchdog sees it: its flags and its running call.
+///
+/// Made once per instance, so that a call only touches atomics of its own: the call moves
+/// the slot from `IDLE` to `RUNNING` and back; the watchdog moves a running call that must
+/// stop to `RAISING`, raises the flags, then to `FIRED`, which the call reports when it
+/// ends. A call waits out `RAISING` before it returns, so flags are never written once a
+/// call is over. The call counter in the state keeps the watchdog from acting on a call
+/// that ended, with the limits of the next one.
+pub(crate) struct Slot {
+    flags: Box<[Flag]>,
+    state: AtomicU64,
+    /// Whether the slot is in the watchdog's list.
+    listed: AtomicBool,
+    /// The running call's deadline, in nanoseconds since [`EPOCH`]; `u64::MAX` for none.
+    deadline: AtomicU64,
+    /// The running call's cancel state.
+    cancel: Mutex<Option<Arc<CancelState>>>,
+    /// The address of `cancel`, so that a call can see without locking that it is unchanged.
+    cancel_address: AtomicUsize,
+}
+
+impl Slot {
+    pub(crate) fn new(flags: Vec<Flag>) -> Arc<Slot> {
+        Arc::new(Slot {
+            flags: flags.into(),
+            state: AtomicU64::new(IDLE),
+            listed: AtomicBool::new(false),
+            deadline: AtomicU64::new(u64::MAX),
+            cancel: Mutex::new(None),
+            cancel_address: AtomicUsize::new(0),
+        })
+    }
+
+    /// Watches a call until the returned guard is finished or dropped.
+    pub(crate) fn start(self: &Arc<Slot>, limits: &CallLimits) -> Result<Running<'_>, Error> {
+        let deadline = limits.deadline.map_or(u64::MAX, |d| {
+            u64::try_from(d.saturating_duration_since(*EPOCH).as_nanos()).unwrap_or(u64::MAX - 1)
+        });
+        self.deadline.store(deadline, Ordering::Relaxed);
+        let cancel_address = limits
+            .cancel
+            .as_ref()
+            .map_or(0, |c| Arc::as_ptr(c) as usize);
+        // Only this instance's calls write `cancel`; the slot keeps the old one alive, so an
+        // equal address is the same cancel state.
+        if self.cancel_address.load(Ordering::Relaxed) != cancel_address {
+            *lock(&self.cancel) = limits.cancel.clone();
+            self.cancel_address.store(cancel_address, Ordering::Relaxed);
+        }
+        let call = (self.state.load(Ordering::Relaxed) & !PHASE).wrapping_add(CALL);
+        self.state.store(call | RUNNING, Ordering::SeqCst);
+        let running = Running { slot: self };
+        // See `Watchdog::tick` for why this order lists every running call.
+        if !self.listed.load(Ordering::SeqCst) && !self.listed.swap(true, Ordering::SeqCst) {
+            WATCHDOG.list(Arc::clone(self))?;
+        }
+        Ok(running)
+    }
+
+    /// Whether the call running in this slot must stop now.
+    fn must_stop(&self) -> bool {
+        let mut limits = CallLimits::default();
+        let deadline = self.deadline.load(Ordering::Relaxed);
+        if deadline != u64::MAX {
+            limits.deadline = Some(*EPOCH + Duration::from_nanos(deadline));
+        }
+        limits.cancel = lock(&self.cancel).clone();
+        limits.interruption().is_some()
+    }
+}
+
+/// A call being watched. Dropping it ends the watch (also when the call unwinds).
+pub(crate) struct Running<'a> {
+    slot: &'a Slot,
+}
+
+impl Running<'_> {
+    /// Ends the watch; whether the watchdog raised the call's flags.
+    pub(crate) fn finish(self) -> bool {
+        let fired = self.end();
+        std::mem::forget(self);
+        fired
+    }
+
+    fn end(&self) -> bool {
+        let state = &self.slot.state;
+        loop {
+            let current = state.load(Ordering::Acquire);
+            match current & PHASE {
+                RAISING => std::thread::yield_now(),
+                FIRED => {
+                    state.store(current & !PHASE, Ordering::SeqCst);
+                    return true;
+                }
+                _ => {
+                    let idle = current & !PHASE;
+                    if state
+                        .compare_exchange(current, idle, Ordering::SeqCst, Ordering::Acquire)
+                        .is_ok()
+                    {
+                        return false;
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        self.end();
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    // Nothing panics while holding these locks; recover anyway.
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+#[derive(Default)]
+struct Slots {
+    listed: Vec<Arc<Slot>>,
+    started: bool,
+    sleeping: bool,
+}
+
+/// The thread that raises the flags of calls that must stop.
+pub(crate) struct Watchdog {
+    slots: Mutex<Slots>,
+    wake: Condvar,
+}
+
+/// The process's watchdog.
+static WATCHDOG: LazyLock<Watchdog> = LazyLock::new(|| Watchdog {
+    slots: Mutex::new(Slots::default()),
+    wake: Condvar::new(),
+});
+
+impl Watchdog {
+    /// Adds a slot to the list the watchdog looks at, starting the thread if needed.
+    fn list(&'static self, slot: Arc<Slot>) -> Result<(), Error> {
+        let mut slots = lock(&self.slots);
+        if !slots.started {
+            std::thread::Builder::new()
+                .name("xtism-wasmer-watchdog".into())
+                .spawn(move || self.run())
+                .map_err(|e| {
+                    slot.listed.store(false, Ordering::SeqCst);
+                    Error::engine(format!("cannot start the wasmer watchdog thread: {e}"))
+                })?;
+            slots.started = true;
+        }
+        slots.listed.push(slot);
+        if slots.sleeping {
+            slots.sleeping = false;
+            self.wake.notify_one();
+        }
+        Ok(())
+    }
+
+    /// Raises the flags of the running calls that must stop, and drops idle slots from the
+    /// list.
+    ///
+    /// A slot leaves the list only if it is still idle after `listed` was cleared, and a
+    /// call checks `listed` after entering `RUNNING` (both sequentially consistent): so
+    /// either the watchdog sees the call running and keeps the slot, or the call sees the
+    /// slot unlisted and lists it again. A slot may be listed twice for a while; that only
+    /// costs a second look.
+    fn tick(slots: &mut Vec<Arc<Slot>>) {
+        slots.retain(|slot| {
+            let current = slot.state.load(Ordering::SeqCst);
+            match current & PHASE {
+                RUNNING => {
+                    let raising = (current & !PHASE) | RAISING;
+                    if slot.must_stop()
+                        && slot
+                            .state
+                            .compare_exchange(current, raising, Ordering::SeqCst, Ordering::SeqCst)
+                            .is_ok()
+                    {
+                        slot.flags.iter().for_each(|f| f.raise());
+                        slot.state
+                            .store((current & !PHASE) | FIRED, Ordering::SeqCst);
+                    }
+                    true
+                }
+                IDLE => {
+                    slot.listed.store(false, Ordering::SeqCst);
+                    if slot.state.load(Ordering::SeqCst) & PHASE == IDLE {
+                        false
+                    } else {
+                        slot.listed.store(true, Ordering::SeqCst);
+                        true
+                    }
+                }
+                _ => true,
+            }
+        });
+    }
+
+    fn run(&self) {
+        let mut slots = lock(&self.slots);
+        let mut idle = 0;
+        loop {
+            Self::tick(&mut slots.listed);
+            if slots.listed.is_empty() {
+                idle += 1;
+                if idle > LINGER_TICKS {
+                    slots.sleeping = true;
+                    while slots.sleeping {
+                        slots = self.wake.wait(slots).unwrap_or_else(|e| e.into_inner());
+                    }
+                    idle = 0;
+                    continue;
+                }
+            } else {
+                idle = 0;
+            }
+            slots = self
+                .wake
+                .wait_timeout(slots, TICK)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+    }
+}
