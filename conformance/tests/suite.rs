@@ -121,6 +121,8 @@ suite!(
     cancel_from_another_thread,
     pool_under_eight_threads,
     memory_bomb,
+    host_functions_are_not_interrupted,
+    compile_cache,
 );
 
 #[test]
@@ -1243,6 +1245,50 @@ fn memory_bomb(engine: &'static str) {
         "64 KiB kernel blocks until alloc returned 0: {f:?}"
     );
     still_works(&mut p);
+}
+
+fn host_functions_are_not_interrupted(engine: &'static str) {
+    let finished = UserData::new(false);
+    let wait = Function::new("wait", [], [], finished.clone(), |_, _, _, finished| {
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        *finished.get()?.lock().unwrap() = true;
+        Ok(())
+    });
+    let mut p = builder(engine, &plugin("wat/host_then_spin.wat"))
+        .with_functions([wait])
+        .with_timeout(std::time::Duration::from_millis(50))
+        .build()
+        .unwrap();
+    let start = std::time::Instant::now();
+    expect_err(p.call("run", ""), ErrorKind::Timeout, "50 ms");
+    assert!(start.elapsed() >= std::time::Duration::from_millis(300));
+    assert!(
+        *finished.get().unwrap().lock().unwrap(),
+        "the host function ran to its end"
+    );
+}
+
+fn compile_cache(engine: &'static str) {
+    let dir = std::env::temp_dir().join(format!("xtism-cache-{engine}-{}", std::process::id()));
+    let wasm = plugin("as/count_vowels.wasm");
+    let caps = xtism::engine(engine).unwrap().capabilities();
+    for _ in 0..2 {
+        let built = builder(engine, &wasm).with_cache_dir(&dir).build();
+        if !caps.compile_cache {
+            let err = built.unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::Unsupported, "{err}");
+            assert!(err.to_string().contains("compilation cache"), "{err}");
+            return;
+        }
+        let mut p = built.unwrap();
+        let out: String = p.call("count_vowels", "Hello, World!").unwrap();
+        assert_eq!(out, r#"{"count":3,"total":3,"vowels":"aeiouAEIOU"}"#);
+        assert!(
+            std::fs::read_dir(&dir).unwrap().next().is_some(),
+            "artifacts are kept"
+        );
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 // ---------------------------------------------------------------------------------------
