@@ -185,22 +185,8 @@ fn user_function(
     let function = Arc::clone(function);
     Function::new_with_env(store, env, ty.clone(), move |env, params| {
         let mut access = EnvAccess(env);
-        let inputs = match params
-            .iter()
-            .map(to_core)
-            .collect::<Result<Vec<Val>, Error>>()
-        {
-            Ok(inputs) => inputs,
-            Err(e) => return Err(trap(access.state().fail(e))),
-        };
-        let mut outputs: Vec<Val> = function
-            .ty()
-            .results()
-            .iter()
-            .map(|t| Val::default_for(*t))
-            .collect();
-        function
-            .invoke(&mut access, &inputs, &mut outputs)
+        let outputs = function
+            .invoke_converted(&mut access, params.iter().map(to_core))
             .map_err(trap)?;
         Ok(outputs.iter().map(to_wasmer).collect())
     })

@@ -383,20 +383,9 @@ impl WasmiLinked {
     fn user_func(store: &mut Store<StoreData>, function: &UserFunction) -> Func {
         let (ty, function) = (function.0.clone(), Arc::clone(&function.1));
         Func::new(store, ty, move |mut caller, params, results| {
-            let convert_in: Result<Vec<Val>, Error> = params.iter().map(to_core).collect();
-            let mut outputs: Vec<Val> = function
-                .ty()
-                .results()
-                .iter()
-                .map(|t| Val::default_for(*t))
-                .collect();
             let mut access = CallerAccess(&mut caller);
-            let inputs = match convert_in {
-                Ok(v) => v,
-                Err(e) => return Err(trap(access.state().fail(e))),
-            };
-            function
-                .invoke(&mut access, &inputs, &mut outputs)
+            let outputs = function
+                .invoke_converted(&mut access, params.iter().map(to_core))
                 .map_err(trap)?;
             for (slot, val) in results.iter_mut().zip(&outputs) {
                 *slot = match to_wasmi(val) {

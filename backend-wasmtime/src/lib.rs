@@ -709,20 +709,9 @@ fn define_user_function(
             name,
             ty,
             move |mut caller, params, results| {
-                let inputs: Result<Vec<Val>, Error> = params.iter().map(to_core).collect();
-                let mut outputs: Vec<Val> = function
-                    .ty()
-                    .results()
-                    .iter()
-                    .map(|t| Val::default_for(*t))
-                    .collect();
                 let mut access = CallerAccess(&mut caller);
-                let inputs = match inputs {
-                    Ok(v) => v,
-                    Err(e) => return Err(trap(access.state().fail(e))),
-                };
-                function
-                    .invoke(&mut access, &inputs, &mut outputs)
+                let outputs = function
+                    .invoke_converted(&mut access, params.iter().map(to_core))
                     .map_err(trap)?;
                 for (slot, val) in results.iter_mut().zip(&outputs) {
                     *slot = to_wasmtime(val);

@@ -326,6 +326,28 @@ impl Function {
         &self.ty
     }
 
+    /// Runs the function for a guest call on arguments a backend converted from its engine's
+    /// values, and returns the results for the backend to convert back. A failed conversion
+    /// fails the call like any error of the function.
+    pub fn invoke_converted(
+        &self,
+        host: &mut dyn HostAccess,
+        params: impl IntoIterator<Item = Result<Val, Error>>,
+    ) -> Result<Vec<Val>, HostTrap> {
+        let inputs = match params.into_iter().collect::<Result<Vec<Val>, Error>>() {
+            Ok(inputs) => inputs,
+            Err(e) => return Err(host.state().fail(e)),
+        };
+        let mut outputs: Vec<Val> = self
+            .ty
+            .results()
+            .iter()
+            .map(|t| Val::default_for(*t))
+            .collect();
+        self.invoke(host, &inputs, &mut outputs)?;
+        Ok(outputs)
+    }
+
     /// Runs the function for a guest call. Backends call this; on failure the error is kept
     /// in the plug-in state and the backend traps with the returned [`HostTrap`].
     pub fn invoke(
