@@ -13,7 +13,7 @@ use wasmer::{
 use wasmer_types::TrapCode;
 use xtism_core::engine::{
     CallLimits, HostAccess, HostTrap, ImportSource, Instance, InstantiateError, LinkPlan, Linked,
-    Module, ResourceLimits,
+    Module, ResourceLimits, TypedModule,
 };
 use xtism_core::{Error, HostImport, PluginState, Val, ValType};
 
@@ -220,10 +220,7 @@ impl WasmerLinked {
     ) -> Result<WasmerLinked, Error> {
         let mut modules = Vec::with_capacity(plan.modules.len());
         for planned in plan.modules {
-            let module = planned
-                .module
-                .as_any()
-                .downcast_ref::<WasmerModule>()
+            let module = TypedModule::<WasmerModule>::downcast(planned.module.as_ref())
                 .filter(|m| m.config == config)
                 .ok_or_else(|| {
                     Error::Invalid(format!(

@@ -44,7 +44,6 @@ mod instance;
 mod interrupt;
 mod limits;
 
-use std::any::Any;
 use std::sync::{Arc, OnceLock};
 
 use wasmer::sys::{
@@ -54,6 +53,7 @@ use wasmer::sys::{
 use wasmer::{ExternType, LocalFunctionIndex, ModuleInfo, Type};
 use xtism_core::engine::{
     Capabilities, CompileOptions, Engine, Export, ExternKind, Import, LinkPlan, Linked, Module,
+    TypedModule,
 };
 use xtism_core::{Error, FuncType, KERNEL_WASM, ValType};
 
@@ -203,28 +203,12 @@ impl WasmerEngine {
     }
 }
 
-/// A module compiled by wasmer, with its imports and exports in core's terms.
+/// A module compiled by wasmer, with the engine that holds its code.
 pub(crate) struct WasmerModule {
     pub module: wasmer::Module,
     /// The engine holding the module's code: it must outlive every instance.
     pub _engine: wasmer::Engine,
     pub config: Config,
-    imports: Vec<Import>,
-    exports: Vec<Export>,
-}
-
-impl Module for WasmerModule {
-    fn imports(&self) -> &[Import] {
-        &self.imports
-    }
-
-    fn exports(&self) -> &[Export] {
-        &self.exports
-    }
-
-    fn as_any(&self) -> &dyn Any {
-        self
-    }
 }
 
 fn val_type(ty: Type) -> Option<ValType> {
@@ -350,13 +334,15 @@ impl Engine for WasmerEngine {
                 })
             })
             .collect();
-        Ok(Arc::new(WasmerModule {
-            module,
-            _engine: engine,
-            config,
+        Ok(Arc::new(TypedModule::new(
+            WasmerModule {
+                module,
+                _engine: engine,
+                config,
+            },
             imports,
             exports,
-        }))
+        )))
     }
 
     fn link(&self, plan: LinkPlan, options: &CompileOptions) -> Result<Box<dyn Linked>, Error> {

@@ -8,7 +8,6 @@
 
 #![deny(missing_docs)]
 
-use std::any::Any;
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
 
@@ -19,6 +18,7 @@ use wasmi::{
 use xtism_core::engine::{
     CallLimits, Capabilities, CompileOptions, Engine, Export, ExternKind, HostAccess, HostTrap,
     Import, ImportSource, Instance, InstantiateError, LinkPlan, Linked, Module, ResourceLimits,
+    TypedModule,
 };
 use xtism_core::{Error, FuncType, HostImport, KERNEL_WASM, PluginState, Val, ValType};
 
@@ -147,26 +147,10 @@ fn to_wasmi(val: &Val) -> Result<wasmi::Val, Error> {
     })
 }
 
-/// A module compiled by wasmi, with its imports and exports in core's terms.
+/// A module compiled by wasmi, and whether it is metered.
 struct WasmiModule {
     module: wasmi::Module,
     metered: bool,
-    imports: Vec<Import>,
-    exports: Vec<Export>,
-}
-
-impl Module for WasmiModule {
-    fn imports(&self) -> &[Import] {
-        &self.imports
-    }
-
-    fn exports(&self) -> &[Export] {
-        &self.exports
-    }
-
-    fn as_any(&self) -> &dyn Any {
-        self
-    }
 }
 
 /// Whether modules compiled with `options` need fuel metering.
@@ -214,12 +198,11 @@ impl Engine for WasmiEngine {
                 kind: extern_kind(e.ty()),
             })
             .collect();
-        Ok(Arc::new(WasmiModule {
-            module,
-            metered,
+        Ok(Arc::new(TypedModule::new(
+            WasmiModule { module, metered },
             imports,
             exports,
-        }))
+        )))
     }
 
     fn link(&self, plan: LinkPlan, options: &CompileOptions) -> Result<Box<dyn Linked>, Error> {
@@ -227,10 +210,7 @@ impl Engine for WasmiEngine {
         let variant = self.variant(metered)?;
         let mut modules = Vec::with_capacity(plan.modules.len());
         for planned in &plan.modules {
-            let module = planned
-                .module
-                .as_any()
-                .downcast_ref::<WasmiModule>()
+            let module = TypedModule::<WasmiModule>::downcast(planned.module.as_ref())
                 .filter(|m| m.metered == metered)
                 .ok_or_else(|| {
                     Error::Invalid(format!(

@@ -55,7 +55,6 @@
 mod cache;
 mod ticker;
 
-use std::any::Any;
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
@@ -67,7 +66,7 @@ use wasmtime::{
 use xtism_core::engine::{
     CallLimits, Capabilities, CompileOptions, Engine, Export, ExternKind, HostAccess, HostTrap,
     Import, ImportSource, Instance, InstantiateError, LinkPlan, Linked, Module, Profiling,
-    ResourceLimits,
+    ResourceLimits, TypedModule,
 };
 use xtism_core::{Error, FuncType, HostImport, KERNEL_WASM, PluginState, Val, ValType};
 
@@ -280,25 +279,9 @@ fn to_wasmtime(val: &Val) -> wasmtime::Val {
     }
 }
 
-/// A module compiled by wasmtime, with its imports and exports in core's terms.
+/// A module compiled by wasmtime.
 struct WasmtimeModule {
     module: wasmtime::Module,
-    imports: Vec<Import>,
-    exports: Vec<Export>,
-}
-
-impl Module for WasmtimeModule {
-    fn imports(&self) -> &[Import] {
-        &self.imports
-    }
-
-    fn exports(&self) -> &[Export] {
-        &self.exports
-    }
-
-    fn as_any(&self) -> &dyn Any {
-        self
-    }
 }
 
 /// An error as one line: its messages from the outside in, without the backtrace.
@@ -361,11 +344,11 @@ impl Engine for WasmtimeEngine {
                 kind: extern_kind(&e.ty()),
             })
             .collect();
-        Ok(Arc::new(WasmtimeModule {
-            module,
+        Ok(Arc::new(TypedModule::new(
+            WasmtimeModule { module },
             imports,
             exports,
-        }))
+        )))
     }
 
     fn link(&self, plan: LinkPlan, options: &CompileOptions) -> Result<Box<dyn Linked>, Error> {
@@ -381,10 +364,7 @@ impl Engine for WasmtimeEngine {
             tables: 0,
         };
         for planned in &plan.modules {
-            let module = planned
-                .module
-                .as_any()
-                .downcast_ref::<WasmtimeModule>()
+            let module = TypedModule::<WasmtimeModule>::downcast(planned.module.as_ref())
                 .filter(|m| wasmtime::Engine::same(m.module.engine(), engine))
                 .ok_or_else(|| {
                     Error::Invalid(format!(
@@ -436,12 +416,12 @@ impl Engine for WasmtimeEngine {
                     }
                 });
             }
-            if imports.len() != module.imports.len() {
+            if imports.len() != planned.module.imports().len() {
                 return Err(Error::Invalid(format!(
                     "the link plan of module {} has {} imports for {}",
                     planned.name,
                     imports.len(),
-                    module.imports.len()
+                    planned.module.imports().len()
                 )));
             }
             names.push((module.module.clone(), planned.name.as_str().into()));

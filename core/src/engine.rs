@@ -233,6 +233,51 @@ pub trait Module: Send + Sync + Any {
     fn as_any(&self) -> &dyn Any;
 }
 
+/// A backend's compiled module `M` with its imports and exports in core's terms: the one
+/// [`Module`] implementation, so a backend only supplies its own module type.
+pub struct TypedModule<M> {
+    /// The backend's compiled module.
+    pub inner: M,
+    imports: Vec<Import>,
+    exports: Vec<Export>,
+}
+
+impl<M> TypedModule<M> {
+    /// Wraps a backend's module with its imports (in the module's order) and exports.
+    pub fn new(inner: M, imports: Vec<Import>, exports: Vec<Export>) -> Self {
+        TypedModule {
+            inner,
+            imports,
+            exports,
+        }
+    }
+
+    /// The backend's own module inside `module`, when the same backend made it.
+    pub fn downcast(module: &dyn Module) -> Option<&M>
+    where
+        M: 'static,
+    {
+        module
+            .as_any()
+            .downcast_ref::<TypedModule<M>>()
+            .map(|m| &m.inner)
+    }
+}
+
+impl<M: Send + Sync + 'static> Module for TypedModule<M> {
+    fn imports(&self) -> &[Import] {
+        &self.imports
+    }
+
+    fn exports(&self) -> &[Export] {
+        &self.exports
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
 /// Where one import of a module comes from. Core decides; the backend only materializes.
 #[derive(Debug, Clone)]
 pub enum ImportSource {
