@@ -701,14 +701,15 @@ impl<P: EngineProvider> Plugin<P> {
     pub fn new_from_compiled(compiled: &CompiledPlugin) -> Result<Self, Error> {
         let id = uuid::Uuid::new_v4();
         let inner = &compiled.inner;
-        let state = PluginState::new(id, inner.config.clone(), inner.limits);
+        let cancel = Arc::<CancelState>::default();
+        let state = PluginState::new(id, inner.config.clone(), inner.limits, Arc::clone(&cancel));
         let instance = inner
             .linked
             .instantiate(state)
             .map_err(InstantiateError::into_error)?;
         Ok(Plugin {
             compiled: compiled.clone(),
-            cancel: Arc::default(),
+            cancel,
             instance: Some(instance),
             id,
             parked: None,
@@ -921,6 +922,8 @@ impl<P: EngineProvider> Plugin<P> {
         if self.needs_reinstantiate {
             self.reinstantiate()?;
         }
+        // Host imports that wait (HTTP, WASI sleeps and reads) stop at the deadline.
+        self.instance()?.state().deadline = limits.deadline;
         if !self.initialized {
             self.initialize(limits)?;
         }
@@ -955,6 +958,7 @@ impl<P: EngineProvider> Plugin<P> {
         let instance = self.instance()?;
         let (memory, state) = instance.kernel();
         state.host_context = None;
+        state.deadline = None;
         if let Some(e) = state.pending_error.take() {
             return Err(e);
         }

@@ -6,8 +6,11 @@
 
 use std::any::Any;
 use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use crate::alloc::{Allocator, HEADER_SIZE};
+use crate::engine::CancelState;
 use crate::error::Error;
 
 /// Default cap on the bytes held in vars (keys plus values), as in the official runtime.
@@ -134,6 +137,10 @@ pub struct PluginState {
     pub(crate) id: uuid::Uuid,
     pub(crate) host_context: Option<Box<dyn Any + Send>>,
     pub(crate) pending_error: Option<Error>,
+    /// The running call's deadline, for host imports that block (HTTP, WASI sleeps).
+    pub(crate) deadline: Option<Instant>,
+    /// The plug-in's cancel flag, shared with its [`CancelHandle`](crate::CancelHandle)s.
+    pub(crate) cancel: Arc<CancelState>,
 }
 
 impl std::fmt::Debug for PluginState {
@@ -146,7 +153,12 @@ impl std::fmt::Debug for PluginState {
 }
 
 impl PluginState {
-    pub(crate) fn new(id: uuid::Uuid, config: BTreeMap<String, String>, limits: Limits) -> Self {
+    pub(crate) fn new(
+        id: uuid::Uuid,
+        config: BTreeMap<String, String>,
+        limits: Limits,
+        cancel: Arc<CancelState>,
+    ) -> Self {
         PluginState {
             kernel: KernelState::default(),
             vars: Vars::default(),
@@ -155,7 +167,27 @@ impl PluginState {
             id,
             host_context: None,
             pending_error: None,
+            deadline: None,
+            cancel,
         }
+    }
+
+    /// Why the running call must stop now, if it must: [`Error::Cancelled`], or
+    /// [`Error::Timeout`] (core fills in the duration). For host imports that wait.
+    pub(crate) fn interruption(&self) -> Option<Error> {
+        if self.cancel.is_cancelled() {
+            Some(Error::Cancelled)
+        } else if self.deadline.is_some_and(|d| Instant::now() >= d) {
+            Some(Error::Timeout(0))
+        } else {
+            None
+        }
+    }
+
+    /// The time left before the running call's deadline; `None` when it has none.
+    pub(crate) fn time_left(&self) -> Option<Duration> {
+        self.deadline
+            .map(|d| d.saturating_duration_since(Instant::now()))
     }
 
     /// Records the error of a failing host call; the backend then traps and core reports
