@@ -67,13 +67,37 @@ build_c() {
   log "zig cc c/echo.c -> c/echo.wasm"
   zig_cc "${cflags[@]}" -Wl,--export=echo -Wl,--export=sum_bytes \
     echo.c -o echo.wasm
+
+  # WASI preview 1 plug-ins: wasi-libc, imports from wasi_snapshot_preview1.
+  # Exports are named in the sources with __attribute__((export_name)).
+  # --strip-debug: -g0 only covers our code; the wasi-libc objects zig links
+  # in carry about 1 MiB of DWARF (with zig cache paths in it).
+  # stack-size: zig gives wasm32-wasi a 16 MiB stack (257 initial pages);
+  # 1 MiB keeps these at 17 pages like the freestanding plug-ins, so they
+  # fit under a manifest's small memory.max_pages.
+  local wasi_cflags=(--target=wasm32-wasi -O2 -g0 -Wl,--strip-debug -Wl,-z,stack-size=1048576)
+  local p
+  # Reactors (-mexec-model=reactor): wasi-libc's crt1-reactor.o exports
+  # _initialize, which runs the constructors once; no main.
+  for p in wasi wasi_both wasi_lib; do
+    log "zig cc c/$p.c -> c/$p.wasm (WASI reactor)"
+    zig_cc "${wasi_cflags[@]}" -mexec-model=reactor "$p.c" -o "$p.wasm"
+  done
+  # Command (the default exec model): crt1-command.o exports _start, which
+  # runs the constructors, main and the destructors, then proc_exit(main's
+  # result) when that is not 0.
+  log "zig cc c/wasi_command.c -> c/wasi_command.wasm (WASI command)"
+  zig_cc "${wasi_cflags[@]}" wasi_command.c -o wasi_command.wasm
   # zig cc marks its outputs executable; keep them plain data files.
   chmod 0644 ./*.wasm
 }
 
 # --- sanity check: imports ------------------------------------------------------
 # AS plug-ins may import from extism:host/env and extism:host/user only;
-# C plug-ins from extism:host/env only (no env.*, no wasi_snapshot_preview1).
+# C plug-ins from extism:host/env only (no env.*, no wasi_snapshot_preview1),
+# except the WASI plug-ins named in `wasi`: those may also import
+# wasi_snapshot_preview1, and wasi_lib (a library module for manifests) may
+# import only wasi_snapshot_preview1.
 check_imports() {
   log "checking imports"
   node - "$here" <<'JS'
@@ -83,12 +107,25 @@ const allowed = {
   as: ["extism:host/env", "extism:host/user"],
   c: ["extism:host/env"],
 };
+const wasi = {
+  "c/wasi.wasm": ["extism:host/env", "wasi_snapshot_preview1"],
+  "c/wasi_command.wasm": ["extism:host/env", "wasi_snapshot_preview1"],
+  "c/wasi_both.wasm": ["extism:host/env", "wasi_snapshot_preview1"],
+  "c/wasi_lib.wasm": ["wasi_snapshot_preview1"],
+};
 let bad = 0;
+for (const f of Object.keys(wasi)) {
+  if (!fs.existsSync(path.join(root, f))) {
+    console.error(`${f}: missing`);
+    bad++;
+  }
+}
 for (const dir of Object.keys(allowed)) {
   for (const f of fs.readdirSync(path.join(root, dir)).filter((f) => f.endsWith(".wasm")).sort()) {
     const mod = new WebAssembly.Module(fs.readFileSync(path.join(root, dir, f)));
+    const ok = wasi[`${dir}/${f}`] || allowed[dir];
     for (const imp of WebAssembly.Module.imports(mod)) {
-      if (!allowed[dir].includes(imp.module)) {
+      if (!ok.includes(imp.module)) {
         console.error(`${dir}/${f}: unexpected import ${imp.module}.${imp.name}`);
         bad++;
       }
