@@ -13,7 +13,7 @@ use wasmer::{
 use wasmer_types::TrapCode;
 use xtism_core::engine::{
     CallLimits, HostAccess, HostTrap, ImportSource, Instance, InstantiateError, LinkPlan, Linked,
-    Module, ResourceLimits, TypedModule,
+    Module, ResourceLimits, TypedModule, WasiImport,
 };
 use xtism_core::{Error, HostImport, PluginState, Val, ValType};
 
@@ -27,7 +27,8 @@ pub(crate) struct StoreData {
     /// hand back a store's data by value).
     state: Option<PluginState>,
     kernel: Option<Memory>,
-    plugin_memory: Option<Memory>,
+    /// Each module's exported `memory`, in link-plan order (the last is main's).
+    memories: Vec<Option<Memory>>,
 }
 
 impl StoreData {
@@ -68,23 +69,21 @@ impl EnvAccess<'_> {
     /// A memory's bytes and the state, borrowed together from the caller's store.
     fn memory_and_state(
         &mut self,
-        which: fn(&StoreData) -> Option<&Memory>,
-    ) -> (&mut [u8], &mut PluginState) {
+        which: impl FnOnce(&StoreData) -> Option<&Memory>,
+    ) -> (Option<&mut [u8]>, &mut PluginState) {
         let (data, store) = self.0.data_and_store_mut();
         let span = which(data).map(|memory| span(memory, &store));
         let state = data.state();
-        match span {
-            // SAFETY: `self` holds the host call's exclusive borrow of the store for the
-            // lifetime of the result, and the span was taken under it.
-            Some(span) => (unsafe { bytes_mut(span) }, state),
-            None => (&mut [], state),
-        }
+        // SAFETY: `self` holds the host call's exclusive borrow of the store for the
+        // lifetime of the result, and the span was taken under it.
+        (span.map(|span| unsafe { bytes_mut(span) }), state)
     }
 }
 
 impl HostAccess for EnvAccess<'_> {
     fn kernel(&mut self) -> (&mut [u8], &mut PluginState) {
-        self.memory_and_state(|d| d.kernel.as_ref())
+        let (memory, state) = self.memory_and_state(|d| d.kernel.as_ref());
+        (memory.unwrap_or_default(), state)
     }
 
     fn grow_kernel(&mut self, pages: u64) -> bool {
@@ -96,8 +95,11 @@ impl HostAccess for EnvAccess<'_> {
     }
 
     fn plugin_memory(&mut self) -> Option<&mut [u8]> {
-        self.0.data().plugin_memory.as_ref()?;
-        Some(self.memory_and_state(|d| d.plugin_memory.as_ref()).0)
+        self.memory_and_state(|d| d.memories.last()?.as_ref()).0
+    }
+
+    fn module_memory(&mut self, module: usize) -> (Option<&mut [u8]>, &mut PluginState) {
+        self.memory_and_state(|d| d.memories.get(module)?.as_ref())
     }
 
     fn state(&mut self) -> &mut PluginState {
@@ -192,6 +194,26 @@ fn user_function(
     })
 }
 
+/// A WASI function of core, bound for the module at `module` in the link plan with wasmer's
+/// dynamic API.
+fn wasi_function(
+    store: &mut Store,
+    env: &FunctionEnv<StoreData>,
+    import: WasiImport,
+    module: usize,
+) -> Function {
+    let types =
+        |types: &[ValType]| -> Vec<Type> { types.iter().map(|t| wasmer_type(*t)).collect() };
+    let ty = FunctionType::new(types(import.params), types(import.results));
+    Function::new_with_env(store, env, ty, move |env, params| {
+        let mut access = EnvAccess(env);
+        let outputs = import
+            .invoke_converted(&mut access, module, params.iter().map(to_core))
+            .map_err(trap)?;
+        Ok(outputs.iter().map(to_wasmer).collect())
+    })
+}
+
 /// One module of a linked plug-in.
 struct LinkedModule {
     module: wasmer::Module,
@@ -261,7 +283,7 @@ impl WasmerLinked {
         &self,
         store: &mut Store,
         env: &FunctionEnv<StoreData>,
-    ) -> Result<(WasmerInstance, Instrumented), Error> {
+    ) -> Result<(Vec<WasmerInstance>, Instrumented), Error> {
         let instances = self.modules.len() + 1;
         if instances > usize::try_from(self.limits.max_instances).unwrap_or(usize::MAX) {
             return Err(Error::MemoryLimit(format!(
@@ -276,10 +298,13 @@ impl WasmerLinked {
         env.as_mut(store).kernel = kernel_memory.clone();
         let mut parts = Instrumented::default();
         let mut instances: Vec<WasmerInstance> = Vec::with_capacity(self.modules.len());
-        for linked in self.modules.iter() {
+        for (index, linked) in self.modules.iter().enumerate() {
             let mut externs = Vec::with_capacity(linked.sources.len());
             for source in &linked.sources {
                 let ext = match source {
+                    ImportSource::Wasi(import) => {
+                        Some(Extern::Function(wasi_function(store, env, *import, index)))
+                    }
                     ImportSource::Kernel(name) => kernel.exports.get_extern(name).cloned(),
                     ImportSource::Host(import) => {
                         Some(Extern::Function(host_function(store, env, *import)))
@@ -300,17 +325,17 @@ impl WasmerLinked {
             let instance = WasmerInstance::new_by_index(store, &linked.module, &externs)
                 .map_err(instantiate_error)?;
             parts.add(&instance, &budget, self.config)?;
+            let memory = instance.exports.get_memory("memory").ok().cloned();
+            env.as_mut(store).memories.push(memory.clone());
+            parts.memories.push(memory);
             instances.push(instance);
         }
         drop(budget);
-        let main = instances
-            .pop()
-            .ok_or_else(|| Error::Invalid("the link plan has no modules".into()))?;
-        let plugin_memory = main.exports.get_memory("memory").ok().cloned();
-        env.as_mut(store).plugin_memory = plugin_memory.clone();
+        if instances.is_empty() {
+            return Err(Error::Invalid("the link plan has no modules".into()));
+        }
         parts.kernel_memory = kernel_memory;
-        parts.plugin_memory = plugin_memory;
-        Ok((main, parts))
+        Ok((instances, parts))
     }
 }
 
@@ -319,7 +344,8 @@ impl WasmerLinked {
 #[derive(Default)]
 struct Instrumented {
     kernel_memory: Option<Memory>,
-    plugin_memory: Option<Memory>,
+    /// Each module's exported `memory`, in link-plan order.
+    memories: Vec<Option<Memory>>,
     flags: Vec<Flag>,
     flag_globals: Vec<Global>,
     meters: Vec<Meter>,
@@ -374,10 +400,10 @@ impl Linked for WasmerLinked {
         let data = StoreData {
             state: Some(state),
             kernel: None,
-            plugin_memory: None,
+            memories: Vec::with_capacity(self.modules.len()),
         };
         let env = FunctionEnv::new(&mut store, data);
-        let (main, parts) = match self.try_instantiate(&mut store, &env) {
+        let (mut instances, parts) = match self.try_instantiate(&mut store, &env) {
             Ok(instantiated) => instantiated,
             Err(error) => {
                 let state = env.as_mut(&mut store).state.take();
@@ -387,12 +413,16 @@ impl Linked for WasmerLinked {
                 });
             }
         };
+        let main = instances
+            .pop()
+            .expect("try_instantiate makes one instance per module");
         Ok(Box::new(WasmerPlugin {
             store,
             env,
             main,
+            dependencies: instances,
             kernel_memory: parts.kernel_memory,
-            plugin_memory: parts.plugin_memory,
+            memories: parts.memories,
             exports: HashMap::new(),
             slot: self.config.interruptible.then(|| Slot::new(parts.flags)),
             flag_globals: parts.flag_globals,
@@ -414,13 +444,33 @@ enum Callable {
     Args(TypedFunction<(i32, i32), ()>),
 }
 
+/// The export `name` of `instance`, typed.
+fn callable(store: &Store, instance: &WasmerInstance, name: &str) -> Result<Callable, Error> {
+    let func = instance.exports.get_function(name).map_err(|_| {
+        Error::FunctionNotFound(format!("the module has no function named {name:?}"))
+    })?;
+    let ty = func.ty(store);
+    let unknown =
+        || Error::FunctionNotFound(format!("{name:?} does not have a signature xtism can call"));
+    use wasmer::Type::I32;
+    Ok(match (ty.params(), ty.results()) {
+        ([], [I32]) => Callable::Code(func.typed(store).map_err(|_| unknown())?),
+        ([], []) => Callable::Unit(func.typed(store).map_err(|_| unknown())?),
+        ([I32, I32], []) => Callable::Args(func.typed(store).map_err(|_| unknown())?),
+        _ => return Err(unknown()),
+    })
+}
+
 /// A running plug-in on wasmer.
 struct WasmerPlugin {
     store: Store,
     env: FunctionEnv<StoreData>,
     main: WasmerInstance,
+    /// The other modules' instances, in link-plan order.
+    dependencies: Vec<WasmerInstance>,
     kernel_memory: Option<Memory>,
-    plugin_memory: Option<Memory>,
+    /// Each module's exported `memory`, in link-plan order (the last is main's).
+    memories: Vec<Option<Memory>>,
     /// Exports resolved and typed on their first call.
     exports: HashMap<Box<str>, Callable>,
     /// The instance as the watchdog sees it, when its modules are interruptible.
@@ -493,21 +543,7 @@ impl WasmerPlugin {
         if let Some(export) = self.exports.get(name) {
             return Ok(export.clone());
         }
-        let func = self.main.exports.get_function(name).map_err(|_| {
-            Error::FunctionNotFound(format!("the plug-in has no function named {name:?}"))
-        })?;
-        let store = &self.store;
-        let ty = func.ty(store);
-        let unknown = || {
-            Error::FunctionNotFound(format!("{name:?} does not have a signature xtism can call"))
-        };
-        use wasmer::Type::I32;
-        let export = match (ty.params(), ty.results()) {
-            ([], [I32]) => Callable::Code(func.typed(store).map_err(|_| unknown())?),
-            ([], []) => Callable::Unit(func.typed(store).map_err(|_| unknown())?),
-            ([I32, I32], []) => Callable::Args(func.typed(store).map_err(|_| unknown())?),
-            _ => return Err(unknown()),
-        };
+        let export = callable(&self.store, &self.main, name)?;
         self.exports.insert(name.into(), export.clone());
         Ok(export)
     }
@@ -575,10 +611,22 @@ impl HostAccess for WasmerPlugin {
     }
 
     fn plugin_memory(&mut self) -> Option<&mut [u8]> {
-        let span = span(self.plugin_memory.as_ref()?, &self.store);
+        let span = span(self.memories.last()?.as_ref()?, &self.store);
         // SAFETY: `&mut self` borrows the store exclusively for the lifetime of the result,
         // and the span was taken under that borrow.
         Some(unsafe { bytes_mut(span) })
+    }
+
+    fn module_memory(&mut self, module: usize) -> (Option<&mut [u8]>, &mut PluginState) {
+        let span = self
+            .memories
+            .get(module)
+            .and_then(Option::as_ref)
+            .map(|m| span(m, &self.store));
+        let state = self.env.as_mut(&mut self.store).state();
+        // SAFETY: `&mut self` borrows the store exclusively for the lifetime of the result,
+        // and the span was taken under that borrow.
+        (span.map(|span| unsafe { bytes_mut(span) }), state)
     }
 
     fn state(&mut self) -> &mut PluginState {
@@ -589,6 +637,40 @@ impl HostAccess for WasmerPlugin {
 impl Instance for WasmerPlugin {
     fn call(&mut self, name: &str, limits: &CallLimits) -> Result<Option<i32>, Error> {
         let export = self.export(name)?;
+        self.run_callable(export, limits)
+    }
+
+    fn call_in_module(
+        &mut self,
+        module: usize,
+        name: &str,
+        limits: &CallLimits,
+    ) -> Result<Option<i32>, Error> {
+        let instance = self.dependencies.get(module).unwrap_or(&self.main);
+        let export = callable(&self.store, instance, name)?;
+        self.run_callable(export, limits)
+    }
+
+    fn fuel_consumed(&self) -> Option<u64> {
+        self.fuel_consumed
+    }
+
+    fn into_state(mut self: Box<Self>) -> PluginState {
+        self.env
+            .as_mut(&mut self.store)
+            .state
+            .take()
+            .expect("the state is in the store until the instance is consumed")
+    }
+}
+
+impl WasmerPlugin {
+    /// Runs a callable export under `limits`: fuel, deadline and cancellation.
+    fn run_callable(
+        &mut self,
+        export: Callable,
+        limits: &CallLimits,
+    ) -> Result<Option<i32>, Error> {
         let budget = limits.fuel.unwrap_or(u64::MAX);
         if !self.meters.is_empty() {
             self.fill_meters(budget)?;
@@ -619,18 +701,6 @@ impl Instance for WasmerPlugin {
             _ if out_of_fuel => Error::OutOfFuel,
             _ => trap_error(e),
         })
-    }
-
-    fn fuel_consumed(&self) -> Option<u64> {
-        self.fuel_consumed
-    }
-
-    fn into_state(mut self: Box<Self>) -> PluginState {
-        self.env
-            .as_mut(&mut self.store)
-            .state
-            .take()
-            .expect("the state is in the store until the instance is consumed")
     }
 }
 

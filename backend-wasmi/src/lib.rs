@@ -18,7 +18,7 @@ use wasmi::{
 use xtism_core::engine::{
     CallLimits, Capabilities, CompileOptions, Engine, Export, ExternKind, HostAccess, HostTrap,
     Import, ImportSource, Instance, InstantiateError, LinkPlan, Linked, Module, ResourceLimits,
-    TypedModule,
+    TypedModule, WasiImport,
 };
 use xtism_core::{Error, FuncType, HostImport, KERNEL_WASM, PluginState, Val, ValType};
 
@@ -253,8 +253,19 @@ impl Engine for WasmiEngine {
 struct StoreData {
     state: PluginState,
     kernel: Option<Memory>,
-    plugin_memory: Option<Memory>,
+    /// Each module's exported `memory`, in link-plan order (the last is main's).
+    memories: Vec<Option<Memory>>,
     limits: StoreLimits,
+}
+
+impl StoreData {
+    fn plugin_memory(&self) -> Option<Memory> {
+        self.memories.last().copied().flatten()
+    }
+
+    fn module_memory(&self, module: usize) -> Option<Memory> {
+        self.memories.get(module).copied().flatten()
+    }
 }
 
 /// A wasmi context that owns [`StoreData`]: the store, or the caller inside a host call.
@@ -286,6 +297,20 @@ fn kernel_of<C: WithData>(ctx: &mut C) -> (&mut [u8], &mut PluginState) {
     }
 }
 
+/// Borrows a module's memory and the state together.
+fn module_memory_of<C: WithData>(
+    ctx: &mut C,
+    module: usize,
+) -> (Option<&mut [u8]>, &mut PluginState) {
+    match ctx.store_data().module_memory(module) {
+        Some(memory) => {
+            let (bytes, data) = memory.data_and_store_mut(ctx);
+            (Some(bytes), &mut data.state)
+        }
+        None => (None, &mut ctx.store_data().state),
+    }
+}
+
 /// [`HostAccess`] inside a host call.
 struct CallerAccess<'a, 'b>(&'a mut Caller<'b, StoreData>);
 
@@ -302,8 +327,12 @@ impl HostAccess for CallerAccess<'_, '_> {
     }
 
     fn plugin_memory(&mut self) -> Option<&mut [u8]> {
-        let memory = self.0.data().plugin_memory?;
+        let memory = self.0.data().plugin_memory()?;
         Some(memory.data_mut(&mut *self.0))
+    }
+
+    fn module_memory(&mut self, module: usize) -> (Option<&mut [u8]>, &mut PluginState) {
+        module_memory_of(self.0, module)
     }
 }
 
@@ -377,15 +406,41 @@ impl WasmiLinked {
         })
     }
 
-    fn try_instantiate(&self, store: &mut Store<StoreData>) -> Result<WasmiInstance, Error> {
+    fn wasi_func(store: &mut Store<StoreData>, import: WasiImport, module: usize) -> Func {
+        let ty = wasmi::FuncType::new(
+            import.params.iter().map(|t| wasmi_val_type(*t)),
+            import.results.iter().map(|t| wasmi_val_type(*t)),
+        );
+        Func::new(store, ty, move |mut caller, params, results| {
+            let mut access = CallerAccess(&mut caller);
+            let outputs = import
+                .invoke_converted(&mut access, module, params.iter().map(to_core))
+                .map_err(trap)?;
+            for (slot, val) in results.iter_mut().zip(&outputs) {
+                *slot = match to_wasmi(val) {
+                    Ok(v) => v,
+                    Err(e) => return Err(trap(access.state().fail(e))),
+                };
+            }
+            Ok(())
+        })
+    }
+
+    fn try_instantiate(
+        &self,
+        store: &mut Store<StoreData>,
+    ) -> Result<(WasmiInstance, Vec<WasmiInstance>), Error> {
         let kernel =
             WasmiInstance::new(&mut *store, &self.kernel, &[]).map_err(instantiate_error)?;
         store.data_mut().kernel = kernel.get_memory(&*store, "memory");
         let mut instances: Vec<WasmiInstance> = Vec::with_capacity(self.modules.len());
-        for (module, sources) in &self.modules {
+        for (index, (module, sources)) in self.modules.iter().enumerate() {
             let mut externs = Vec::with_capacity(sources.len());
             for source in sources {
                 let ext = match source {
+                    ImportSource::Wasi(import) => {
+                        Some(Extern::Func(Self::wasi_func(store, *import, index)))
+                    }
                     ImportSource::Kernel(name) => kernel.get_export(&*store, name),
                     ImportSource::Host(import) => {
                         Some(Extern::Func(Self::host_func(store, *import)))
@@ -404,13 +459,14 @@ impl WasmiLinked {
             }
             let instance =
                 WasmiInstance::new(&mut *store, module, &externs).map_err(instantiate_error)?;
+            let memory = instance.get_memory(&*store, "memory");
+            store.data_mut().memories.push(memory);
             instances.push(instance);
         }
         let main = instances
             .pop()
             .ok_or_else(|| Error::Invalid("the link plan has no modules".into()))?;
-        store.data_mut().plugin_memory = main.get_memory(&*store, "memory");
-        Ok(main)
+        Ok((main, instances))
     }
 }
 
@@ -445,7 +501,7 @@ impl Linked for WasmiLinked {
         let data = StoreData {
             state,
             kernel: None,
-            plugin_memory: None,
+            memories: Vec::with_capacity(self.modules.len()),
             limits: limits.build(),
         };
         let mut store = Store::new(&self.engine, data);
@@ -461,9 +517,10 @@ impl Linked for WasmiLinked {
             }
         }
         match self.try_instantiate(&mut store) {
-            Ok(main) => Ok(Box::new(WasmiPlugin {
+            Ok((main, dependencies)) => Ok(Box::new(WasmiPlugin {
                 store,
                 main,
+                dependencies,
                 metered: self.metered,
                 fuel_consumed: None,
                 exports: HashMap::new(),
@@ -480,6 +537,8 @@ impl Linked for WasmiLinked {
 struct WasmiPlugin {
     store: Store<StoreData>,
     main: WasmiInstance,
+    /// The other modules' instances, in link-plan order.
+    dependencies: Vec<WasmiInstance>,
     metered: bool,
     fuel_consumed: Option<u64>,
     /// Exports resolved and typed on their first call.
@@ -512,23 +571,43 @@ impl WasmiPlugin {
         if let Some(export) = self.exports.get(name) {
             return Ok(*export);
         }
-        let func = self.main.get_func(&self.store, name).ok_or_else(|| {
-            Error::FunctionNotFound(format!("the plug-in has no function named {name:?}"))
-        })?;
-        let store = &self.store;
-        let export = if let Ok(f) = func.typed::<(), i32>(store) {
-            Callable::Code(f)
-        } else if let Ok(f) = func.typed::<(), ()>(store) {
-            Callable::Unit(f)
-        } else if let Ok(f) = func.typed::<(i32, i32), ()>(store) {
-            Callable::Args(f)
-        } else {
-            return Err(Error::FunctionNotFound(format!(
-                "{name:?} does not have a signature xtism can call"
-            )));
-        };
+        let export = Self::callable(&self.store, &self.main, name)?;
         self.exports.insert(name.into(), export);
         Ok(export)
+    }
+
+    /// The export `name` of `instance`, typed.
+    fn callable(
+        store: &Store<StoreData>,
+        instance: &WasmiInstance,
+        name: &str,
+    ) -> Result<Callable, Error> {
+        let func = instance.get_func(store, name).ok_or_else(|| {
+            Error::FunctionNotFound(format!("the module has no function named {name:?}"))
+        })?;
+        if let Ok(f) = func.typed::<(), i32>(store) {
+            Ok(Callable::Code(f))
+        } else if let Ok(f) = func.typed::<(), ()>(store) {
+            Ok(Callable::Unit(f))
+        } else if let Ok(f) = func.typed::<(i32, i32), ()>(store) {
+            Ok(Callable::Args(f))
+        } else {
+            Err(Error::FunctionNotFound(format!(
+                "{name:?} does not have a signature xtism can call"
+            )))
+        }
+    }
+
+    fn run_callable(
+        &mut self,
+        callable: Callable,
+        limits: &CallLimits,
+    ) -> Result<Option<i32>, Error> {
+        match callable {
+            Callable::Code(f) => self.run(f, (), limits).map(Some),
+            Callable::Unit(f) => self.run(f, (), limits).map(|()| None),
+            Callable::Args(f) => self.run(f, (0, 0), limits).map(|()| None),
+        }
     }
 
     /// Runs a typed call under `limits`: fuel budget and deadline, in slices when metered.
@@ -591,18 +670,33 @@ impl HostAccess for WasmiPlugin {
     }
 
     fn plugin_memory(&mut self) -> Option<&mut [u8]> {
-        let memory = self.store.data().plugin_memory?;
+        let memory = self.store.data().plugin_memory()?;
         Some(memory.data_mut(&mut self.store))
+    }
+
+    fn module_memory(&mut self, module: usize) -> (Option<&mut [u8]>, &mut PluginState) {
+        module_memory_of(&mut self.store, module)
     }
 }
 
 impl Instance for WasmiPlugin {
     fn call(&mut self, name: &str, limits: &CallLimits) -> Result<Option<i32>, Error> {
-        match self.export(name)? {
-            Callable::Code(f) => self.run(f, (), limits).map(Some),
-            Callable::Unit(f) => self.run(f, (), limits).map(|()| None),
-            Callable::Args(f) => self.run(f, (0, 0), limits).map(|()| None),
-        }
+        let callable = self.export(name)?;
+        self.run_callable(callable, limits)
+    }
+
+    fn call_in_module(
+        &mut self,
+        module: usize,
+        name: &str,
+        limits: &CallLimits,
+    ) -> Result<Option<i32>, Error> {
+        let instance = match self.dependencies.get(module) {
+            Some(instance) => instance,
+            None => &self.main,
+        };
+        let callable = Self::callable(&self.store, instance, name)?;
+        self.run_callable(callable, limits)
     }
 
     fn fuel_consumed(&self) -> Option<u64> {

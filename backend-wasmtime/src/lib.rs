@@ -66,7 +66,7 @@ use wasmtime::{
 use xtism_core::engine::{
     CallLimits, Capabilities, CompileOptions, Engine, Export, ExternKind, HostAccess, HostTrap,
     Import, ImportSource, Instance, InstantiateError, LinkPlan, Linked, Module, Profiling,
-    ResourceLimits, TypedModule,
+    ResourceLimits, TypedModule, WasiImport,
 };
 use xtism_core::{Error, FuncType, HostImport, KERNEL_WASM, PluginState, Val, ValType};
 
@@ -363,7 +363,7 @@ impl Engine for WasmtimeEngine {
             memories: 1,
             tables: 0,
         };
-        for planned in &plan.modules {
+        for (module_index, planned) in plan.modules.iter().enumerate() {
             let module = TypedModule::<WasmtimeModule>::downcast(planned.module.as_ref())
                 .filter(|m| wasmtime::Engine::same(m.module.engine(), engine))
                 .ok_or_else(|| {
@@ -394,6 +394,18 @@ impl Engine for WasmtimeEngine {
                         let key = (import.module().to_owned(), import.name().to_owned());
                         if !defined.contains(&key) {
                             define_host_import(&mut linker, &key.0, &key.1, *host)?;
+                            defined.insert(key.clone());
+                        }
+                        PlannedImport::Linker(key.0.into(), key.1.into())
+                    }
+                    ImportSource::Wasi(wasi) => {
+                        // Bound per importing module: WASI works on that module's memory.
+                        let key = (
+                            format!("{WASI_FUNCTIONS}{module_index}"),
+                            wasi.name.to_owned(),
+                        );
+                        if !defined.contains(&key) {
+                            define_wasi_import(&mut linker, &key.0, *wasi, module_index)?;
                             defined.insert(key.clone());
                         }
                         PlannedImport::Linker(key.0.into(), key.1.into())
@@ -430,18 +442,20 @@ impl Engine for WasmtimeEngine {
                 imports,
             });
         }
-        let main_memory = modules
-            .last()
-            .ok_or_else(|| Error::Invalid("the link plan has no modules".into()))?
-            .module
-            .get_export_index("memory");
+        if modules.is_empty() {
+            return Err(Error::Invalid("the link plan has no modules".into()));
+        }
+        let memories = modules
+            .iter()
+            .map(|m| m.module.get_export_index("memory"))
+            .collect();
         let limits = plan.limits;
         Ok(Box::new(WasmtimeLinked {
             variant: Arc::clone(&variant),
             ticker: Arc::clone(&self.ticker),
             linker,
             modules,
-            main_memory,
+            memories,
             refusal: needs.refusal(&limits),
             limits,
             fuel: options.fuel,
@@ -454,6 +468,10 @@ impl Engine for WasmtimeEngine {
 /// The namespace user host functions are defined under in a [`WasmtimeLinked`]'s linker
 /// (by index, since core has already matched them to imports).
 const USER_FUNCTIONS: &str = "xtism:user-functions";
+
+/// The prefix of the namespace WASI functions are defined under for each importing module
+/// (followed by the module's index in the link plan).
+const WASI_FUNCTIONS: &str = "xtism:wasi/";
 
 /// Instances, memories and tables one instantiation creates.
 struct Needs {
@@ -481,7 +499,8 @@ impl Needs {
 struct StoreData {
     state: PluginState,
     kernel: Option<Memory>,
-    plugin_memory: Option<Memory>,
+    /// Each module's exported `memory`, in link-plan order (the last is main's).
+    memories: Vec<Option<Memory>>,
     limiter: Limiter,
     /// The limits of the running call, for the epoch callback.
     call: Option<CallLimits>,
@@ -489,6 +508,12 @@ struct StoreData {
     stop: Option<Error>,
     /// Names of the store's modules, for backtraces.
     names: Arc<ModuleNames>,
+}
+
+impl StoreData {
+    fn plugin_memory(&self) -> Option<Memory> {
+        self.memories.last().copied().flatten()
+    }
 }
 
 /// The name each module of a plug-in goes by in backtraces: its name in the manifest
@@ -618,8 +643,18 @@ impl HostAccess for CallerAccess<'_, '_> {
     }
 
     fn plugin_memory(&mut self) -> Option<&mut [u8]> {
-        let memory = self.0.data().plugin_memory?;
+        let memory = self.0.data().plugin_memory()?;
         Some(memory.data_mut(&mut *self.0))
+    }
+
+    fn module_memory(&mut self, module: usize) -> (Option<&mut [u8]>, &mut PluginState) {
+        match self.0.data().memories.get(module).copied().flatten() {
+            Some(memory) => {
+                let (bytes, data) = memory.data_and_store_mut(&mut *self.0);
+                (Some(bytes), &mut data.state)
+            }
+            None => (None, &mut self.0.data_mut().state),
+        }
     }
 }
 
@@ -703,6 +738,39 @@ fn define_user_function(
         .map_err(Error::engine)
 }
 
+/// Defines a WASI function in `linker` under `namespace`, for the module at `module` in the
+/// link plan.
+fn define_wasi_import(
+    linker: &mut Linker<StoreData>,
+    namespace: &str,
+    import: WasiImport,
+    module: usize,
+) -> Result<(), Error> {
+    let ty = wasmtime::FuncType::new(
+        linker.engine(),
+        import.params.iter().map(|t| wasmtime_val_type(*t)),
+        import.results.iter().map(|t| wasmtime_val_type(*t)),
+    );
+    linker
+        .func_new(
+            namespace,
+            import.name,
+            ty,
+            move |mut caller, params, results| {
+                let mut access = CallerAccess(&mut caller);
+                let outputs = import
+                    .invoke_converted(&mut access, module, params.iter().map(to_core))
+                    .map_err(trap)?;
+                for (slot, val) in results.iter_mut().zip(&outputs) {
+                    *slot = to_wasmtime(val);
+                }
+                Ok(())
+            },
+        )
+        .map(|_| ())
+        .map_err(Error::engine)
+}
+
 /// Where one import comes from when instantiating.
 enum PlannedImport {
     /// An export of the kernel (`index` None) or of an earlier module of the plan.
@@ -726,8 +794,8 @@ struct WasmtimeLinked {
     ticker: Arc<Ticker>,
     linker: Linker<StoreData>,
     modules: Vec<LinkedModule>,
-    /// The main module's `memory` export.
-    main_memory: Option<ModuleExport>,
+    /// Each module's `memory` export, in link-plan order.
+    memories: Vec<Option<ModuleExport>>,
     /// Why these limits forbid every instantiation, if they do.
     refusal: Option<String>,
     limits: ResourceLimits,
@@ -751,7 +819,10 @@ fn on_epoch(
 }
 
 impl WasmtimeLinked {
-    fn try_instantiate(&self, store: &mut Store<StoreData>) -> Result<wasmtime::Instance, Error> {
+    fn try_instantiate(
+        &self,
+        store: &mut Store<StoreData>,
+    ) -> Result<Vec<wasmtime::Instance>, Error> {
         if let Some(refusal) = &self.refusal {
             return Err(Error::MemoryLimit(refusal.clone()));
         }
@@ -765,7 +836,7 @@ impl WasmtimeLinked {
             .and_then(Extern::into_memory);
         let mut instances: Vec<wasmtime::Instance> = Vec::with_capacity(self.modules.len());
         let mut externs: Vec<Extern> = Vec::new();
-        for linked in &self.modules {
+        for (linked, memory) in self.modules.iter().zip(&self.memories) {
             externs.clear();
             for import in &linked.imports {
                 let ext = match import {
@@ -786,18 +857,14 @@ impl WasmtimeLinked {
             }
             let instance = wasmtime::Instance::new(&mut *store, &linked.module, &externs)
                 .map_err(|e| instantiate_error(e, store))?;
+            let memory = memory
+                .as_ref()
+                .and_then(|m| instance.get_module_export(&mut *store, m))
+                .and_then(Extern::into_memory);
+            store.data_mut().memories.push(memory);
             instances.push(instance);
         }
-        let main = instances
-            .pop()
-            .ok_or_else(|| Error::Invalid("the link plan has no modules".into()))?;
-        let plugin_memory = self
-            .main_memory
-            .as_ref()
-            .and_then(|m| main.get_module_export(&mut *store, m))
-            .and_then(Extern::into_memory);
-        store.data_mut().plugin_memory = plugin_memory;
-        Ok(main)
+        Ok(instances)
     }
 }
 
@@ -817,7 +884,7 @@ impl Linked for WasmtimeLinked {
         let data = StoreData {
             state,
             kernel: None,
-            plugin_memory: None,
+            memories: Vec::with_capacity(self.modules.len()),
             limiter: Limiter::new(self.limits),
             call: None,
             stop: None,
@@ -840,9 +907,12 @@ impl Linked for WasmtimeLinked {
             store.set_epoch_deadline(1);
         }
         match self.try_instantiate(&mut store) {
-            Ok(main) => Ok(Box::new(WasmtimePlugin {
+            Ok(mut instances) => Ok(Box::new(WasmtimePlugin {
+                main: instances
+                    .pop()
+                    .expect("try_instantiate makes one instance per module"),
+                dependencies: instances,
                 store,
-                main,
                 ticker: Arc::clone(&self.ticker),
                 fuel: self.fuel,
                 interruptible: self.interruptible,
@@ -861,6 +931,8 @@ impl Linked for WasmtimeLinked {
 struct WasmtimePlugin {
     store: Store<StoreData>,
     main: wasmtime::Instance,
+    /// The other modules' instances, in link-plan order.
+    dependencies: Vec<wasmtime::Instance>,
     ticker: Arc<Ticker>,
     fuel: bool,
     interruptible: bool,
@@ -944,24 +1016,32 @@ impl WasmtimePlugin {
     /// Resolves and types the export `name` once; later calls find it in `exports`.
     fn resolve(&mut self, name: &str) -> Result<(), Error> {
         if !self.exports.contains_key(name) {
-            let func = self.main.get_func(&mut self.store, name).ok_or_else(|| {
-                Error::FunctionNotFound(format!("the plug-in has no function named {name:?}"))
-            })?;
-            let store = &self.store;
-            let export = if let Ok(f) = func.typed::<(), i32>(store) {
-                Callable::Code(f)
-            } else if let Ok(f) = func.typed::<(), ()>(store) {
-                Callable::Unit(f)
-            } else if let Ok(f) = func.typed::<(i32, i32), ()>(store) {
-                Callable::Args(f)
-            } else {
-                return Err(Error::FunctionNotFound(format!(
-                    "{name:?} does not have a signature xtism can call"
-                )));
-            };
+            let export = callable(&mut self.store, &self.main, name)?;
             self.exports.insert(name.into(), export);
         }
         Ok(())
+    }
+}
+
+/// The export `name` of `instance`, typed.
+fn callable(
+    store: &mut Store<StoreData>,
+    instance: &wasmtime::Instance,
+    name: &str,
+) -> Result<Callable, Error> {
+    let func = instance.get_func(&mut *store, name).ok_or_else(|| {
+        Error::FunctionNotFound(format!("the module has no function named {name:?}"))
+    })?;
+    if let Ok(f) = func.typed::<(), i32>(&*store) {
+        Ok(Callable::Code(f))
+    } else if let Ok(f) = func.typed::<(), ()>(&*store) {
+        Ok(Callable::Unit(f))
+    } else if let Ok(f) = func.typed::<(i32, i32), ()>(&*store) {
+        Ok(Callable::Args(f))
+    } else {
+        Err(Error::FunctionNotFound(format!(
+            "{name:?} does not have a signature xtism can call"
+        )))
     }
 }
 
@@ -1005,6 +1085,31 @@ fn run<P: wasmtime::WasmParams, R: wasmtime::WasmResults>(
     (outcome, consumed)
 }
 
+/// Runs a callable export under `limits`; returns its outcome and the fuel it used.
+fn run_callable(
+    store: &mut Store<StoreData>,
+    ticker: &Ticker,
+    fuel: bool,
+    interruptible: bool,
+    callable: &Callable,
+    limits: &CallLimits,
+) -> (Result<Option<i32>, Error>, Option<u64>) {
+    match callable {
+        Callable::Code(f) => {
+            let (r, c) = run(store, ticker, fuel, interruptible, f, (), limits);
+            (r.map(Some), c)
+        }
+        Callable::Unit(f) => {
+            let (r, c) = run(store, ticker, fuel, interruptible, f, (), limits);
+            (r.map(|()| None), c)
+        }
+        Callable::Args(f) => {
+            let (r, c) = run(store, ticker, fuel, interruptible, f, (0, 0), limits);
+            (r.map(|()| None), c)
+        }
+    }
+}
+
 impl HostAccess for WasmtimePlugin {
     fn kernel(&mut self) -> (&mut [u8], &mut PluginState) {
         match self.store.data().kernel {
@@ -1024,8 +1129,18 @@ impl HostAccess for WasmtimePlugin {
     }
 
     fn plugin_memory(&mut self) -> Option<&mut [u8]> {
-        let memory = self.store.data().plugin_memory?;
+        let memory = self.store.data().plugin_memory()?;
         Some(memory.data_mut(&mut self.store))
+    }
+
+    fn module_memory(&mut self, module: usize) -> (Option<&mut [u8]>, &mut PluginState) {
+        match self.store.data().memories.get(module).copied().flatten() {
+            Some(memory) => {
+                let (bytes, data) = memory.data_and_store_mut(&mut self.store);
+                (Some(bytes), &mut data.state)
+            }
+            None => (None, &mut self.store.data_mut().state),
+        }
     }
 }
 
@@ -1040,24 +1155,31 @@ impl Instance for WasmtimePlugin {
             exports,
             ..
         } = self;
-        let (fuel, interruptible) = (*fuel, *interruptible);
         let callable = exports
             .get(name)
             .ok_or_else(|| Error::FunctionNotFound(name.to_owned()))?;
-        let (result, consumed) = match callable {
-            Callable::Code(f) => {
-                let (r, c) = run(store, ticker, fuel, interruptible, f, (), limits);
-                (r.map(Some), c)
-            }
-            Callable::Unit(f) => {
-                let (r, c) = run(store, ticker, fuel, interruptible, f, (), limits);
-                (r.map(|()| None), c)
-            }
-            Callable::Args(f) => {
-                let (r, c) = run(store, ticker, fuel, interruptible, f, (0, 0), limits);
-                (r.map(|()| None), c)
-            }
-        };
+        let (result, consumed) =
+            run_callable(store, ticker, *fuel, *interruptible, callable, limits);
+        self.fuel_consumed = consumed;
+        result
+    }
+
+    fn call_in_module(
+        &mut self,
+        module: usize,
+        name: &str,
+        limits: &CallLimits,
+    ) -> Result<Option<i32>, Error> {
+        let instance = self.dependencies.get(module).copied().unwrap_or(self.main);
+        let callable = callable(&mut self.store, &instance, name)?;
+        let (result, consumed) = run_callable(
+            &mut self.store,
+            &self.ticker,
+            self.fuel,
+            self.interruptible,
+            &callable,
+            limits,
+        );
         self.fuel_consumed = consumed;
         result
     }

@@ -111,7 +111,7 @@ pub fn add_links(manifest: &mut Manifest, links: &[(String, PathBuf)]) -> Result
 }
 
 /// Applies the manifest-level flags of `xtism call`: config (`--set-config` objects first,
-/// then `--config` keys), the timeout and the memory limits. Flags for features this
+/// then `--config` keys), allowed paths, the timeout and the memory limits. Flags for features this
 /// version does not have (HTTP, WASI) are refused rather than dropped.
 pub fn apply_flags(manifest: &mut Manifest, args: &CallArgs) -> Result<(), CliError> {
     let unbacked = [
@@ -121,7 +121,6 @@ pub fn apply_flags(manifest: &mut Manifest, args: &CallArgs) -> Result<(), CliEr
             args.http_response_max.is_some(),
             "HTTP",
         ),
-        ("--allow-path", !args.allow_path.is_empty(), "WASI"),
     ];
     if let Some((flag, _, feature)) = unbacked.iter().find(|(_, used, _)| *used) {
         return Err(CliError::msg(format!(
@@ -134,6 +133,13 @@ pub fn apply_flags(manifest: &mut Manifest, args: &CallArgs) -> Result<(), CliEr
             .extend(object.iter().map(|(k, v)| (k.clone(), v.clone())));
     }
     manifest.config.extend(args.config.iter().cloned());
+    if !args.allow_path.is_empty() {
+        manifest.allowed_paths.get_or_insert_default().extend(
+            args.allow_path
+                .iter()
+                .map(|mapping| (mapping.key.clone(), mapping.guest.clone())),
+        );
+    }
     if let Some(ms) = args.timeout {
         manifest.timeout_ms = Some(ms);
     }

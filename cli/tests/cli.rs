@@ -595,24 +595,45 @@ fn engine_by_name() {
     assert_eq!(out, r#"{"count":3,"total":3,"vowels":"aeiouAEIOU"}"#);
 }
 
-#[cfg(feature = "wasmi")]
+/// `--wasi` with `--allow-path`: the plug-in reads the mapped directory, its WASI output is
+/// shown only with `EXTISM_ENABLE_WASI_OUTPUT`, and `proc_exit(n)` is the exit code.
+#[cfg(all(feature = "wasmi", feature = "wasi"))]
 #[test]
-fn wasi_is_not_ignored_on_wasmi() {
-    // WASI is not implemented yet: the flag must fail loudly, not be dropped.
-    let output = run([
-        "call",
-        path_str(&plugin("as/count_vowels.wasm")),
-        "count_vowels",
-        "-i",
-        HELLO,
-        "--engine",
-        "wasmi",
-        "--wasi",
-    ]);
-    assert!(!output.status.success(), "--wasi was ignored");
+fn wasi_plugins_run_with_allowed_paths() {
+    let wasm = plugin("c/wasi.wasm");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("hello.txt"), "Hello from the host").unwrap();
+    let mapping = format!("ro:{}:/data", dir.path().display());
+    let call = |export: &str, input: &str| {
+        let mut command = xtism();
+        command
+            .args(["call", path_str(&wasm), export, "-i", input])
+            .args(["--engine", "wasmi", "--wasi", "--allow-path", &mapping])
+            .stdin(Stdio::null());
+        command
+    };
+    let out = ok(call("read_file", "/data/hello.txt").output().unwrap());
+    assert_eq!(out, "Hello from the host");
+    let err = fails(call("write_file", "/data/x.txt\nx").output().unwrap(), 1);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(!dir.path().join("x.txt").exists());
+
+    let out = ok(call("write_stdio", "hi").output().unwrap());
+    assert_eq!(out, "ok", "WASI output is discarded by default");
+    let output = call("write_stdio", "hi")
+        .env("EXTISM_ENABLE_WASI_OUTPUT", "1")
+        .output()
+        .unwrap();
+    assert!(stderr(&output).contains("err: hi"), "{}", stderr(&output));
+    assert_eq!(ok(output), "hi\nok");
+
+    let err = fails(call("exit_with", "42").output().unwrap(), 42);
+    assert!(err.contains("exited with code 42"), "{err}");
+
+    let output = run(["call", path_str(&wasm), "ctor_count", "--engine", "wasmi"]);
     let err = fails(output, 1);
     assert!(
-        err.contains("does not support") && err.contains("WASI"),
+        err.contains("--wasi") && err.contains("wasi_snapshot_preview1"),
         "{err}"
     );
 }
@@ -722,11 +743,10 @@ fn memory_max_limits_memory() {
 
 #[test]
 fn flags_for_missing_features_are_refused() {
-    // HTTP and WASI are not implemented yet: their flags fail loudly instead of being dropped.
+    // HTTP is not implemented yet: its flags fail loudly instead of being dropped.
     for (flag, value, feature) in [
         ("--allow-host", "*.example.com", "HTTP"),
         ("--http-response-max", "1024", "HTTP"),
-        ("--allow-path", "ro:/tmp:/data", "WASI"),
     ] {
         let err = fails(
             run([
@@ -955,27 +975,41 @@ fn version_and_help() {
     assert_eq!(output.status.code(), Some(2));
 }
 
-/// A wasmi-only build pulls in no JIT engine: the dependency tree has no wasmtime, wasmer or
-/// cranelift crate.
+/// A wasmi-only build pulls in no JIT engine: no code generator (Cranelift's) and no JIT
+/// runtime (wasmtime, wasmer) in its dependency tree, with WASI (whose wasi-common uses
+/// wasmtime's data-structure crates) or without it; the minimal build also leaves WASI out.
 #[test]
 fn wasmi_only_build_has_no_jit_engine() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let jit = |name: &str| {
+        name == "wasmtime"
+            || name.starts_with("wasmer")
+            || name.starts_with("cranelift-codegen")
+            || name.starts_with("cranelift-frontend")
+            || name.starts_with("cranelift-native")
+            || (name.starts_with("wasmtime") && name.contains("cranelift"))
+    };
+    let wasi = |name: &str| name == "wasi-common" || name == "wiggle";
     for package in ["xtism", "xtism-cli"] {
-        let output = Command::new(env!("CARGO"))
-            .current_dir(&root)
-            .args(["tree", "--offline", "-p", package, "--no-default-features"])
-            .args(["--features", "wasmi", "-e", "normal", "--prefix", "none"])
-            .output()
-            .expect("cargo runs");
-        assert!(output.status.success(), "{}", stderr(&output));
-        let tree = stdout(&output);
-        assert!(tree.contains("wasmi "), "{tree}");
-        for line in tree.lines() {
-            assert!(
-                !["wasmtime", "wasmer", "cranelift"]
-                    .iter()
-                    .any(|jit| line.starts_with(jit)),
-                "{package} with only wasmi depends on {line}"
+        for (features, with_wasi) in [("wasmi", false), ("wasmi,wasi", true)] {
+            let output = Command::new(env!("CARGO"))
+                .current_dir(&root)
+                .args(["tree", "--offline", "-p", package, "--no-default-features"])
+                .args(["--features", features, "-e", "normal", "--prefix", "none"])
+                .output()
+                .expect("cargo runs");
+            assert!(output.status.success(), "{}", stderr(&output));
+            let tree = stdout(&output);
+            assert!(tree.contains("wasmi "), "{tree}");
+            let names: Vec<&str> = tree.lines().filter_map(|l| l.split(' ').next()).collect();
+            for name in &names {
+                assert!(!jit(name), "{package} with {features} depends on {name}");
+            }
+            assert_eq!(
+                names.iter().any(|n| wasi(n)),
+                with_wasi,
+                "{package} with {features}: WASI in the tree is {}",
+                !with_wasi
             );
         }
     }

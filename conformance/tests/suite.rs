@@ -3,7 +3,8 @@
 //! Cases are plain functions taking an engine name; `suite!` lists them once and expands
 //! the list into one module per engine, so a case is run alone as e.g.
 //! `cargo test -p xtism-conformance wasmi::var_limit`. What an engine cannot do is listed in
-//! [`CANNOT`], and that table is checked both ways: a listed case that passes fails.
+//! [`CANNOT`], and that table is checked both ways: a listed case that passes fails. WASI
+//! cases are in `wasi.rs`.
 
 use std::sync::{Arc, Mutex};
 
@@ -11,7 +12,7 @@ use xtism::{
     CompiledPlugin, CurrentPlugin, DebugOptions, Error, ErrorKind, Function, Json, Manifest, PTR,
     Plugin, PluginBuilder, Pool, UserData, Val, ValType, host_fn, manifest::Wasm,
 };
-use xtism_conformance::plugin;
+use xtism_conformance::{builder, expect_err, plugin, run_case};
 
 /// (engine, case, why) for each case that is expected to fail on that engine.
 const CANNOT: &[(&str, &str, &str)] = &[(
@@ -20,46 +21,8 @@ const CANNOT: &[(&str, &str, &str)] = &[(
     "wasmi does not record Wasm backtraces",
 )];
 
-fn run(engine: &'static str, case: &str, f: fn(&'static str)) {
-    run_against(CANNOT, engine, case, f);
-}
-
-/// Runs a case, checking the outcome against `cannot` in both directions.
-fn run_against(
-    cannot: &[(&str, &str, &str)],
-    engine: &'static str,
-    case: &str,
-    f: fn(&'static str),
-) {
-    let listed = cannot.iter().find(|(e, c, _)| *e == engine && *c == case);
-    let outcome = std::panic::catch_unwind(|| f(engine));
-    match (outcome, listed) {
-        (Ok(()), Some((_, _, why))) => {
-            panic!("{engine}/{case} is listed in CANNOT ({why}) but passed: remove it")
-        }
-        (Err(panic), None) => std::panic::resume_unwind(panic),
-        _ => {}
-    }
-}
-
-macro_rules! suite {
-    ($($case:ident),* $(,)?) => {
-        #[cfg(feature = "wasmtime")]
-        mod wasmtime {
-            $( #[test] fn $case() { super::run("wasmtime", stringify!($case), super::$case) } )*
-        }
-        #[cfg(feature = "wasmi")]
-        mod wasmi {
-            $( #[test] fn $case() { super::run("wasmi", stringify!($case), super::$case) } )*
-        }
-        #[cfg(feature = "wasmer")]
-        mod wasmer {
-            $( #[test] fn $case() { super::run("wasmer", stringify!($case), super::$case) } )*
-        }
-    };
-}
-
-suite!(
+xtism_conformance::suite!(
+    CANNOT;
     count_vowels_keeps_a_running_total,
     count_vowels_reads_config,
     count_vowels_json_output,
@@ -85,6 +48,7 @@ suite!(
     log_level,
     http_is_refused,
     bogus_handles_are_guest_errors,
+    handle_zero_is_the_empty_block,
     alloc_stops_at_max_pages,
     memory_grow_respects_max_pages,
     input_larger_than_memory_limit,
@@ -106,7 +70,6 @@ suite!(
     timeout_stops_infinite_loop,
     manifest_timeout_with_fuel,
     plugin_reset_and_ids,
-    wasi_is_refused,
     debug_options,
     start_function_runs_once_at_the_first_call,
     start_function_is_bounded,
@@ -133,21 +96,17 @@ fn the_cannot_table_is_checked_both_ways() {
     }
     let table: &[(&str, &str, &str)] = &[("e", "listed", "why")];
     // A listed case that fails, and an unlisted case that passes, are fine.
-    run_against(table, "e", "listed", fails);
-    run_against(table, "e", "other", passes);
+    run_case(table, "e", "listed", fails);
+    run_case(table, "e", "other", passes);
     // A listed case that passes, and an unlisted case that fails, are failures.
     for (case, f) in [("listed", passes as fn(&'static str)), ("other", fails)] {
-        let outcome = std::panic::catch_unwind(|| run_against(table, "e", case, f));
+        let outcome = std::panic::catch_unwind(|| run_case(table, "e", case, f));
         assert!(outcome.is_err(), "{case}");
     }
 }
 
 // ---------------------------------------------------------------------------------------
 // Helpers
-
-fn builder<'a>(engine: &str, wasm: &'a [u8]) -> PluginBuilder<'a> {
-    PluginBuilder::new(wasm).with_engine(xtism::engine(engine).unwrap())
-}
 
 fn new_plugin(engine: &str, wasm: &[u8]) -> Plugin {
     builder(engine, wasm).build().unwrap()
@@ -164,16 +123,6 @@ fn facts(out: &[u8]) -> Vec<u64> {
 fn call_facts(plugin: &mut Plugin, name: &str, input: &[u8]) -> Vec<u64> {
     let out: &[u8] = plugin.call(name, input).unwrap();
     facts(out)
-}
-
-fn expect_err(result: Result<&[u8], Error>, kind: ErrorKind, needle: &str) -> Error {
-    let err = result.expect_err("the call should fail");
-    assert_eq!(err.kind(), kind, "{err}");
-    assert!(
-        err.to_string().contains(needle),
-        "{err:?} should mention {needle:?}"
-    );
-    err
 }
 
 /// The plug-in still works: an echo call returns its input.
@@ -543,6 +492,26 @@ fn bogus_handles_are_guest_errors(engine: &'static str) {
         expect_err(p.call(export, ""), ErrorKind::Guest, needle);
         still_works(&mut p);
     }
+}
+
+fn handle_zero_is_the_empty_block(engine: &'static str) {
+    let wasm = plugin("wat/handle_zero.wat");
+    let mut p = new_plugin(engine, &wasm);
+    let (out, logs) = capture_logs(|| p.call::<&str, String>("run", "").unwrap());
+    assert_eq!(out, "ok 0 0");
+    assert_eq!(
+        logs.lines().filter(|l| l.contains("INFO")).count(),
+        1,
+        "log_info(0) logs an empty message: {logs}"
+    );
+    // Config and vars of empty name are found through handle 0.
+    let mut q = builder(engine, &wasm)
+        .with_config_key("", "cfg")
+        .build()
+        .unwrap();
+    let _: &[u8] = q.call("set_empty_var", "four").unwrap();
+    let out: String = q.call("run", "").unwrap();
+    assert_eq!(out, "ok 3 4");
 }
 
 fn alloc_stops_at_max_pages(engine: &'static str) {
@@ -952,15 +921,6 @@ fn plugin_reset_and_ids(engine: &'static str) {
     still_works(&mut p);
     p.reset().unwrap();
     still_works(&mut p);
-}
-
-fn wasi_is_refused(engine: &'static str) {
-    let err = builder(engine, &kernel())
-        .with_wasi(true)
-        .build()
-        .unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::Unsupported, "{err}");
-    assert!(err.to_string().contains("WASI"), "{err}");
 }
 
 fn debug_options(engine: &'static str) {

@@ -19,6 +19,9 @@ use crate::state::{PluginState, range};
 /// Namespace of the Extism kernel imports.
 pub const EXTISM_ENV_MODULE: &str = "extism:host/env";
 
+/// Namespace of WASI preview 1.
+pub const WASI_MODULE: &str = "wasi_snapshot_preview1";
+
 /// Default namespace of user host functions.
 pub const EXTISM_USER_MODULE: &str = "extism:host/user";
 
@@ -152,17 +155,27 @@ pub(crate) fn new_block(host: &mut dyn HostAccess, bytes: &[u8]) -> Result<u64, 
 }
 
 /// The bytes of the block starting at `offset`, if one does.
+///
+/// Handle 0 is the empty block, as in the official runtime (`alloc(0)` returns 0, and PDKs
+/// pass it for empty strings).
 pub(crate) fn block<'m>(memory: &'m [u8], state: &PluginState, offset: u64) -> Option<&'m [u8]> {
+    if offset == 0 {
+        return Some(&[]);
+    }
     let len = state.kernel.alloc.length(offset)?;
     memory.get(range(memory.len(), offset, len)?)
 }
 
-/// Mutable bytes of the block starting at `offset`, if one does.
+/// Mutable bytes of the block starting at `offset`, if one does (none for handle 0, the
+/// empty block).
 pub(crate) fn block_mut<'m>(
     memory: &'m mut [u8],
     state: &PluginState,
     offset: u64,
 ) -> Option<&'m mut [u8]> {
+    if offset == 0 {
+        return Some(&mut []);
+    }
     let len = state.kernel.alloc.length(offset)?;
     let r = range(memory.len(), offset, len)?;
     memory.get_mut(r)

@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::abi::HostImport;
 use crate::error::Error;
-use crate::function::{FuncType, Function};
+use crate::function::{FuncType, Function, Val, ValType};
 use crate::state::PluginState;
 
 /// What a backend can do. Core turns a missing capability into a clear error.
@@ -287,6 +287,9 @@ pub enum ImportSource {
     Host(HostImport),
     /// A user host function: an index into [`LinkPlan::functions`].
     Function(usize),
+    /// A WASI preview-1 function implemented in core. The backend binds it for the
+    /// importing module, passing that module's index to [`WasiImport::invoke_converted`].
+    Wasi(WasiImport),
     /// An export of a module instantiated earlier: an index into [`LinkPlan::modules`].
     Module {
         /// Index of the providing module.
@@ -294,6 +297,58 @@ pub enum ImportSource {
         /// Export name.
         name: String,
     },
+}
+
+/// A WASI preview-1 function implemented in core, for backends to bind with their dynamic
+/// function API (there are two dozen signatures, and each call's cost is the system call's,
+/// not the binding's).
+#[derive(Clone, Copy)]
+pub struct WasiImport {
+    /// The function's name in `wasi_snapshot_preview1`.
+    pub name: &'static str,
+    /// Parameter types.
+    pub params: &'static [ValType],
+    /// Result types (an `i32` errno, or nothing for `proc_exit`).
+    pub results: &'static [ValType],
+    /// Runs the function for module `module` (an index into [`LinkPlan::modules`]) on
+    /// `params`, filling in `results`.
+    pub(crate) call: WasiCall,
+}
+
+/// How core runs a WASI function: for the module at an index of [`LinkPlan::modules`], on
+/// parameters, filling in results.
+pub(crate) type WasiCall =
+    fn(&mut dyn HostAccess, usize, &[Val], &mut [Val]) -> Result<(), HostTrap>;
+
+impl std::fmt::Debug for WasiImport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "WasiImport({} {})", self.name, self.func_type())
+    }
+}
+
+impl WasiImport {
+    /// The Wasm signature.
+    pub fn func_type(&self) -> FuncType {
+        FuncType::new(self.params.iter().copied(), self.results.iter().copied())
+    }
+
+    /// Runs the function for a call from module `module` on arguments a backend converted
+    /// from its engine's values, and returns the results for the backend to convert back.
+    /// A failed conversion fails the call.
+    pub fn invoke_converted(
+        &self,
+        host: &mut dyn HostAccess,
+        module: usize,
+        params: impl IntoIterator<Item = Result<Val, Error>>,
+    ) -> Result<Vec<Val>, HostTrap> {
+        let params = match params.into_iter().collect::<Result<Vec<Val>, Error>>() {
+            Ok(params) => params,
+            Err(e) => return Err(host.state().fail(e)),
+        };
+        let mut results: Vec<Val> = self.results.iter().map(|t| Val::default_for(*t)).collect();
+        (self.call)(host, module, &params, &mut results)?;
+        Ok(results)
+    }
 }
 
 /// One module to instantiate, with the source of each of its imports.
@@ -377,6 +432,16 @@ pub trait Instance: HostAccess + Send {
     /// [`Error::Timeout`] (core fills in the duration).
     fn call(&mut self, name: &str, limits: &CallLimits) -> Result<Option<i32>, Error>;
 
+    /// Like [`call`](Self::call), for an export of module `module` (an index into
+    /// [`LinkPlan::modules`]): how core runs the start functions and initializers of the
+    /// modules a plug-in links, under the first call's limits.
+    fn call_in_module(
+        &mut self,
+        module: usize,
+        name: &str,
+        limits: &CallLimits,
+    ) -> Result<Option<i32>, Error>;
+
     /// Fuel used by the last call, when fuel is metered.
     fn fuel_consumed(&self) -> Option<u64> {
         None
@@ -430,6 +495,10 @@ pub trait HostAccess {
 
     /// The plug-in's exported `memory`, if it has one.
     fn plugin_memory(&mut self) -> Option<&mut [u8]>;
+
+    /// The exported `memory` of module `module` (an index into [`LinkPlan::modules`]; the
+    /// last is the main module), if it exports one, borrowed with the plug-in state.
+    fn module_memory(&mut self, module: usize) -> (Option<&mut [u8]>, &mut PluginState);
 
     /// The plug-in state.
     fn state(&mut self) -> &mut PluginState {

@@ -439,8 +439,15 @@ impl CurrentPlugin<'_> {
         })
     }
 
-    /// The handle of the block starting at `offset`, if one does.
+    /// The handle of the block starting at `offset`, if one does; offset 0 is the empty
+    /// block (length 0), as in the official runtime.
     pub fn memory_handle(&mut self, offset: u64) -> Option<MemoryHandle> {
+        if offset == 0 {
+            return Some(MemoryHandle {
+                offset: 0,
+                length: 0,
+            });
+        }
         let length = self.host.state().kernel.alloc.length(offset)?;
         Some(MemoryHandle { offset, length })
     }

@@ -18,22 +18,27 @@ pub mod convert;
 pub mod engine;
 mod error;
 mod function;
+mod log;
 mod macros;
 mod plugin;
 mod pool;
 mod start;
 mod state;
+#[cfg(feature = "wasi")]
+mod wasi;
 
 pub use abi::{
     EXTISM_ENV_MODULE, EXTISM_USER_MODULE, HOST_IMPORTS, HostImport, KERNEL_EXPORTS, KERNEL_WASM,
-    PAGE_SIZE,
+    PAGE_SIZE, WASI_MODULE,
 };
 pub use convert::{FromBytes, FromBytesOwned, Json, ToBytes};
 pub use engine::{
     CallLimits, Capabilities, CompileOptions, Engine, HostAccess, HostTrap, InstantiateError,
+    WasiImport,
 };
 pub use error::{BoxError, Error, ErrorKind};
 pub use function::{CurrentPlugin, FuncType, Function, MemoryHandle, PTR, UserData, Val, ValType};
+pub use log::{set_log_callback, set_log_file};
 #[doc(hidden)]
 pub use macros::{__host_fn_arg, __host_fn_kernel};
 pub use plugin::{
@@ -44,5 +49,7 @@ pub use pool::{Pool, PoolPlugin};
 pub use state::{
     DEFAULT_MAX_HTTP_RESPONSE_BYTES, DEFAULT_MAX_VAR_BYTES, PluginState, VAR_ENTRY_OVERHEAD,
 };
+#[cfg(feature = "wasi")]
+pub use wasi::{OutputCapture, WASI_OUTPUT_ENV, WasiOutput};
 pub use xtism_manifest as manifest;
 pub use xtism_manifest::{Manifest, Wasm, WasmMetadata};

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use xtism_manifest::Manifest;
 
-use crate::abi::{self, EXTISM_ENV_MODULE, HOST_IMPORTS, KERNEL_EXPORTS};
+use crate::abi::{self, EXTISM_ENV_MODULE, HOST_IMPORTS, KERNEL_EXPORTS, WASI_MODULE};
 use crate::convert::{FromBytes, ToBytes};
 use crate::engine::{
     CallLimits, CancelState, CompileOptions, Engine, ExternKind, HostAccess, ImportSource,
@@ -200,6 +200,11 @@ pub struct PluginBuilder<'a, P: EngineProvider = NoDefaultEngine> {
     engine: Option<Arc<dyn Engine>>,
     functions: Vec<Function>,
     wasi: bool,
+    allowed_paths: Vec<(String, PathBuf)>,
+    #[cfg(feature = "wasi")]
+    wasi_stdout: crate::wasi::WasiOutput,
+    #[cfg(feature = "wasi")]
+    wasi_stderr: crate::wasi::WasiOutput,
     config: BTreeMap<String, String>,
     timeout: Option<Duration>,
     fuel: Option<u64>,
@@ -218,6 +223,11 @@ impl<'a, P: EngineProvider> PluginBuilder<'a, P> {
             engine: None,
             functions: Vec::new(),
             wasi: false,
+            allowed_paths: Vec::new(),
+            #[cfg(feature = "wasi")]
+            wasi_stdout: crate::wasi::WasiOutput::from_env(),
+            #[cfg(feature = "wasi")]
+            wasi_stderr: crate::wasi::WasiOutput::from_env(),
             config: BTreeMap::new(),
             timeout: None,
             fuel: None,
@@ -235,9 +245,35 @@ impl<'a, P: EngineProvider> PluginBuilder<'a, P> {
         self
     }
 
-    /// Gives the plug-in WASI preview 1.
+    /// Gives the plug-in WASI preview 1 (when it imports it: a plug-in without WASI imports
+    /// gets no WASI context). Without the `wasi` feature, building fails with
+    /// [`Error::Unsupported`].
     pub fn with_wasi(mut self, wasi: bool) -> Self {
         self.wasi = wasi;
+        self
+    }
+
+    /// Maps the host path `host` (a directory, or a single file) to `guest` for WASI, over
+    /// the manifest's `allowed_paths`; a `ro:` prefix on `host` makes it read-only, as in
+    /// the manifest.
+    pub fn with_allowed_path(mut self, host: impl Into<String>, guest: impl Into<PathBuf>) -> Self {
+        self.allowed_paths.push((host.into(), guest.into()));
+        self
+    }
+
+    /// Where the plug-in's WASI stdout goes (default: discarded, or the host's stdout when
+    /// `EXTISM_ENABLE_WASI_OUTPUT` is set).
+    #[cfg(feature = "wasi")]
+    pub fn with_wasi_stdout(mut self, output: crate::wasi::WasiOutput) -> Self {
+        self.wasi_stdout = output;
+        self
+    }
+
+    /// Where the plug-in's WASI stderr goes (default: discarded, or the host's stderr when
+    /// `EXTISM_ENABLE_WASI_OUTPUT` is set).
+    #[cfg(feature = "wasi")]
+    pub fn with_wasi_stderr(mut self, output: crate::wasi::WasiOutput) -> Self {
+        self.wasi_stderr = output;
         self
     }
 
@@ -343,13 +379,30 @@ impl<'a, P: EngineProvider> PluginBuilder<'a, P> {
             Some(engine) => engine,
             None => P::default_engine()?,
         };
-        let manifest = self.source.into_manifest()?;
+        let mut manifest = self.source.into_manifest()?;
         let caps = engine.capabilities();
+        if !self.allowed_paths.is_empty() {
+            manifest
+                .allowed_paths
+                .get_or_insert_default()
+                .extend(self.allowed_paths);
+        }
+        #[cfg(not(feature = "wasi"))]
         if self.wasi {
             return Err(Error::Unsupported {
                 engine: engine.name(),
-                feature: "WASI (not implemented in this version of xtism)".into(),
+                feature: "WASI (this build of xtism leaves it out)".into(),
             });
+        }
+        #[cfg(feature = "wasi")]
+        let wasi = self.wasi.then(|| crate::wasi::WasiOptions {
+            paths: manifest.path_mappings(),
+            stdout: self.wasi_stdout,
+            stderr: self.wasi_stderr,
+        });
+        #[cfg(feature = "wasi")]
+        if let Some(wasi) = &wasi {
+            wasi.check()?;
         }
         let timeout = self
             .timeout
@@ -397,20 +450,32 @@ impl<'a, P: EngineProvider> PluginBuilder<'a, P> {
             .main_index()
             .ok_or_else(|| Error::Invalid("the manifest has no main module".into()))?;
         let mut modules = Vec::with_capacity(sources.len());
-        let mut deferred_start = false;
-        for (index, (name, bytes)) in sources.iter().enumerate() {
-            let rewritten = (index == main_index)
-                .then(|| start::defer_start(bytes))
-                .flatten();
-            deferred_start |= rewritten.is_some();
+        let mut deferred = Vec::with_capacity(sources.len());
+        for (name, bytes) in &sources {
+            let rewritten = start::defer_start(bytes);
+            deferred.push(rewritten.is_some());
             let bytes = rewritten.as_deref().unwrap_or(bytes);
             modules.push((name.clone(), engine.compile(name, bytes, &options)?));
         }
         // Dependencies first, main last.
         let main = modules.remove(main_index);
         modules.push(main);
+        let main_deferred = deferred.remove(main_index);
+        deferred.push(main_deferred);
 
-        let plan = plan_links(&modules, &self.functions, max_pages, engine.as_ref())?;
+        let plan = plan_links(
+            &modules,
+            &self.functions,
+            self.wasi,
+            max_pages,
+            engine.as_ref(),
+        )?;
+        #[cfg(feature = "wasi")]
+        let wasi = wasi.filter(|_| {
+            plan.modules
+                .iter()
+                .any(|m| m.imports.iter().any(|i| matches!(i, ImportSource::Wasi(_))))
+        });
         let exports: HashMap<String, FuncType> = plan
             .modules
             .last()
@@ -426,13 +491,8 @@ impl<'a, P: EngineProvider> PluginBuilder<'a, P> {
                     .collect()
             })
             .unwrap_or_default();
-        let mut init: Vec<&'static str> = Vec::new();
-        if deferred_start {
-            init.push(start::DEFERRED_START);
-        }
-        init.extend(guest_initializers(
-            exports.iter().map(|(n, t)| (n.as_str(), t)),
-        ));
+        let init = initialization(&plan, &deferred);
+        let module_count = plan.modules.len();
         let linked = engine.link(plan, &options)?;
         Ok(CompiledPlugin {
             inner: Arc::new(CompiledInner {
@@ -440,6 +500,9 @@ impl<'a, P: EngineProvider> PluginBuilder<'a, P> {
                 linked,
                 exports,
                 init,
+                modules: module_count,
+                #[cfg(feature = "wasi")]
+                wasi,
                 config,
                 limits,
                 fuel: self.fuel,
@@ -488,6 +551,39 @@ pub fn guest_initializers<'a>(
     }
 }
 
+/// The calls that initialize a plug-in at its first call, in order: for each module,
+/// dependencies first, its deferred start function, then its guest runtime's initializers.
+fn initialization(plan: &LinkPlan, deferred: &[bool]) -> Vec<InitCall> {
+    let mut init = Vec::new();
+    for (module, planned) in plan.modules.iter().enumerate() {
+        if deferred.get(module).copied().unwrap_or(false) {
+            init.push(InitCall {
+                module,
+                name: start::DEFERRED_START,
+            });
+        }
+        let exports = planned.module.exports();
+        let funcs = exports.iter().filter_map(|e| match &e.kind {
+            ExternKind::Func(ty) => Some((e.name.as_str(), ty)),
+            _ => None,
+        });
+        init.extend(
+            guest_initializers(funcs)
+                .into_iter()
+                .map(|name| InitCall { module, name }),
+        );
+    }
+    init
+}
+
+/// One initialization call: an export of a module of the plan.
+#[derive(Debug, Clone, Copy)]
+struct InitCall {
+    /// Index in [`LinkPlan::modules`].
+    module: usize,
+    name: &'static str,
+}
+
 /// Whether `ty` is the type of an Extism export: no parameters, an `i32` or nothing back.
 fn is_extism_export(ty: &FuncType) -> bool {
     ty.params().is_empty() && matches!(ty.results(), [] | [ValType::I32])
@@ -497,6 +593,7 @@ fn is_extism_export(ty: &FuncType) -> bool {
 fn plan_links(
     modules: &[(String, Arc<dyn crate::engine::Module>)],
     functions: &[Function],
+    wasi: bool,
     max_pages: Option<u32>,
     engine: &dyn Engine,
 ) -> Result<LinkPlan, Error> {
@@ -574,10 +671,8 @@ fn plan_links(
                     index,
                     name: import.name.clone(),
                 }
-            } else if import.module == "wasi_snapshot_preview1" {
-                return Err(link_error(
-                    "the plug-in needs WASI, which this version of xtism does not provide".into(),
-                ));
+            } else if import.module == WASI_MODULE {
+                wasi_source(wasi, &import.name, wanted).map_err(link_error)?
             } else {
                 return Err(link_error(
                     "no host function or manifest module provides it".into(),
@@ -601,13 +696,41 @@ fn plan_links(
     })
 }
 
+/// Where a WASI import comes from, or why it cannot be linked.
+fn wasi_source(wasi: bool, name: &str, wanted: Option<&FuncType>) -> Result<ImportSource, String> {
+    if !wasi {
+        return Err(
+            "the plug-in needs WASI: enable it with `with_wasi(true)` (`xtism call --wasi`)".into(),
+        );
+    }
+    #[cfg(feature = "wasi")]
+    {
+        let import = crate::wasi::find_import(name)
+            .ok_or_else(|| format!("{WASI_MODULE} has no such function"))?;
+        match wanted {
+            Some(ty) if *ty == import.func_type() => Ok(ImportSource::Wasi(import)),
+            _ => Err(format!("WASI provides {}", import.func_type())),
+        }
+    }
+    #[cfg(not(feature = "wasi"))]
+    {
+        let _ = (name, wanted);
+        Err("this build of xtism leaves WASI out".into())
+    }
+}
+
 struct CompiledInner {
     engine: Arc<dyn Engine>,
     linked: Box<dyn Linked>,
     exports: HashMap<String, FuncType>,
-    /// Exports to call once before the first call: the deferred start function, then the
-    /// guest runtime's initializers.
-    init: Vec<&'static str>,
+    /// Calls to make once before the first call: deferred start functions and the guest
+    /// runtimes' initializers, dependencies first.
+    init: Vec<InitCall>,
+    /// How many modules the plug-in has (the last is main).
+    modules: usize,
+    /// How to make each instance's WASI context, when the plug-in uses WASI.
+    #[cfg(feature = "wasi")]
+    wasi: Option<crate::wasi::WasiOptions>,
     config: BTreeMap<String, String>,
     limits: Limits,
     fuel: Option<u64>,
@@ -639,6 +762,17 @@ impl CompiledPlugin {
     /// The engine it was compiled for.
     pub fn engine(&self) -> &Arc<dyn Engine> {
         &self.inner.engine
+    }
+
+    /// Gives `state` a fresh WASI context (empty fd table, the allowed paths opened anew)
+    /// when the plug-in uses WASI.
+    fn fresh_wasi(&self, state: &mut PluginState) -> Result<(), Error> {
+        #[cfg(feature = "wasi")]
+        if let Some(options) = &self.inner.wasi {
+            state.wasi = Some(options.build(Arc::clone(&state.cancel))?);
+        }
+        let _ = state;
+        Ok(())
     }
 
     /// Whether the main module exports a function `name` that can be called: no
@@ -702,7 +836,9 @@ impl<P: EngineProvider> Plugin<P> {
         let id = uuid::Uuid::new_v4();
         let inner = &compiled.inner;
         let cancel = Arc::<CancelState>::default();
-        let state = PluginState::new(id, inner.config.clone(), inner.limits, Arc::clone(&cancel));
+        let mut state =
+            PluginState::new(id, inner.config.clone(), inner.limits, Arc::clone(&cancel));
+        compiled.fresh_wasi(&mut state)?;
         let instance = inner
             .linked
             .instantiate(state)
@@ -819,6 +955,11 @@ impl<P: EngineProvider> Plugin<P> {
             (None, Some(state)) => state,
             (None, None) => return Err(Error::Invalid("the plug-in has no instance".into())),
         };
+        let mut state = state;
+        if let Err(e) = self.compiled.fresh_wasi(&mut state) {
+            self.parked = Some(state);
+            return Err(e);
+        }
         match self.compiled.inner.linked.instantiate(state) {
             Ok(instance) => {
                 self.instance = Some(instance);
@@ -838,9 +979,14 @@ impl<P: EngineProvider> Plugin<P> {
     /// the first call's limits. When one fails, the next call starts from a fresh instance.
     fn initialize(&mut self, limits: &CallLimits) -> Result<(), Error> {
         let compiled = Arc::clone(&self.compiled.inner);
-        for name in &compiled.init {
+        let main = compiled.modules - 1;
+        for step in &compiled.init {
             let instance = self.instance()?;
-            let result = instance.call(name, limits);
+            let result = if step.module == main {
+                instance.call(step.name, limits)
+            } else {
+                instance.call_in_module(step.module, step.name, limits)
+            };
             let pending = instance.state().pending_error.take();
             if let Err(e) = result {
                 self.needs_reinstantiate = true;
@@ -952,7 +1098,10 @@ impl<P: EngineProvider> Plugin<P> {
 
         let result = instance.call(name, limits);
 
-        if name == "_start" {
+        // WASI `proc_exit(n)` ends the call as if the export returned n; the instance has
+        // run its exit path, so the next call gets a fresh one (vars are kept).
+        let exited = self.instance()?.state().exit_code.take();
+        if name == "_start" || exited.is_some() {
             self.needs_reinstantiate = true;
         }
         let instance = self.instance()?;
@@ -967,30 +1116,34 @@ impl<P: EngineProvider> Plugin<P> {
         let guest_message = abi::block(memory, state, handle)
             .filter(|bytes| handle != 0 && !bytes.is_empty())
             .map(|bytes| String::from_utf8_lossy(bytes).into_owned());
-        match result {
-            Err(Error::Trap { message, backtrace }) => Err(Error::Trap {
-                message: match guest_message {
-                    Some(guest) => format!("{guest} ({message})"),
-                    None => message,
-                },
-                backtrace,
+        let (code, verb) = match (result, exited) {
+            (_, Some(code)) => (code, "exited with code"),
+            (Err(Error::Trap { message, backtrace }), None) => {
+                return Err(Error::Trap {
+                    message: match guest_message {
+                        Some(guest) => format!("{guest} ({message})"),
+                        None => message,
+                    },
+                    backtrace,
+                });
+            }
+            (Err(e), None) => return Err(e),
+            (Ok(code), None) => (code.unwrap_or(0), "returned exit code"),
+        };
+        // As in the official runtime, an error message fails the call whatever the code.
+        match (guest_message, code) {
+            (Some(message), code) => Err(Error::Plugin { code, message }),
+            (None, 0) => Ok(state.kernel.output),
+            (None, code) if handle != 0 => Err(Error::Plugin {
+                code,
+                message: format!(
+                    "{name} {verb} {code}; its error handle {handle} is not an allocated block"
+                ),
             }),
-            Err(e) => Err(e),
-            // As in the official runtime, an error message fails the call whatever the code.
-            Ok(code) => match (guest_message, code.unwrap_or(0)) {
-                (Some(message), code) => Err(Error::Plugin { code, message }),
-                (None, 0) => Ok(state.kernel.output),
-                (None, code) if handle != 0 => Err(Error::Plugin {
-                    code,
-                    message: format!(
-                        "{name} returned exit code {code}; its error handle {handle} is not an allocated block"
-                    ),
-                }),
-                (None, code) => Err(Error::Plugin {
-                    code,
-                    message: format!("{name} returned exit code {code}"),
-                }),
-            },
+            (None, code) => Err(Error::Plugin {
+                code,
+                message: format!("{name} {verb} {code}"),
+            }),
         }
     }
 }

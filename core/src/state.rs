@@ -7,7 +7,7 @@
 use std::any::Any;
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use crate::alloc::{Allocator, HEADER_SIZE};
 use crate::engine::CancelState;
@@ -140,7 +140,13 @@ pub struct PluginState {
     /// The running call's deadline, for host imports that block (HTTP, WASI sleeps).
     pub(crate) deadline: Option<Instant>,
     /// The plug-in's cancel flag, shared with its [`CancelHandle`](crate::CancelHandle)s.
+    #[cfg(feature = "wasi")]
     pub(crate) cancel: Arc<CancelState>,
+    /// The instance's WASI context, when the plug-in imports WASI.
+    #[cfg(feature = "wasi")]
+    pub(crate) wasi: Option<crate::wasi::WasiState>,
+    /// The code the guest passed to WASI `proc_exit` in the running call.
+    pub(crate) exit_code: Option<i32>,
 }
 
 impl std::fmt::Debug for PluginState {
@@ -159,6 +165,8 @@ impl PluginState {
         limits: Limits,
         cancel: Arc<CancelState>,
     ) -> Self {
+        #[cfg(not(feature = "wasi"))]
+        let _ = cancel;
         PluginState {
             kernel: KernelState::default(),
             vars: Vars::default(),
@@ -168,12 +176,17 @@ impl PluginState {
             host_context: None,
             pending_error: None,
             deadline: None,
+            #[cfg(feature = "wasi")]
             cancel,
+            #[cfg(feature = "wasi")]
+            wasi: None,
+            exit_code: None,
         }
     }
 
     /// Why the running call must stop now, if it must: [`Error::Cancelled`], or
     /// [`Error::Timeout`] (core fills in the duration). For host imports that wait.
+    #[cfg(feature = "wasi")]
     pub(crate) fn interruption(&self) -> Option<Error> {
         if self.cancel.is_cancelled() {
             Some(Error::Cancelled)
@@ -185,7 +198,9 @@ impl PluginState {
     }
 
     /// The time left before the running call's deadline; `None` when it has none.
-    pub(crate) fn time_left(&self) -> Option<Duration> {
+    #[cfg(feature = "wasi")]
+    #[allow(dead_code, reason = "HTTP requests, on their way, use it")]
+    pub(crate) fn time_left(&self) -> Option<std::time::Duration> {
         self.deadline
             .map(|d| d.saturating_duration_since(Instant::now()))
     }
