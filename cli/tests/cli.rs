@@ -436,6 +436,22 @@ fn link_adds_a_named_module() {
     let link = format!("main={}", path_str(&lib));
     let err = fails(run(["call", path_str(&main), "echo", "--link", &link]), 1);
     assert!(err.contains("main"), "{err}");
+
+    // Host functions written in Wasm, linked under the namespace the plug-in imports.
+    let link = format!(
+        "extism:host/user={}",
+        path_str(&plugin("wat/host_user.wat"))
+    );
+    let out = ok(run([
+        "call",
+        path_str(&plugin("as/host_fn.wasm")),
+        "call_host",
+        "-i",
+        "Bob",
+        "--link",
+        &link,
+    ]));
+    assert_eq!(out, "Wasm says hi to Bob!");
 }
 
 // ---- errors and exit codes ----

@@ -58,6 +58,7 @@ xtism_conformance::suite!(
     malformed_wasm,
     manifest_hash_mismatch,
     manifest_with_linked_module,
+    host_functions_written_in_wasm,
     user_host_functions,
     host_fn_macro,
     host_function_error,
@@ -645,6 +646,23 @@ fn manifest_with_linked_module(engine: &'static str) {
         .unwrap();
     let out: u64 = p.call("run", "abc").unwrap();
     assert_eq!(out, 1003);
+}
+
+fn host_functions_written_in_wasm(engine: &'static str) {
+    // A manifest module named `extism:host/user` provides the host functions the plug-in
+    // imports from that namespace.
+    let manifest = Manifest::new([
+        Wasm::data(plugin("wat/host_user.wat")).with_name("extism:host/user"),
+        Wasm::data(plugin("as/host_fn.wasm")).with_name("main"),
+    ]);
+    let mut p = PluginBuilder::new(manifest)
+        .with_engine(xtism::engine(engine).unwrap())
+        .build()
+        .unwrap();
+    for name in ["Bob", "Alice"] {
+        let out: String = p.call("call_host", name).unwrap();
+        assert_eq!(out, format!("Wasm says hi to {name}!"));
+    }
 }
 
 fn host_function_set(reads_plugin_memory: bool) -> Vec<Function> {

@@ -573,3 +573,68 @@ fn linked_module_start_is_bounded(engine: &'static str) {
         "100 ms",
     );
 }
+
+/// One line per observation of a fixed sequence of WASI calls.
+fn wasi_transcript(engine: &'static str) -> Vec<String> {
+    let dir = sandbox();
+    let stdout = OutputCapture::new();
+    let mut p = builder(engine, &plugin("c/wasi.wasm"))
+        .with_wasi(true)
+        .with_allowed_path(dir.path().display().to_string(), "/sb")
+        .with_wasi_stdout(WasiOutput::Capture(stdout.clone()))
+        .build()
+        .unwrap();
+    let mut lines = Vec::new();
+    for (export, input) in [
+        ("ctor_count", ""),
+        ("write_stdio", "transcript"),
+        ("read_file", "/sb/hello.txt"),
+        ("write_file", "/sb/t.txt\nabc"),
+        ("append_file", "/sb/t.txt\ndef"),
+        ("seek_tell", "/sb/t.txt"),
+        ("list_dir", "/sb"),
+        ("file_size", "/sb/t.txt"),
+        ("rename_path", "/sb/t.txt\n/sb/sub/t.txt"),
+        ("list_dir", "/sb/sub"),
+        ("read_file", "/sb/../etc/passwd"),
+        ("make_symlink", "t.txt\n/sb/l"),
+        ("remove_dir", "/sb/sub"),
+        ("remove_file", "/sb/sub/t.txt"),
+        ("args_env", ""),
+        ("read_stdin", ""),
+        ("exit_with", "9"),
+        ("ctor_count", ""),
+    ] {
+        lines.push(match p.call::<&str, Vec<u8>>(export, input) {
+            Ok(out) => format!("{export} ok {}", out.escape_ascii()),
+            Err(e) => format!("{export} err {:?} {e}", e.kind()),
+        });
+    }
+    lines.push(format!("stdout {}", stdout.contents().escape_ascii()));
+    let mut hostile = builder(engine, &plugin("wat/wasi_hostile.wat"))
+        .with_wasi(true)
+        .with_allowed_path(dir.path().display().to_string(), "/sb")
+        .build()
+        .unwrap();
+    for export in ["iovec_outside", "path_not_utf8", "bad_fd", "poll_nothing"] {
+        lines.push(match hostile.call::<&str, u64>(export, "") {
+            Ok(errno) => format!("{export} errno {errno}"),
+            Err(e) => format!("{export} err {:?} {e}", e.kind()),
+        });
+    }
+    lines
+}
+
+#[test]
+fn engines_agree_on_a_wasi_transcript() {
+    let engines = xtism_conformance::engines();
+    let transcripts: Vec<(&str, Vec<String>)> = engines
+        .iter()
+        .map(|(name, _)| (*name, wasi_transcript(name)))
+        .collect();
+    let (first, reference) = &transcripts[0];
+    assert_eq!(reference[2], "read_file ok Hello, WASI!", "{reference:#?}");
+    for (name, lines) in &transcripts[1..] {
+        assert_eq!(reference, lines, "{first} and {name} disagree");
+    }
+}
