@@ -140,7 +140,11 @@ pub struct PluginState {
     /// The running call's deadline, for host imports that block (HTTP, WASI sleeps).
     pub(crate) deadline: Option<Instant>,
     /// The plug-in's cancel flag, shared with its [`CancelHandle`](crate::CancelHandle)s.
+    // Only host imports that wait read it; without HTTP there are none (yet).
+    #[cfg_attr(not(feature = "http"), allow(dead_code))]
     pub(crate) cancel: Arc<CancelState>,
+    /// What the plug-in's HTTP requests may do, and the last response's status and headers.
+    pub(crate) http: crate::http::HttpState,
 }
 
 impl std::fmt::Debug for PluginState {
@@ -169,11 +173,13 @@ impl PluginState {
             pending_error: None,
             deadline: None,
             cancel,
+            http: Default::default(),
         }
     }
 
     /// Why the running call must stop now, if it must: [`Error::Cancelled`], or
     /// [`Error::Timeout`] (core fills in the duration). For host imports that wait.
+    #[cfg_attr(not(feature = "http"), allow(dead_code))]
     pub(crate) fn interruption(&self) -> Option<Error> {
         if self.cancel.is_cancelled() {
             Some(Error::Cancelled)
@@ -185,6 +191,7 @@ impl PluginState {
     }
 
     /// The time left before the running call's deadline; `None` when it has none.
+    #[cfg_attr(not(feature = "http"), allow(dead_code))]
     pub(crate) fn time_left(&self) -> Option<Duration> {
         self.deadline
             .map(|d| d.saturating_duration_since(Instant::now()))
