@@ -3,11 +3,16 @@
 //! `plugins/` holds real plug-ins: AssemblyScript built with the official PDK (`as/`), C
 //! built with zig (`c/`), and hand-written WAT (`wat/`, assembled here at test time) for the
 //! ABI edge cases. The suite in `tests/` runs every case on every engine compiled in.
+//! [`TestServer`] is the local HTTP server the HTTP cases talk to.
 
 #![deny(missing_docs)]
 
+mod http_server;
+
 use std::path::PathBuf;
 use std::sync::Arc;
+
+pub use http_server::TestServer;
 
 /// The directory holding the plug-in corpus.
 pub fn plugins_dir() -> PathBuf {
