@@ -721,27 +721,66 @@ fn memory_max_limits_memory() {
 }
 
 #[test]
-fn flags_for_missing_features_are_refused() {
-    // HTTP and WASI are not implemented yet: their flags fail loudly instead of being dropped.
-    for (flag, value, feature) in [
-        ("--allow-host", "*.example.com", "HTTP"),
-        ("--http-response-max", "1024", "HTTP"),
-        ("--allow-path", "ro:/tmp:/data", "WASI"),
-    ] {
-        let err = fails(
-            run([
-                "call",
-                path_str(&plugin("as/count_vowels.wasm")),
-                "count_vowels",
-                "-i",
-                HELLO,
-                flag,
-                value,
-            ]),
-            1,
-        );
-        assert!(err.contains(flag) && err.contains(feature), "{err}");
-    }
+fn allow_path_is_refused() {
+    // WASI is not implemented yet: its flag fails loudly instead of being dropped.
+    let err = fails(
+        run([
+            "call",
+            path_str(&plugin("as/count_vowels.wasm")),
+            "count_vowels",
+            "-i",
+            HELLO,
+            "--allow-path",
+            "ro:/tmp:/data",
+        ]),
+        1,
+    );
+    assert!(
+        err.contains("--allow-path") && err.contains("WASI"),
+        "{err}"
+    );
+}
+
+/// `--allow-host`, `--enable-http-response-headers` and `--http-response-max` against a
+/// local server; without `--allow-host` the request is denied and never sent.
+#[cfg(feature = "http")]
+#[test]
+fn http_flags() {
+    let server = xtism_conformance::TestServer::start();
+    let wasm = plugin("as/http.wasm");
+    let get = |url: &str, flags: &[&str]| {
+        run(["call", path_str(&wasm), "http_get", "-i", url]
+            .iter()
+            .chain(flags))
+    };
+    let url = server.url("/status/404");
+    let err = fails(get(&url, &[]), 1);
+    assert!(
+        err.contains(&format!("HTTP request to {url} is not allowed")),
+        "{err}"
+    );
+    assert_eq!(server.hits(), 0);
+
+    let out = ok(get(&url, &["--allow-host", "127.0.0.*"]));
+    let out: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(out["status"], 404, "{out}");
+    assert_eq!(out["body"], "status 404");
+    assert!(out["headers"].is_null(), "{out}");
+
+    let out = ok(get(
+        &url,
+        &["--allow-host", "*", "--enable-http-response-headers"],
+    ));
+    let out: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(out["headers"]["x-status"], "404", "{out}");
+
+    let big = server.url("/bytes/2000");
+    let err = fails(
+        get(&big, &["--allow-host", "*", "--http-response-max", "1999"]),
+        1,
+    );
+    assert!(err.contains("maximum number of bytes: 1999"), "{err}");
+    assert_eq!(server.hits(), 3);
 }
 
 #[cfg(feature = "wasmi")]
@@ -943,6 +982,7 @@ fn version_and_help() {
         "--memory-max",
         "--var-max",
         "--http-response-max",
+        "--enable-http-response-headers",
         "--fuel",
         "--link",
         "--manifest",
@@ -955,29 +995,47 @@ fn version_and_help() {
     assert_eq!(output.status.code(), Some(2));
 }
 
-/// A wasmi-only build pulls in no JIT engine: the dependency tree has no wasmtime, wasmer or
-/// cranelift crate.
+/// A wasmi-only build pulls in no JIT engine and no HTTP stack: the dependency tree has no
+/// wasmtime, wasmer or cranelift crate, and no ureq or rustls (the `http` feature is off).
+/// The default build has HTTP.
 #[test]
-fn wasmi_only_build_has_no_jit_engine() {
+fn wasmi_only_build_has_no_jit_engine_and_no_http() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    for package in ["xtism", "xtism-cli"] {
+    let tree = |package: &str, features: &[&str]| {
         let output = Command::new(env!("CARGO"))
             .current_dir(&root)
-            .args(["tree", "--offline", "-p", package, "--no-default-features"])
-            .args(["--features", "wasmi", "-e", "normal", "--prefix", "none"])
+            .args([
+                "tree",
+                "--offline",
+                "-p",
+                package,
+                "-e",
+                "normal",
+                "--prefix",
+                "none",
+            ])
+            .args(features)
             .output()
             .expect("cargo runs");
         assert!(output.status.success(), "{}", stderr(&output));
-        let tree = stdout(&output);
-        assert!(tree.contains("wasmi "), "{tree}");
-        for line in tree.lines() {
+        stdout(&output)
+    };
+    for package in ["xtism", "xtism-cli"] {
+        let minimal = tree(package, &["--no-default-features", "--features", "wasmi"]);
+        assert!(minimal.contains("wasmi "), "{minimal}");
+        for line in minimal.lines() {
             assert!(
-                !["wasmtime", "wasmer", "cranelift"]
+                !["wasmtime", "wasmer", "cranelift", "ureq", "rustls"]
                     .iter()
-                    .any(|jit| line.starts_with(jit)),
+                    .any(|unwanted| line.starts_with(unwanted)),
                 "{package} with only wasmi depends on {line}"
             );
         }
+        let default = tree(package, &[]);
+        assert!(
+            default.lines().any(|l| l.starts_with("ureq ")),
+            "{package} has HTTP by default:\n{default}"
+        );
     }
 }
 
