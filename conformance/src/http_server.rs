@@ -9,6 +9,8 @@
 //!   `status <code>`;
 //! - `/bytes/<n>`: 200 with `n` bytes of `abc…z` repeated;
 //! - `/slow/<ms>`: waits `ms` milliseconds, then 200 `slow`;
+//! - `/slow-body/<ms>`: 200 with the head and half of the body `slowbody`, the rest after
+//!   `ms` milliseconds;
 //! - `/huge-header`: 200 with a 100 KiB header;
 //! - `/binary-header`: 200 with a header whose value is not UTF-8 (`x-binary`) and one that
 //!   is (`x-fine: ok`);
@@ -169,6 +171,15 @@ fn serve(mut stream: TcpStream) {
     let Some(request) = read_request(&stream) else {
         return;
     };
+    if let Some(ms) = request.path.strip_prefix("/slow-body/") {
+        let head = "HTTP/1.1 200 X\r\ncontent-length: 8\r\nconnection: close\r\n\r\nslow";
+        let _ = stream
+            .write_all(head.as_bytes())
+            .and_then(|()| stream.flush());
+        std::thread::sleep(Duration::from_millis(ms.parse().unwrap_or(0)));
+        let _ = stream.write_all(b"body");
+        return;
+    }
     let reply = route(&request);
     let mut head = format!("HTTP/1.1 {} X\r\n", reply.status).into_bytes();
     for (name, value) in &reply.headers {

@@ -145,14 +145,17 @@ pub(super) fn http_slow_response_times_out(engine: &'static str) {
         .with_timeout(std::time::Duration::from_millis(300))
         .build()
         .unwrap();
-    let slow = request_json(&server.url("/slow/20000"), serde_json::json!({}));
-    let start = std::time::Instant::now();
-    expect_err(p.call("http", slow.as_str()), ErrorKind::Timeout, "300 ms");
-    assert!(
-        start.elapsed() < std::time::Duration::from_secs(10),
-        "{:?}",
-        start.elapsed()
-    );
+    // A server that never answers, and one that stops in the middle of the body.
+    for path in ["/slow/20000", "/slow-body/20000"] {
+        let slow = request_json(&server.url(path), serde_json::json!({}));
+        let start = std::time::Instant::now();
+        expect_err(p.call("http", slow.as_str()), ErrorKind::Timeout, "300 ms");
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(10),
+            "{path}: {:?}",
+            start.elapsed()
+        );
+    }
     let quick = request_json(&server.url("/status/200"), serde_json::json!({}));
     let out: String = p.call("http", quick.as_str()).unwrap();
     assert_eq!(out, "status 200");
@@ -167,30 +170,33 @@ pub(super) fn http_cancel_mid_request(engine: &'static str) {
         .build()
         .unwrap();
     let handle = p.cancel_handle().unwrap();
-    let done = Arc::new(AtomicBool::new(false));
-    let canceller = {
-        let done = Arc::clone(&done);
-        std::thread::spawn(move || {
-            while !done.load(Ordering::Acquire) {
-                std::thread::sleep(std::time::Duration::from_millis(20));
-                handle.cancel();
-            }
-        })
-    };
-    let slow = request_json(&server.url("/slow/60000"), serde_json::json!({}));
-    let start = std::time::Instant::now();
-    expect_err(
-        p.call("http", slow.as_str()),
-        ErrorKind::Cancelled,
-        "cancelled",
-    );
-    done.store(true, Ordering::Release);
-    canceller.join().unwrap();
-    assert!(
-        start.elapsed() < std::time::Duration::from_secs(30),
-        "{:?}",
-        start.elapsed()
-    );
+    // A server that never answers, and one that stops in the middle of the body.
+    for path in ["/slow/60000", "/slow-body/60000"] {
+        let done = Arc::new(AtomicBool::new(false));
+        let canceller = {
+            let (handle, done) = (handle.clone(), Arc::clone(&done));
+            std::thread::spawn(move || {
+                while !done.load(Ordering::Acquire) {
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                    handle.cancel();
+                }
+            })
+        };
+        let slow = request_json(&server.url(path), serde_json::json!({}));
+        let start = std::time::Instant::now();
+        expect_err(
+            p.call("http", slow.as_str()),
+            ErrorKind::Cancelled,
+            "cancelled",
+        );
+        done.store(true, Ordering::Release);
+        canceller.join().unwrap();
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(30),
+            "{path}: {:?}",
+            start.elapsed()
+        );
+    }
     let quick = request_json(&server.url("/status/200"), serde_json::json!({}));
     let out: String = p.call("http", quick.as_str()).unwrap();
     assert_eq!(out, "status 200");
