@@ -36,7 +36,8 @@ impl Wasm {
     /// * `Url`: downloads the URL with the entry's method (default `GET`) and
     ///   headers. A non-2xx status is a [`ManifestError::HttpStatus`]; bodies
     ///   over [`MAX_DOWNLOAD_BYTES`] are refused. Redirects are followed and
-    ///   the usual proxy environment variables are honoured.
+    ///   the usual proxy environment variables are honoured. Without the `url`
+    ///   feature a `Url` entry is a [`ManifestError::Http`].
     ///
     /// A hash mismatch is a [`ManifestError::HashMismatch`] whose `name` is
     /// the entry's name or, for an unnamed entry, its
