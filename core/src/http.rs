@@ -147,6 +147,9 @@ fn respond(
     body: Vec<u8>,
 ) -> Result<i64, HostTrap> {
     let state = host.state();
+    if let Some(e) = state.interruption() {
+        return Err(state.fail(e));
+    }
     let sent = client::send(
         &state.http.options,
         request,

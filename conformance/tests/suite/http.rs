@@ -51,6 +51,14 @@ pub(super) fn http_get_and_post_with_headers(engine: &'static str) {
     assert_eq!(echo["headers"]["content-type"], "text/plain");
     assert_eq!(echo["headers"]["x-plugin"], "as/http");
     assert_eq!(server.hits(), 2);
+
+    // Older PDKs name the headers `header`, which the official runtime accepts too.
+    let mut p = http_kernel(engine).build().unwrap();
+    let request =
+        serde_json::json!({"url": server.url("/echo"), "method": "put", "header": {"x-old": "1"}});
+    let Json(echo): Json<serde_json::Value> = p.call("http", request.to_string().as_str()).unwrap();
+    assert_eq!(echo["method"], "PUT");
+    assert_eq!(echo["headers"]["x-old"], "1");
 }
 
 pub(super) fn http_status_codes_keep_body_and_headers(engine: &'static str) {

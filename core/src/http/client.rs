@@ -103,9 +103,6 @@ pub(crate) fn send(
     let http_request = builder
         .body(body)
         .map_err(|e| Error::Http(format!("invalid request to {url}: {e}")))?;
-    if time_left == Some(Duration::ZERO) {
-        return Err(Error::Timeout(0));
-    }
 
     let denied_hop = Arc::new(Mutex::new(None));
     let resolver = SandboxResolver {
