@@ -1371,6 +1371,22 @@ fn transcript(engine: &'static str) -> Vec<String> {
     ] {
         record(export, k.call(export, "input bytes"));
     }
+    // HTTP against one server for every engine, so the URLs in the lines are the same.
+    static SERVER: std::sync::OnceLock<xtism_conformance::TestServer> = std::sync::OnceLock::new();
+    let server = SERVER.get_or_init(xtism_conformance::TestServer::start);
+    let mut w = builder(engine, &plugin("as/http.wasm"))
+        .with_allowed_host("127.0.0.1")
+        .with_http_response_headers(true)
+        .build()
+        .unwrap();
+    for path in ["/status/404", "/bytes/30", "/huge-header"] {
+        record("http_get", w.call("http_get", server.url(path).as_str()));
+    }
+    let denied = format!(
+        "http://localhost:{}/echo",
+        server.authority().rsplit(':').next().unwrap()
+    );
+    record("http_get", w.call("http_get", denied.as_str()));
     let calls = UserData::new(Vec::<String>::new());
     let mut functions = host_function_set(false);
     functions[0] = Function::new(

@@ -207,3 +207,38 @@ pub(crate) fn http_headers(host: &mut dyn HostAccess) -> Result<i64, HostTrap> {
         Err(e) => Err(host.state().fail(e)),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use xtism_manifest::MemoryOptions;
+
+    #[test]
+    fn builder_settings_add_to_the_manifest() {
+        let manifest = Manifest::new([xtism_manifest::Wasm::data(vec![])])
+            .with_allowed_host("a.example.com")
+            .with_memory_options(MemoryOptions::default().with_max_http_response_bytes(10));
+        let options = HttpSettings::default().resolve(&manifest);
+        assert_eq!(options.allowed_hosts, ["a.example.com"]);
+        assert_eq!(options.max_response_bytes, 10);
+        assert!(!options.response_headers);
+
+        let settings = HttpSettings {
+            allowed_hosts: vec!["*.b.org".into()],
+            max_response_bytes: Some(20),
+            response_headers: true,
+        };
+        let options = settings.resolve(&manifest);
+        assert_eq!(options.allowed_hosts, ["a.example.com", "*.b.org"]);
+        assert_eq!(options.max_response_bytes, 20);
+        assert!(options.response_headers);
+    }
+
+    #[test]
+    fn defaults_deny_everything_and_cap_at_50_mib() {
+        let manifest = Manifest::new([xtism_manifest::Wasm::data(vec![])]);
+        let options = HttpSettings::default().resolve(&manifest);
+        assert!(options.allowed_hosts.is_empty());
+        assert_eq!(options.max_response_bytes, 50 * 1024 * 1024);
+    }
+}
