@@ -94,9 +94,13 @@ pub struct CallArgs {
     #[arg(long = "var-max", value_name = "BYTES")]
     pub var_max: Option<u64>,
 
-    /// Cap the size of HTTP response bodies.
+    /// Cap the size of HTTP response bodies (default 50 MiB).
     #[arg(long = "http-response-max", value_name = "BYTES")]
     pub http_response_max: Option<u64>,
+
+    /// Let the plug-in read the headers of HTTP responses (`http_headers`).
+    #[arg(long = "enable-http-response-headers")]
+    pub enable_http_response_headers: bool,
 
     /// Give each call a budget of N units of fuel.
     #[arg(long, value_name = "N")]

@@ -28,6 +28,9 @@ pub fn run(args: &CallArgs) -> Result<(), CliError> {
     if let Some(fuel) = args.fuel {
         builder = builder.with_fuel_limit(fuel);
     }
+    if args.enable_http_response_headers {
+        builder = builder.with_http_response_headers(true);
+    }
     let mut plugin = builder.build().map_err(with_hint)?;
     tracing::debug!(target: "xtism::cli", engine = plugin.engine_name(), id = %plugin.id, "plug-in ready");
 

@@ -111,21 +111,16 @@ pub fn add_links(manifest: &mut Manifest, links: &[(String, PathBuf)]) -> Result
 }
 
 /// Applies the manifest-level flags of `xtism call`: config (`--set-config` objects first,
-/// then `--config` keys), allowed paths, the timeout and the memory limits. Flags for features this
-/// version does not have (HTTP, WASI) are refused rather than dropped.
+/// then `--config` keys), allowed hosts and paths, the timeout and the memory limits.
 pub fn apply_flags(manifest: &mut Manifest, args: &CallArgs) -> Result<(), CliError> {
-    let unbacked = [
-        ("--allow-host", !args.allow_host.is_empty(), "HTTP"),
-        (
-            "--http-response-max",
-            args.http_response_max.is_some(),
-            "HTTP",
-        ),
-    ];
-    if let Some((flag, _, feature)) = unbacked.iter().find(|(_, used, _)| *used) {
-        return Err(CliError::msg(format!(
-            "{flag} needs {feature}, which this version of xtism does not provide yet"
-        )));
+    if !args.allow_host.is_empty() {
+        manifest
+            .allowed_hosts
+            .get_or_insert_with(Vec::new)
+            .extend(args.allow_host.iter().cloned());
+    }
+    if let Some(bytes) = args.http_response_max {
+        manifest.memory.max_http_response_bytes = Some(bytes);
     }
     for object in &args.set_config {
         manifest

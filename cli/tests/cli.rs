@@ -757,29 +757,6 @@ fn memory_max_limits_memory() {
     assert_eq!(out, "fits");
 }
 
-#[test]
-fn flags_for_missing_features_are_refused() {
-    // HTTP is not implemented yet: its flags fail loudly instead of being dropped.
-    for (flag, value, feature) in [
-        ("--allow-host", "*.example.com", "HTTP"),
-        ("--http-response-max", "1024", "HTTP"),
-    ] {
-        let err = fails(
-            run([
-                "call",
-                path_str(&plugin("as/count_vowels.wasm")),
-                "count_vowels",
-                "-i",
-                HELLO,
-                flag,
-                value,
-            ]),
-            1,
-        );
-        assert!(err.contains(flag) && err.contains(feature), "{err}");
-    }
-}
-
 #[cfg(feature = "wasmi")]
 #[test]
 fn fuel_limits_calls() {
@@ -979,6 +956,7 @@ fn version_and_help() {
         "--memory-max",
         "--var-max",
         "--http-response-max",
+        "--enable-http-response-headers",
         "--fuel",
         "--link",
         "--manifest",
@@ -993,10 +971,26 @@ fn version_and_help() {
 
 /// A wasmi-only build pulls in no JIT engine: no code generator (Cranelift's) and no JIT
 /// runtime (wasmtime, wasmer) in its dependency tree, with WASI (whose wasi-common uses
-/// wasmtime's data-structure crates) or without it; the minimal build also leaves WASI out.
+/// wasmtime's data-structure crates) or without it. The minimal build (`wasmi` alone) also
+/// leaves WASI (wasi-common) and HTTP (ureq, rustls) out; the default build has both.
 #[test]
-fn wasmi_only_build_has_no_jit_engine() {
+fn wasmi_only_build_has_no_jit_engine_and_no_http() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let tree = |package: &str, features: &[&str]| -> Vec<String> {
+        let output = Command::new(env!("CARGO"))
+            .current_dir(&root)
+            .args(["tree", "--offline", "-p", package, "-e", "normal"])
+            .args(["--prefix", "none"])
+            .args(features)
+            .output()
+            .expect("cargo runs");
+        assert!(output.status.success(), "{}", stderr(&output));
+        stdout(&output)
+            .lines()
+            .filter_map(|l| l.split(' ').next())
+            .map(str::to_owned)
+            .collect()
+    };
     let jit = |name: &str| {
         name == "wasmtime"
             || name.starts_with("wasmer")
@@ -1005,29 +999,20 @@ fn wasmi_only_build_has_no_jit_engine() {
             || name.starts_with("cranelift-native")
             || (name.starts_with("wasmtime") && name.contains("cranelift"))
     };
-    let wasi = |name: &str| name == "wasi-common" || name == "wiggle";
+    let has = |names: &[String], crate_name: &str| names.iter().any(|n| n == crate_name);
     for package in ["xtism", "xtism-cli"] {
-        for (features, with_wasi) in [("wasmi", false), ("wasmi,wasi", true)] {
-            let output = Command::new(env!("CARGO"))
-                .current_dir(&root)
-                .args(["tree", "--offline", "-p", package, "--no-default-features"])
-                .args(["--features", features, "-e", "normal", "--prefix", "none"])
-                .output()
-                .expect("cargo runs");
-            assert!(output.status.success(), "{}", stderr(&output));
-            let tree = stdout(&output);
-            assert!(tree.contains("wasmi "), "{tree}");
-            let names: Vec<&str> = tree.lines().filter_map(|l| l.split(' ').next()).collect();
+        for features in ["wasmi", "wasmi,wasi"] {
+            let names = tree(package, &["--no-default-features", "--features", features]);
+            assert!(has(&names, "wasmi"), "{names:?}");
             for name in &names {
                 assert!(!jit(name), "{package} with {features} depends on {name}");
             }
-            assert_eq!(
-                names.iter().any(|n| wasi(n)),
-                with_wasi,
-                "{package} with {features}: WASI in the tree is {}",
-                !with_wasi
-            );
+            assert!(!has(&names, "ureq") && !has(&names, "rustls"), "{package} {features}");
+            assert_eq!(has(&names, "wasi-common"), features.contains("wasi"), "{package}");
         }
+        let default = tree(package, &[]);
+        assert!(has(&default, "ureq"), "{package} has HTTP by default");
+        assert!(has(&default, "wasi-common"), "{package} has WASI by default");
     }
 }
 

@@ -27,7 +27,7 @@ build_as() {
   # common.ts, which each plug-in imports (asc only finds common/myAbort when
   # common.ts is part of the program); common.ts is not built on its own.
   local p
-  for p in count_vowels host_fn errors; do
+  for p in count_vowels host_fn errors http; do
     log "asc as/$p.ts -> as/$p.wasm"
     npx --no-install asc "$p.ts" --outFile "$p.wasm" --use abort=common/myAbort -O
   done

@@ -3,11 +3,16 @@
 //! `plugins/` holds real plug-ins: AssemblyScript built with the official PDK (`as/`), C
 //! built with zig (`c/`), and hand-written WAT (`wat/`, assembled here at test time) for the
 //! ABI edge cases. The suite in `tests/` runs every case on every engine compiled in.
+//! [`TestServer`] is the local HTTP server the HTTP cases talk to.
 
 #![deny(missing_docs)]
 
+mod http_server;
+
 use std::path::PathBuf;
 use std::sync::Arc;
+
+pub use http_server::TestServer;
 
 /// The directory holding the plug-in corpus.
 pub fn plugins_dir() -> PathBuf {
@@ -75,28 +80,29 @@ pub fn run_case(
     }
 }
 
-/// Expands a list of cases (functions taking an engine name) into one test module per
-/// engine compiled in, so a case runs alone as `cargo test -p xtism-conformance
+/// Expands a list of cases (functions taking an engine name, each with optional
+/// attributes such as `#[cfg(feature = "http")]`) into one test module per engine compiled
+/// in, so a case runs alone as `cargo test -p xtism-conformance
 /// wasmi::var_limit`. The first argument is the test file's table of cases an engine
 /// cannot pass (see [`run_case`]).
 #[macro_export]
 macro_rules! suite {
-    ($cannot:ident; $($case:ident),* $(,)?) => {
+    ($cannot:ident; $($(#[$attr:meta])* $case:ident),* $(,)?) => {
         #[cfg(feature = "wasmtime")]
         mod wasmtime {
-            $( #[test] fn $case() {
+            $( $(#[$attr])* #[test] fn $case() {
                 $crate::run_case(super::$cannot, "wasmtime", stringify!($case), super::$case)
             } )*
         }
         #[cfg(feature = "wasmi")]
         mod wasmi {
-            $( #[test] fn $case() {
+            $( $(#[$attr])* #[test] fn $case() {
                 $crate::run_case(super::$cannot, "wasmi", stringify!($case), super::$case)
             } )*
         }
         #[cfg(feature = "wasmer")]
         mod wasmer {
-            $( #[test] fn $case() {
+            $( $(#[$attr])* #[test] fn $case() {
                 $crate::run_case(super::$cannot, "wasmer", stringify!($case), super::$case)
             } )*
         }

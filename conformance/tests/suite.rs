@@ -14,6 +14,12 @@ use xtism::{
 };
 use xtism_conformance::{builder, expect_err, plugin, run_case};
 
+#[cfg(feature = "http")]
+#[path = "suite/http.rs"]
+mod http;
+#[cfg(feature = "http")]
+use http::*;
+
 /// (engine, case, why) for each case that is expected to fail on that engine.
 const CANNOT: &[(&str, &str, &str)] = &[(
     "wasmi",
@@ -46,7 +52,32 @@ xtism_conformance::suite!(
     trap_carries_guest_message,
     void_export,
     log_level,
-    http_is_refused,
+    #[cfg(feature = "http")]
+    http_get_and_post_with_headers,
+    #[cfg(feature = "http")]
+    http_status_codes_keep_body_and_headers,
+    #[cfg(feature = "http")]
+    http_response_headers_only_when_enabled,
+    #[cfg(feature = "http")]
+    http_large_body,
+    #[cfg(feature = "http")]
+    http_response_over_the_limit,
+    #[cfg(feature = "http")]
+    http_slow_response_times_out,
+    #[cfg(feature = "http")]
+    http_cancel_mid_request,
+    #[cfg(feature = "http")]
+    http_denied_host_is_never_contacted,
+    #[cfg(feature = "http")]
+    http_redirect_to_a_denied_host,
+    #[cfg(feature = "http")]
+    http_globs_and_star,
+    #[cfg(feature = "http")]
+    http_bad_requests_are_errors,
+    #[cfg(feature = "http")]
+    http_hostile_responses,
+    #[cfg(not(feature = "http"))]
+    http_needs_the_feature,
     bogus_handles_are_guest_errors,
     handle_zero_is_the_empty_block,
     alloc_stops_at_max_pages,
@@ -467,14 +498,20 @@ fn log_level(engine: &'static str) {
     assert_eq!(logs.matches("line of log").count(), 5, "{logs}");
 }
 
-fn http_is_refused(engine: &'static str) {
-    let mut p = new_plugin(engine, &kernel());
+/// Without the `http` feature every request is refused, naming its URL.
+#[cfg(not(feature = "http"))]
+fn http_needs_the_feature(engine: &'static str) {
+    let mut p = builder(engine, &kernel())
+        .with_allowed_host("*")
+        .build()
+        .unwrap();
     expect_err(
         p.call("http", r#"{"url":"http://127.0.0.1:1/"}"#),
         ErrorKind::Http,
-        "http_request",
+        "HTTP request to http://127.0.0.1:1/ is not allowed: this build of xtism has no HTTP",
     );
     assert_eq!(call_facts(&mut p, "http_getters", b""), vec![0, 0]);
+    still_works(&mut p);
 }
 
 fn bogus_handles_are_guest_errors(engine: &'static str) {
@@ -1312,6 +1349,22 @@ fn transcript(engine: &'static str) -> Vec<String> {
     ] {
         record(export, k.call(export, "input bytes"));
     }
+    // HTTP against one server for every engine, so the URLs in the lines are the same.
+    static SERVER: std::sync::OnceLock<xtism_conformance::TestServer> = std::sync::OnceLock::new();
+    let server = SERVER.get_or_init(xtism_conformance::TestServer::start);
+    let mut w = builder(engine, &plugin("as/http.wasm"))
+        .with_allowed_host("127.0.0.1")
+        .with_http_response_headers(true)
+        .build()
+        .unwrap();
+    for path in ["/status/404", "/bytes/30", "/huge-header"] {
+        record("http_get", w.call("http_get", server.url(path).as_str()));
+    }
+    let denied = format!(
+        "http://localhost:{}/echo",
+        server.authority().rsplit(':').next().unwrap()
+    );
+    record("http_get", w.call("http_get", denied.as_str()));
     let calls = UserData::new(Vec::<String>::new());
     let mut functions = host_function_set(false);
     functions[0] = Function::new(

@@ -14,6 +14,7 @@ use crate::engine::{HostAccess, HostTrap};
 use crate::error::Error;
 use crate::function::FuncType;
 use crate::function::ValType::{self, I32, I64};
+use crate::http;
 use crate::state::{PluginState, range};
 
 /// Namespace of the Extism kernel imports.
@@ -103,9 +104,12 @@ pub const HOST_IMPORTS: &[(&str, HostImport)] = &[
     ("config_get", HostImport::I64ToI64(config_get)),
     ("var_get", HostImport::I64ToI64(var_get)),
     ("var_set", HostImport::I64I64(var_set)),
-    ("http_request", HostImport::I64I64ToI64(http_request)),
-    ("http_status_code", HostImport::ToI32(http_status_code)),
-    ("http_headers", HostImport::ToI64(http_headers)),
+    ("http_request", HostImport::I64I64ToI64(http::http_request)),
+    (
+        "http_status_code",
+        HostImport::ToI32(http::http_status_code),
+    ),
+    ("http_headers", HostImport::ToI64(http::http_headers)),
     ("log_trace", HostImport::I64(log_trace)),
     ("log_debug", HostImport::I64(log_debug)),
     ("log_info", HostImport::I64(log_info)),
@@ -194,7 +198,7 @@ fn block_str(host: &mut dyn HostAccess, import: &str, offset: i64) -> Result<Str
 }
 
 #[cold]
-fn bad_handle(import: &str, offset: i64) -> Error {
+pub(crate) fn bad_handle(import: &str, offset: i64) -> Error {
     Error::Guest(format!(
         "{import}: {} is not the start of an allocated block",
         offset as u64
@@ -305,29 +309,6 @@ fn var_set(host: &mut dyn HostAccess, key: i64, value: i64) -> Result<(), HostTr
     state.kernel.free(memory, value as u64);
     state.kernel.free(memory, key as u64);
     Ok(())
-}
-
-/// HTTP is not available yet: the request block is consumed and the call fails, naming
-/// the URL when the request is readable.
-fn http_request(host: &mut dyn HostAccess, request: i64, body: i64) -> Result<i64, HostTrap> {
-    let (memory, state) = host.kernel();
-    let url = block(memory, state, request as u64)
-        .and_then(|b| serde_json::from_slice::<serde_json::Value>(b).ok())
-        .and_then(|v| v.get("url").and_then(|u| u.as_str()).map(str::to_owned));
-    state.kernel.free(memory, request as u64);
-    state.kernel.free(memory, body as u64);
-    let target = url.map_or_else(String::new, |u| format!(" (request to {u})"));
-    Err(state.fail(Error::Http(format!(
-        "http_request is not available in this version of xtism{target}"
-    ))))
-}
-
-fn http_status_code(_host: &mut dyn HostAccess) -> Result<i32, HostTrap> {
-    Ok(0)
-}
-
-fn http_headers(_host: &mut dyn HostAccess) -> Result<i64, HostTrap> {
-    Ok(0)
 }
 
 fn log(

@@ -18,6 +18,7 @@ pub mod convert;
 pub mod engine;
 mod error;
 mod function;
+mod http;
 mod log;
 mod macros;
 mod plugin;

@@ -23,6 +23,7 @@ use crate::engine::{
 };
 use crate::error::Error;
 use crate::function::{CurrentPlugin, FuncType, Function, UserData, Val, ValType};
+use crate::http::{HttpOptions, HttpSettings, HttpState};
 use crate::start;
 use crate::state::{DEFAULT_MAX_VAR_BYTES, Limits, PluginState, Region, range};
 
@@ -212,6 +213,7 @@ pub struct PluginBuilder<'a, P: EngineProvider = NoDefaultEngine> {
     max_var_bytes: Option<u64>,
     cache_dir: Option<PathBuf>,
     debug: DebugOptions,
+    http: HttpSettings,
     provider: PhantomData<fn() -> P>,
 }
 
@@ -235,6 +237,7 @@ impl<'a, P: EngineProvider> PluginBuilder<'a, P> {
             max_var_bytes: None,
             cache_dir: None,
             debug: DebugOptions::from_env(),
+            http: HttpSettings::default(),
             provider: PhantomData,
         }
     }
@@ -361,6 +364,40 @@ impl<'a, P: EngineProvider> PluginBuilder<'a, P> {
         self
     }
 
+    /// Allows HTTP requests to hosts matching `glob` (`*` for all, `*.example.com` for the
+    /// subdomains of example.com), besides the manifest's `allowed_hosts`. Without any,
+    /// every request is denied.
+    pub fn with_allowed_host(mut self, glob: impl Into<String>) -> Self {
+        self.http.allowed_hosts.push(glob.into());
+        self
+    }
+
+    /// Allows HTTP requests to hosts matching any of `globs` (see
+    /// [`with_allowed_host`](Self::with_allowed_host)).
+    pub fn with_allowed_hosts(
+        mut self,
+        globs: impl IntoIterator<Item = impl Into<String>>,
+    ) -> Self {
+        self.http
+            .allowed_hosts
+            .extend(globs.into_iter().map(Into::into));
+        self
+    }
+
+    /// Caps HTTP response bodies at `bytes` (overrides the manifest's
+    /// `memory.max_http_response_bytes`; default 50 MiB).
+    pub fn with_http_response_max(mut self, bytes: u64) -> Self {
+        self.http.max_response_bytes = Some(bytes);
+        self
+    }
+
+    /// Lets the plug-in read the headers of HTTP responses through `http_headers` (off by
+    /// default, as in the official runtime).
+    pub fn with_http_response_headers(mut self, allow: bool) -> Self {
+        self.http.response_headers = allow;
+        self
+    }
+
     /// Keeps compiled code in `dir` and reuses it on later runs (JIT engines).
     pub fn with_cache_dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.cache_dir = Some(dir.into());
@@ -444,6 +481,7 @@ impl<'a, P: EngineProvider> PluginBuilder<'a, P> {
                 .unwrap_or(DEFAULT_MAX_VAR_BYTES),
         };
         let max_pages = self.max_pages.or(manifest.memory.max_pages);
+        let http = Arc::new(self.http.resolve(&manifest));
 
         let sources = manifest.load_all(None)?;
         let main_index = manifest
@@ -508,6 +546,7 @@ impl<'a, P: EngineProvider> PluginBuilder<'a, P> {
                 fuel: self.fuel,
                 timeout,
                 memdump: debug.memdump,
+                http,
             }),
         })
     }
@@ -736,6 +775,7 @@ struct CompiledInner {
     fuel: Option<u64>,
     timeout: Option<Duration>,
     memdump: Option<PathBuf>,
+    http: Arc<HttpOptions>,
 }
 
 /// A plug-in compiled and linked once, instantiated many times (cheap to clone, shareable
@@ -838,6 +878,7 @@ impl<P: EngineProvider> Plugin<P> {
         let cancel = Arc::<CancelState>::default();
         let mut state =
             PluginState::new(id, inner.config.clone(), inner.limits, Arc::clone(&cancel));
+        state.http = HttpState::new(Arc::clone(&inner.http));
         compiled.fresh_wasi(&mut state)?;
         let instance = inner
             .linked

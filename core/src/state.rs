@@ -140,8 +140,10 @@ pub struct PluginState {
     /// The running call's deadline, for host imports that block (HTTP, WASI sleeps).
     pub(crate) deadline: Option<Instant>,
     /// The plug-in's cancel flag, shared with its [`CancelHandle`](crate::CancelHandle)s.
-    #[cfg(feature = "wasi")]
+    #[cfg(any(feature = "wasi", feature = "http"))]
     pub(crate) cancel: Arc<CancelState>,
+    /// What the plug-in's HTTP requests may do, and the last response's status and headers.
+    pub(crate) http: crate::http::HttpState,
     /// The instance's WASI context, when the plug-in imports WASI.
     #[cfg(feature = "wasi")]
     pub(crate) wasi: Option<crate::wasi::WasiState>,
@@ -165,7 +167,7 @@ impl PluginState {
         limits: Limits,
         cancel: Arc<CancelState>,
     ) -> Self {
-        #[cfg(not(feature = "wasi"))]
+        #[cfg(not(any(feature = "wasi", feature = "http")))]
         let _ = cancel;
         PluginState {
             kernel: KernelState::default(),
@@ -176,8 +178,9 @@ impl PluginState {
             host_context: None,
             pending_error: None,
             deadline: None,
-            #[cfg(feature = "wasi")]
+            #[cfg(any(feature = "wasi", feature = "http"))]
             cancel,
+            http: Default::default(),
             #[cfg(feature = "wasi")]
             wasi: None,
             exit_code: None,
@@ -186,7 +189,7 @@ impl PluginState {
 
     /// Why the running call must stop now, if it must: [`Error::Cancelled`], or
     /// [`Error::Timeout`] (core fills in the duration). For host imports that wait.
-    #[cfg(feature = "wasi")]
+    #[cfg(any(feature = "wasi", feature = "http"))]
     pub(crate) fn interruption(&self) -> Option<Error> {
         if self.cancel.is_cancelled() {
             Some(Error::Cancelled)
@@ -198,8 +201,7 @@ impl PluginState {
     }
 
     /// The time left before the running call's deadline; `None` when it has none.
-    #[cfg(feature = "wasi")]
-    #[allow(dead_code, reason = "HTTP requests, on their way, use it")]
+    #[cfg(feature = "http")]
     pub(crate) fn time_left(&self) -> Option<std::time::Duration> {
         self.deadline
             .map(|d| d.saturating_duration_since(Instant::now()))

@@ -1,7 +1,6 @@
 //! Loading the bytes of a `wasm` entry: reading files, returning inline data,
-//! downloading URLs with `ureq`, and verifying SHA-256 hashes.
+//! downloading URLs with `ureq` (the `url` feature), and verifying SHA-256 hashes.
 
-use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -37,7 +36,8 @@ impl Wasm {
     /// * `Url`: downloads the URL with the entry's method (default `GET`) and
     ///   headers. A non-2xx status is a [`ManifestError::HttpStatus`]; bodies
     ///   over [`MAX_DOWNLOAD_BYTES`] are refused. Redirects are followed and
-    ///   the usual proxy environment variables are honoured.
+    ///   the usual proxy environment variables are honoured. Without the `url`
+    ///   feature a `Url` entry is a [`ManifestError::Http`].
     ///
     /// A hash mismatch is a [`ManifestError::HashMismatch`] whose `name` is
     /// the entry's name or, for an unnamed entry, its
@@ -91,9 +91,20 @@ pub(crate) fn read_file(path: &Path) -> Result<Vec<u8>, ManifestError> {
     })
 }
 
+/// Without the `url` feature there is no HTTP client: a `url` entry is an error.
+#[cfg(not(feature = "url"))]
+fn download(req: &HttpRequest) -> Result<Vec<u8>, ManifestError> {
+    Err(ManifestError::Http {
+        url: req.url.clone(),
+        message: "this build cannot download modules (the `url` feature is off)".into(),
+    })
+}
+
 /// Downloads the body of `req`, enforcing the status and size rules of
 /// [`Wasm::load`].
+#[cfg(feature = "url")]
 fn download(req: &HttpRequest) -> Result<Vec<u8>, ManifestError> {
+    use std::io::ErrorKind;
     let url = &req.url;
     let http_err = |message: String| ManifestError::Http {
         url: url.clone(),

@@ -32,8 +32,8 @@ pub struct WasmMetadata {
 pub struct HttpRequest {
     /// The URL to download (`http` or `https`).
     pub url: String,
-    /// Request headers to send.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    /// Request headers to send (`header` is accepted too, as in the official manifest).
+    #[serde(default, alias = "header", skip_serializing_if = "BTreeMap::is_empty")]
     pub headers: BTreeMap<String, String>,
     /// The HTTP method; `GET` when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -3,7 +3,10 @@
 //! The server is a tiny `std::net::TcpListener` loop in a thread. It serves a
 //! fixed number of connections (or stops after a deadline), answers
 //! `/plugin.wasm` with fixed bytes and everything else with 404, and reports
-//! each request's method, path and headers back to the test.
+//! each request's method, path and headers back to the test. Without the `url` feature
+//! there is no client, and one test checks that a `url` entry is refused.
+
+#![cfg(feature = "url")]
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};

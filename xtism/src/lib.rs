@@ -1,8 +1,10 @@
 //! xtism: run Extism plug-ins on the WebAssembly engine of your choice.
 //!
 //! This crate re-exports [`xtism_core`] (everything Extism means) and adds the engines
-//! compiled in through features: `wasmtime`, `wasmi`, `wasmer` (all three by default). A program written against the official
-//! `extism` crate ports by changing the dependency and the `use` line:
+//! compiled in through features: `wasmtime`, `wasmi`, `wasmer` (all three by default). The
+//! `http` feature (on by default) gives plug-ins `http_request` and manifests `url` modules;
+//! without it, a minimal build carries no HTTP client or TLS stack. A program written
+//! against the official `extism` crate ports by changing the dependency and the `use` line:
 //!
 //! ```no_run
 //! use xtism::*;

@@ -1,4 +1,4 @@
-//! Tests of the facade: the README example runs, and engines are chosen by name.
+//! Tests of the facade: the README examples run, and engines are chosen by name.
 
 use std::path::Path;
 
@@ -6,12 +6,45 @@ use std::path::Path;
 #[path = "../examples/count_vowels.rs"]
 mod example;
 
+#[cfg(feature = "http")]
+#[allow(dead_code, reason = "the example's main is not called here")]
+#[path = "../examples/http_get.rs"]
+mod http_example;
+
 #[test]
 fn readme_example_runs() {
     let plugins = Path::new(env!("CARGO_MANIFEST_DIR")).join("../conformance/plugins");
     let (counted, greeted) = example::run(&plugins).unwrap();
     assert_eq!(counted, r#"{"count":3,"total":6,"vowels":"aeiou"}"#);
     assert_eq!(greeted, "Hi Bob!");
+}
+
+/// The README's HTTP example against a one-shot server on 127.0.0.1; a host it does not
+/// allow is refused.
+#[cfg(feature = "http")]
+#[test]
+fn readme_http_example_runs() {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/hello", listener.local_addr().unwrap());
+    let server = std::thread::spawn(move || {
+        let (mut stream, _) = listener.accept().unwrap();
+        let mut reader = BufReader::new(stream.try_clone().unwrap());
+        let mut line = String::new();
+        while reader.read_line(&mut line).unwrap() > 2 {
+            line.clear();
+        }
+        let reply = "HTTP/1.1 418 X\r\nx-teapot: yes\r\ncontent-length: 5\r\nconnection: close\r\n\r\nhello";
+        stream.write_all(reply.as_bytes()).unwrap();
+    });
+    let plugins = Path::new(env!("CARGO_MANIFEST_DIR")).join("../conformance/plugins");
+    let out = http_example::fetch(&plugins, &url, "127.0.0.1").unwrap();
+    assert!(out.starts_with(r#"{"status":418,"headers":{"#), "{out}");
+    assert!(out.contains(r#""x-teapot":"yes""#), "{out}");
+    assert!(out.ends_with(r#""body":"hello"}"#), "{out}");
+    server.join().unwrap();
+    let err = http_example::fetch(&plugins, &url, "example.com").unwrap_err();
+    assert!(err.to_string().contains("is not allowed"), "{err}");
 }
 
 #[test]
@@ -35,18 +68,23 @@ fn core_alone_needs_an_engine() {
 }
 
 #[test]
-fn readme_shows_the_example() {
+fn readme_shows_the_examples() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let readme = std::fs::read_to_string(root.join("../README.md")).unwrap();
-    let example = std::fs::read_to_string(root.join("examples/count_vowels.rs")).unwrap();
-    let start = readme
-        .find("```rust\n")
-        .expect("a Rust block in the README")
-        + 8;
-    let len = readme[start..].find("```").unwrap();
-    let shown = &readme[start..start + len];
-    assert!(
-        example.contains(shown),
-        "the README's Rust code must be a verbatim part of xtism/examples/count_vowels.rs"
-    );
+    let examples: Vec<String> = ["count_vowels.rs", "http_get.rs"]
+        .iter()
+        .map(|name| std::fs::read_to_string(root.join("examples").join(name)).unwrap())
+        .collect();
+    let blocks: Vec<&str> = readme
+        .split("```rust\n")
+        .skip(1)
+        .map(|rest| &rest[..rest.find("```").unwrap()])
+        .collect();
+    assert!(blocks.len() >= 2, "the README shows both examples");
+    for shown in blocks {
+        assert!(
+            examples.iter().any(|example| example.contains(shown)),
+            "the README's Rust code must be a verbatim part of an example in xtism/examples:\n{shown}"
+        );
+    }
 }

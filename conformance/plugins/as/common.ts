@@ -1,5 +1,5 @@
 // Helpers shared by the AssemblyScript conformance plug-ins (count_vowels.ts,
-// host_fn.ts, errors.ts). Not a plug-in itself: build.sh does not compile it
+// host_fn.ts, errors.ts, http.ts). Not a plug-in itself: build.sh does not compile it
 // on its own, and exports of an imported file do not become wasm exports.
 import { Host, Memory } from "@extism/as-pdk";
 import { error_set } from "@extism/as-pdk/lib/env";
@@ -38,4 +38,23 @@ export function myAbort(
 // so encode explicitly and use Host.output.)
 export function outputUtf8(s: string): void {
   Host.output(Uint8Array.wrap(String.UTF8.encode(s)));
+}
+
+// `s` escaped as a JSON string body (without the surrounding quotes).
+export function jsonEscape(s: string): string {
+  let out = "";
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c == 0x22) {
+      out += '\\"';
+    } else if (c == 0x5c) {
+      out += "\\\\";
+    } else if (c < 0x20) {
+      const hex = "0123456789abcdef";
+      out += "\\u00" + hex.charAt(c >> 4) + hex.charAt(c & 15);
+    } else {
+      out += String.fromCharCode(c);
+    }
+  }
+  return out;
 }

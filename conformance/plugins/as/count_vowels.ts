@@ -10,26 +10,7 @@
 import { Config, Host, Var } from "@extism/as-pdk";
 // myAbort: the abort handler; build.sh wires it in with
 // `--use abort=common/myAbort`, which needs this import (see common.ts).
-import { myAbort, outputUtf8 } from "./common";
-
-// `s` escaped as a JSON string body (without the surrounding quotes).
-function jsonEscape(s: string): string {
-  let out = "";
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c == 0x22) {
-      out += '\\"';
-    } else if (c == 0x5c) {
-      out += "\\\\";
-    } else if (c < 0x20) {
-      const hex = "0123456789abcdef";
-      out += "\\u00" + hex.charAt(c >> 4) + hex.charAt(c & 15);
-    } else {
-      out += String.fromCharCode(c);
-    }
-  }
-  return out;
-}
+import { jsonEscape, myAbort, outputUtf8 } from "./common";
 
 // Parse a non-negative decimal number; anything unparsable counts as 0.
 function parseTotal(s: string): u64 {

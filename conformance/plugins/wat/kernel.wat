@@ -250,14 +250,21 @@
     (call $push (i64.extend_i32_s (call $get_log_level)))
     (call $end))
 
-  ;; HTTP is not available: http_request fails; the getters are 0.
+  ;; HTTP: the status and the headers handle of the last response.
   (func (export "http_getters") (result i32)
     (call $begin (i64.const 2))
     (call $push (i64.extend_i32_s (call $http_status_code)))
     (call $push (call $http_headers))
     (call $end))
+  ;; The input is the request JSON; no body. Outputs the response body.
   (func (export "http") (result i32)
-    (drop (call $http_request (call $input_block) (i64.const 0)))
+    (local $h i64)
+    (local.set $h (call $http_request (call $input_block) (i64.const 0)))
+    (call $output_set (local.get $h) (call $length (local.get $h)))
+    (i32.const 0))
+  ;; The input is the request JSON; the body handle is bogus.
+  (func (export "http_bad_body") (result i32)
+    (drop (call $http_request (call $input_block) (i64.const 12345)))
     (i32.const 0))
 
   ;; Bogus handles and ranges handed to host imports: each must fail cleanly.
