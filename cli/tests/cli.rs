@@ -1007,12 +1007,22 @@ fn wasmi_only_build_has_no_jit_engine_and_no_http() {
             for name in &names {
                 assert!(!jit(name), "{package} with {features} depends on {name}");
             }
-            assert!(!has(&names, "ureq") && !has(&names, "rustls"), "{package} {features}");
-            assert_eq!(has(&names, "wasi-common"), features.contains("wasi"), "{package}");
+            assert!(
+                !has(&names, "ureq") && !has(&names, "rustls"),
+                "{package} {features}"
+            );
+            assert_eq!(
+                has(&names, "wasi-common"),
+                features.contains("wasi"),
+                "{package}"
+            );
         }
         let default = tree(package, &[]);
         assert!(has(&default, "ureq"), "{package} has HTTP by default");
-        assert!(has(&default, "wasi-common"), "{package} has WASI by default");
+        assert!(
+            has(&default, "wasi-common"),
+            "{package} has WASI by default"
+        );
     }
 }
 

@@ -11,6 +11,11 @@ mod example;
 #[path = "../examples/http_get.rs"]
 mod http_example;
 
+#[cfg(feature = "wasi")]
+#[allow(dead_code, reason = "the example's main is not called here")]
+#[path = "../examples/wasi_files.rs"]
+mod wasi_example;
+
 #[test]
 fn readme_example_runs() {
     let plugins = Path::new(env!("CARGO_MANIFEST_DIR")).join("../conformance/plugins");
@@ -47,6 +52,23 @@ fn readme_http_example_runs() {
     assert!(err.to_string().contains("is not allowed"), "{err}");
 }
 
+/// The README's WASI example reads a file of a mapped directory and captures stdout; a
+/// path outside the mapping is refused.
+#[cfg(feature = "wasi")]
+#[test]
+fn readme_wasi_example_runs() {
+    let dir = std::env::temp_dir().join(format!("xtism-readme-wasi-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("hello.txt"), "hello from the host").unwrap();
+    let plugins = Path::new(env!("CARGO_MANIFEST_DIR")).join("../conformance/plugins");
+    let (text, printed) = wasi_example::read_mapped(&plugins, &dir, "hello.txt").unwrap();
+    assert_eq!(text, "hello from the host");
+    assert_eq!(printed, b"printed by the plug-in\n");
+    let err = wasi_example::read_mapped(&plugins, &dir, "../etc/passwd").unwrap_err();
+    assert!(err.to_string().contains("open: errno"), "{err}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 #[test]
 fn engines_by_name() {
     for name in xtism::ENGINES {
@@ -71,7 +93,7 @@ fn core_alone_needs_an_engine() {
 fn readme_shows_the_examples() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let readme = std::fs::read_to_string(root.join("../README.md")).unwrap();
-    let examples: Vec<String> = ["count_vowels.rs", "http_get.rs"]
+    let examples: Vec<String> = ["count_vowels.rs", "http_get.rs", "wasi_files.rs"]
         .iter()
         .map(|name| std::fs::read_to_string(root.join("examples").join(name)).unwrap())
         .collect();
