@@ -33,6 +33,7 @@ xtism_conformance::suite!(
     wasi_linked_library_module,
     wasi_hostile_arguments,
     wasi_without_memory_export,
+    wasi_exit_while_initializing,
     linked_module_start_is_bounded,
 );
 
@@ -552,6 +553,27 @@ fn wasi_without_memory_export(engine: &'static str) {
             ErrorKind::Guest,
             "random_get: Pointer out of bounds",
         );
+    }
+}
+
+fn wasi_exit_while_initializing(engine: &'static str) {
+    // An initializer that exits fails the first call with its code, and the next call
+    // starts over from a fresh instance.
+    let wasm = wat::parse_str(
+        r#"(module
+            (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+            (func (export "_initialize") (call $exit (i32.const 3)))
+            (func (export "run") (result i32) (i32.const 0)))"#,
+    )
+    .unwrap();
+    let mut p = builder(engine, &wasm).with_wasi(true).build().unwrap();
+    for _ in 0..2 {
+        let err = expect_err(
+            p.call::<&str, &[u8]>("run", ""),
+            ErrorKind::Plugin,
+            "_initialize exited with code 3 while initializing",
+        );
+        assert_eq!(err.plugin_code(), Some(3));
     }
 }
 

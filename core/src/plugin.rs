@@ -811,6 +811,7 @@ impl CompiledPlugin {
         if let Some(options) = &self.inner.wasi {
             state.wasi = Some(options.build(Arc::clone(&state.cancel))?);
         }
+        #[cfg(not(feature = "wasi"))]
         let _ = state;
         Ok(())
     }
@@ -1028,10 +1029,20 @@ impl<P: EngineProvider> Plugin<P> {
             } else {
                 instance.call_in_module(step.module, step.name, limits)
             };
-            let pending = instance.state().pending_error.take();
+            let state = instance.state();
+            let pending = state.pending_error.take();
+            // WASI `proc_exit(0)` ends the step successfully, another code fails it.
+            let result = match (state.exit_code.take(), result) {
+                (Some(0), _) => Ok(None),
+                (Some(code), _) => Err(Error::Plugin {
+                    code,
+                    message: format!("{} exited with code {code} while initializing", step.name),
+                }),
+                (None, result) => result.map_err(|e| pending.unwrap_or(e)),
+            };
             if let Err(e) = result {
                 self.needs_reinstantiate = true;
-                return Err(pending.unwrap_or(e));
+                return Err(e);
             }
         }
         self.initialized = true;
