@@ -113,6 +113,11 @@ pub fn add_links(manifest: &mut Manifest, links: &[(String, PathBuf)]) -> Result
 /// Applies the manifest-level flags of `xtism call`: config (`--set-config` objects first,
 /// then `--config` keys), allowed hosts and paths, the timeout and the memory limits.
 pub fn apply_flags(manifest: &mut Manifest, args: &CallArgs) -> Result<(), CliError> {
+    if !args.allow_path.is_empty() && !args.wasi {
+        return Err(CliError::msg(
+            "--allow-path maps host paths for WASI, which is off: add --wasi",
+        ));
+    }
     if !args.allow_host.is_empty() {
         manifest
             .allowed_hosts

@@ -652,6 +652,18 @@ fn wasi_plugins_run_with_allowed_paths() {
         err.contains("--wasi") && err.contains("wasi_snapshot_preview1"),
         "{err}"
     );
+    let output = run([
+        "call",
+        path_str(&wasm),
+        "ctor_count",
+        "--allow-path",
+        &mapping,
+    ]);
+    let err = fails(output, 1);
+    assert!(
+        err.contains("--allow-path") && err.contains("--wasi"),
+        "{err}"
+    );
 }
 
 /// Waits for `child` at most `limit`, killing it after that.

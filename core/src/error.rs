@@ -68,8 +68,8 @@ pub enum Error {
     /// The plug-in has no such export, or it does not have an Extism signature.
     #[error("{0}")]
     FunctionNotFound(String),
-    /// An HTTP request failed or was refused.
-    #[error("HTTP: {0}")]
+    /// An HTTP request failed or was refused; the message says which request.
+    #[error("{0}")]
     Http(String),
     /// An I/O error.
     #[error(transparent)]

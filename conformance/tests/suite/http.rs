@@ -332,17 +332,17 @@ pub(super) fn http_bad_requests_are_errors(engine: &'static str) {
         (
             request_json(&url, serde_json::json!({"x-bad": "a\nb"})),
             ErrorKind::Http,
-            "invalid request",
+            "invalid HTTP request",
         ),
         (
             request_json(&url, serde_json::json!({"bad name": "v"})),
             ErrorKind::Http,
-            "invalid request",
+            "invalid HTTP request",
         ),
         (
             serde_json::json!({"url": url, "method": "GE T"}).to_string(),
             ErrorKind::Http,
-            "invalid request",
+            "invalid HTTP request",
         ),
         (
             request_json(&closed, serde_json::json!({})),

@@ -74,15 +74,17 @@ pub(crate) fn send(
     let url = &request.url;
     let uri: Uri = url
         .parse()
-        .map_err(|e| Error::Http(format!("invalid URL {url:?}: {e}")))?;
+        .map_err(|e| Error::Http(format!("HTTP request: invalid URL {url:?}: {e}")))?;
     if !matches!(uri.scheme_str(), Some("http" | "https")) {
         return Err(Error::Http(format!(
-            "the URL {url:?} is not an http or https URL"
+            "HTTP request: the URL {url:?} is not an http or https URL"
         )));
     }
     let host = uri.host().unwrap_or_default();
     if host.is_empty() {
-        return Err(Error::Http(format!("the URL {url:?} has no host")));
+        return Err(Error::Http(format!(
+            "HTTP request: the URL {url:?} has no host"
+        )));
     }
     let allowed = Arc::new(AllowedHosts::new(&options.allowed_hosts));
     if !allowed.allows(host) {
@@ -91,7 +93,7 @@ pub(crate) fn send(
     let header_bytes: usize = request.headers.iter().map(|(k, v)| k.len() + v.len()).sum();
     if header_bytes > MAX_REQUEST_HEADER_BYTES {
         return Err(Error::Http(format!(
-            "the request headers to {url} take {header_bytes} bytes, above the limit of {MAX_REQUEST_HEADER_BYTES}"
+            "the HTTP request headers to {url} take {header_bytes} bytes, above the limit of {MAX_REQUEST_HEADER_BYTES}"
         )));
     }
     let mut builder = ureq::http::Request::builder()
@@ -102,7 +104,7 @@ pub(crate) fn send(
     }
     let http_request = builder
         .body(body)
-        .map_err(|e| Error::Http(format!("invalid request to {url}: {e}")))?;
+        .map_err(|e| Error::Http(format!("invalid HTTP request to {url}: {e}")))?;
 
     let denied_hop = Arc::new(Mutex::new(None));
     let resolver = SandboxResolver {
@@ -198,7 +200,7 @@ fn exchange(
 fn failed(url: &str, error: ureq::Error) -> Error {
     match error {
         ureq::Error::Timeout(_) => Error::Timeout(0),
-        other => Error::Http(format!("request to {url} failed: {other}")),
+        other => Error::Http(format!("HTTP request to {url} failed: {other}")),
     }
 }
 
