@@ -22,6 +22,7 @@ xtism_conformance::suite!(
     wasi_read_only_path_refuses_changes,
     wasi_escapes_are_refused,
     wasi_single_file_mapping,
+    wasi_allowed_paths_from_a_manifest,
     wasi_clocks_and_random,
     wasi_args_env_and_stdin_are_empty,
     wasi_proc_exit_codes,
@@ -298,6 +299,24 @@ fn wasi_single_file_mapping(engine: &'static str) {
         "unlink: errno 63"
     );
     assert!(log.exists());
+}
+
+fn wasi_allowed_paths_from_a_manifest(engine: &'static str) {
+    // The official manifest form: host paths (`ro:` for read-only) to guest paths.
+    let dir = sandbox();
+    let wasm = xtism_conformance::plugins_dir().join("c/wasi.wasm");
+    let json = serde_json::json!({
+        "wasm": [{"path": wasm}],
+        "allowed_paths": {format!("ro:{}", dir.path().display()): "/m"},
+    })
+    .to_string();
+    let mut p = builder(engine, json.as_bytes())
+        .with_wasi(true)
+        .build()
+        .unwrap();
+    assert_eq!(call(&mut p, "read_file", "/m/hello.txt"), "Hello, WASI!");
+    assert_eq!(errno(&mut p, "write_file", "/m/x\ny"), "open: errno 58");
+    assert!(!dir.path().join("x").exists());
 }
 
 fn wasi_clocks_and_random(engine: &'static str) {
