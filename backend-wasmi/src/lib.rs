@@ -691,10 +691,7 @@ impl Instance for WasmiPlugin {
         name: &str,
         limits: &CallLimits,
     ) -> Result<Option<i32>, Error> {
-        let instance = match self.dependencies.get(module) {
-            Some(instance) => instance,
-            None => &self.main,
-        };
+        let instance = self.dependencies.get(module).unwrap_or(&self.main);
         let callable = Self::callable(&self.store, instance, name)?;
         self.run_callable(callable, limits)
     }

@@ -1086,6 +1086,7 @@ fn run<P: wasmtime::WasmParams, R: wasmtime::WasmResults>(
 }
 
 /// Runs a callable export under `limits`; returns its outcome and the fuel it used.
+#[inline]
 fn run_callable(
     store: &mut Store<StoreData>,
     ticker: &Ticker,

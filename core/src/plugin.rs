@@ -1120,9 +1120,9 @@ impl<P: EngineProvider> Plugin<P> {
         if self.needs_reinstantiate {
             self.reinstantiate()?;
         }
-        // Host imports that wait (HTTP, WASI sleeps and reads) stop at the deadline.
-        self.instance()?.state().deadline = limits.deadline;
         if !self.initialized {
+            // Host imports that wait (HTTP, WASI sleeps) stop at the deadline.
+            self.instance()?.state().deadline = limits.deadline;
             self.initialize(limits)?;
         }
         let instance = self.instance()?;
@@ -1130,6 +1130,7 @@ impl<P: EngineProvider> Plugin<P> {
             let (memory, state) = instance.kernel();
             state.kernel.reset(memory);
             state.pending_error = None;
+            state.deadline = limits.deadline;
         }
         let host: &mut dyn HostAccess = &mut **instance;
         let offset = abi::new_block(host, input).map_err(|_| {
@@ -1150,53 +1151,66 @@ impl<P: EngineProvider> Plugin<P> {
 
         let result = instance.call(name, limits);
 
-        // WASI `proc_exit(n)` ends the call as if the export returned n; the instance has
-        // run its exit path, so the next call gets a fresh one (vars are kept).
-        let exited = self.instance()?.state().exit_code.take();
-        if name == "_start" || exited.is_some() {
-            self.needs_reinstantiate = true;
-        }
-        let instance = self.instance()?;
         let (memory, state) = instance.kernel();
         state.host_context = None;
         state.deadline = None;
-        if let Some(e) = state.pending_error.take() {
-            return Err(e);
+        // WASI `proc_exit(n)` ends the call as if the export returned n; the instance has
+        // run its exit path, so the next call gets a fresh one (vars are kept).
+        let exited = state.exit_code.take();
+        let outcome = call_outcome(name, result, exited, memory, state);
+        if name == "_start" || exited.is_some() {
+            self.needs_reinstantiate = true;
         }
-        // The plug-in's error message: a non-empty block set with `error_set`.
-        let handle = state.kernel.error;
-        let guest_message = abi::block(memory, state, handle)
-            .filter(|bytes| handle != 0 && !bytes.is_empty())
-            .map(|bytes| String::from_utf8_lossy(bytes).into_owned());
-        let (code, verb) = match (result, exited) {
-            (_, Some(code)) => (code, "exited with code"),
-            (Err(Error::Trap { message, backtrace }), None) => {
-                return Err(Error::Trap {
-                    message: match guest_message {
-                        Some(guest) => format!("{guest} ({message})"),
-                        None => message,
-                    },
-                    backtrace,
-                });
-            }
-            (Err(e), None) => return Err(e),
-            (Ok(code), None) => (code.unwrap_or(0), "returned exit code"),
-        };
-        // As in the official runtime, an error message fails the call whatever the code.
-        match (guest_message, code) {
-            (Some(message), code) => Err(Error::Plugin { code, message }),
-            (None, 0) => Ok(state.kernel.output),
-            (None, code) if handle != 0 => Err(Error::Plugin {
-                code,
-                message: format!(
-                    "{name} {verb} {code}; its error handle {handle} is not an allocated block"
-                ),
-            }),
-            (None, code) => Err(Error::Plugin {
-                code,
-                message: format!("{name} {verb} {code}"),
-            }),
+        outcome
+    }
+}
+
+/// What a call comes to once the export has returned, trapped or exited: the output region,
+/// or the error to report (a host import's own, the plug-in's with its `error_set` message,
+/// a trap with that message).
+fn call_outcome(
+    name: &str,
+    result: Result<Option<i32>, Error>,
+    exited: Option<i32>,
+    memory: &[u8],
+    state: &mut PluginState,
+) -> Result<Region, Error> {
+    if let Some(e) = state.pending_error.take() {
+        return Err(e);
+    }
+    // The plug-in's error message: a non-empty block set with `error_set`.
+    let handle = state.kernel.error;
+    let guest_message = abi::block(memory, state, handle)
+        .filter(|bytes| handle != 0 && !bytes.is_empty())
+        .map(|bytes| String::from_utf8_lossy(bytes).into_owned());
+    let (code, verb) = match (result, exited) {
+        (_, Some(code)) => (code, "exited with code"),
+        (Err(Error::Trap { message, backtrace }), None) => {
+            return Err(Error::Trap {
+                message: match guest_message {
+                    Some(guest) => format!("{guest} ({message})"),
+                    None => message,
+                },
+                backtrace,
+            });
         }
+        (Err(e), None) => return Err(e),
+        (Ok(code), None) => (code.unwrap_or(0), "returned exit code"),
+    };
+    // As in the official runtime, an error message fails the call whatever the code.
+    match (guest_message, code) {
+        (Some(message), code) => Err(Error::Plugin { code, message }),
+        (None, 0) => Ok(state.kernel.output),
+        (None, code) if handle != 0 => Err(Error::Plugin {
+            code,
+            message: format!(
+                "{name} {verb} {code}; its error handle {handle} is not an allocated block"
+            ),
+        }),
+        (None, code) => Err(Error::Plugin {
+            code,
+            message: format!("{name} {verb} {code}"),
+        }),
     }
 }
 

@@ -19,8 +19,8 @@ pub(crate) fn find(name: &str) -> Option<WasiImport> {
         .copied()
 }
 
-/// `proc_exit(code)`: ends the call with `code`, whatever its value (wasi-common traps on
-/// codes of 126 and above; WASI defines any `u32`, and the official runtime's traps there).
+/// `proc_exit(code)`: ends the call with `code`, whatever its value. WASI allows any `u32`;
+/// wasi-common's own `proc_exit`, and so the official runtime, traps on 126 and above.
 const PROC_EXIT: WasiImport = WasiImport {
     name: "proc_exit",
     params: &[I32],
