@@ -1085,8 +1085,10 @@ fn run<P: wasmtime::WasmParams, R: wasmtime::WasmResults>(
     (outcome, consumed)
 }
 
-/// Runs a callable export under `limits`; returns its outcome and the fuel it used.
-#[inline]
+/// Runs a callable export under `limits`; returns its outcome and the fuel it used. Always
+/// inlined: it is the body of every call, and a frame of its own measured about 4% of the
+/// 16-byte echo call.
+#[inline(always)]
 fn run_callable(
     store: &mut Store<StoreData>,
     ticker: &Ticker,

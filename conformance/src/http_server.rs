@@ -15,6 +15,7 @@
 //! - `/binary-header`: 200 with a header whose value is not UTF-8 (`x-binary`) and one that
 //!   is (`x-fine: ok`);
 //! - `/redirect?to=<url>`: 302 to `<url>`;
+//! - `/gzip/<n>`: 200 with `content-encoding: gzip` and `n` bytes `0x1f` (not gzip data);
 //! - anything else: 404.
 
 use std::collections::BTreeMap;
@@ -159,6 +160,9 @@ fn route(request: &Request) -> Reply {
         Reply::new(200, "binary")
             .with_header("x-binary", [0xff, 0xfe])
             .with_header("x-fine", "ok")
+    } else if let Some(n) = path.strip_prefix("/gzip/") {
+        let n = n.parse().unwrap_or(0);
+        Reply::new(200, vec![0x1f; n]).with_header("content-encoding", "gzip")
     } else if let Some(to) = path.strip_prefix("/redirect?to=") {
         Reply::new(302, "").with_header("location", to)
     } else {

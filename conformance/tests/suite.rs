@@ -76,6 +76,8 @@ xtism_conformance::suite!(
     http_bad_requests_are_errors,
     #[cfg(feature = "http")]
     http_hostile_responses,
+    #[cfg(feature = "http")]
+    http_bodies_are_not_decompressed,
     #[cfg(not(feature = "http"))]
     http_needs_the_feature,
     bogus_handles_are_guest_errors,

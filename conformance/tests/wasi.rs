@@ -21,6 +21,8 @@ xtism_conformance::suite!(
     wasi_files_under_an_allowed_path,
     wasi_read_only_path_refuses_changes,
     wasi_escapes_are_refused,
+    wasi_read_only_holds_against_descriptor_tricks,
+    wasi_long_host_calls_stop_at_the_timeout,
     wasi_single_file_mapping,
     wasi_allowed_paths_from_a_manifest,
     wasi_clocks_and_random,
@@ -255,6 +257,64 @@ fn wasi_escapes_are_refused(engine: &'static str) {
     assert_eq!(outside, ["sandbox", "secret.txt"]);
     // The host keeps serving the plug-in.
     assert_eq!(call(&mut p, "read_file", "/sb/hello.txt"), "Hello, WASI!");
+}
+
+fn wasi_read_only_holds_against_descriptor_tricks(engine: &'static str) {
+    let rw = sandbox();
+    let ro = sandbox();
+    let fifo = rw.path().join("fifo");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let hello = ro.path().join("hello.txt");
+    let mtime = || std::fs::metadata(&hello).unwrap().modified().unwrap();
+    let before = mtime();
+    let mut p = builder(engine, &plugin("wat/wasi_sandbox.wat"))
+        .with_wasi(true)
+        .with_allowed_path(rw.path().display().to_string(), "/rw")
+        .with_allowed_path(format!("ro:{}", ro.path().display()), "/ro")
+        .with_timeout(Duration::from_secs(10))
+        .build()
+        .unwrap();
+    // ENOTSUP (58) for each: opening with APPEND, setting times through a read-only
+    // descriptor, a hard link out of the mapping; a FIFO does not open (and does not block).
+    for export in [
+        "append_then_truncate",
+        "read_then_set_times",
+        "link_out_of_read_only",
+        "open_fifo",
+    ] {
+        let errno: u64 = p
+            .call(export, "")
+            .unwrap_or_else(|e| panic!("{export}: {e}"));
+        assert_eq!(errno, 58, "{export}");
+    }
+    assert_eq!(std::fs::read_to_string(&hello).unwrap(), "Hello, WASI!");
+    assert_eq!(mtime(), before);
+    assert!(!rw.path().join("linked.txt").exists());
+}
+
+fn wasi_long_host_calls_stop_at_the_timeout(engine: &'static str) {
+    // Long WASI calls in a short loop: the call stops when the host call that passed the
+    // deadline returns (wasmi, which checks the deadline between fuel slices, too).
+    let mut p = builder(engine, &plugin("wat/wasi_sandbox.wat"))
+        .with_wasi(true)
+        .with_timeout(Duration::from_millis(200))
+        .build()
+        .unwrap();
+    let start = Instant::now();
+    expect_err(
+        p.call::<&str, &[u8]>("random_forever", ""),
+        ErrorKind::Timeout,
+        "200 ms",
+    );
+    assert!(
+        start.elapsed() < Duration::from_secs(20),
+        "{:?}",
+        start.elapsed()
+    );
 }
 
 fn wasi_single_file_mapping(engine: &'static str) {

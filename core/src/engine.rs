@@ -334,7 +334,8 @@ impl WasiImport {
 
     /// Runs the function for a call from module `module` on arguments a backend converted
     /// from its engine's values, and returns the results for the backend to convert back.
-    /// A failed conversion fails the call.
+    /// A failed conversion fails the call, and so does a call that must stop (deadline
+    /// passed, cancelled) by the time the function returns.
     pub fn invoke_converted(
         &self,
         host: &mut dyn HostAccess,
@@ -347,6 +348,10 @@ impl WasiImport {
         };
         let mut results: Vec<Val> = self.results.iter().map(|t| Val::default_for(*t)).collect();
         (self.call)(host, module, &params, &mut results)?;
+        let state = host.state();
+        if let Some(stop) = state.interruption() {
+            return Err(state.fail(stop));
+        }
         Ok(results)
     }
 }

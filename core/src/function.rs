@@ -361,6 +361,10 @@ impl Function {
             (self.callback)(&mut plugin, params, results)
         };
         let outcome = outcome.and_then(|()| {
+            // The call stops as soon as the host function returns, on every engine.
+            if let Some(stop) = host.state().interruption() {
+                return Err(stop);
+            }
             match results
                 .iter()
                 .zip(self.ty.results())

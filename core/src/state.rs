@@ -140,7 +140,6 @@ pub struct PluginState {
     /// The running call's deadline, for host imports that block (HTTP, WASI sleeps).
     pub(crate) deadline: Option<Instant>,
     /// The plug-in's cancel flag, shared with its [`CancelHandle`](crate::CancelHandle)s.
-    #[cfg(any(feature = "wasi", feature = "http"))]
     pub(crate) cancel: Arc<CancelState>,
     /// What the plug-in's HTTP requests may do, and the last response's status and headers.
     pub(crate) http: crate::http::HttpState,
@@ -167,8 +166,6 @@ impl PluginState {
         limits: Limits,
         cancel: Arc<CancelState>,
     ) -> Self {
-        #[cfg(not(any(feature = "wasi", feature = "http")))]
-        let _ = cancel;
         PluginState {
             kernel: KernelState::default(),
             vars: Vars::default(),
@@ -178,7 +175,6 @@ impl PluginState {
             host_context: None,
             pending_error: None,
             deadline: None,
-            #[cfg(any(feature = "wasi", feature = "http"))]
             cancel,
             http: Default::default(),
             #[cfg(feature = "wasi")]
@@ -188,8 +184,10 @@ impl PluginState {
     }
 
     /// Why the running call must stop now, if it must: [`Error::Cancelled`], or
-    /// [`Error::Timeout`] (core fills in the duration). For host imports that wait.
-    #[cfg(any(feature = "wasi", feature = "http"))]
+    /// [`Error::Timeout`] (core fills in the duration). Host calls that wait ask it as they
+    /// wait, and every host function and WASI call asks it when it returns, so a call stops
+    /// as soon as its host call is done on every engine (wasmi checks the deadline between
+    /// fuel slices only).
     pub(crate) fn interruption(&self) -> Option<Error> {
         if self.cancel.is_cancelled() {
             Some(Error::Cancelled)

@@ -371,6 +371,24 @@ pub(super) fn http_bad_requests_are_errors(engine: &'static str) {
     assert_eq!(out, "status 200");
 }
 
+pub(super) fn http_bodies_are_not_decompressed(engine: &'static str) {
+    // The response cap counts the bytes the plug-in gets: bodies are passed through as sent,
+    // never decoded (a small gzip bomb would otherwise pass the cap), and xtism does not ask
+    // for compressed bodies.
+    let server = TestServer::start();
+    let mut p = http_kernel(engine)
+        .with_http_response_max(1000)
+        .build()
+        .unwrap();
+    let request = request_json(&server.url("/gzip/1000"), serde_json::json!({}));
+    let out: &[u8] = p.call("http", request.as_str()).unwrap();
+    assert_eq!(out, vec![0x1f; 1000]);
+    let request = request_json(&server.url("/echo"), serde_json::json!({}));
+    let Json(echo): Json<serde_json::Value> = p.call("http", request.as_str()).unwrap();
+    let accept = echo["headers"]["accept-encoding"].as_str().unwrap_or("");
+    assert!(!accept.contains("gzip"), "{echo}");
+}
+
 pub(super) fn http_hostile_responses(engine: &'static str) {
     let server = TestServer::start();
     let mut p = http_plugin(engine, &["127.0.0.1"], true);

@@ -3,7 +3,10 @@
 //! Each entry of `allowed_hosts` is a glob (the `glob` crate's `Pattern`, as in the official
 //! runtime) matched against the host of a URL: `*` allows every host, `*.example.com` every
 //! subdomain of example.com (not example.com itself), `api.example.com` that host only. An
-//! entry that is not a valid glob matches its exact text. No entry denies everything.
+//! entry that is not a valid glob matches its exact text. An IPv6 address is written without
+//! brackets (`::1`) or with them (`[::1]`), and matches that address literally: an entry with
+//! a `:` is never a glob (as one, `[::1]` would be a character class matching the hosts `:`
+//! and `1`). No entry denies everything.
 
 /// Compiled `allowed_hosts` globs.
 #[derive(Debug)]
@@ -15,6 +18,10 @@ impl AllowedHosts {
     /// Compiles the globs once for a request (and the redirects it follows).
     pub fn new(globs: &[String]) -> Self {
         let compile = |g: &String| {
+            if g.contains(':') {
+                let address = g.trim_start_matches('[').trim_end_matches(']');
+                return glob::Pattern::new(&glob::Pattern::escape(address)).ok();
+            }
             glob::Pattern::new(g)
                 .or_else(|_| glob::Pattern::new(&glob::Pattern::escape(g)))
                 .ok()
@@ -24,9 +31,13 @@ impl AllowedHosts {
         }
     }
 
-    /// Whether `host` (as it appears in the URL; compared in lowercase) may be reached.
+    /// Whether `host` (as it appears in the URL, an IPv6 address in brackets; compared in
+    /// lowercase) may be reached.
     pub fn allows(&self, host: &str) -> bool {
-        let host = host.to_ascii_lowercase();
+        let host = host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_ascii_lowercase();
         self.patterns.iter().any(|p| p.matches(&host))
     }
 }
@@ -66,6 +77,17 @@ mod tests {
     fn exact_hosts_ignore_case() {
         assert!(allowed(&["api.example.com"], "API.Example.COM"));
         assert!(!allowed(&["api.example.com"], "api.example.co"));
+    }
+
+    #[test]
+    fn ipv6_addresses_match_literally() {
+        for entry in ["::1", "[::1]"] {
+            assert!(allowed(&[entry], "[::1]"), "{entry}");
+            assert!(!allowed(&[entry], "1"), "{entry}");
+            assert!(!allowed(&[entry], ":"), "{entry}");
+            assert!(!allowed(&[entry], "[::2]"), "{entry}");
+        }
+        assert!(allowed(&["*"], "[::1]"));
     }
 
     #[test]

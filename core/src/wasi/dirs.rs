@@ -2,14 +2,17 @@
 //! resolves every path inside the directory, so `..`, absolute paths and symlinks that lead
 //! outside it are refused), wrapped to refuse what xtism refuses on top: creating symlinks
 //! anywhere, and any change under a read-only (`ro:`) mapping, including in subdirectories
-//! opened from it and renames or links into it.
+//! opened from it, renames or links into or out of it, and the files opened under it (see
+//! `readonly`). Only regular files, directories and symlinks open.
 
 use std::any::Any;
 use std::path::PathBuf;
 
 use wasi_common::dir::{OpenResult, ReaddirCursor, ReaddirEntity, WasiDir};
-use wasi_common::file::{FdFlags, Filestat, OFlags};
+use wasi_common::file::{FdFlags, FileType, Filestat, OFlags};
 use wasi_common::{Error, ErrorExt, SystemTimeSpec};
+
+use super::readonly::ReadOnlyFile;
 
 /// A directory of the sandbox: a cap-std directory and whether it is read-only.
 pub(super) struct SandboxDir {
@@ -47,6 +50,16 @@ impl SandboxDir {
     }
 }
 
+/// Refuses to open what is neither a regular file, a directory nor a symlink (which the open
+/// then resolves inside the sandbox): a FIFO or a device the host left in a mapping could
+/// block the call past its deadline.
+pub(super) fn ordinary(filetype: FileType) -> Result<(), Error> {
+    match filetype {
+        FileType::RegularFile | FileType::Directory | FileType::SymbolicLink => Ok(()),
+        _ => Err(Error::not_supported().context("only regular files and directories open")),
+    }
+}
+
 #[async_trait::async_trait]
 impl WasiDir for SandboxDir {
     fn as_any(&self) -> &dyn Any {
@@ -62,8 +75,15 @@ impl WasiDir for SandboxDir {
         write: bool,
         fdflags: FdFlags,
     ) -> Result<OpenResult, Error> {
-        if write || oflags.intersects(OFlags::CREATE | OFlags::TRUNCATE) {
+        // wasi-common opens an APPEND file for writing whatever the rights say.
+        if write
+            || fdflags.contains(FdFlags::APPEND)
+            || oflags.intersects(OFlags::CREATE | OFlags::TRUNCATE)
+        {
             self.writable()?;
+        }
+        if let Ok(stat) = self.inner.get_path_filestat(path, symlink_follow).await {
+            ordinary(stat.filetype)?;
         }
         let opened = self
             .inner
@@ -74,6 +94,9 @@ impl WasiDir for SandboxDir {
                 inner,
                 read_only: self.read_only,
             })),
+            OpenResult::File(file) if self.read_only => {
+                OpenResult::File(Box::new(ReadOnlyFile::new(file)))
+            }
             file => file,
         })
     }
@@ -139,6 +162,8 @@ impl WasiDir for SandboxDir {
         target_dir: &dyn WasiDir,
         target_path: &str,
     ) -> Result<(), Error> {
+        // A link out of a read-only mapping would be a writable alias of its file.
+        self.writable()?;
         let target = self.writable_peer(target_dir)?;
         self.inner
             .hard_link(path, target.inner.as_ref(), target_path)

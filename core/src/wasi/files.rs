@@ -14,6 +14,8 @@ use wasi_common::snapshots::preview_1::types::Errno;
 use wasi_common::{Error, ErrorExt, SystemTimeSpec};
 use xtism_manifest::PathMapping;
 
+use super::dirs::ordinary;
+use super::readonly::ReadOnlyFile;
 use super::split_guest;
 
 /// One mapped file: the host directory holding it, its host name, and whether it is
@@ -105,10 +107,20 @@ impl WasiDir for FileDir {
         if oflags.contains(OFlags::DIRECTORY) {
             return Err(Error::not_dir());
         }
-        if file.read_only && (write || oflags.intersects(OFlags::CREATE | OFlags::TRUNCATE)) {
+        let writes = write
+            || fdflags.contains(FdFlags::APPEND)
+            || oflags.intersects(OFlags::CREATE | OFlags::TRUNCATE);
+        if file.read_only && writes {
             return Err(Error::not_supported().context("the file is mapped read-only"));
         }
-        match file
+        if let Ok(stat) = file
+            .parent
+            .get_path_filestat(&file.host_name, symlink_follow)
+            .await
+        {
+            ordinary(stat.filetype)?;
+        }
+        let opened = file
             .parent
             .open_file(
                 symlink_follow,
@@ -118,8 +130,11 @@ impl WasiDir for FileDir {
                 write,
                 fdflags,
             )
-            .await?
-        {
+            .await?;
+        match opened {
+            OpenResult::File(f) if file.read_only => {
+                Ok(OpenResult::File(Box::new(ReadOnlyFile::new(f))))
+            }
             OpenResult::File(f) => Ok(OpenResult::File(f)),
             OpenResult::Dir(_) => Err(Error::not_dir().context("the mapped file is a directory")),
         }

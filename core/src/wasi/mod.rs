@@ -17,6 +17,7 @@ mod dirs;
 mod files;
 mod imports;
 mod output;
+mod readonly;
 mod sched;
 
 use std::path::{Path, PathBuf};
