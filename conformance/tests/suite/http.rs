@@ -396,6 +396,11 @@ pub(super) fn http_hostile_responses(engine: &'static str) {
         .call::<&str, &[u8]>("http_get", &server.url("/huge-header"))
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Http, "{err}");
+    assert!(
+        err.to_string()
+            .ends_with("the response headers are larger than 65536 bytes"),
+        "{err}"
+    );
     // A header value that is not UTF-8 is left out, the others are kept.
     let out = as_http(&mut p, "http_get", &server.url("/binary-header"));
     assert_eq!(out["status"], 200, "{out}");

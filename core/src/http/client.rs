@@ -200,6 +200,11 @@ fn exchange(
 fn failed(url: &str, error: ureq::Error) -> Error {
     match error {
         ureq::Error::Timeout(_) => Error::Timeout(0),
+        // ureq's message counts the bytes it happened to read: say the limit only, so the
+        // message is the same whatever the reads.
+        ureq::Error::LargeResponseHeader(_, limit) => Error::Http(format!(
+            "HTTP request to {url} failed: the response headers are larger than {limit} bytes"
+        )),
         other => Error::Http(format!("HTTP request to {url} failed: {other}")),
     }
 }
