@@ -2,9 +2,9 @@
 //!
 //! This crate only adapts wasmer to [`xtism_core::engine`]: it compiles modules, materializes
 //! core's [`LinkPlan`] as wasmer externs, binds core's kernel imports with
-//! `Function::new_typed_with_env` (typed, one binding per signature) and user host functions
-//! with `Function::new_with_env`, and exposes the kernel memory. Extism's meaning stays in
-//! core. What wasmer made us choose:
+//! `Function::new_typed_with_env` (typed, one binding per signature), user host functions
+//! and core's WASI functions with `Function::new_with_env`, and exposes the kernel memory
+//! and each module's memory. Extism's meaning stays in core. What wasmer made us choose:
 //!
 //! - **One wasmer engine per compiled module.** Wasmer keeps compiled code in the engine that
 //!   compiled it and frees it only with that engine, and its metering middleware serves a

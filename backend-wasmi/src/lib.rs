@@ -3,8 +3,8 @@
 //! For hosts that may not JIT (iOS, consoles, embedded) and for small binaries. This crate
 //! only adapts wasmi to [`xtism_core::engine`]: it compiles modules, materializes core's
 //! [`LinkPlan`] as wasmi externs, binds core's kernel imports with `Func::wrap` (typed, one
-//! closure per signature) and user host functions with `Func::new`, and exposes the kernel
-//! memory. Extism's meaning stays in core.
+//! closure per signature), user host functions and core's WASI functions with `Func::new`,
+//! and exposes the kernel memory and each module's memory. Extism's meaning stays in core.
 
 #![deny(missing_docs)]
 

@@ -3,8 +3,9 @@
 //! For servers that want a JIT and every capability. This crate only adapts wasmtime to
 //! [`xtism_core::engine`]: it compiles modules, materializes core's [`LinkPlan`] as wasmtime
 //! externs, binds core's kernel imports with typed host functions (one binding per
-//! [`HostImport`] signature) and user host functions with dynamically typed ones, and
-//! exposes the kernel memory. Extism's meaning stays in core.
+//! [`HostImport`] signature), user host functions and core's WASI functions (one set per
+//! importing module) with dynamically typed ones, and exposes the kernel memory and each
+//! module's memory. Extism's meaning stays in core.
 //!
 //! Choices, and why:
 //!
