@@ -1046,7 +1046,9 @@ fn callable(
     }
 }
 
-/// Runs a typed call under `limits`: fuel budget, deadline and cancel flag.
+/// Runs a typed call under `limits`: fuel budget, deadline and cancel flag. Always inlined,
+/// like [`run_callable`], which calls it from two places.
+#[inline(always)]
 fn run<P: wasmtime::WasmParams, R: wasmtime::WasmResults>(
     store: &mut Store<StoreData>,
     ticker: &Ticker,

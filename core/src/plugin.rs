@@ -1168,6 +1168,7 @@ impl<P: EngineProvider> Plugin<P> {
 /// What a call comes to once the export has returned, trapped or exited: the output region,
 /// or the error to report (a host import's own, the plug-in's with its `error_set` message,
 /// a trap with that message).
+#[inline]
 fn call_outcome(
     name: &str,
     result: Result<Option<i32>, Error>,
