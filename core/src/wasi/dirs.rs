@@ -50,6 +50,14 @@ impl SandboxDir {
     }
 }
 
+/// Whether an open can change the file: writing, appending (wasi-common opens an APPEND
+/// file for writing whatever the rights say), creating or truncating it.
+pub(super) fn opens_for_change(write: bool, oflags: OFlags, fdflags: FdFlags) -> bool {
+    write
+        || fdflags.contains(FdFlags::APPEND)
+        || oflags.intersects(OFlags::CREATE | OFlags::TRUNCATE)
+}
+
 /// Refuses to open what is neither a regular file, a directory nor a symlink (which the open
 /// then resolves inside the sandbox): a FIFO or a device the host left in a mapping could
 /// block the call past its deadline.
@@ -75,11 +83,7 @@ impl WasiDir for SandboxDir {
         write: bool,
         fdflags: FdFlags,
     ) -> Result<OpenResult, Error> {
-        // wasi-common opens an APPEND file for writing whatever the rights say.
-        if write
-            || fdflags.contains(FdFlags::APPEND)
-            || oflags.intersects(OFlags::CREATE | OFlags::TRUNCATE)
-        {
+        if opens_for_change(write, oflags, fdflags) {
             self.writable()?;
         }
         if let Ok(stat) = self.inner.get_path_filestat(path, symlink_follow).await {

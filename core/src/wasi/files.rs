@@ -14,7 +14,7 @@ use wasi_common::snapshots::preview_1::types::Errno;
 use wasi_common::{Error, ErrorExt, SystemTimeSpec};
 use xtism_manifest::PathMapping;
 
-use super::dirs::ordinary;
+use super::dirs::{opens_for_change, ordinary};
 use super::readonly::ReadOnlyFile;
 use super::split_guest;
 
@@ -107,10 +107,7 @@ impl WasiDir for FileDir {
         if oflags.contains(OFlags::DIRECTORY) {
             return Err(Error::not_dir());
         }
-        let writes = write
-            || fdflags.contains(FdFlags::APPEND)
-            || oflags.intersects(OFlags::CREATE | OFlags::TRUNCATE);
-        if file.read_only && writes {
+        if file.read_only && opens_for_change(write, oflags, fdflags) {
             return Err(Error::not_supported().context("the file is mapped read-only"));
         }
         if let Ok(stat) = file
