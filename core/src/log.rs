@@ -14,8 +14,9 @@ use tracing_subscriber::fmt::MakeWriter;
 use crate::error::Error;
 
 /// Installs a global `tracing` subscriber that formats every event passing `filter` (an
-/// `EnvFilter` directive such as `info`, or `xtism=trace` for xtism's own targets; events
-/// below `error` are dropped when it names no level) as one line and passes it to `func`,
+/// `EnvFilter` directive such as `info`, or `xtism=trace` for xtism's own targets, which a
+/// filter written for the official runtime's `extism` targets also reaches; events below
+/// `error` are dropped when it names no level) as one line and passes it to `func`,
 /// without its trailing newline. As in the official crate, this can be done once per
 /// process.
 ///
@@ -59,13 +60,33 @@ where
 {
     let filter = EnvFilter::builder()
         .with_default_directive(tracing::Level::ERROR.into())
-        .parse_lossy(filter);
+        .parse_lossy(official_targets(filter));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(false)
         .with_writer(writer)
         .try_init()
         .map_err(|e| Error::Invalid(format!("cannot install the log subscriber: {e}")))
+}
+
+/// `filter` with the targets of a filter written for the official runtime (`extism`,
+/// `extism::pdk`, ...) read as xtism's (`xtism`), so a ported program's filter still
+/// reaches plug-in logs (target `xtism::plugin`).
+fn official_targets(filter: &str) -> String {
+    filter
+        .split(',')
+        .map(|directive| match directive.trim().strip_prefix("extism") {
+            Some(rest) if rest.is_empty() || rest.starts_with(['=', ':', '[']) => {
+                let level = rest.split_once('=').map(|(_, level)| level);
+                match level {
+                    Some(level) => format!("xtism={level}"),
+                    None => "xtism".to_owned(),
+                }
+            }
+            _ => directive.to_owned(),
+        })
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 /// Collects what the formatter writes for one event and hands it to the callback as one
@@ -107,5 +128,22 @@ impl Drop for Line {
         if !line.is_empty() {
             (self.func)(line);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::official_targets;
+
+    #[test]
+    fn official_targets_read_as_xtism() {
+        assert_eq!(official_targets("extism=debug"), "xtism=debug");
+        assert_eq!(
+            official_targets("info,extism::pdk=trace"),
+            "info,xtism=trace"
+        );
+        assert_eq!(official_targets("extism"), "xtism");
+        assert_eq!(official_targets("xtism::plugin=warn"), "xtism::plugin=warn");
+        assert_eq!(official_targets("extismish=info"), "extismish=info");
     }
 }
