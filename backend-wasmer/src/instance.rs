@@ -177,25 +177,40 @@ fn host_function(store: &mut Store, env: &FunctionEnv<StoreData>, import: HostIm
 /// A user host function with its wasmer type, made once at link time.
 type UserFunction = (FunctionType, Arc<xtism_core::Function>);
 
-/// A user host function, bound with wasmer's dynamic API (its signature is known at run
-/// time only).
+/// A function with wasmer's dynamic API: the signature known at run time, values converted
+/// both ways around `invoke`.
+fn dynamic_function(
+    store: &mut Store,
+    env: &FunctionEnv<StoreData>,
+    ty: FunctionType,
+    invoke: impl Fn(
+        &mut dyn HostAccess,
+        &mut dyn Iterator<Item = Result<Val, Error>>,
+    ) -> Result<Vec<Val>, HostTrap>
+    + Send
+    + Sync
+    + 'static,
+) -> Function {
+    Function::new_with_env(store, env, ty, move |env, params| {
+        let mut access = EnvAccess(env);
+        let outputs = invoke(&mut access, &mut params.iter().map(to_core)).map_err(trap)?;
+        Ok(outputs.iter().map(to_wasmer).collect())
+    })
+}
+
+/// A user host function (its signature is known at run time only).
 fn user_function(
     store: &mut Store,
     env: &FunctionEnv<StoreData>,
     (ty, function): &UserFunction,
 ) -> Function {
     let function = Arc::clone(function);
-    Function::new_with_env(store, env, ty.clone(), move |env, params| {
-        let mut access = EnvAccess(env);
-        let outputs = function
-            .invoke_converted(&mut access, params.iter().map(to_core))
-            .map_err(trap)?;
-        Ok(outputs.iter().map(to_wasmer).collect())
+    dynamic_function(store, env, ty.clone(), move |host, params| {
+        function.invoke_converted(host, params)
     })
 }
 
-/// A WASI function of core, bound for the module at `module` in the link plan with wasmer's
-/// dynamic API.
+/// A WASI function of core, bound for the module at `module` in the link plan.
 fn wasi_function(
     store: &mut Store,
     env: &FunctionEnv<StoreData>,
@@ -205,12 +220,8 @@ fn wasi_function(
     let types =
         |types: &[ValType]| -> Vec<Type> { types.iter().map(|t| wasmer_type(*t)).collect() };
     let ty = FunctionType::new(types(import.params), types(import.results));
-    Function::new_with_env(store, env, ty, move |env, params| {
-        let mut access = EnvAccess(env);
-        let outputs = import
-            .invoke_converted(&mut access, module, params.iter().map(to_core))
-            .map_err(trap)?;
-        Ok(outputs.iter().map(to_wasmer).collect())
+    dynamic_function(store, env, ty, move |host, params| {
+        import.invoke_converted(host, module, params)
     })
 }
 

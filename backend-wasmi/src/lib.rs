@@ -389,13 +389,22 @@ impl WasmiLinked {
         }
     }
 
-    fn user_func(store: &mut Store<StoreData>, function: &UserFunction) -> Func {
-        let (ty, function) = (function.0.clone(), Arc::clone(&function.1));
+    /// A function with wasmi's dynamic API: the signature known at run time, values
+    /// converted both ways around `invoke`.
+    fn dynamic_func(
+        store: &mut Store<StoreData>,
+        ty: wasmi::FuncType,
+        invoke: impl Fn(
+            &mut dyn HostAccess,
+            &mut dyn Iterator<Item = Result<Val, Error>>,
+        ) -> Result<Vec<Val>, HostTrap>
+        + Send
+        + Sync
+        + 'static,
+    ) -> Func {
         Func::new(store, ty, move |mut caller, params, results| {
             let mut access = CallerAccess(&mut caller);
-            let outputs = function
-                .invoke_converted(&mut access, params.iter().map(to_core))
-                .map_err(trap)?;
+            let outputs = invoke(&mut access, &mut params.iter().map(to_core)).map_err(trap)?;
             for (slot, val) in results.iter_mut().zip(&outputs) {
                 *slot = match to_wasmi(val) {
                     Ok(v) => v,
@@ -406,23 +415,20 @@ impl WasmiLinked {
         })
     }
 
+    fn user_func(store: &mut Store<StoreData>, function: &UserFunction) -> Func {
+        let (ty, function) = (function.0.clone(), Arc::clone(&function.1));
+        Self::dynamic_func(store, ty, move |host, params| {
+            function.invoke_converted(host, params)
+        })
+    }
+
     fn wasi_func(store: &mut Store<StoreData>, import: WasiImport, module: usize) -> Func {
         let ty = wasmi::FuncType::new(
             import.params.iter().map(|t| wasmi_val_type(*t)),
             import.results.iter().map(|t| wasmi_val_type(*t)),
         );
-        Func::new(store, ty, move |mut caller, params, results| {
-            let mut access = CallerAccess(&mut caller);
-            let outputs = import
-                .invoke_converted(&mut access, module, params.iter().map(to_core))
-                .map_err(trap)?;
-            for (slot, val) in results.iter_mut().zip(&outputs) {
-                *slot = match to_wasmi(val) {
-                    Ok(v) => v,
-                    Err(e) => return Err(trap(access.state().fail(e))),
-                };
-            }
-            Ok(())
+        Self::dynamic_func(store, ty, move |host, params| {
+            import.invoke_converted(host, module, params)
         })
     }
 

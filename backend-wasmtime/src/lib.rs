@@ -703,40 +703,57 @@ fn define_host_import(
     defined.map(|_| ()).map_err(Error::engine)
 }
 
+/// How a dynamically bound import runs: on the host access and the converted arguments,
+/// giving back the results.
+type DynamicInvoke = dyn Fn(
+        &mut dyn HostAccess,
+        &mut dyn Iterator<Item = Result<Val, Error>>,
+    ) -> Result<Vec<Val>, HostTrap>
+    + Send
+    + Sync;
+
+/// Defines `namespace::name` in `linker` with wasmtime's dynamic function API: the
+/// signature known at run time, values converted both ways around `invoke`.
+fn define_dynamic(
+    linker: &mut Linker<StoreData>,
+    namespace: &str,
+    name: &str,
+    (params, results): (&[ValType], &[ValType]),
+    invoke: Box<DynamicInvoke>,
+) -> Result<(), Error> {
+    let ty = wasmtime::FuncType::new(
+        linker.engine(),
+        params.iter().map(|t| wasmtime_val_type(*t)),
+        results.iter().map(|t| wasmtime_val_type(*t)),
+    );
+    linker
+        .func_new(namespace, name, ty, move |mut caller, params, results| {
+            let mut access = CallerAccess(&mut caller);
+            let outputs = invoke(&mut access, &mut params.iter().map(to_core)).map_err(trap)?;
+            for (slot, val) in results.iter_mut().zip(&outputs) {
+                *slot = to_wasmtime(val);
+            }
+            Ok(())
+        })
+        .map(|_| ())
+        .map_err(Error::engine)
+}
+
 /// Defines a user host function in `linker` under [`USER_FUNCTIONS`]`::name`.
 fn define_user_function(
     linker: &mut Linker<StoreData>,
     name: &str,
     function: &xtism_core::Function,
 ) -> Result<(), Error> {
-    let ty = wasmtime::FuncType::new(
-        linker.engine(),
-        function.ty().params().iter().map(|t| wasmtime_val_type(*t)),
-        function
-            .ty()
-            .results()
-            .iter()
-            .map(|t| wasmtime_val_type(*t)),
-    );
+    let ty = function.ty().clone();
     let function = function.clone();
-    linker
-        .func_new(
-            USER_FUNCTIONS,
-            name,
-            ty,
-            move |mut caller, params, results| {
-                let mut access = CallerAccess(&mut caller);
-                let outputs = function
-                    .invoke_converted(&mut access, params.iter().map(to_core))
-                    .map_err(trap)?;
-                for (slot, val) in results.iter_mut().zip(&outputs) {
-                    *slot = to_wasmtime(val);
-                }
-                Ok(())
-            },
-        )
-        .map(|_| ())
-        .map_err(Error::engine)
+    define_dynamic(
+        linker,
+        USER_FUNCTIONS,
+        name,
+        (ty.params(), ty.results()),
+        Box::new(move |host, params| function.invoke_converted(host, params)),
+    )
 }
 
 /// Defines a WASI function in `linker` under `namespace`, for the module at `module` in the
@@ -747,29 +764,13 @@ fn define_wasi_import(
     import: WasiImport,
     module: usize,
 ) -> Result<(), Error> {
-    let ty = wasmtime::FuncType::new(
-        linker.engine(),
-        import.params.iter().map(|t| wasmtime_val_type(*t)),
-        import.results.iter().map(|t| wasmtime_val_type(*t)),
-    );
-    linker
-        .func_new(
-            namespace,
-            import.name,
-            ty,
-            move |mut caller, params, results| {
-                let mut access = CallerAccess(&mut caller);
-                let outputs = import
-                    .invoke_converted(&mut access, module, params.iter().map(to_core))
-                    .map_err(trap)?;
-                for (slot, val) in results.iter_mut().zip(&outputs) {
-                    *slot = to_wasmtime(val);
-                }
-                Ok(())
-            },
-        )
-        .map(|_| ())
-        .map_err(Error::engine)
+    define_dynamic(
+        linker,
+        namespace,
+        import.name,
+        (import.params, import.results),
+        Box::new(move |host, params| import.invoke_converted(host, module, params)),
+    )
 }
 
 /// Where one import comes from when instantiating.
