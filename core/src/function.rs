@@ -443,6 +443,25 @@ impl CurrentPlugin<'_> {
         })
     }
 
+    /// Allocates a block of `len` bytes in kernel memory (its contents are unspecified), as
+    /// the official crate's `CurrentPlugin::memory_alloc`. `len` 0 gives the empty block.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::MemoryLimit`] when kernel memory has no room for it.
+    pub fn memory_alloc(&mut self, len: u64) -> Result<MemoryHandle, Error> {
+        let offset = abi::alloc_block(self.host, len);
+        if offset == 0 && len != 0 {
+            return Err(Error::MemoryLimit(format!(
+                "no room for a block of {len} bytes in kernel memory"
+            )));
+        }
+        Ok(MemoryHandle {
+            offset,
+            length: len,
+        })
+    }
+
     /// The handle of the block starting at `offset`, if one does; offset 0 is the empty
     /// block (length 0), as in the official runtime.
     pub fn memory_handle(&mut self, offset: u64) -> Option<MemoryHandle> {

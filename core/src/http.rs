@@ -95,6 +95,11 @@ impl HttpState {
             headers: BTreeMap::new(),
         }
     }
+
+    /// Lets this instance read response headers from now on.
+    pub fn allow_response_headers(&mut self) {
+        Arc::make_mut(&mut self.options).response_headers = true;
+    }
 }
 
 /// `http_request(req, body) -> response body`: sends the request described by the JSON in

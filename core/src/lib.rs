@@ -25,6 +25,7 @@ mod plugin;
 mod pool;
 mod start;
 mod state;
+mod text;
 #[cfg(feature = "wasi")]
 mod wasi;
 

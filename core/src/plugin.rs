@@ -99,7 +99,7 @@ impl WasmInput<'_> {
     fn into_manifest(self) -> Result<Manifest, Error> {
         match self {
             WasmInput::Manifest(m) => Ok(m.into_owned()),
-            WasmInput::Data(data) if data.starts_with(b"\0asm") => {
+            WasmInput::Data(data) if data.starts_with(b"\0asm") || crate::text::is_text(&data) => {
                 Ok(Manifest::new([xtism_manifest::Wasm::data(
                     data.into_owned(),
                 )]))
@@ -490,9 +490,10 @@ impl<'a, P: EngineProvider> PluginBuilder<'a, P> {
         let mut modules = Vec::with_capacity(sources.len());
         let mut deferred = Vec::with_capacity(sources.len());
         for (name, bytes) in &sources {
-            let rewritten = start::defer_start(bytes);
+            let bytes = crate::text::assemble(name, bytes)?;
+            let rewritten = start::defer_start(&bytes);
             deferred.push(rewritten.is_some());
-            let bytes = rewritten.as_deref().unwrap_or(bytes);
+            let bytes = rewritten.as_deref().unwrap_or(&bytes);
             modules.push((name.clone(), engine.compile(name, bytes, &options)?));
         }
         // Dependencies first, main last.
@@ -954,6 +955,19 @@ impl<P: EngineProvider> Plugin<P> {
                 None => state.config.remove(&key.into()),
             };
         }
+        Ok(())
+    }
+
+    /// Lets the plug-in read the headers of HTTP responses through `http_headers` from now
+    /// on, as the official C API's `extism_plugin_allow_http_response_headers` does (the
+    /// builder's [`with_http_response_headers`](PluginBuilder::with_http_response_headers)
+    /// does it for every instance).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Invalid`] when the plug-in has no instance (a re-instantiation failed).
+    pub fn allow_http_response_headers(&mut self) -> Result<(), Error> {
+        self.instance()?.state().http.allow_response_headers();
         Ok(())
     }
 

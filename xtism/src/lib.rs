@@ -3,8 +3,10 @@
 //! This crate re-exports [`xtism_core`] (everything Extism means) and adds the engines
 //! compiled in through features: `wasmtime`, `wasmi`, `wasmer` (all three by default). The
 //! `http` feature (on by default) gives plug-ins `http_request` and manifests `url` modules;
-//! without it, a minimal build carries no HTTP client or TLS stack. A program written
-//! against the official `extism` crate ports by changing the dependency and the `use` line:
+//! without it, a minimal build carries no HTTP client or TLS stack. The `wat` feature (on by
+//! default) accepts WebAssembly text wherever Wasm bytes go, as the official runtime does.
+//! A program written against the official `extism` crate ports by changing the dependency
+//! and the `use` line:
 //!
 //! ```no_run
 //! use xtism::*;
