@@ -89,6 +89,8 @@ xtism_conformance::suite!(
     missing_import_is_named,
     wrong_import_signature,
     malformed_wasm,
+    #[cfg(feature = "wat")]
+    webassembly_text_wherever_wasm_goes,
     manifest_hash_mismatch,
     manifest_with_linked_module,
     host_functions_written_in_wasm,
@@ -672,6 +674,32 @@ fn manifest_hash_mismatch(engine: &'static str) {
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Manifest);
     assert!(err.to_string().to_lowercase().contains("hash"), "{err}");
+}
+
+/// WAT text works as plug-in bytes and as a manifest module, as in the official runtime.
+#[cfg(feature = "wat")]
+fn webassembly_text_wherever_wasm_goes(engine: &'static str) {
+    let path = xtism_conformance::plugins_dir().join("wat/math.wat");
+    let math = std::fs::read(&path).unwrap();
+    let uses_math = std::fs::read(path.with_file_name("uses_math.wat")).unwrap();
+    let manifest = Manifest::new([
+        Wasm::data(math).with_name("math"),
+        Wasm::data(uses_math.clone()),
+    ]);
+    let mut p = PluginBuilder::new(manifest)
+        .with_engine(xtism::engine(engine).unwrap())
+        .build()
+        .unwrap();
+    let out: u64 = p.call("run", "abc").unwrap();
+    assert_eq!(out, 1003);
+    // Alone, uses_math lacks its `math` module: the text assembled and reached the linker.
+    let err = builder(engine, &uses_math).build().unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Link, "{err}");
+    let err = builder(engine, b";; bad\n(module (func (i32.bogus)))")
+        .build()
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Compile, "{err}");
+    assert!(err.to_string().contains("invalid WebAssembly text"), "{err}");
 }
 
 fn manifest_with_linked_module(engine: &'static str) {
