@@ -48,14 +48,17 @@ const OFFICIAL: [&str; 33] = [
 /// The directory the library was built into: the test binary is `<dir>/deps/header-HASH`.
 fn library_dir() -> PathBuf {
     let exe = std::env::current_exe().unwrap();
-    exe.parent().and_then(|deps| deps.parent()).unwrap().to_path_buf()
+    exe.parent()
+        .and_then(|deps| deps.parent())
+        .unwrap()
+        .to_path_buf()
 }
 
 /// The function names the header declares: an identifier starting with `extism_` or
 /// `xtism_` directly followed by `(`, outside comments and macros.
 fn declared() -> BTreeSet<String> {
-    let header = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/include/extism.h"))
-        .unwrap();
+    let header =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/include/extism.h")).unwrap();
     let mut code = String::new();
     let mut rest = header.as_str();
     while let Some(start) = rest.find("/*") {
@@ -84,7 +87,11 @@ fn exported() -> BTreeSet<String> {
         .arg(&lib)
         .output()
         .unwrap_or_else(|e| panic!("nm (binutils) on {}: {e}", lib.display()));
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8(out.stdout)
         .unwrap()
         .lines()
@@ -115,8 +122,14 @@ fn the_header_declares_exactly_what_the_library_exports() {
 #[test]
 fn the_header_has_the_whole_official_api_and_prefixes_the_rest() {
     let declared = declared();
-    let missing: Vec<_> = OFFICIAL.iter().filter(|f| !declared.contains(**f)).collect();
-    assert!(missing.is_empty(), "missing official functions: {missing:?}");
+    let missing: Vec<_> = OFFICIAL
+        .iter()
+        .filter(|f| !declared.contains(**f))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "missing official functions: {missing:?}"
+    );
     let ours: Vec<_> = declared
         .iter()
         .filter(|f| !OFFICIAL.contains(&f.as_str()))

@@ -699,7 +699,10 @@ fn webassembly_text_wherever_wasm_goes(engine: &'static str) {
         .build()
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Compile, "{err}");
-    assert!(err.to_string().contains("invalid WebAssembly text"), "{err}");
+    assert!(
+        err.to_string().contains("invalid WebAssembly text"),
+        "{err}"
+    );
 }
 
 fn manifest_with_linked_module(engine: &'static str) {
