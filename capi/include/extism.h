@@ -11,10 +11,10 @@
  *  - a plug-in from extism_plugin_new* is freed with extism_plugin_free;
  *  - a compiled plug-in with extism_compiled_plugin_free (plug-ins made from it stay valid);
  *  - an error message written to `errmsg` with extism_plugin_new_error_free;
- *  - a function with extism_function_free, whether or not a plug-in took it: passing a
- *    function to a plug-in moves its callback into that plug-in, so a function can serve one
- *    plug-in (or one compiled plug-in), and freeing it afterwards does not disturb that
- *    plug-in. `free_user_data` runs once the function and every plug-in using it are gone;
+ *  - a function with extism_function_free, whether or not plug-ins use it: each plug-in (or
+ *    compiled plug-in) given a function keeps its own reference, so freeing the function
+ *    afterwards does not disturb them, and one function can serve any number of plug-ins.
+ *    `free_user_data` runs once the function and every plug-in using it are gone;
  *  - strings and bytes returned by extism_plugin_error, extism_plugin_output_data,
  *    extism_plugin_id and extism_version belong to the library: the plug-in's until its next
  *    call (or until it is freed), the library's for extism_version.
@@ -100,7 +100,7 @@ typedef void (*ExtismFunctionType)(ExtismCurrentPlugin *plugin,
                                    ExtismSize n_outputs,
                                    void *data);
 
-/** Receives one buffered log line (`size` bytes, also NUL-terminated). */
+/** Receives one buffered log line: `size` bytes ending in a newline, also NUL-terminated. */
 typedef void (*ExtismLogDrainFunctionType)(const char *data, ExtismSize size);
 
 #ifdef __cplusplus
@@ -131,8 +131,10 @@ void extism_current_plugin_memory_free(ExtismCurrentPlugin *plugin, ExtismMemory
 /**
  * A host function `name` (UTF-8) importable from the `extism:host/user` namespace, taking
  * `n_inputs` values of the types at `inputs` and returning `n_outputs` of the types at
- * `outputs`. `func` is called with `user_data`; `free_user_data`, when not NULL, is called
- * with it once nothing uses the function any more. NULL when the name or a type is invalid.
+ * `outputs` (a NULL array counts as none). `func` is called with `user_data`;
+ * `free_user_data`, when not NULL, is called with it once nothing uses the function any more.
+ * NULL (and `free_user_data` not called) when the name is NULL or not UTF-8, `func` is NULL
+ * or a type is not I32, I64, F32 or F64.
  */
 ExtismFunction *extism_function_new(const char *name,
                                     const ExtismValType *inputs,
@@ -175,7 +177,8 @@ void extism_compiled_plugin_free(ExtismCompiledPlugin *plugin);
 
 /**
  * A plug-in from `wasm` (a Wasm module, WebAssembly text or a JSON manifest) on the engine
- * XTISM_ENGINE names (else the default). NULL on failure, as extism_compiled_plugin_new.
+ * XTISM_ENGINE names (else the default). `functions` may be NULL for none; a NULL entry in
+ * it is an error. NULL on failure, as extism_compiled_plugin_new.
  */
 ExtismPlugin *extism_plugin_new(const uint8_t *wasm,
                                 ExtismSize wasm_size,
@@ -226,7 +229,9 @@ bool extism_plugin_function_exists(ExtismPlugin *plugin, const char *func_name);
 /**
  * Calls `func_name` with `data_len` bytes of input. Returns 0 on success; otherwise the
  * plug-in's own return code or WASI exit code, 134 for a trap, a timeout or a cancel, and -1
- * for any other failure; extism_plugin_error then says what happened.
+ * for any other failure (running out of fuel, a missing function, a host function's error,
+ * ...); extism_plugin_error then says what happened. Called from a host function on the
+ * plug-in that is running it, it returns -1 and fails the running call too.
  */
 int32_t extism_plugin_call(ExtismPlugin *plugin,
                            const char *func_name,
@@ -268,7 +273,10 @@ void extism_log_drain(ExtismLogDrainFunctionType handler);
 /** Frees every block of the plug-in's kernel memory. */
 bool extism_plugin_reset(ExtismPlugin *plugin);
 
-/** The version of the Extism API this library implements, e.g. "1.41.0". */
+/**
+ * The version: the Extism API version implemented, with xtism's own version as build
+ * metadata, e.g. "1.41.0+xtism.0.1.0".
+ */
 const char *extism_version(void);
 
 /* xtism's additions. */

@@ -5,8 +5,9 @@
 //! and run real programs against both.
 
 use std::collections::BTreeSet;
-use std::path::PathBuf;
 use std::process::Command;
+
+mod common;
 
 /// The functions of the official extism.h (Extism 1.41).
 const OFFICIAL: [&str; 33] = [
@@ -45,15 +46,6 @@ const OFFICIAL: [&str; 33] = [
     "extism_version",
 ];
 
-/// The directory the library was built into: the test binary is `<dir>/deps/header-HASH`.
-fn library_dir() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    exe.parent()
-        .and_then(|deps| deps.parent())
-        .unwrap()
-        .to_path_buf()
-}
-
 /// The function names the header declares: an identifier starting with `extism_` or
 /// `xtism_` directly followed by `(`, outside comments and macros.
 fn declared() -> BTreeSet<String> {
@@ -81,7 +73,7 @@ fn declared() -> BTreeSet<String> {
 
 /// The `extism_`/`xtism_` functions libxtism.so exports.
 fn exported() -> BTreeSet<String> {
-    let lib = library_dir().join("libxtism.so");
+    let lib = common::library_dir().join("libxtism.so");
     let out = Command::new("nm")
         .args(["-D", "--defined-only"])
         .arg(&lib)
