@@ -659,6 +659,12 @@ fn malformed_wasm(engine: &'static str) {
     assert_eq!(err.kind(), ErrorKind::Compile, "{err}");
     let err = builder(engine, &[0xff, 0xfe, 0x00]).build().unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Compile, "{err}");
+    // An export section of length 0 before a start section once panicked the host.
+    let mut empty_exports = b"\0asm\x01\0\0\0".to_vec();
+    empty_exports.extend_from_slice(&[1, 4, 1, 0x60, 0, 0, 3, 2, 1, 0, 7, 0, 8, 1, 0]);
+    empty_exports.extend_from_slice(&[10, 4, 1, 2, 0, 0x0b]);
+    let err = builder(engine, &empty_exports).build().unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Compile, "{err}");
     let err = builder(engine, b"{\"wasm\": [], \"bogus\": 1}")
         .build()
         .unwrap_err();

@@ -13,6 +13,8 @@
 /// The export name the start function is given.
 pub(crate) const DEFERRED_START: &str = "__xtism_start";
 
+/// The magic number and version in front of every binary module.
+const HEADER: usize = 8;
 const START_SECTION: u8 = 8;
 const EXPORT_SECTION: u8 = 7;
 const FUNC_EXPORT: u8 = 0;
@@ -49,28 +51,31 @@ fn write_section(out: &mut Vec<u8>, id: u8, payload: &[u8]) -> Option<()> {
     Some(())
 }
 
+/// The sections of a binary module after its 8-byte header, as (id, payload), in order;
+/// `None` when the framing is broken. Every read is bounded by the slice it reads from.
+fn sections(wasm: &[u8]) -> Option<Vec<(u8, &[u8])>> {
+    let mut rest = wasm.get(HEADER..)?;
+    let mut sections = Vec::new();
+    while let Some((&id, tail)) = rest.split_first() {
+        let mut pos = 0;
+        let len = usize::try_from(read_leb_u32(tail, &mut pos)?).ok()?;
+        let end = pos.checked_add(len)?;
+        sections.push((id, tail.get(pos..end)?));
+        rest = tail.get(end..)?;
+    }
+    Some(sections)
+}
+
 /// The module without its start section and with the start function exported as
 /// [`DEFERRED_START`]; `None` when it has no start section (or is not a well-formed module,
 /// which the engine will then report).
 pub(crate) fn defer_start(wasm: &[u8]) -> Option<Vec<u8>> {
-    const HEADER: usize = 8;
-    if wasm.len() < HEADER || &wasm[..4] != b"\0asm" {
+    if !wasm.starts_with(b"\0asm") {
         return None;
     }
-    // (id, payload range) of every section.
-    let mut sections = Vec::new();
-    let mut pos = HEADER;
-    while pos < wasm.len() {
-        let id = wasm[pos];
-        pos += 1;
-        let len = read_leb_u32(wasm, &mut pos)? as usize;
-        let end = pos.checked_add(len).filter(|&e| e <= wasm.len())?;
-        sections.push((id, pos..end));
-        pos = end;
-    }
-    let (_, start_range) = sections.iter().find(|(id, _)| *id == START_SECTION)?;
-    let mut p = start_range.start;
-    let start_func = read_leb_u32(wasm, &mut p)?;
+    let sections = sections(wasm)?;
+    let (_, start) = sections.iter().find(|(id, _)| *id == START_SECTION)?;
+    let start_func = read_leb_u32(start, &mut 0)?;
 
     let mut entry = Vec::new();
     write_leb_u32(&mut entry, DEFERRED_START.len() as u32);
@@ -80,27 +85,27 @@ pub(crate) fn defer_start(wasm: &[u8]) -> Option<Vec<u8>> {
 
     let has_exports = sections.iter().any(|(id, _)| *id == EXPORT_SECTION);
     let mut out = Vec::with_capacity(wasm.len() + entry.len() + 8);
-    out.extend_from_slice(&wasm[..HEADER]);
-    for (id, range) in &sections {
+    out.extend_from_slice(wasm.get(..HEADER)?);
+    for (id, payload) in &sections {
         match *id {
             EXPORT_SECTION => {
-                let mut p = range.start;
-                let count = read_leb_u32(wasm, &mut p)?;
-                let mut payload = Vec::with_capacity(range.len() + entry.len() + 4);
-                write_leb_u32(&mut payload, count.checked_add(1)?);
-                payload.extend_from_slice(&wasm[p..range.end]);
-                payload.extend_from_slice(&entry);
-                write_section(&mut out, EXPORT_SECTION, &payload)?;
+                let mut p = 0;
+                let count = read_leb_u32(payload, &mut p)?;
+                let mut exports = Vec::with_capacity(payload.len() + entry.len() + 4);
+                write_leb_u32(&mut exports, count.checked_add(1)?);
+                exports.extend_from_slice(payload.get(p..)?);
+                exports.extend_from_slice(&entry);
+                write_section(&mut out, EXPORT_SECTION, &exports)?;
             }
             // The export section comes just before the start section in a module, so a
             // module without exports gets its new one where the start section was.
             START_SECTION if !has_exports => {
-                let mut payload = vec![1];
-                payload.extend_from_slice(&entry);
-                write_section(&mut out, EXPORT_SECTION, &payload)?;
+                let mut exports = vec![1];
+                exports.extend_from_slice(&entry);
+                write_section(&mut out, EXPORT_SECTION, &exports)?;
             }
             START_SECTION => {}
-            _ => write_section(&mut out, *id, &wasm[range.clone()])?,
+            _ => write_section(&mut out, *id, payload)?,
         }
     }
     Some(out)
@@ -164,5 +169,19 @@ mod tests {
         let mut bad_len = b"\0asm\x01\0\0\0".to_vec();
         bad_len.extend_from_slice(&[8, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01]);
         assert_eq!(defer_start(&bad_len), None);
+    }
+
+    /// An empty export section before a start section: the count is read from the section,
+    /// not from the bytes after it (this module used to panic the host).
+    #[test]
+    fn an_empty_export_section_is_not_read_past() {
+        // 0061736d010000000104016000000302010007000801000a040102000b
+        let mut module = b"\0asm\x01\0\0\0".to_vec();
+        module.extend_from_slice(&[1, 4, 1, 0x60, 0, 0, 3, 2, 1, 0, 7, 0, 8, 1, 0]);
+        module.extend_from_slice(&[10, 4, 1, 2, 0, 0x0b]);
+        assert_eq!(defer_start(&module), None);
+        let mut empty_start = b"\0asm\x01\0\0\0".to_vec();
+        empty_start.extend_from_slice(&[8, 0, 10, 4, 1, 2, 0, 0x0b]);
+        assert_eq!(defer_start(&empty_start), None);
     }
 }
