@@ -603,6 +603,16 @@ fn function_not_found(engine: &'static str) {
     let mut p = new_plugin(engine, &kernel());
     assert!(p.function_exists("echo"));
     assert!(!p.function_exists("nope"));
+    let functions: Vec<&str> = p.functions().collect();
+    assert!(functions.contains(&"echo"), "{functions:?}");
+    assert!(functions.is_sorted(), "{functions:?}");
+    for not_callable in ["nope", "takes_params", "returns_i64", "memory"] {
+        assert!(!functions.contains(&not_callable), "{functions:?}");
+    }
+    assert!(
+        functions.iter().all(|f| p.function_exists(f)),
+        "{functions:?}"
+    );
     expect_err(p.call("nope", ""), ErrorKind::FunctionNotFound, "nope");
     expect_err(
         p.call("takes_params", ""),

@@ -909,6 +909,21 @@ impl<P: EngineProvider> Plugin<P> {
         self.compiled.function_exists(name.as_ref())
     }
 
+    /// The names of the functions a host can call (exports taking no parameters and
+    /// returning an `i32` or nothing), sorted.
+    pub fn functions(&self) -> impl Iterator<Item = &str> {
+        let mut names: Vec<&str> = self
+            .compiled
+            .inner
+            .exports
+            .iter()
+            .filter(|(_, ty)| is_extism_export(ty))
+            .map(|(name, _)| name.as_str())
+            .collect();
+        names.sort_unstable();
+        names.into_iter()
+    }
+
     /// Calls the export `name` with `input` and decodes its output. Borrowed output lives
     /// until the next call.
     pub fn call<'a, 'b, I: ToBytes<'a>, O: FromBytes<'b>>(
