@@ -1,5 +1,6 @@
 //! The error type of the command: a library error or a problem of the command's own
-//! (unreadable file, bad `.wat`, output that cannot be written), and the exit code of each.
+//! (unreadable file, bad `.wat`, output that cannot be written), the exit code of each, and
+//! the one line each is printed as.
 
 use std::fmt;
 
@@ -17,6 +18,13 @@ pub enum CliError {
     },
     /// The command itself failed; the message is complete.
     Message(String),
+    /// A library error about the plug-in in `plugin` (the file named on the command line).
+    InPlugin {
+        /// The plug-in file.
+        plugin: String,
+        /// The error.
+        error: Box<CliError>,
+    },
 }
 
 impl CliError {
@@ -25,10 +33,32 @@ impl CliError {
         CliError::Message(message.into())
     }
 
+    /// This error, naming the plug-in file `plugin` when it comes from the library (the
+    /// command's own messages name their files already).
+    pub fn in_plugin(self, plugin: &std::path::Path) -> Self {
+        match self {
+            CliError::Message(_) | CliError::InPlugin { .. } => self,
+            error => CliError::InPlugin {
+                plugin: plugin.display().to_string(),
+                error: Box::new(error),
+            },
+        }
+    }
+
+    /// The error as one line: what the library says (a trap without its Wasm backtrace),
+    /// with every run of white space, line breaks included, as one space.
+    pub fn one_line(&self) -> String {
+        self.to_string()
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
     /// The process exit code: the plug-in's own code when it returned one in 1..=255,
     /// else 1.
     pub fn exit_code(&self) -> u8 {
         match self {
+            CliError::InPlugin { error, .. } => error.exit_code(),
             CliError::Xtism(err) | CliError::WithHint { error: err, .. } => err
                 .plugin_code()
                 .and_then(|code| u8::try_from(code).ok())
@@ -51,12 +81,29 @@ impl From<xtism::manifest::ManifestError> for CliError {
     }
 }
 
+/// A library error as the command prints it: a trap without its Wasm backtrace, which takes
+/// many lines (the library's `Error::Trap` keeps it for programs).
+fn describe(err: &xtism::Error) -> String {
+    match err {
+        xtism::Error::Trap { message, .. } => format!("the plug-in trapped: {message}"),
+        other => other.to_string(),
+    }
+}
+
 impl fmt::Display for CliError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            CliError::Xtism(err) => err.fmt(f),
-            CliError::WithHint { error, hint } => write!(f, "{error} ({hint})"),
+            CliError::Xtism(err) => f.write_str(&describe(err)),
+            CliError::WithHint { error, hint } => write!(f, "{} ({hint})", describe(error)),
             CliError::Message(message) => f.write_str(message),
+            CliError::InPlugin { plugin, error } => match &**error {
+                CliError::Xtism(xtism::Error::Compile { module, message })
+                    if module == xtism::MAIN_MODULE =>
+                {
+                    write!(f, "{plugin} does not compile: {message}")
+                }
+                error => write!(f, "{plugin}: {error}"),
+            },
         }
     }
 }
@@ -84,5 +131,30 @@ mod tests {
         assert_eq!(plugin_error(0).exit_code(), 1);
         assert_eq!(CliError::Xtism(xtism::Error::OutOfFuel).exit_code(), 1);
         assert_eq!(CliError::msg("x").exit_code(), 1);
+        let path = std::path::Path::new("p.wasm");
+        assert_eq!(plugin_error(42).in_plugin(path).exit_code(), 42);
+    }
+
+    #[test]
+    fn printed_as_one_line_naming_the_plugin() {
+        let path = std::path::Path::new("dir/p.wasm");
+        let trap = CliError::Xtism(xtism::Error::Trap {
+            message: "unreachable".into(),
+            backtrace: Some("0: f\n1: g".into()),
+        });
+        assert_eq!(
+            trap.in_plugin(path).one_line(),
+            "dir/p.wasm: the plug-in trapped: unreachable"
+        );
+        let compile = CliError::Xtism(xtism::Error::Compile {
+            module: xtism::MAIN_MODULE.into(),
+            message: "bad\n   bytes".into(),
+        });
+        assert_eq!(
+            compile.in_plugin(path).one_line(),
+            "dir/p.wasm does not compile: bad bytes"
+        );
+        let own = CliError::msg("cannot read x.wasm");
+        assert_eq!(own.in_plugin(path).one_line(), "cannot read x.wasm");
     }
 }

@@ -44,7 +44,8 @@ pub fn run(args: &InfoArgs) -> Result<(), CliError> {
         describe_capabilities(engine.capabilities())
     );
     for (index, (name, bytes)) in sources.iter().enumerate() {
-        let module = engine.compile(name, bytes, &CompileOptions::default())?;
+        let bytes = xtism::module_bytes(name, bytes)?;
+        let module = engine.compile(name, &bytes, &CompileOptions::default())?;
         describe_module(&mut report, name, &module, index == main, &names);
     }
     print!("{report}");

@@ -7,8 +7,9 @@
 //!
 //! The command is a thin layer over the `xtism` crate: it turns its arguments into an
 //! Extism manifest and a [`xtism::PluginBuilder`], runs the call and prints the output.
-//! Errors go to stderr as one `error: ...` line; the exit code is the plug-in's own code
-//! when the plug-in returned one, else 1 (2 for bad command-line syntax, from clap).
+//! Errors go to stderr as one `error: ...` line naming the plug-in file; the exit code is
+//! the plug-in's own code when the plug-in returned one, else 1 (2 for bad command-line
+//! syntax, from clap).
 
 mod args;
 mod call;
@@ -25,13 +26,13 @@ use crate::args::{Cli, Command};
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Call(args) => call::run(&args),
-        Command::Info(args) => info::run(&args),
+        Command::Call(args) => call::run(&args).map_err(|e| e.in_plugin(&args.source.file)),
+        Command::Info(args) => info::run(&args).map_err(|e| e.in_plugin(&args.source.file)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("error: {err}");
+            eprintln!("error: {}", err.one_line());
             ExitCode::from(err.exit_code())
         }
     }

@@ -67,7 +67,8 @@ fn ok(output: Output) -> String {
     stdout(&output)
 }
 
-/// Asserts failure with exit `code` and a one-line-first `error: ...` message; returns stderr.
+/// Asserts failure with exit `code` and a message of exactly one line, `error: ...`;
+/// returns stderr.
 #[track_caller]
 fn fails(output: Output, code: i32) -> String {
     let err = stderr(&output);
@@ -78,6 +79,7 @@ fn fails(output: Output, code: i32) -> String {
         stdout(&output)
     );
     assert!(err.starts_with("error: "), "{err}");
+    assert_eq!(err.trim_end_matches('\n').lines().count(), 1, "{err}");
     assert!(output.stdout.is_empty(), "stdout: {}", stdout(&output));
     err
 }
@@ -1091,4 +1093,97 @@ fn debugging_switches_from_the_environment() {
         "{}",
         bytes.len()
     );
+}
+
+/// Each kind of failure the command can meet is printed as one `error:` line that names the
+/// plug-in file, on every engine (`fails` checks the single line).
+#[test]
+fn every_kind_of_failure_is_one_line_naming_the_plugin() {
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, text: &str| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        path_str(&path).to_owned()
+    };
+    let readme = concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md").to_owned();
+    let broken = write("broken.wat", "(module (func (export \"f\") (result i32)");
+    let bad_json = write("bad.json", r#"{"wasm": [], "bogus": 1}"#);
+    let linked = write(
+        "linked.wat",
+        r#"(module (import "lib" "f" (func)) (func (export "g") (result i32) (i32.const 0)))"#,
+    );
+    let trap = write(
+        "trap.wat",
+        r#"(module (func $deep (export "deep") (result i32) (unreachable)))"#,
+    );
+    let spin = write(
+        "spin.wat",
+        r#"(module (func (export "spin") (result i32) (loop $l (br $l)) (i32.const 0)))"#,
+    );
+    let errors = path_str(&plugin("as/errors.wasm")).to_owned();
+    let wasi = path_str(&plugin("c/wasi.wasm")).to_owned();
+    let count_vowels = path_str(&plugin("as/count_vowels.wasm")).to_owned();
+    let http = path_str(&plugin("as/http.wasm")).to_owned();
+    // (arguments after the engine, what the message says besides the file name)
+    let cases: Vec<(Vec<&str>, &str, &str)> = vec![
+        (vec!["call", &readme, "f"], "README.md", "does not compile"),
+        (vec!["info", &readme], "README.md", "does not compile"),
+        (
+            vec!["call", &broken, "f"],
+            "broken.wat",
+            "invalid WebAssembly text",
+        ),
+        (vec!["call", &bad_json, "f"], "bad.json", "bogus"),
+        (
+            vec!["call", &linked, "g"],
+            "linked.wat",
+            "missing import lib::f",
+        ),
+        (
+            vec!["call", &count_vowels, "nope"],
+            "count_vowels.wasm",
+            "\"nope\"",
+        ),
+        (vec!["call", &trap, "deep"], "trap.wat", "trapped"),
+        (
+            vec!["call", &spin, "spin", "--timeout", "50"],
+            "spin.wat",
+            "timed out",
+        ),
+        (
+            vec!["call", &spin, "spin", "--fuel", "10000"],
+            "spin.wat",
+            "fuel",
+        ),
+        (
+            vec!["call", &errors, "fail", "-i", "boom"],
+            "errors.wasm",
+            "failed on purpose: boom",
+        ),
+        (vec!["call", &wasi, "ctor_count"], "wasi.wasm", "needs WASI"),
+        (
+            vec!["call", &http, "http_get", "-i", "http://127.0.0.1:9/"],
+            "http.wasm",
+            "not allowed",
+        ),
+        (
+            vec!["call", &count_vowels, "count_vowels", "--engine", "bogus"],
+            "count_vowels.wasm",
+            "unknown engine",
+        ),
+    ];
+    for engine in xtism::ENGINES {
+        for (args, file, says) in &cases {
+            let mut command = xtism();
+            command.args(args).stdin(Stdio::null());
+            if !args.contains(&"--engine") {
+                command.args(["--engine", engine]);
+            }
+            let err = fails(command.output().unwrap(), 1);
+            assert!(
+                err.contains(file) && err.contains(says),
+                "{engine}: xtism {args:?}: {err}"
+            );
+        }
+    }
 }

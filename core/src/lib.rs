@@ -21,11 +21,11 @@ mod function;
 mod http;
 mod log;
 mod macros;
+mod module_bytes;
 mod plugin;
 mod pool;
 mod start;
 mod state;
-mod text;
 #[cfg(feature = "wasi")]
 mod wasi;
 
@@ -43,6 +43,7 @@ pub use function::{CurrentPlugin, FuncType, Function, MemoryHandle, PTR, UserDat
 pub use log::{set_log_callback, set_log_file};
 #[doc(hidden)]
 pub use macros::{__host_fn_arg, __host_fn_kernel};
+pub use module_bytes::module_bytes;
 pub use plugin::{
     CancelHandle, CompiledPlugin, DebugOptions, EngineProvider, MAIN_MODULE, NoDefaultEngine,
     Plugin, PluginBuilder, WasmInput, guest_initializers,

@@ -99,7 +99,9 @@ impl WasmInput<'_> {
     fn into_manifest(self) -> Result<Manifest, Error> {
         match self {
             WasmInput::Manifest(m) => Ok(m.into_owned()),
-            WasmInput::Data(data) if data.starts_with(b"\0asm") || crate::text::is_text(&data) => {
+            WasmInput::Data(data)
+                if data.starts_with(b"\0asm") || crate::module_bytes::is_text(&data) =>
+            {
                 Ok(Manifest::new([xtism_manifest::Wasm::data(
                     data.into_owned(),
                 )]))
@@ -490,7 +492,7 @@ impl<'a, P: EngineProvider> PluginBuilder<'a, P> {
         let mut modules = Vec::with_capacity(sources.len());
         let mut deferred = Vec::with_capacity(sources.len());
         for (name, bytes) in &sources {
-            let bytes = crate::text::assemble(name, bytes)?;
+            let bytes = crate::module_bytes(name, bytes)?;
             let rewritten = start::defer_start(&bytes);
             deferred.push(rewritten.is_some());
             let bytes = rewritten.as_deref().unwrap_or(&bytes);
