@@ -101,6 +101,7 @@ xtism_conformance::suite!(
     reactor_initializer_runs_once,
     haskell_initializers,
     command_is_reinstantiated,
+    kernel_is_fresh_after_reinstantiation,
     compiled_plugin_many_instances,
     fuel_limit,
     timeout_stops_infinite_loop,
@@ -719,6 +720,16 @@ fn webassembly_text_wherever_wasm_goes(engine: &'static str) {
         err.to_string().contains("invalid WebAssembly text"),
         "{err}"
     );
+}
+
+/// The instance that follows `_start` has a new kernel memory, and its initializer gets
+/// blocks inside it (see `wat/start_then_init.wat`).
+fn kernel_is_fresh_after_reinstantiation(engine: &'static str) {
+    let mut p = new_plugin(engine, &plugin("wat/start_then_init.wat"));
+    for _ in 0..2 {
+        let _: &[u8] = p.call("_start", "").unwrap();
+        let _: &[u8] = p.call("ok", "").unwrap();
+    }
 }
 
 fn manifest_with_linked_module(engine: &'static str) {

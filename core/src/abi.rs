@@ -152,9 +152,14 @@ pub(crate) fn new_block(host: &mut dyn HostAccess, bytes: &[u8]) -> Result<u64, 
         )));
     }
     let (memory, _) = host.kernel();
-    if let Some(r) = range(memory.len(), offset, bytes.len() as u64) {
-        memory[r].copy_from_slice(bytes);
-    }
+    let Some(r) = range(memory.len(), offset, bytes.len() as u64) else {
+        return Err(Error::MemoryLimit(format!(
+            "a block of {} bytes at {offset} lies outside kernel memory ({} bytes)",
+            bytes.len(),
+            memory.len()
+        )));
+    };
+    memory[r].copy_from_slice(bytes);
     Ok(offset)
 }
 

@@ -92,8 +92,13 @@ impl Allocator {
         let Some(size) = len.checked_next_multiple_of(ALIGN) else {
             return Err(u64::MAX);
         };
-        // Best fit among the free blocks.
+        // Best fit among the free blocks. A free block lies below `end`, which lies within
+        // the memory the blocks were placed in; the check keeps that true of any memory.
         if let Some(&(free_size, offset)) = self.free_by_size.range((size, 0)..).next() {
+            let block_end = offset.saturating_add(size);
+            if block_end > memory_len {
+                return Err(block_end);
+            }
             self.remove_free(offset, free_size);
             if free_size > size {
                 self.insert_free(offset + size, free_size - size);
@@ -194,6 +199,17 @@ mod tests {
     use proptest::prelude::*;
 
     const MEM: u64 = 1 << 20;
+
+    #[test]
+    fn blocks_are_never_placed_outside_memory() {
+        let mut a = Allocator::new();
+        let big = a.alloc(300_000, MEM).unwrap();
+        a.alloc(8, MEM).unwrap();
+        assert!(a.free(big));
+        // The free block fits the request but lies beyond a 64 KiB memory: grow first.
+        assert_eq!(a.alloc(100_000, 65_536), Err(big + 100_000));
+        assert_eq!(a.alloc(100_000, MEM), Ok(big));
+    }
 
     #[test]
     fn freed_blocks_are_reused() {

@@ -1029,6 +1029,8 @@ impl<P: EngineProvider> Plugin<P> {
             (None, None) => return Err(Error::Invalid("the plug-in has no instance".into())),
         };
         let mut state = state;
+        // The new instance has a new kernel memory: blocks of the old one mean nothing there.
+        state.kernel = Default::default();
         if let Err(e) = self.compiled.fresh_wasi(&mut state) {
             self.parked = Some(state);
             return Err(e);
