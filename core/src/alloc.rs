@@ -20,6 +20,17 @@ pub const HEADER_SIZE: u64 = 64;
 /// Block alignment in bytes.
 const ALIGN: u64 = 8;
 
+/// The fewest bytes of kernel memory a block occupies. The host keeps about 100 bytes of
+/// bookkeeping per live block (its entry, and at most one free neighbour's); with blocks of
+/// at least this size, that stays below the kernel memory the guest has grown, so
+/// `alloc(1)` in a loop cannot make the host hold more than the guest's own memory.
+const MIN_BLOCK: u64 = 128;
+
+/// The bytes a block of `len` bytes occupies; `None` past `u64::MAX`.
+fn block_size(len: u64) -> Option<u64> {
+    len.max(MIN_BLOCK).checked_next_multiple_of(ALIGN)
+}
+
 /// Above this many slots, `reset` drops the table of live blocks instead of clearing it.
 const RESET_KEEP: usize = 4096;
 
@@ -89,7 +100,7 @@ impl Allocator {
     /// memory could hold it).
     pub fn alloc(&mut self, len: u64, memory_len: u64) -> Result<u64, u64> {
         debug_assert!(len > 0);
-        let Some(size) = len.checked_next_multiple_of(ALIGN) else {
+        let Some(size) = block_size(len) else {
             return Err(u64::MAX);
         };
         // Best fit among the free blocks. A free block lies below `end`, which lies within
@@ -181,7 +192,8 @@ impl Allocator {
         self.in_use = 0;
     }
 
-    /// Bytes occupied by live blocks (lengths rounded up to the alignment).
+    /// Bytes occupied by live blocks (lengths rounded up to the alignment, at least
+    /// [`MIN_BLOCK`] each).
     pub fn bytes_in_use(&self) -> u64 {
         self.in_use
     }
@@ -239,16 +251,46 @@ mod tests {
     #[test]
     fn asks_for_growth_and_changes_nothing_when_full() {
         let mut a = Allocator::new();
-        assert_eq!(a.alloc(100, 128), Err(HEADER_SIZE + 104));
+        assert_eq!(a.alloc(100, 128), Err(HEADER_SIZE + MIN_BLOCK));
         assert_eq!(a.high_water_mark(), HEADER_SIZE);
         assert_eq!(a.alloc(u64::MAX, MEM), Err(u64::MAX));
         assert!(matches!(a.alloc(u64::MAX - 100, MEM), Err(r) if r > MEM));
         let x = a.alloc(8, MEM).unwrap();
         a.alloc(8, MEM).unwrap();
         a.free(x);
-        // A free block that does not fit stays put when growth is needed.
-        assert_eq!(a.alloc(64, 96), Err(HEADER_SIZE + 16 + 64));
-        assert_eq!(a.alloc(8, 96), Ok(x));
+        // A free block too small for the request stays put when growth is needed.
+        let end = HEADER_SIZE + 2 * MIN_BLOCK;
+        assert_eq!(a.alloc(200, end + 100), Err(end + 200));
+        assert_eq!(a.alloc(8, end + 100), Ok(x));
+    }
+
+    /// `alloc(1)` until memory is full: the host's bookkeeping (table capacities times
+    /// their entry sizes, with the B-tree maps' node overhead) stays below the memory.
+    #[test]
+    fn bookkeeping_stays_below_the_memory_it_describes() {
+        let memory = 16 * 65_536;
+        let mut a = Allocator::new();
+        let mut blocks = Vec::new();
+        while let Ok(offset) = a.alloc(1, memory) {
+            blocks.push(offset);
+        }
+        // Every other block freed: as many free blocks as the maps can hold.
+        for offset in blocks.iter().step_by(2) {
+            assert!(a.free(*offset));
+        }
+        let entry = std::mem::size_of::<(u64, Block)>() + 1;
+        let btree_entry = 2 * std::mem::size_of::<(u64, u64)>();
+        let host = a.active.capacity() * entry
+            + (a.free_by_offset.len() + a.free_by_size.len()) * btree_entry;
+        assert!(
+            blocks.len() as u64 <= memory / MIN_BLOCK,
+            "{} blocks",
+            blocks.len()
+        );
+        assert!(
+            (host as u64) < memory,
+            "{host} bytes of bookkeeping for a memory of {memory} bytes"
+        );
     }
 
     #[test]
@@ -301,7 +343,7 @@ mod tests {
                         Err(required) => {
                             // Failure is honest: no free block is big enough and the
                             // high-water mark has no room left below the memory's end.
-                            let size = len.next_multiple_of(ALIGN);
+                            let size = block_size(len).unwrap();
                             prop_assert!(required > memory);
                             prop_assert!(a.free_by_size.range((size, 0)..).next().is_none());
                             prop_assert!(a.high_water_mark() + size > memory);
@@ -321,7 +363,7 @@ mod tests {
                 for &(o, l) in &live {
                     prop_assert_eq!(a.length(o), Some(l));
                 }
-                let used: u64 = live.iter().map(|&(_, l)| l.next_multiple_of(ALIGN)).sum();
+                let used: u64 = live.iter().map(|&(_, l)| block_size(l).unwrap()).sum();
                 prop_assert_eq!(a.bytes_in_use(), used);
                 // No free block touches the high-water mark.
                 if let Some((&o, &s)) = a.free_by_offset.last_key_value() {
