@@ -131,7 +131,10 @@ pub(crate) fn alloc_block(host: &mut dyn HostAccess, len: u64) -> u64 {
         match state.kernel.alloc.alloc(len, memory_len) {
             Ok(offset) => return offset,
             Err(required) if required <= MAX_KERNEL_BYTES => {
-                let pages = (required - memory_len).div_ceil(PAGE_SIZE);
+                let Some(missing) = required.checked_sub(memory_len).filter(|&m| m > 0) else {
+                    return 0;
+                };
+                let pages = missing.div_ceil(PAGE_SIZE);
                 if !host.grow_kernel(pages) {
                     return 0;
                 }
@@ -191,14 +194,20 @@ pub(crate) fn block_mut<'m>(
 }
 
 /// The UTF-8 string in the block at `offset`, or an error naming the import.
-fn block_str(host: &mut dyn HostAccess, import: &str, offset: i64) -> Result<String, HostTrap> {
-    let (memory, state) = host.kernel();
+/// The UTF-8 text of the block at `offset` (a key), borrowed from kernel memory: nothing is
+/// copied before a limit applies.
+fn block_str<'m>(
+    memory: &'m [u8],
+    state: &PluginState,
+    import: &str,
+    offset: i64,
+) -> Result<&'m str, Error> {
     match block(memory, state, offset as u64).map(std::str::from_utf8) {
-        Some(Ok(s)) => Ok(s.to_owned()),
-        Some(Err(_)) => Err(state.fail(Error::Guest(format!(
+        Some(Ok(s)) => Ok(s),
+        Some(Err(_)) => Err(Error::Guest(format!(
             "{import}: the block at {offset} is not valid UTF-8"
-        )))),
-        None => Err(state.fail(bad_handle(import, offset))),
+        ))),
+        None => Err(bad_handle(import, offset)),
     }
 }
 
@@ -280,40 +289,41 @@ fn answer_and_consume(
 }
 
 fn config_get(host: &mut dyn HostAccess, key: i64) -> Result<i64, HostTrap> {
-    let name = block_str(host, "config_get", key)?;
-    let value = host
-        .state()
-        .config
-        .get(&name)
-        .map(|v| v.as_bytes().to_vec());
+    let (memory, state) = host.kernel();
+    let value = match block_str(memory, state, "config_get", key) {
+        Ok(name) => state.config.get(name).map(|v| v.as_bytes().to_vec()),
+        Err(e) => return Err(state.fail(e)),
+    };
     answer_and_consume(host, key, value)
 }
 
 fn var_get(host: &mut dyn HostAccess, key: i64) -> Result<i64, HostTrap> {
-    let name = block_str(host, "var_get", key)?;
-    let value = host.state().vars.get(&name).map(<[u8]>::to_vec);
+    let (memory, state) = host.kernel();
+    let value = match block_str(memory, state, "var_get", key) {
+        Ok(name) => state.vars.get(name).map(<[u8]>::to_vec),
+        Err(e) => return Err(state.fail(e)),
+    };
     answer_and_consume(host, key, value)
 }
 
 /// Sets (or, for value 0, removes) a var. Like the official runtime it takes ownership of
-/// both blocks: they are freed once the value is copied.
+/// both blocks: they are freed once the value is copied, and when the var cannot be set.
 fn var_set(host: &mut dyn HostAccess, key: i64, value: i64) -> Result<(), HostTrap> {
-    let name = block_str(host, "var_set", key)?;
     let (memory, state) = host.kernel();
-    let bytes = match value {
-        0 => None,
-        _ => match block(memory, state, value as u64) {
-            Some(b) => Some(b),
-            None => return Err(state.fail(bad_handle("var_set", value))),
-        },
-    };
-    let max = state.limits.max_var_bytes;
-    if let Err(e) = state.vars.set(&name, bytes, max) {
-        return Err(state.fail(e));
-    }
+    let outcome = set_var(memory, state, key, value);
     state.kernel.free(memory, value as u64);
     state.kernel.free(memory, key as u64);
-    Ok(())
+    outcome.map_err(|e| state.fail(e))
+}
+
+fn set_var(memory: &[u8], state: &mut PluginState, key: i64, value: i64) -> Result<(), Error> {
+    let name = block_str(memory, state, "var_set", key)?;
+    let bytes = match value {
+        0 => None,
+        _ => Some(block(memory, state, value as u64).ok_or_else(|| bad_handle("var_set", value))?),
+    };
+    let max = state.limits.max_var_bytes;
+    state.vars.set(name, bytes, max)
 }
 
 fn log(
@@ -370,4 +380,84 @@ fn get_log_level(_host: &mut dyn HostAccess) -> Result<i32, HostTrap> {
         LevelFilter::ERROR => 4,
         _ => i32::MAX,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::state::Limits;
+
+    /// A kernel memory and plug-in state without an engine.
+    struct Host {
+        memory: Vec<u8>,
+        state: PluginState,
+    }
+
+    impl Host {
+        fn new(max_var_bytes: u64) -> Host {
+            let limits = Limits { max_var_bytes };
+            let state = PluginState::new(
+                uuid::Uuid::nil(),
+                Default::default(),
+                limits,
+                Arc::default(),
+            );
+            Host {
+                memory: vec![0; PAGE_SIZE as usize],
+                state,
+            }
+        }
+
+        fn live(&self, offset: i64) -> bool {
+            self.state.kernel.alloc.length(offset as u64).is_some()
+        }
+    }
+
+    impl HostAccess for Host {
+        fn kernel(&mut self) -> (&mut [u8], &mut PluginState) {
+            (&mut self.memory, &mut self.state)
+        }
+
+        fn grow_kernel(&mut self, _pages: u64) -> bool {
+            false
+        }
+
+        fn plugin_memory(&mut self) -> Option<&mut [u8]> {
+            None
+        }
+
+        fn module_memory(&mut self, _module: usize) -> (Option<&mut [u8]>, &mut PluginState) {
+            (None, &mut self.state)
+        }
+    }
+
+    /// var_set owns both blocks whatever happens: a var over the limit, a key that is not
+    /// UTF-8 and a bogus value handle all fail the import and free what they were handed.
+    #[test]
+    fn a_failed_var_set_frees_its_blocks() {
+        let mut host = Host::new(100);
+        let cases: [(&[u8], Option<&[u8]>); 3] = [
+            (b"key", Some(&[7; 200])),
+            (b"\xff\xfe", Some(b"v")),
+            (b"key", None),
+        ];
+        for (key, value) in cases {
+            let key = new_block(&mut host, key).unwrap() as i64;
+            let value = match value {
+                Some(v) => new_block(&mut host, v).unwrap() as i64,
+                None => 12_345,
+            };
+            assert!(var_set(&mut host, key, value).is_err());
+            assert!(host.state.pending_error.take().is_some());
+            assert!(!host.live(key) && !host.live(value), "{key} {value}");
+        }
+        assert!(host.state.vars.get("key").is_none());
+        let key = new_block(&mut host, b"key").unwrap() as i64;
+        let value = new_block(&mut host, b"v").unwrap() as i64;
+        assert!(var_set(&mut host, key, value).is_ok());
+        assert_eq!(host.state.vars.get("key"), Some(&b"v"[..]));
+        assert!(!host.live(key) && !host.live(value));
+    }
 }

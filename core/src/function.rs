@@ -409,9 +409,10 @@ impl MemoryHandle {
         self.offset
     }
 
-    /// The length in bytes.
+    /// The length in bytes (`usize::MAX` for a block too long for this host's address space,
+    /// which no block of a memory it holds can be).
     pub fn len(&self) -> usize {
-        self.length as usize
+        usize::try_from(self.length).unwrap_or(usize::MAX)
     }
 
     /// Whether the block is empty.
