@@ -7,6 +7,7 @@
 //! and exposes the kernel memory and each module's memory. Extism's meaning stays in core.
 
 #![deny(missing_docs)]
+#![forbid(unsafe_code)]
 
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};

@@ -4,6 +4,7 @@
 //! plug-in, instantiating it from a [`xtism::CompiledPlugin`], and a small echo call.
 
 #![deny(missing_docs)]
+#![forbid(unsafe_code)]
 
 /// The plug-in the call benchmarks use: `c/echo.wasm` (export `echo`) from the corpus.
 pub fn echo_plugin() -> Vec<u8> {

@@ -11,6 +11,8 @@
 //! the plug-in's own code when the plug-in returned one, else 1 (2 for bad command-line
 //! syntax, from clap).
 
+#![forbid(unsafe_code)]
+
 mod args;
 mod call;
 mod error;

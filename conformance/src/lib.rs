@@ -6,6 +6,7 @@
 //! [`TestServer`] is the local HTTP server the HTTP cases talk to.
 
 #![deny(missing_docs)]
+#![forbid(unsafe_code)]
 
 mod http_server;
 

@@ -11,6 +11,7 @@
 //! Most users want the `xtism` crate, which re-exports this one and picks an engine.
 
 #![deny(missing_docs)]
+#![forbid(unsafe_code)]
 
 mod abi;
 mod alloc;

@@ -23,6 +23,7 @@
 //! wasmi, else wasmer.
 
 #![deny(missing_docs)]
+#![forbid(unsafe_code)]
 
 use std::sync::Arc;
 
