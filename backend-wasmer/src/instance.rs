@@ -428,7 +428,7 @@ impl Linked for WasmerLinked {
             .pop()
             .expect("try_instantiate makes one instance per module");
         Ok(Box::new(WasmerPlugin {
-            store,
+            store: SendStore(store),
             env,
             main,
             dependencies: instances,
@@ -474,7 +474,7 @@ fn callable(store: &Store, instance: &WasmerInstance, name: &str) -> Result<Call
 
 /// A running plug-in on wasmer.
 struct WasmerPlugin {
-    store: Store,
+    store: SendStore,
     env: FunctionEnv<StoreData>,
     main: WasmerInstance,
     /// The other modules' instances, in link-plan order.
@@ -494,16 +494,33 @@ struct WasmerPlugin {
     _modules: Arc<[LinkedModule]>,
 }
 
+/// The store of a plug-in, which may move to another thread between calls.
+struct SendStore(Store);
+
 // SAFETY: wasmer 7's `Store` is not `Send` (it was up to wasmer 6; see wasmerio/wasmer#7001),
-// but nothing in ours is tied to a thread between calls. The store's `on_called` handler,
-// the one field that is `!Send` by type, is never set. Every host function and environment
-// we put in the store is `Send + Sync` (wasmer's bounds on `Function::new_typed_with_env`,
-// `Function::new_with_env` and `FunctionEnv::new` enforce it); the raw pointers in the store's
-// objects point into allocations the store owns; and wasmer's thread-local state (the store
-// context stack, trap handling) refers to a store only while a call runs, which borrows the
-// plug-in mutably so it cannot move meanwhile. Every handle into the store (instance, memories,
-// globals, typed functions, environment) is owned by this one struct and moves with it.
-unsafe impl Send for WasmerPlugin {}
+// but nothing in ours is tied to a thread between calls. This reasoning assumes wasmer 7.4
+// (pinned in the workspace) with the `sys` and `cranelift` features, and no other:
+// - the store's `on_called` handler, the one field that is `!Send` by type, is never set
+//   (nothing in this crate calls `Store::on_called`);
+// - every host function and environment we put in the store is `Send`: wasmer's bounds on
+//   `Function::new_typed_with_env`, `Function::new_with_env` and `FunctionEnv::new` enforce
+//   it, and the assertions below check the types we use;
+// - the raw pointers in the store's objects point into allocations the store owns;
+// - wasmer's thread-local state (the store context stack, trap handling) refers to a store
+//   only while a call runs, which borrows the plug-in mutably, so it cannot move meanwhile.
+// Every other field of `WasmerPlugin` is checked for `Send` by the compiler.
+unsafe impl Send for SendStore {}
+
+/// The parts the reasoning above relies on, checked at compile time: what the store holds
+/// for us can move between threads.
+const _: () = {
+    const fn send<T: Send>() {}
+    send::<StoreData>();
+    send::<FunctionEnv<StoreData>>();
+    send::<Memory>();
+    send::<Global>();
+    send::<WasmerInstance>();
+};
 
 /// The Wasm backtrace of a trap, one frame per line, innermost first.
 fn backtrace(frames: &[FrameInfo]) -> Option<String> {
@@ -554,7 +571,7 @@ impl WasmerPlugin {
         if let Some(export) = self.exports.get(name) {
             return Ok(export.clone());
         }
-        let export = callable(&self.store, &self.main, name)?;
+        let export = callable(&self.store.0, &self.main, name)?;
         self.exports.insert(name.into(), export.clone());
         Ok(export)
     }
@@ -565,11 +582,11 @@ impl WasmerPlugin {
             // The global holds an unsigned count in an `i64`.
             meter
                 .remaining
-                .set(&mut self.store, Value::I64(budget as i64))
+                .set(&mut self.store.0, Value::I64(budget as i64))
                 .map_err(Error::engine)?;
             meter
                 .exhausted
-                .set(&mut self.store, Value::I32(0))
+                .set(&mut self.store.0, Value::I32(0))
                 .map_err(Error::engine)?;
         }
         Ok(())
@@ -580,8 +597,8 @@ impl WasmerPlugin {
         let mut used = 0u64;
         let mut exhausted = false;
         for meter in &self.meters {
-            exhausted |= matches!(meter.exhausted.get(&mut self.store), Value::I32(v) if v != 0);
-            if let Value::I64(left) = meter.remaining.get(&mut self.store) {
+            exhausted |= matches!(meter.exhausted.get(&mut self.store.0), Value::I32(v) if v != 0);
+            if let Value::I64(left) = meter.remaining.get(&mut self.store.0) {
                 used = used.saturating_add(budget.saturating_sub(left as u64));
             }
         }
@@ -595,7 +612,7 @@ impl WasmerPlugin {
     /// Lowers the interruption flags after the watchdog raised them.
     fn lower_flags(&mut self) -> Result<(), Error> {
         for flag in &self.flag_globals {
-            flag.set(&mut self.store, Value::I32(0))
+            flag.set(&mut self.store.0, Value::I32(0))
                 .map_err(Error::engine)?;
         }
         Ok(())
@@ -604,8 +621,8 @@ impl WasmerPlugin {
 
 impl HostAccess for WasmerPlugin {
     fn kernel(&mut self) -> (&mut [u8], &mut PluginState) {
-        let span = self.kernel_memory.as_ref().map(|m| span(m, &self.store));
-        let state = self.env.as_mut(&mut self.store).state();
+        let span = self.kernel_memory.as_ref().map(|m| span(m, &self.store.0));
+        let state = self.env.as_mut(&mut self.store.0).state();
         match span {
             // SAFETY: `&mut self` borrows the store exclusively for the lifetime of the
             // result, and the span was taken under that borrow.
@@ -616,13 +633,13 @@ impl HostAccess for WasmerPlugin {
 
     fn grow_kernel(&mut self, pages: u64) -> bool {
         match (&self.kernel_memory, u32::try_from(pages)) {
-            (Some(memory), Ok(pages)) => memory.grow(&mut self.store, pages).is_ok(),
+            (Some(memory), Ok(pages)) => memory.grow(&mut self.store.0, pages).is_ok(),
             _ => false,
         }
     }
 
     fn plugin_memory(&mut self) -> Option<&mut [u8]> {
-        let span = span(self.memories.last()?.as_ref()?, &self.store);
+        let span = span(self.memories.last()?.as_ref()?, &self.store.0);
         // SAFETY: `&mut self` borrows the store exclusively for the lifetime of the result,
         // and the span was taken under that borrow.
         Some(unsafe { bytes_mut(span) })
@@ -633,15 +650,15 @@ impl HostAccess for WasmerPlugin {
             .memories
             .get(module)
             .and_then(Option::as_ref)
-            .map(|m| span(m, &self.store));
-        let state = self.env.as_mut(&mut self.store).state();
+            .map(|m| span(m, &self.store.0));
+        let state = self.env.as_mut(&mut self.store.0).state();
         // SAFETY: `&mut self` borrows the store exclusively for the lifetime of the result,
         // and the span was taken under that borrow.
         (span.map(|span| unsafe { bytes_mut(span) }), state)
     }
 
     fn state(&mut self) -> &mut PluginState {
-        self.env.as_mut(&mut self.store).state()
+        self.env.as_mut(&mut self.store.0).state()
     }
 }
 
@@ -658,7 +675,7 @@ impl Instance for WasmerPlugin {
         limits: &CallLimits,
     ) -> Result<Option<i32>, Error> {
         let instance = self.dependencies.get(module).unwrap_or(&self.main);
-        let export = callable(&self.store, instance, name)?;
+        let export = callable(&self.store.0, instance, name)?;
         self.run_callable(export, limits)
     }
 
@@ -668,7 +685,7 @@ impl Instance for WasmerPlugin {
 
     fn into_state(mut self: Box<Self>) -> PluginState {
         self.env
-            .as_mut(&mut self.store)
+            .as_mut(&mut self.store.0)
             .state
             .take()
             .expect("the state is in the store until the instance is consumed")
@@ -693,9 +710,9 @@ impl WasmerPlugin {
             _ => None,
         };
         let result = match export {
-            Callable::Code(f) => f.call(&mut self.store).map(Some),
-            Callable::Unit(f) => f.call(&mut self.store).map(|()| None),
-            Callable::Args(f) => f.call(&mut self.store, 0, 0).map(|()| None),
+            Callable::Code(f) => f.call(&mut self.store.0).map(Some),
+            Callable::Unit(f) => f.call(&mut self.store.0).map(|()| None),
+            Callable::Args(f) => f.call(&mut self.store.0, 0, 0).map(|()| None),
         };
         let interrupted = watch.is_some_and(|w| w.finish());
         if interrupted {
