@@ -464,6 +464,14 @@ pub trait Engine: Send + Sync + 'static {
     /// What it can do.
     fn capabilities(&self) -> Capabilities;
 
+    /// The engine one plug-in's modules are compiled and linked with: `None` (the default)
+    /// for this one, shared by every plug-in; an engine of its own for an engine whose
+    /// compiled code lives as long as the engine (wasmi's code map only grows), so that
+    /// dropping the plug-in frees its code.
+    fn for_plugin(&self) -> Option<Arc<dyn Engine>> {
+        None
+    }
+
     /// Compiles and validates a module. `name` is for error messages.
     fn compile(
         &self,

@@ -418,6 +418,7 @@ impl<'a, P: EngineProvider> PluginBuilder<'a, P> {
             Some(engine) => engine,
             None => P::default_engine()?,
         };
+        let engine = engine.for_plugin().unwrap_or(engine);
         let mut manifest = self.source.into_manifest()?;
         let caps = engine.capabilities();
         if !self.allowed_paths.is_empty() {
