@@ -152,7 +152,7 @@ void extism_function_free(ExtismFunction *f);
 void extism_function_set_namespace(ExtismFunction *ptr, const char *namespace_);
 
 /**
- * Compiles a plug-in from `wasm`: a Wasm module, WebAssembly text or a JSON manifest,
+ * Compiles a plug-in from `wasm`: a Wasm module, WebAssembly text or a JSON or TOML manifest,
  * `wasm_size` bytes long, with `n_functions` host functions. NULL on failure, with a message
  * in `*errmsg` (when `errmsg` is not NULL) to free with extism_plugin_new_error_free.
  */
@@ -176,9 +176,9 @@ ExtismCompiledPlugin *extism_compiled_plugin_new_with_fuel_limit(const uint8_t *
 void extism_compiled_plugin_free(ExtismCompiledPlugin *plugin);
 
 /**
- * A plug-in from `wasm` (a Wasm module, WebAssembly text or a JSON manifest) on the engine
- * XTISM_ENGINE names (else the default). `functions` may be NULL for none; a NULL entry in
- * it is an error. NULL on failure, as extism_compiled_plugin_new.
+ * A plug-in from `wasm` (a Wasm module, WebAssembly text, or a JSON or TOML manifest) on the
+ * engine XTISM_ENGINE names (else the default). `functions` may be NULL for none; a NULL
+ * entry in it is an error. NULL on failure, as extism_compiled_plugin_new.
  */
 ExtismPlugin *extism_plugin_new(const uint8_t *wasm,
                                 ExtismSize wasm_size,
@@ -248,7 +248,10 @@ int32_t extism_plugin_call_with_host_context(ExtismPlugin *plugin,
 /** Deprecated: extism_plugin_error. */
 const char *extism_error(ExtismPlugin *plugin);
 
-/** The last call's error message, or NULL when it succeeded. Owned by the plug-in. */
+/**
+ * The last call's error message, or NULL when it succeeded. Owned by the plug-in: valid
+ * until its next call, extism_plugin_config or extism_plugin_reset.
+ */
 const char *extism_plugin_error(ExtismPlugin *plugin);
 
 /** The length in bytes of the last call's output. */

@@ -244,7 +244,10 @@ pub(crate) unsafe fn functions_arg(
     if functions.is_null() || n == 0 {
         return Ok(Vec::new());
     }
-    let n = usize::try_from(n).map_err(|_| format!("{n} functions are more than memory holds"))?;
+    let n = usize::try_from(n)
+        .ok()
+        .filter(|&n| n <= isize::MAX as usize / std::mem::size_of::<*const ExtismFunction>())
+        .ok_or_else(|| format!("{n} functions are more than memory holds"))?;
     // SAFETY: `n` readable pointers, per the contract.
     let ptrs = unsafe { std::slice::from_raw_parts(functions, n) };
     ptrs.iter()
@@ -263,7 +266,9 @@ unsafe fn types_arg(types: *const RawValType, n: u64) -> Option<Vec<ValType>> {
     if types.is_null() || n == 0 {
         return Some(Vec::new());
     }
-    let n = usize::try_from(n).ok()?;
+    let n = usize::try_from(n)
+        .ok()
+        .filter(|&n| n <= isize::MAX as usize / std::mem::size_of::<RawValType>())?;
     // SAFETY: `n` readable values, per the contract.
     let raw = unsafe { std::slice::from_raw_parts(types, n) };
     raw.iter().map(|&t| val_type(t)).collect()

@@ -33,6 +33,7 @@ xtism_conformance::suite!(
     count_vowels_reads_config,
     count_vowels_json_output,
     as_host_function,
+    the_last_host_function_of_a_name_wins,
     as_plugin_error_then_more_calls,
     as_logging,
     c_constructors_run_once,
@@ -84,6 +85,7 @@ xtism_conformance::suite!(
     handle_zero_is_the_empty_block,
     alloc_stops_at_max_pages,
     memory_grow_respects_max_pages,
+    max_pages_past_a_32_bit_memory_mean_no_cap,
     input_larger_than_memory_limit,
     function_not_found,
     missing_import_is_named,
@@ -241,6 +243,29 @@ fn as_host_function(engine: &'static str) {
     let out: String = p.call("call_host", "Alice").unwrap();
     assert_eq!(out, "Hi Alice!");
     assert_eq!(*seen.get().unwrap().lock().unwrap(), vec!["Bob", "Alice"]);
+}
+
+/// Two host functions with one name: the last given is linked, as in the official runtime.
+fn the_last_host_function_of_a_name_wins(engine: &'static str) {
+    let greeter = |greeting: &'static str| {
+        Function::new(
+            "hello_world",
+            [PTR],
+            [PTR],
+            UserData::new(()),
+            move |plugin: &mut CurrentPlugin, inputs: &[Val], outputs: &mut [Val], _| {
+                let name: String = plugin.memory_get_val(&inputs[0])?;
+                plugin.memory_set_val(&mut outputs[0], format!("{greeting} {name}"))
+            },
+        )
+    };
+    let wasm = plugin("as/host_fn.wasm");
+    let mut p = builder(engine, &wasm)
+        .with_functions([greeter("Hi"), greeter("Hello")])
+        .build()
+        .unwrap();
+    let out: String = p.call("call_host", "Bob").unwrap();
+    assert_eq!(out, "Hello Bob!");
 }
 
 fn as_plugin_error_then_more_calls(engine: &'static str) {
@@ -730,6 +755,16 @@ fn kernel_is_fresh_after_reinstantiation(engine: &'static str) {
         let _: &[u8] = p.call("_start", "").unwrap();
         let _: &[u8] = p.call("ok", "").unwrap();
     }
+}
+
+/// A cap above 65,536 pages (more than a 32-bit memory has) is no cap, on every engine.
+fn max_pages_past_a_32_bit_memory_mean_no_cap(engine: &'static str) {
+    let mut p = builder(engine, &plugin("as/count_vowels.wasm"))
+        .with_memory_max(u32::MAX)
+        .build()
+        .unwrap();
+    let out: String = p.call("count_vowels", "aeiou").unwrap();
+    assert!(out.contains("\"count\":5"), "{out}");
 }
 
 fn manifest_with_linked_module(engine: &'static str) {

@@ -49,6 +49,9 @@ impl EngineProvider for NoDefaultEngine {
     }
 }
 
+/// The most 64 KiB pages a 32-bit Wasm memory can have.
+const MAX_PAGES: u32 = 65_536;
+
 /// What a plug-in is made from: Wasm bytes, or a manifest (as a value or as JSON/TOML bytes).
 #[derive(Debug, Clone)]
 pub enum WasmInput<'a> {
@@ -107,14 +110,22 @@ impl WasmInput<'_> {
                 )]))
             }
             WasmInput::Data(data) => {
-                let text = std::str::from_utf8(&data).map_err(|_| Error::Compile {
+                let neither = |detail: String| Error::Compile {
                     module: MAIN_MODULE.into(),
-                    message: "the input is neither a Wasm module nor a manifest".into(),
-                })?;
+                    message: format!(
+                        "the input is neither a Wasm module (binary modules start with \\0asm), \
+                         WebAssembly text, nor a JSON or TOML manifest{detail}"
+                    ),
+                };
+                if data.iter().all(u8::is_ascii_whitespace) {
+                    return Err(neither(": it is empty".into()));
+                }
+                let text = std::str::from_utf8(&data)
+                    .map_err(|e| neither(format!(": it is not UTF-8 text ({e})")))?;
                 if text.trim_start().starts_with('{') {
                     Ok(Manifest::from_json(text)?)
                 } else {
-                    Ok(Manifest::from_toml(text)?)
+                    Manifest::from_toml(text).map_err(|e| neither(format!(" (read as TOML: {e})")))
                 }
             }
         }
@@ -251,8 +262,8 @@ impl<'a, P: EngineProvider> PluginBuilder<'a, P> {
     }
 
     /// Gives the plug-in WASI preview 1 (when it imports it: a plug-in without WASI imports
-    /// gets no WASI context). Without the `wasi` feature, building fails with
-    /// [`Error::Unsupported`].
+    /// gets no WASI context). Without the `wasi` feature, a plug-in that imports WASI fails
+    /// to link with [`Error::Link`] saying so; one that does not is built as usual.
     pub fn with_wasi(mut self, wasi: bool) -> Self {
         self.wasi = wasi;
         self
@@ -427,13 +438,6 @@ impl<'a, P: EngineProvider> PluginBuilder<'a, P> {
                 .get_or_insert_default()
                 .extend(self.allowed_paths);
         }
-        #[cfg(not(feature = "wasi"))]
-        if self.wasi {
-            return Err(Error::Unsupported {
-                engine: engine.name(),
-                feature: "WASI (this build of xtism leaves it out)".into(),
-            });
-        }
         #[cfg(feature = "wasi")]
         let wasi = self.wasi.then(|| crate::wasi::WasiOptions {
             paths: manifest.path_mappings(),
@@ -483,7 +487,12 @@ impl<'a, P: EngineProvider> PluginBuilder<'a, P> {
                 .or(manifest.memory.max_var_bytes)
                 .unwrap_or(DEFAULT_MAX_VAR_BYTES),
         };
-        let max_pages = self.max_pages.or(manifest.memory.max_pages);
+        // A 32-bit memory has at most 65,536 pages: a larger cap means no cap, on every
+        // engine (wasmer refuses a maximum above it).
+        let max_pages = self
+            .max_pages
+            .or(manifest.memory.max_pages)
+            .map(|pages| pages.min(MAX_PAGES));
         let http = Arc::new(self.http.resolve(&manifest));
 
         let sources = manifest.load_all(None)?;
@@ -691,7 +700,9 @@ fn plan_links(
                 }
             } else if let Some(index) = functions
                 .iter()
-                .position(|f| f.namespace() == import.module && f.name() == import.name)
+                // The last of several functions with one name wins, as in the official
+                // runtime (whose linker allows shadowing).
+                .rposition(|f| f.namespace() == import.module && f.name() == import.name)
             {
                 check(functions[index].ty())?;
                 ImportSource::Function(index)

@@ -73,6 +73,10 @@ pub fn engine(name: &str) -> Result<Arc<dyn Engine>, Error> {
 pub fn default_engine() -> Result<Arc<dyn Engine>, Error> {
     match std::env::var(ENGINE_ENV) {
         Ok(name) if !name.is_empty() => engine(&name),
+        Err(std::env::VarError::NotUnicode(name)) => Err(Error::Invalid(format!(
+            "{ENGINE_ENV} is not UTF-8 ({name:?}); this build has: {}",
+            ENGINES.join(", ")
+        ))),
         _ => match ENGINES.first() {
             Some(name) => engine(name),
             None => Err(Error::Invalid(
