@@ -7,7 +7,7 @@
 use std::time::{Duration, Instant};
 
 use libfuzzer_sys::fuzz_target;
-use xtism::PluginBuilder;
+use xtism::{Manifest, PluginBuilder, Wasm};
 
 /// A call's timeout; a call still running well after it is a hang.
 const TIMEOUT: Duration = Duration::from_millis(200);
@@ -18,7 +18,9 @@ fuzz_target!(|data: &[u8]| {
     };
     let name = xtism::ENGINES[usize::from(pick) % xtism::ENGINES.len()];
     let engine = xtism::engine(name).expect("a compiled-in engine");
-    let built = PluginBuilder::new(module)
+    // As a module, never as a manifest (which could name files or URLs).
+    let manifest = Manifest::new([Wasm::data(module.to_vec())]);
+    let built = PluginBuilder::new(manifest)
         .with_engine(engine)
         .with_timeout(TIMEOUT)
         .with_fuel_limit(100_000)
