@@ -4,7 +4,7 @@ use std::ffi::c_char;
 
 use xtism::CompiledPlugin;
 
-use crate::ffi::{guard, set_errmsg};
+use crate::ffi::{constructed, guard};
 use crate::function::ExtismFunction;
 use crate::plugin::{Source, compile};
 
@@ -67,25 +67,11 @@ unsafe fn compiled_plugin_new(
     source: Source,
     errmsg: *mut *mut c_char,
 ) -> *mut ExtismCompiledPlugin {
-    let result = guard(
-        Err("xtism panicked while compiling the plug-in".into()),
-        || {
-            // SAFETY: per the contract.
-            unsafe { compile(&source) }
-        },
-    );
-    match result {
-        Ok(compiled) => Box::into_raw(Box::new(ExtismCompiledPlugin(compiled))),
-        Err(message) => {
-            // SAFETY: per the contract.
-            unsafe {
-                set_errmsg(
-                    errmsg,
-                    &format!("Unable to compile Extism plugin: {message}"),
-                )
-            };
-            std::ptr::null_mut()
-        }
+    // SAFETY: per the contract.
+    unsafe {
+        constructed(errmsg, "xtism panicked while compiling the plug-in", || {
+            compile(&source).map(ExtismCompiledPlugin)
+        })
     }
 }
 

@@ -59,10 +59,31 @@ pub(crate) fn c_string(message: &str) -> CString {
 /// # Safety
 ///
 /// `errmsg` is NULL or points to a writable `char *`.
-pub(crate) unsafe fn set_errmsg(errmsg: *mut *mut c_char, message: &str) {
+unsafe fn set_errmsg(errmsg: *mut *mut c_char, message: &str) {
     if !errmsg.is_null() {
         // SAFETY: writable by the caller's contract.
         unsafe { *errmsg = c_string(message).into_raw() };
+    }
+}
+
+/// What a constructor returns to C: the object `make` builds, or NULL with the reason in
+/// `*errmsg` (a panic included, reported as `panicked`).
+///
+/// # Safety
+///
+/// `errmsg` is NULL or points to a writable `char *`.
+pub(crate) unsafe fn constructed<T>(
+    errmsg: *mut *mut c_char,
+    panicked: &str,
+    make: impl FnOnce() -> Result<T, String>,
+) -> *mut T {
+    match guard(Err(panicked.to_owned()), make) {
+        Ok(object) => Box::into_raw(Box::new(object)),
+        Err(message) => {
+            // SAFETY: per the contract.
+            unsafe { set_errmsg(errmsg, &message) };
+            std::ptr::null_mut()
+        }
     }
 }
 

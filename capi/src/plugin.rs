@@ -14,7 +14,7 @@ use xtism::{CompiledPlugin, Plugin, PluginBuilder};
 
 use crate::cancel::ExtismCancelHandle;
 use crate::compiled::ExtismCompiledPlugin;
-use crate::ffi::{bytes_arg, guard, set_errmsg, str_arg};
+use crate::ffi::{bytes_arg, constructed, guard, str_arg};
 use crate::function::{ExtismFunction, functions_arg, refuse_reentry};
 
 /// `ExtismPlugin`.
@@ -95,8 +95,8 @@ pub(crate) struct Source {
     with_wasi: bool,
     /// A fuel budget for each call, in the engine's units.
     pub(crate) fuel: Option<u64>,
-    /// The engine by name; else `XTISM_ENGINE`'s, else the default.
-    pub(crate) engine: Option<String>,
+    /// The engine by name (a C string); else `XTISM_ENGINE`'s, else the default.
+    pub(crate) engine: Option<*const c_char>,
 }
 
 impl Source {
@@ -119,13 +119,24 @@ impl Source {
     }
 }
 
-/// Compiles what `source` describes.
+/// Compiles what `source` describes, or says why not (`Unable to compile Extism plugin: ...`).
 ///
 /// # Safety
 ///
 /// `source.wasm` holds `wasm_size` bytes (or is NULL for 0); `source.functions` holds
-/// `n_functions` live functions (or is NULL).
+/// `n_functions` live functions (or is NULL); `source.engine` is NULL or a NUL-terminated
+/// string.
 pub(crate) unsafe fn compile(source: &Source) -> Result<CompiledPlugin, String> {
+    // SAFETY: per the contract.
+    unsafe { build(source) }.map_err(|e| format!("Unable to compile Extism plugin: {e}"))
+}
+
+/// [`compile`] without the message's prefix.
+///
+/// # Safety
+///
+/// As [`compile`].
+unsafe fn build(source: &Source) -> Result<CompiledPlugin, String> {
     // SAFETY: per the contract.
     let (wasm, functions) = unsafe {
         (
@@ -139,14 +150,16 @@ pub(crate) unsafe fn compile(source: &Source) -> Result<CompiledPlugin, String> 
     if let Some(fuel) = source.fuel {
         builder = builder.with_fuel_limit(fuel);
     }
-    if let Some(name) = &source.engine {
+    if let Some(name) = source.engine {
+        // SAFETY: per the contract.
+        let name = unsafe { str_arg(name, "the engine name") }?;
         builder = builder.with_engine(xtism::engine(name).map_err(|e| e.to_string())?);
     }
     builder.compile().map_err(|e| e.to_string())
 }
 
 /// A plug-in instance of `compiled`, or why not (`Unable to create Extism plugin: ...`).
-fn instantiate(compiled: &CompiledPlugin) -> Result<*mut ExtismPlugin, String> {
+fn instantiate(compiled: &CompiledPlugin) -> Result<ExtismPlugin, String> {
     let plugin = Plugin::new_from_compiled(compiled)
         .map_err(|e| format!("Unable to create Extism plugin: {e}"))?;
     let cancel = ExtismCancelHandle(plugin.cancel_handle().ok());
@@ -156,11 +169,11 @@ fn instantiate(compiled: &CompiledPlugin) -> Result<*mut ExtismPlugin, String> {
         output: (0, 0),
         error: None,
     };
-    Ok(Box::into_raw(Box::new(ExtismPlugin {
+    Ok(ExtismPlugin {
         slot: Mutex::new(slot),
         cancel,
         id,
-    })))
+    })
 }
 
 /// Compiles and instantiates `source`, or reports why not through `errmsg`.
@@ -169,20 +182,12 @@ fn instantiate(compiled: &CompiledPlugin) -> Result<*mut ExtismPlugin, String> {
 ///
 /// As [`compile`]; `errmsg` is NULL or writable.
 unsafe fn plugin_new(source: Source, errmsg: *mut *mut c_char) -> *mut ExtismPlugin {
-    let result = guard(
-        Err("xtism panicked while making the plug-in".into()),
-        || {
-            // SAFETY: per the contract.
-            let compiled = unsafe { compile(&source) }
-                .map_err(|e| format!("Unable to compile Extism plugin: {e}"))?;
-            instantiate(&compiled)
-        },
-    );
-    result.unwrap_or_else(|message| {
-        // SAFETY: per the contract.
-        unsafe { set_errmsg(errmsg, &message) };
-        std::ptr::null_mut()
-    })
+    // SAFETY: per the contract.
+    unsafe {
+        constructed(errmsg, "xtism panicked while making the plug-in", || {
+            instantiate(&compile(&source)?)
+        })
+    }
 }
 
 /// A plug-in from Wasm, WebAssembly text or a JSON manifest, on the engine `XTISM_ENGINE`
@@ -242,20 +247,6 @@ pub unsafe extern "C" fn xtism_plugin_new_with_engine(
     with_wasi: bool,
     errmsg: *mut *mut c_char,
 ) -> *mut ExtismPlugin {
-    // SAFETY: per the contract.
-    let engine = match unsafe { str_arg(engine, "the engine name") } {
-        Ok(name) => name.to_owned(),
-        Err(message) => {
-            // SAFETY: per the contract.
-            unsafe {
-                set_errmsg(
-                    errmsg,
-                    &format!("Unable to compile Extism plugin: {message}"),
-                )
-            };
-            return std::ptr::null_mut();
-        }
-    };
     let mut source = Source::new(wasm, wasm_size, functions, n_functions, with_wasi);
     source.engine = Some(engine);
     // SAFETY: per the contract.
@@ -272,21 +263,17 @@ pub unsafe extern "C" fn extism_plugin_new_from_compiled(
     compiled: *const ExtismCompiledPlugin,
     errmsg: *mut *mut c_char,
 ) -> *mut ExtismPlugin {
-    let result = guard(
-        Err("xtism panicked while making the plug-in".into()),
-        || {
-            // SAFETY: per the contract.
-            match unsafe { compiled.as_ref() } {
+    // SAFETY: per the contract.
+    unsafe {
+        constructed(
+            errmsg,
+            "xtism panicked while making the plug-in",
+            || match compiled.as_ref() {
                 Some(compiled) => instantiate(&compiled.0),
                 None => Err("Unable to create Extism plugin: the compiled plug-in is NULL".into()),
-            }
-        },
-    );
-    result.unwrap_or_else(|message| {
-        // SAFETY: per the contract.
-        unsafe { set_errmsg(errmsg, &message) };
-        std::ptr::null_mut()
-    })
+            },
+        )
+    }
 }
 
 /// Frees a plug-in, waiting for a call running on another thread. Refused (the plug-in is
