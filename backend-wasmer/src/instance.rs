@@ -12,8 +12,8 @@ use wasmer::{
 };
 use wasmer_types::TrapCode;
 use xtism_core::engine::{
-    CallLimits, HostAccess, HostTrap, ImportSource, Instance, InstantiateError, LinkPlan, Linked,
-    Module, ResourceLimits, TypedModule, WasiImport,
+    CallLimits, DynamicInvoke, HostAccess, HostTrap, ImportSource, Instance, InstantiateError,
+    LinkPlan, Linked, Module, ResourceLimits, TypedModule, WasiImport,
 };
 use xtism_core::{Error, HostImport, PluginState, Val, ValType};
 
@@ -183,13 +183,7 @@ fn dynamic_function(
     store: &mut Store,
     env: &FunctionEnv<StoreData>,
     ty: FunctionType,
-    invoke: impl Fn(
-        &mut dyn HostAccess,
-        &mut dyn Iterator<Item = Result<Val, Error>>,
-    ) -> Result<Vec<Val>, HostTrap>
-    + Send
-    + Sync
-    + 'static,
+    invoke: impl DynamicInvoke,
 ) -> Function {
     Function::new_with_env(store, env, ty, move |env, params| {
         let mut access = EnvAccess(env);

@@ -17,9 +17,9 @@ use wasmi::{
     StoreLimits, StoreLimitsBuilder, TypedFunc, TypedResumableCall,
 };
 use xtism_core::engine::{
-    CallLimits, Capabilities, CompileOptions, Engine, Export, ExternKind, HostAccess, HostTrap,
-    Import, ImportSource, Instance, InstantiateError, LinkPlan, Linked, Module, ResourceLimits,
-    TypedModule, WasiImport,
+    CallLimits, Capabilities, CompileOptions, DynamicInvoke, Engine, Export, ExternKind,
+    HostAccess, HostTrap, Import, ImportSource, Instance, InstantiateError, LinkPlan, Linked,
+    Module, ResourceLimits, TypedModule, WasiImport,
 };
 use xtism_core::{Error, FuncType, HostImport, KERNEL_WASM, PluginState, Val, ValType};
 
@@ -402,13 +402,7 @@ impl WasmiLinked {
     fn dynamic_func(
         store: &mut Store<StoreData>,
         ty: wasmi::FuncType,
-        invoke: impl Fn(
-            &mut dyn HostAccess,
-            &mut dyn Iterator<Item = Result<Val, Error>>,
-        ) -> Result<Vec<Val>, HostTrap>
-        + Send
-        + Sync
-        + 'static,
+        invoke: impl DynamicInvoke,
     ) -> Func {
         Func::new(store, ty, move |mut caller, params, results| {
             let mut access = CallerAccess(&mut caller);

@@ -65,9 +65,9 @@ use wasmtime::{
     WasmBacktraceDetails,
 };
 use xtism_core::engine::{
-    CallLimits, Capabilities, CompileOptions, Engine, Export, ExternKind, HostAccess, HostTrap,
-    Import, ImportSource, Instance, InstantiateError, LinkPlan, Linked, Module, Profiling,
-    ResourceLimits, TypedModule, WasiImport,
+    CallLimits, Capabilities, CompileOptions, DynamicInvoke, Engine, Export, ExternKind,
+    HostAccess, HostTrap, Import, ImportSource, Instance, InstantiateError, LinkPlan, Linked,
+    Module, Profiling, ResourceLimits, TypedModule, WasiImport,
 };
 use xtism_core::{Error, FuncType, HostImport, KERNEL_WASM, PluginState, Val, ValType};
 
@@ -703,15 +703,6 @@ fn define_host_import(
     defined.map(|_| ()).map_err(Error::engine)
 }
 
-/// How a dynamically bound import runs: on the host access and the converted arguments,
-/// giving back the results.
-type DynamicInvoke = dyn Fn(
-        &mut dyn HostAccess,
-        &mut dyn Iterator<Item = Result<Val, Error>>,
-    ) -> Result<Vec<Val>, HostTrap>
-    + Send
-    + Sync;
-
 /// Defines `namespace::name` in `linker` with wasmtime's dynamic function API: the
 /// signature known at run time, values converted both ways around `invoke`.
 fn define_dynamic(
@@ -719,7 +710,7 @@ fn define_dynamic(
     namespace: &str,
     name: &str,
     (params, results): (&[ValType], &[ValType]),
-    invoke: Box<DynamicInvoke>,
+    invoke: Box<dyn DynamicInvoke>,
 ) -> Result<(), Error> {
     let ty = wasmtime::FuncType::new(
         linker.engine(),

@@ -456,6 +456,31 @@ pub trait Instance: HostAccess + Send {
     fn into_state(self: Box<Self>) -> PluginState;
 }
 
+/// How a backend's dynamically bound import (a user host function, a WASI function) runs:
+/// on the host access and the arguments converted from the engine's values, giving back the
+/// results to convert back. Each backend has one dynamic binding helper taking this.
+pub trait DynamicInvoke:
+    Fn(
+        &mut dyn HostAccess,
+        &mut dyn Iterator<Item = Result<Val, Error>>,
+    ) -> Result<Vec<Val>, HostTrap>
+    + Send
+    + Sync
+    + 'static
+{
+}
+
+impl<F> DynamicInvoke for F where
+    F: Fn(
+            &mut dyn HostAccess,
+            &mut dyn Iterator<Item = Result<Val, Error>>,
+        ) -> Result<Vec<Val>, HostTrap>
+        + Send
+        + Sync
+        + 'static
+{
+}
+
 /// A WebAssembly engine.
 pub trait Engine: Send + Sync + 'static {
     /// The engine's name: `wasmtime`, `wasmi`, `wasmer`.

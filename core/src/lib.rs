@@ -36,8 +36,8 @@ pub use abi::{
 };
 pub use convert::{FromBytes, FromBytesOwned, Json, ToBytes};
 pub use engine::{
-    CallLimits, Capabilities, CompileOptions, Engine, HostAccess, HostTrap, InstantiateError,
-    WasiImport,
+    CallLimits, Capabilities, CompileOptions, DynamicInvoke, Engine, HostAccess, HostTrap,
+    InstantiateError, WasiImport,
 };
 pub use error::{BoxError, Error, ErrorKind};
 pub use function::{CurrentPlugin, FuncType, Function, MemoryHandle, PTR, UserData, Val, ValType};
