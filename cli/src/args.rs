@@ -22,6 +22,28 @@ pub enum Command {
     Call(Box<CallArgs>),
     /// Show what a plug-in imports, exports and needs from its host.
     Info(InfoArgs),
+    /// Run the conformance suite (the corpus built into this command) on the engines and
+    /// print a table of cases by engine.
+    #[cfg(feature = "conformance")]
+    Conformance(ConformanceArgs),
+}
+
+/// `xtism conformance`.
+#[cfg(feature = "conformance")]
+#[derive(Debug, Args)]
+pub struct ConformanceArgs {
+    /// Run on this engine (repeatable; default: every engine compiled in).
+    #[arg(long = "engine", value_name = "NAME")]
+    pub engines: Vec<String>,
+
+    /// Run only the cases whose `group::case` name contains TEXT.
+    #[arg(long, value_name = "TEXT")]
+    pub filter: Option<String>,
+
+    /// Repeat each hostile attack N times on one plug-in, one case at a time, and report
+    /// the host's peak resident memory after the first round and after the N.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub repeat: Option<u64>,
 }
 
 /// Where the plug-in comes from: shared by every subcommand.

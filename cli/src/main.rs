@@ -3,6 +3,7 @@
 //! ```text
 //! xtism call count_vowels.wasm count_vowels -i "Hello, World!"
 //! xtism info count_vowels.wasm
+//! xtism conformance --engine wasmi --filter kernel
 //! ```
 //!
 //! The command is a thin layer over the `xtism` crate: it turns its arguments into an
@@ -15,6 +16,8 @@
 
 mod args;
 mod call;
+#[cfg(feature = "conformance")]
+mod conformance;
 mod error;
 mod info;
 mod load;
@@ -30,6 +33,8 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Call(args) => call::run(&args).map_err(|e| e.in_plugin(&args.source.file)),
         Command::Info(args) => info::run(&args).map_err(|e| e.in_plugin(&args.source.file)),
+        #[cfg(feature = "conformance")]
+        Command::Conformance(args) => conformance::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

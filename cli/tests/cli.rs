@@ -1187,3 +1187,70 @@ fn every_kind_of_failure_is_one_line_naming_the_plugin() {
         }
     }
 }
+
+// ---------------------------------------------------------------------------------------
+// `xtism conformance`
+
+/// The engines `xtism conformance` reports on by default: the header's columns.
+fn conformance_engines(out: &str) -> Vec<String> {
+    let header = out.lines().next().expect("a header line");
+    let mut columns = header.split_whitespace();
+    assert_eq!(columns.next(), Some("case"), "{out}");
+    columns.map(str::to_owned).collect()
+}
+
+#[test]
+fn conformance_prints_a_table_and_a_count() {
+    let out = ok(run(["conformance", "--filter", "kernel::var_limit"]));
+    let engines = conformance_engines(&out);
+    assert!(!engines.is_empty(), "{out}");
+    let row = out
+        .lines()
+        .find(|l| l.starts_with("kernel::var_limit"))
+        .unwrap_or_else(|| panic!("no row for the case: {out}"));
+    assert_eq!(row.matches("pass").count(), engines.len(), "{row}");
+    assert_eq!(row.matches(" ms").count(), engines.len(), "{row}");
+    let last = out.lines().last().unwrap();
+    assert_eq!(last, format!("{} passed, 0 failed", engines.len()));
+}
+
+/// wasmi records no Wasm backtraces; the case checks its fallback there.
+#[cfg(feature = "wasmi")]
+#[test]
+fn conformance_marks_a_capability_fallback() {
+    let out = ok(run([
+        "conformance",
+        "--engine",
+        "wasmi",
+        "--filter",
+        "trap_has_wasm_backtrace",
+    ]));
+    assert_eq!(conformance_engines(&out), ["wasmi"]);
+    assert!(out.contains("pass*"), "{out}");
+    assert!(out.contains("wasmi has no backtraces"), "{out}");
+    assert!(out.ends_with("1 passed, 0 failed\n"), "{out}");
+}
+
+#[test]
+fn conformance_repeat_reports_peak_memory() {
+    let out = ok(run([
+        "conformance",
+        "--filter",
+        "hostile::hostile_infinite_loop",
+        "--repeat",
+        "3",
+    ]));
+    let line = out
+        .lines()
+        .find(|l| l.starts_with("peak resident memory: "))
+        .unwrap_or_else(|| panic!("no peak memory line: {out}"));
+    assert!(line.contains("after 3 repetitions"), "{line}");
+}
+
+#[test]
+fn conformance_bad_arguments_are_one_line_errors() {
+    let err = fails(run(["conformance", "--engine", "v8"]), 1);
+    assert!(err.contains("no engine named \"v8\""), "{err}");
+    let err = fails(run(["conformance", "--filter", "no such case"]), 1);
+    assert!(err.contains("no case matches"), "{err}");
+}

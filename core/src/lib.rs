@@ -37,7 +37,7 @@ pub use abi::{
 pub use convert::{FromBytes, FromBytesOwned, Json, ToBytes};
 pub use engine::{
     CallLimits, Capabilities, CompileOptions, DynamicInvoke, Engine, HostAccess, HostTrap,
-    InstantiateError, WasiImport,
+    InstantiateError, Profiling, WasiImport,
 };
 pub use error::{BoxError, Error, ErrorKind};
 pub use function::{CurrentPlugin, FuncType, Function, MemoryHandle, PTR, UserData, Val, ValType};

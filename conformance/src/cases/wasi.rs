@@ -2,43 +2,13 @@
 //! wasi-libc) and hostile WAT. File cases check the files on disk, not only what the
 //! plug-in reports.
 
-#![cfg(feature = "wasi")]
-
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use crate::{builder, case, expect_err, plugin, plugin_file};
 use xtism::{
     ErrorKind, Manifest, OutputCapture, Plugin, PluginBuilder, WasiOutput, manifest::Wasm,
 };
-use xtism_conformance::{builder, expect_err, plugin};
-
-/// (engine, case, why) for each case that is expected to fail on that engine.
-const CANNOT: &[(&str, &str, &str)] = &[];
-
-xtism_conformance::suite!(
-    CANNOT;
-    wasi_output_is_discarded_or_captured,
-    wasi_files_under_an_allowed_path,
-    wasi_read_only_path_refuses_changes,
-    wasi_escapes_are_refused,
-    wasi_read_only_holds_against_descriptor_tricks,
-    wasi_long_host_calls_stop_at_the_timeout,
-    wasi_single_file_mapping,
-    wasi_allowed_paths_from_a_manifest,
-    wasi_clocks_and_random,
-    wasi_args_env_and_stdin_are_empty,
-    wasi_proc_exit_codes,
-    wasi_sleep_stops_at_the_timeout,
-    wasi_sleep_is_cancelled,
-    wasi_command_is_reinstantiated,
-    wasi_command_and_reactor,
-    wasi_needs_to_be_enabled,
-    wasi_linked_library_module,
-    wasi_hostile_arguments,
-    wasi_without_memory_export,
-    wasi_exit_while_initializing,
-    linked_module_start_is_bounded,
-);
 
 /// The WASI reactor of the corpus with `dir` mapped at `/sb` (read-only with `ro`).
 fn wasi_plugin(engine: &str, dir: &Path, ro: bool) -> Plugin {
@@ -71,6 +41,7 @@ fn sandbox() -> tempfile::TempDir {
     dir
 }
 
+#[case]
 fn wasi_output_is_discarded_or_captured(engine: &'static str) {
     let (stdout, stderr) = (OutputCapture::new(), OutputCapture::new());
     let mut p = builder(engine, &plugin("c/wasi.wasm"))
@@ -93,6 +64,7 @@ fn wasi_output_is_discarded_or_captured(engine: &'static str) {
     assert_eq!(call(&mut quiet, "write_stdio", "into the void"), "ok");
 }
 
+#[case]
 fn wasi_files_under_an_allowed_path(engine: &'static str) {
     let dir = sandbox();
     let root = dir.path();
@@ -131,6 +103,7 @@ fn wasi_files_under_an_allowed_path(engine: &'static str) {
     assert_eq!(errno(&mut p, "read_file", "/sb/gone.txt"), "open: errno 44");
 }
 
+#[case]
 fn wasi_read_only_path_refuses_changes(engine: &'static str) {
     let dir = sandbox();
     let root = dir.path();
@@ -190,6 +163,7 @@ fn wasi_read_only_path_refuses_changes(engine: &'static str) {
     assert!(writable.path().join("hello.txt").exists());
 }
 
+#[case]
 fn wasi_escapes_are_refused(engine: &'static str) {
     let outer = tempfile::tempdir().unwrap();
     std::fs::write(outer.path().join("secret.txt"), "top secret").unwrap();
@@ -259,6 +233,7 @@ fn wasi_escapes_are_refused(engine: &'static str) {
     assert_eq!(call(&mut p, "read_file", "/sb/hello.txt"), "Hello, WASI!");
 }
 
+#[case]
 fn wasi_read_only_holds_against_descriptor_tricks(engine: &'static str) {
     let rw = sandbox();
     let ro = sandbox();
@@ -296,6 +271,7 @@ fn wasi_read_only_holds_against_descriptor_tricks(engine: &'static str) {
     assert!(!rw.path().join("linked.txt").exists());
 }
 
+#[case]
 fn wasi_long_host_calls_stop_at_the_timeout(engine: &'static str) {
     // Long WASI calls in a short loop: the call stops when the host call that passed the
     // deadline returns (wasmi, which checks the deadline between fuel slices, too).
@@ -317,6 +293,7 @@ fn wasi_long_host_calls_stop_at_the_timeout(engine: &'static str) {
     );
 }
 
+#[case]
 fn wasi_single_file_mapping(engine: &'static str) {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("config.txt");
@@ -361,10 +338,11 @@ fn wasi_single_file_mapping(engine: &'static str) {
     assert!(log.exists());
 }
 
+#[case]
 fn wasi_allowed_paths_from_a_manifest(engine: &'static str) {
     // The official manifest form: host paths (`ro:` for read-only) to guest paths.
     let dir = sandbox();
-    let wasm = xtism_conformance::plugins_dir().join("c/wasi.wasm");
+    let (_wasm_dir, wasm) = plugin_file("c/wasi.wasm");
     let json = serde_json::json!({
         "wasm": [{"path": wasm}],
         "allowed_paths": {format!("ro:{}", dir.path().display()): "/m"},
@@ -379,6 +357,7 @@ fn wasi_allowed_paths_from_a_manifest(engine: &'static str) {
     assert!(!dir.path().join("x").exists());
 }
 
+#[case]
 fn wasi_clocks_and_random(engine: &'static str) {
     let mut p = builder(engine, &plugin("c/wasi.wasm"))
         .with_wasi(true)
@@ -413,6 +392,7 @@ fn wasi_clocks_and_random(engine: &'static str) {
     assert_ne!(a, vec![0; 64]);
 }
 
+#[case]
 fn wasi_args_env_and_stdin_are_empty(engine: &'static str) {
     let mut p = builder(engine, &plugin("c/wasi.wasm"))
         .with_wasi(true)
@@ -424,6 +404,7 @@ fn wasi_args_env_and_stdin_are_empty(engine: &'static str) {
     assert_eq!(call(&mut p, "ctor_count", ""), "ctors=1");
 }
 
+#[case]
 fn wasi_proc_exit_codes(engine: &'static str) {
     let mut p = builder(engine, &plugin("c/wasi.wasm"))
         .with_wasi(true)
@@ -448,6 +429,7 @@ fn wasi_proc_exit_codes(engine: &'static str) {
     assert_eq!(err.plugin_code(), Some(255));
 }
 
+#[case]
 fn wasi_sleep_stops_at_the_timeout(engine: &'static str) {
     let mut p = builder(engine, &plugin("c/wasi.wasm"))
         .with_wasi(true)
@@ -471,6 +453,7 @@ fn wasi_sleep_stops_at_the_timeout(engine: &'static str) {
     assert_eq!(call(&mut p, "sleep_ms", "1"), "slept");
 }
 
+#[case]
 fn wasi_sleep_is_cancelled(engine: &'static str) {
     let mut p = builder(engine, &plugin("c/wasi.wasm"))
         .with_wasi(true)
@@ -496,6 +479,7 @@ fn wasi_sleep_is_cancelled(engine: &'static str) {
     assert_eq!(call(&mut p, "sleep_ms", "1"), "slept");
 }
 
+#[case]
 fn wasi_command_is_reinstantiated(engine: &'static str) {
     let stdout = OutputCapture::new();
     let mut p = builder(engine, &plugin("c/wasi_command.wasm"))
@@ -517,6 +501,7 @@ fn wasi_command_is_reinstantiated(engine: &'static str) {
     assert_eq!(stdout.contents(), b"hello from main\n".repeat(4));
 }
 
+#[case]
 fn wasi_command_and_reactor(engine: &'static str) {
     // `_initialize` runs once, then the exports run on the same instance; `_start` is an
     // ordinary export that re-instantiates afterwards (the official runtime refuses such
@@ -531,6 +516,7 @@ fn wasi_command_and_reactor(engine: &'static str) {
     assert_eq!(call(&mut p, "count", ""), "ctors=1 calls=1");
 }
 
+#[case]
 fn wasi_needs_to_be_enabled(engine: &'static str) {
     let err = builder(engine, &plugin("c/wasi.wasm")).build().unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Link, "{err}");
@@ -553,6 +539,7 @@ fn wasi_needs_to_be_enabled(engine: &'static str) {
     assert_eq!(call(&mut p, "echo", "no WASI needed"), "no WASI needed");
 }
 
+#[case]
 fn wasi_linked_library_module(engine: &'static str) {
     // A WASI reactor linked as a dependency: its `_initialize` runs once at the first call,
     // and its WASI calls work on its own memory.
@@ -572,6 +559,7 @@ fn wasi_linked_library_module(engine: &'static str) {
     assert_eq!(stdout.contents(), b"lib says hi\nlib says hi\n");
 }
 
+#[case]
 fn wasi_hostile_arguments(engine: &'static str) {
     let dir = sandbox();
     let mut p = builder(engine, &plugin("wat/wasi_hostile.wat"))
@@ -616,6 +604,7 @@ fn wasi_hostile_arguments(engine: &'static str) {
     );
 }
 
+#[case]
 fn wasi_without_memory_export(engine: &'static str) {
     // WASI calls from a module without memory see an empty memory: every pointer is out of
     // bounds.
@@ -635,6 +624,7 @@ fn wasi_without_memory_export(engine: &'static str) {
     }
 }
 
+#[case]
 fn wasi_exit_while_initializing(engine: &'static str) {
     // An initializer that exits fails the first call with its code, and the next call
     // starts over from a fresh instance.
@@ -656,6 +646,7 @@ fn wasi_exit_while_initializing(engine: &'static str) {
     }
 }
 
+#[case]
 fn linked_module_start_is_bounded(engine: &'static str) {
     // The start function of a linked module runs at the first call, under its timeout, not
     // inside Plugin::new.
@@ -675,8 +666,8 @@ fn linked_module_start_is_bounded(engine: &'static str) {
     );
 }
 
-/// One line per observation of a fixed sequence of WASI calls.
-fn wasi_transcript(engine: &'static str) -> Vec<String> {
+/// One line per observation of a fixed sequence of WASI calls, for the golden transcript.
+pub(super) fn wasi_transcript(engine: &'static str) -> Vec<String> {
     let dir = sandbox();
     let stdout = OutputCapture::new();
     let mut p = builder(engine, &plugin("c/wasi.wasm"))
@@ -724,18 +715,4 @@ fn wasi_transcript(engine: &'static str) -> Vec<String> {
         });
     }
     lines
-}
-
-#[test]
-fn engines_agree_on_a_wasi_transcript() {
-    let engines = xtism_conformance::engines();
-    let transcripts: Vec<(&str, Vec<String>)> = engines
-        .iter()
-        .map(|(name, _)| (*name, wasi_transcript(name)))
-        .collect();
-    let (first, reference) = &transcripts[0];
-    assert_eq!(reference[2], "read_file ok Hello, WASI!", "{reference:#?}");
-    for (name, lines) in &transcripts[1..] {
-        assert_eq!(reference, lines, "{first} and {name} disagree");
-    }
 }

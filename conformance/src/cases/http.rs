@@ -2,8 +2,8 @@
 //! ([`TestServer`]): requests from the AssemblyScript plug-in `as/http.wasm` (built with the
 //! official PDK) and, for the hostile cases, from `wat/kernel.wat`.
 
-use super::*;
-use xtism_conformance::TestServer;
+use super::prelude::*;
+use crate::TestServer;
 
 /// The AS plug-in `as/http.wasm`, allowed to reach `hosts`.
 fn http_plugin(engine: &str, hosts: &[&str], response_headers: bool) -> Plugin {
@@ -31,7 +31,8 @@ fn request_json(url: &str, headers: serde_json::Value) -> String {
     serde_json::json!({"url": url, "headers": headers}).to_string()
 }
 
-pub(super) fn http_get_and_post_with_headers(engine: &'static str) {
+#[case]
+fn http_get_and_post_with_headers(engine: &'static str) {
     let server = TestServer::start();
     let mut p = http_plugin(engine, &["127.0.0.1"], false);
     let out = as_http(&mut p, "http_get", &server.url("/echo"));
@@ -61,7 +62,8 @@ pub(super) fn http_get_and_post_with_headers(engine: &'static str) {
     assert_eq!(echo["headers"]["x-old"], "1");
 }
 
-pub(super) fn http_status_codes_keep_body_and_headers(engine: &'static str) {
+#[case]
+fn http_status_codes_keep_body_and_headers(engine: &'static str) {
     let server = TestServer::start();
     let mut p = http_plugin(engine, &["127.0.0.1"], true);
     for code in [404, 500, 201] {
@@ -77,7 +79,8 @@ pub(super) fn http_status_codes_keep_body_and_headers(engine: &'static str) {
     assert!(out["headers"].get("x-status").is_none(), "{out}");
 }
 
-pub(super) fn http_response_headers_only_when_enabled(engine: &'static str) {
+#[case]
+fn http_response_headers_only_when_enabled(engine: &'static str) {
     let server = TestServer::start();
     let request = request_json(&server.url("/status/404"), serde_json::json!({}));
     let mut p = http_kernel(engine).build().unwrap();
@@ -102,7 +105,8 @@ pub(super) fn http_response_headers_only_when_enabled(engine: &'static str) {
     assert_ne!(after[1], 0);
 }
 
-pub(super) fn http_large_body(engine: &'static str) {
+#[case]
+fn http_large_body(engine: &'static str) {
     let server = TestServer::start();
     let mut p = http_kernel(engine).build().unwrap();
     let size = 6 * 1024 * 1024 + 7;
@@ -115,7 +119,8 @@ pub(super) fn http_large_body(engine: &'static str) {
     assert!(out.iter().zip((b'a'..=b'z').cycle()).all(|(a, b)| *a == b));
 }
 
-pub(super) fn http_response_over_the_limit(engine: &'static str) {
+#[case]
+fn http_response_over_the_limit(engine: &'static str) {
     let server = TestServer::start();
     let mut p = http_kernel(engine)
         .with_http_response_max(1000)
@@ -147,7 +152,8 @@ pub(super) fn http_response_over_the_limit(engine: &'static str) {
     expect_err(p.call("http", at.as_str()), ErrorKind::Http, "bytes: 10 ");
 }
 
-pub(super) fn http_slow_response_times_out(engine: &'static str) {
+#[case]
+fn http_slow_response_times_out(engine: &'static str) {
     let server = TestServer::start();
     let mut p = http_kernel(engine)
         .with_timeout(std::time::Duration::from_millis(300))
@@ -169,7 +175,8 @@ pub(super) fn http_slow_response_times_out(engine: &'static str) {
     assert_eq!(out, "status 200");
 }
 
-pub(super) fn http_cancel_mid_request(engine: &'static str) {
+#[case]
+fn http_cancel_mid_request(engine: &'static str) {
     use std::sync::atomic::{AtomicBool, Ordering};
     let server = TestServer::start();
     // The timeout only keeps a broken cancel from hanging the suite.
@@ -210,7 +217,8 @@ pub(super) fn http_cancel_mid_request(engine: &'static str) {
     assert_eq!(out, "status 200");
 }
 
-pub(super) fn http_denied_host_is_never_contacted(engine: &'static str) {
+#[case]
+fn http_denied_host_is_never_contacted(engine: &'static str) {
     let server = TestServer::start();
     let url = server.url("/echo");
     for hosts in [&[][..], &["example.com", "*.127.0.0.1"][..]] {
@@ -233,7 +241,8 @@ pub(super) fn http_denied_host_is_never_contacted(engine: &'static str) {
     assert_eq!(server.hits(), 0, "the server was never contacted");
 }
 
-pub(super) fn http_redirect_to_a_denied_host(engine: &'static str) {
+#[case]
+fn http_redirect_to_a_denied_host(engine: &'static str) {
     let server = TestServer::start();
     let mut p = http_kernel(engine).build().unwrap();
     // Redirects within the sandbox are followed.
@@ -267,7 +276,8 @@ pub(super) fn http_redirect_to_a_denied_host(engine: &'static str) {
     );
 }
 
-pub(super) fn http_globs_and_star(engine: &'static str) {
+#[case]
+fn http_globs_and_star(engine: &'static str) {
     let server = TestServer::start();
     let url = server.url("/status/200");
     for hosts in [&["*"][..], &["127.0.0.*"][..], &["nope", "127.0.0.1"][..]] {
@@ -278,7 +288,8 @@ pub(super) fn http_globs_and_star(engine: &'static str) {
     assert_eq!(server.hits(), 3);
 }
 
-pub(super) fn http_bad_requests_are_errors(engine: &'static str) {
+#[case]
+fn http_bad_requests_are_errors(engine: &'static str) {
     let server = TestServer::start();
     let mut p = http_kernel(engine).with_allowed_host("*").build().unwrap();
     let url = server.url("/echo");
@@ -371,7 +382,8 @@ pub(super) fn http_bad_requests_are_errors(engine: &'static str) {
     assert_eq!(out, "status 200");
 }
 
-pub(super) fn http_bodies_are_not_decompressed(engine: &'static str) {
+#[case]
+fn http_bodies_are_not_decompressed(engine: &'static str) {
     // The response cap counts the bytes the plug-in gets: bodies are passed through as sent,
     // never decoded (a small gzip bomb would otherwise pass the cap), and xtism does not ask
     // for compressed bodies.
@@ -389,7 +401,8 @@ pub(super) fn http_bodies_are_not_decompressed(engine: &'static str) {
     assert!(!accept.contains("gzip"), "{echo}");
 }
 
-pub(super) fn http_hostile_responses(engine: &'static str) {
+#[case]
+fn http_hostile_responses(engine: &'static str) {
     let server = TestServer::start();
     let mut p = http_plugin(engine, &["127.0.0.1"], true);
     let err = p

@@ -1,0 +1,270 @@
+//! Loading: manifests, module bytes and text, imports and exports, linked modules, URLs, the compile cache and debug options.
+
+use super::prelude::*;
+
+#[case]
+fn function_not_found(engine: &'static str) {
+    let mut p = new_plugin(engine, &kernel());
+    assert!(p.function_exists("echo"));
+    assert!(!p.function_exists("nope"));
+    let functions: Vec<&str> = p.functions().collect();
+    assert!(functions.contains(&"echo"), "{functions:?}");
+    assert!(functions.is_sorted(), "{functions:?}");
+    for not_callable in ["nope", "takes_params", "returns_i64", "memory"] {
+        assert!(!functions.contains(&not_callable), "{functions:?}");
+    }
+    assert!(
+        functions.iter().all(|f| p.function_exists(f)),
+        "{functions:?}"
+    );
+    expect_err(p.call("nope", ""), ErrorKind::FunctionNotFound, "nope");
+    expect_err(
+        p.call("takes_params", ""),
+        ErrorKind::FunctionNotFound,
+        "func(i32) -> (i32)",
+    );
+    expect_err(
+        p.call("returns_i64", ""),
+        ErrorKind::FunctionNotFound,
+        "Extism exports",
+    );
+    still_works(&mut p);
+}
+
+#[case]
+fn missing_import_is_named(engine: &'static str) {
+    let wasm = plugin("as/host_fn.wasm");
+    let err = builder(engine, &wasm).build().unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Link);
+    let text = err.to_string();
+    assert!(text.contains("extism:host/user::hello_world"), "{text}");
+    assert!(text.contains("func(i64) -> (i64)"), "{text}");
+    // A host function of the wrong signature is refused too.
+    let f = Function::new(
+        "hello_world",
+        [ValType::I32],
+        [],
+        UserData::new(()),
+        |_, _, _, _| Ok(()),
+    );
+    let err = builder(engine, &wasm)
+        .with_functions([f])
+        .build()
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("the host provides func(i32) -> ()"),
+        "{err}"
+    );
+}
+
+#[case]
+fn wrong_import_signature(engine: &'static str) {
+    let err = builder(engine, &plugin("wat/bad_imports.wat"))
+        .build()
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Link);
+    assert!(err.to_string().contains("extism:host/env::alloc"), "{err}");
+    assert!(err.to_string().contains("func(i32) -> (i32)"), "{err}");
+}
+
+#[case]
+fn malformed_wasm(engine: &'static str) {
+    let err = builder(engine, b"\0asm\x01\0\0\0garbage")
+        .build()
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Compile, "{err}");
+    let err = builder(engine, &[0xff, 0xfe, 0x00]).build().unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Compile, "{err}");
+    // An export section of length 0 before a start section once panicked the host.
+    let mut empty_exports = b"\0asm\x01\0\0\0".to_vec();
+    empty_exports.extend_from_slice(&[1, 4, 1, 0x60, 0, 0, 3, 2, 1, 0, 7, 0, 8, 1, 0]);
+    empty_exports.extend_from_slice(&[10, 4, 1, 2, 0, 0x0b]);
+    let err = builder(engine, &empty_exports).build().unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Compile, "{err}");
+    let err = builder(engine, b"{\"wasm\": [], \"bogus\": 1}")
+        .build()
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Manifest, "{err}");
+    assert!(err.to_string().contains("bogus"), "{err}");
+}
+
+#[case]
+fn manifest_hash_mismatch(engine: &'static str) {
+    let manifest = Manifest::new([Wasm::data(kernel()).with_hash("00".repeat(32))]);
+    let err = PluginBuilder::new(manifest)
+        .with_engine(xtism::engine(engine).unwrap())
+        .build()
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Manifest);
+    assert!(err.to_string().to_lowercase().contains("hash"), "{err}");
+}
+
+/// WAT text works as plug-in bytes and as a manifest module, as in the official runtime.
+#[cfg(feature = "wat")]
+#[case]
+fn webassembly_text_wherever_wasm_goes(engine: &'static str) {
+    let (_dir, path) = plugin_file("wat/math.wat");
+    let math = std::fs::read(&path).unwrap();
+    let (_dir2, uses_math) = plugin_file("wat/uses_math.wat");
+    let uses_math = std::fs::read(uses_math).unwrap();
+    let manifest = Manifest::new([
+        Wasm::data(math).with_name("math"),
+        Wasm::data(uses_math.clone()),
+    ]);
+    let mut p = PluginBuilder::new(manifest)
+        .with_engine(xtism::engine(engine).unwrap())
+        .build()
+        .unwrap();
+    let out: u64 = p.call("run", "abc").unwrap();
+    assert_eq!(out, 1003);
+    // Alone, uses_math lacks its `math` module: the text assembled and reached the linker.
+    let err = builder(engine, &uses_math).build().unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Link, "{err}");
+    let err = builder(engine, b";; bad\n(module (func (i32.bogus)))")
+        .build()
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Compile, "{err}");
+    assert!(
+        err.to_string().contains("invalid WebAssembly text"),
+        "{err}"
+    );
+}
+
+/// A cap above 65,536 pages (more than a 32-bit memory has) is no cap, on every engine.
+#[case]
+fn max_pages_past_a_32_bit_memory_mean_no_cap(engine: &'static str) {
+    let mut p = builder(engine, &plugin("as/count_vowels.wasm"))
+        .with_memory_max(u32::MAX)
+        .build()
+        .unwrap();
+    let out: String = p.call("count_vowels", "aeiou").unwrap();
+    assert!(out.contains("\"count\":5"), "{out}");
+}
+
+#[case]
+fn manifest_with_linked_module(engine: &'static str) {
+    let manifest = Manifest::new([
+        Wasm::data(plugin("wat/math.wat")).with_name("math"),
+        Wasm::data(plugin("wat/uses_math.wat")),
+    ]);
+    let mut p = PluginBuilder::new(manifest)
+        .with_engine(xtism::engine(engine).unwrap())
+        .build()
+        .unwrap();
+    let out: u64 = p.call("run", "abc").unwrap();
+    assert_eq!(out, 1003);
+}
+
+/// Serves `body` to `requests` HTTP requests on 127.0.0.1, then stops; returns the base URL.
+fn serve(body: Vec<u8>, requests: usize) -> (String, std::thread::JoinHandle<()>) {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let server = std::thread::spawn(move || {
+        for stream in listener.incoming().take(requests) {
+            let mut stream = stream.unwrap();
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut line = String::new();
+            while reader.read_line(&mut line).unwrap() > 2 {
+                line.clear();
+            }
+            let head = format!(
+                "HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                body.len()
+            );
+            stream.write_all(head.as_bytes()).unwrap();
+            stream.write_all(&body).unwrap();
+        }
+    });
+    (url, server)
+}
+
+#[case]
+fn manifest_from_url(engine: &'static str) {
+    let wasm = plugin("as/count_vowels.wasm");
+    let hash = xtism::manifest::sha256_hex(&wasm);
+    let (url, server) = serve(wasm, 2);
+    let manifest = Manifest::new([Wasm::url(format!("{url}/count_vowels.wasm")).with_hash(hash)]);
+    let mut p = PluginBuilder::new(&manifest)
+        .with_engine(xtism::engine(engine).unwrap())
+        .build()
+        .unwrap();
+    let out: String = p.call("count_vowels", "Hello, World!").unwrap();
+    assert_eq!(out, r#"{"count":3,"total":3,"vowels":"aeiouAEIOU"}"#);
+    // The same bytes under another hash are refused.
+    let manifest = Manifest::new([Wasm::url(format!("{url}/x.wasm")).with_hash("ab".repeat(32))]);
+    let err = PluginBuilder::new(&manifest)
+        .with_engine(xtism::engine(engine).unwrap())
+        .build()
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Manifest, "{err}");
+    server.join().unwrap();
+}
+
+#[case(needs = compile_cache)]
+fn compile_cache(engine: &'static str) {
+    let dir = std::env::temp_dir().join(format!("xtism-cache-{engine}-{}", std::process::id()));
+    let wasm = plugin("as/count_vowels.wasm");
+    for _ in 0..2 {
+        let built = builder(engine, &wasm).with_cache_dir(&dir).build();
+        if !caps(engine).compile_cache {
+            return unsupported(built, "compilation cache");
+        }
+        let mut p = built.unwrap();
+        let out: String = p.call("count_vowels", "Hello, World!").unwrap();
+        assert_eq!(out, r#"{"count":3,"total":3,"vowels":"aeiouAEIOU"}"#);
+        assert!(
+            std::fs::read_dir(&dir).unwrap().next().is_some(),
+            "artifacts are kept"
+        );
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[case]
+fn debug_options(engine: &'static str) {
+    // A memory dump of the plug-in's own memory is written when a call fails.
+    let dir = std::env::temp_dir().join(format!("xtism-memdump-{engine}-{}", std::process::id()));
+    let mut debug = DebugOptions::default();
+    debug.memdump = Some(dir.clone());
+    let mut p = builder(engine, &kernel())
+        .with_debug_options(debug)
+        .build()
+        .unwrap();
+    still_works(&mut p);
+    assert!(!dir.exists(), "no dump after a good call");
+    assert!(p.call::<&str, &[u8]>("trap", "").is_err());
+    let dump = std::fs::read(&dir).unwrap();
+    std::fs::remove_file(&dir).unwrap();
+    assert_eq!(dump.len(), 65536, "one page of plug-in memory");
+    assert_eq!(&dump[..5], b"count", "the data segment is in the dump");
+}
+
+/// Debug info is honoured or refused, as the engine's capabilities say.
+#[case(needs = debug_info)]
+fn debug_info_is_honoured_or_refused(engine: &'static str) {
+    let mut debug = DebugOptions::default();
+    debug.debug_info = true;
+    let built = builder(engine, &kernel()).with_debug_options(debug).build();
+    if caps(engine).debug_info {
+        let mut p = built.unwrap();
+        still_works(&mut p);
+    } else {
+        unsupported(built, "debug info");
+    }
+}
+
+/// A native profiler is supported or refused, as the engine's capabilities say.
+#[case(needs = profiling)]
+fn profiling_is_honoured_or_refused(engine: &'static str) {
+    let mut debug = DebugOptions::default();
+    debug.profiling = xtism::Profiling::Perf;
+    let built = builder(engine, &kernel()).with_debug_options(debug).build();
+    if caps(engine).profiling {
+        let mut p = built.unwrap();
+        still_works(&mut p);
+    } else {
+        unsupported(built, "profiling");
+    }
+}
