@@ -20,7 +20,7 @@ use sha2::{Digest, Sha256};
 use wasmer::sys::{NativeEngineExt, Target};
 use xtism_core::Error;
 
-use crate::{Config, compile_module, with_tunables};
+use crate::{Config, compile_module, raw, with_tunables};
 
 /// The start of every cache file, naming its format.
 const MAGIC: &[u8] = b"xtism-wasmer artifact v1\n";
@@ -74,11 +74,7 @@ fn read_artifact(path: &Path) -> Option<Vec<u8>> {
 /// Loads an artifact read by [`read_artifact`] into a fresh engine of its own.
 fn deserialize(artifact: Vec<u8>) -> Option<(wasmer::Engine, wasmer::Module)> {
     let engine = with_tunables(<wasmer::Engine as NativeEngineExt>::headless());
-    // SAFETY: the artifact was written by `Module::serialize` (in `write_artifact`) of this
-    // wasmer version, on this host, with this configuration: the file's name is the hash of
-    // all of them, and its checksum matched, so it is not torn or corrupted. The cache
-    // directory is trusted, as the module documentation requires.
-    let module = unsafe { wasmer::Module::deserialize(&engine, artifact) }.ok()?;
+    let module = raw::deserialize(&engine, artifact).ok()?;
     Some((engine, module))
 }
 

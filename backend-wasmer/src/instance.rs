@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use wasmer::{
-    AsStoreRef, Extern, FrameInfo, Function, FunctionEnv, FunctionEnvMut, FunctionType, Global,
+    Extern, FrameInfo, Function, FunctionEnv, FunctionEnvMut, FunctionType, Global,
     Instance as WasmerInstance, InstantiationError, LinkError, Memory, RuntimeError, Store, Type,
     TypedFunction, Value,
 };
@@ -17,8 +17,9 @@ use xtism_core::engine::{
 };
 use xtism_core::{Error, HostImport, PluginState, Val, ValType};
 
-use crate::interrupt::{FLAG_EXPORT, Flag, Slot};
+use crate::interrupt::{FLAG_EXPORT, Slot};
 use crate::limits::Budget;
+use crate::raw::{self, Flag, SendStore};
 use crate::{Config, METERING_EXHAUSTED, METERING_REMAINING, NAME, WasmerModule, wasmer_type};
 
 /// What a store's host functions reach: core's state and the memories host calls need.
@@ -39,29 +40,6 @@ impl StoreData {
     }
 }
 
-/// The address and length of a memory's bytes now.
-fn span(memory: &Memory, store: &impl AsStoreRef) -> (*mut u8, usize) {
-    let view = memory.view(store);
-    let len = usize::try_from(view.data_size()).unwrap_or(0);
-    (view.data_ptr(), len)
-}
-
-/// The bytes of a memory whose [`span`] was just taken.
-///
-/// # Safety
-///
-/// `span` must come from a memory of a store that the caller borrows mutably for `'a`, and
-/// the span must have been taken under that borrow: nothing else can then read, write, grow
-/// or drop the memory while the slice lives, and the memory's bytes are not part of any
-/// other Rust object.
-unsafe fn bytes_mut<'a>((ptr, len): (*mut u8, usize)) -> &'a mut [u8] {
-    if len == 0 {
-        return &mut [];
-    }
-    // SAFETY: the caller guarantees exclusive access to `len` live bytes at `ptr`.
-    unsafe { std::slice::from_raw_parts_mut(ptr, len) }
-}
-
 /// [`HostAccess`] inside a host call.
 struct EnvAccess<'a>(FunctionEnvMut<'a, StoreData>);
 
@@ -71,12 +49,10 @@ impl EnvAccess<'_> {
         &mut self,
         which: impl FnOnce(&StoreData) -> Option<&Memory>,
     ) -> (Option<&mut [u8]>, &mut PluginState) {
-        let (data, store) = self.0.data_and_store_mut();
-        let span = which(data).map(|memory| span(memory, &store));
-        let state = data.state();
-        // SAFETY: `self` holds the host call's exclusive borrow of the store for the
-        // lifetime of the result, and the span was taken under it.
-        (span.map(|span| unsafe { bytes_mut(span) }), state)
+        let env = self.0.as_ref();
+        let memory = which(self.0.data()).cloned();
+        let (bytes, data) = raw::memory_and_data(&mut self.0, &env, memory.as_ref());
+        (bytes, data.state())
     }
 }
 
@@ -488,34 +464,6 @@ struct WasmerPlugin {
     _modules: Arc<[LinkedModule]>,
 }
 
-/// The store of a plug-in, which may move to another thread between calls.
-struct SendStore(Store);
-
-// SAFETY: wasmer 7's `Store` is not `Send` (it was up to wasmer 6; see wasmerio/wasmer#7001),
-// but nothing in ours is tied to a thread between calls. This reasoning assumes wasmer 7.4
-// (pinned in the workspace) with the `sys` and `cranelift` features, and no other:
-// - the store's `on_called` handler, the one field that is `!Send` by type, is never set
-//   (nothing in this crate calls `Store::on_called`);
-// - every host function and environment we put in the store is `Send`: wasmer's bounds on
-//   `Function::new_typed_with_env`, `Function::new_with_env` and `FunctionEnv::new` enforce
-//   it, and the assertions below check the types we use;
-// - the raw pointers in the store's objects point into allocations the store owns;
-// - wasmer's thread-local state (the store context stack, trap handling) refers to a store
-//   only while a call runs, which borrows the plug-in mutably, so it cannot move meanwhile.
-// Every other field of `WasmerPlugin` is checked for `Send` by the compiler.
-unsafe impl Send for SendStore {}
-
-/// The parts the reasoning above relies on, checked at compile time: what the store holds
-/// for us can move between threads.
-const _: () = {
-    const fn send<T: Send>() {}
-    send::<StoreData>();
-    send::<FunctionEnv<StoreData>>();
-    send::<Memory>();
-    send::<Global>();
-    send::<WasmerInstance>();
-};
-
 /// The Wasm backtrace of a trap, one frame per line, innermost first.
 fn backtrace(frames: &[FrameInfo]) -> Option<String> {
     if frames.is_empty() {
@@ -615,14 +563,9 @@ impl WasmerPlugin {
 
 impl HostAccess for WasmerPlugin {
     fn kernel(&mut self) -> (&mut [u8], &mut PluginState) {
-        let span = self.kernel_memory.as_ref().map(|m| span(m, &self.store.0));
-        let state = self.env.as_mut(&mut self.store.0).state();
-        match span {
-            // SAFETY: `&mut self` borrows the store exclusively for the lifetime of the
-            // result, and the span was taken under that borrow.
-            Some(span) => (unsafe { bytes_mut(span) }, state),
-            None => (&mut [], state),
-        }
+        let memory = self.kernel_memory.as_ref();
+        let (bytes, data) = raw::memory_and_data(&mut self.store.0, &self.env, memory);
+        (bytes.unwrap_or_default(), data.state())
     }
 
     fn grow_kernel(&mut self, pages: u64) -> bool {
@@ -633,22 +576,14 @@ impl HostAccess for WasmerPlugin {
     }
 
     fn plugin_memory(&mut self) -> Option<&mut [u8]> {
-        let span = span(self.memories.last()?.as_ref()?, &self.store.0);
-        // SAFETY: `&mut self` borrows the store exclusively for the lifetime of the result,
-        // and the span was taken under that borrow.
-        Some(unsafe { bytes_mut(span) })
+        let memory = self.memories.last()?.as_ref()?;
+        raw::memory_and_data(&mut self.store.0, &self.env, Some(memory)).0
     }
 
     fn module_memory(&mut self, module: usize) -> (Option<&mut [u8]>, &mut PluginState) {
-        let span = self
-            .memories
-            .get(module)
-            .and_then(Option::as_ref)
-            .map(|m| span(m, &self.store.0));
-        let state = self.env.as_mut(&mut self.store.0).state();
-        // SAFETY: `&mut self` borrows the store exclusively for the lifetime of the result,
-        // and the span was taken under that borrow.
-        (span.map(|span| unsafe { bytes_mut(span) }), state)
+        let memory = self.memories.get(module).and_then(Option::as_ref);
+        let (bytes, data) = raw::memory_and_data(&mut self.store.0, &self.env, memory);
+        (bytes, data.state())
     }
 
     fn state(&mut self) -> &mut PluginState {

@@ -26,12 +26,10 @@
 //! slot's phases (see [`Slot`]) guarantee that storage is alive whenever it is written, and
 //! keep the cost of a call to a few atomic operations on the instance's own slot.
 
-use std::ptr::NonNull;
-use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, LazyLock, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
-use wasmer::sys::vm::VMGlobalDefinition;
 use wasmer::sys::wasmparser::{BlockType, Operator};
 use wasmer::sys::{FunctionMiddleware, MiddlewareError, MiddlewareReaderState, ModuleMiddleware};
 use wasmer::{
@@ -39,6 +37,8 @@ use wasmer::{
 };
 use xtism_core::Error;
 use xtism_core::engine::{CallLimits, CancelState};
+
+use crate::raw::Flag;
 
 /// The export naming the interruption flag of an instrumented module.
 pub(crate) const FLAG_EXPORT: &str = "__xtism_interrupt";
@@ -150,39 +150,6 @@ impl<'a> FunctionMiddleware<'a> for FunctionCheck {
             state.extend(self.clobber());
         }
         Ok(())
-    }
-}
-
-/// The storage of one instance's interruption flag.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Flag(NonNull<VMGlobalDefinition>);
-
-// SAFETY: a `Flag` is only dereferenced by `Flag::raise`, from the watchdog, while its
-// instance's call is held open in the `RAISING` phase (see `Slot`).
-unsafe impl Send for Flag {}
-// SAFETY: as for `Send`.
-unsafe impl Sync for Flag {}
-
-impl Flag {
-    /// The flag stored at `definition` (captured when its instance was created).
-    pub(crate) fn new(definition: NonNull<VMGlobalDefinition>) -> Flag {
-        Flag(definition)
-    }
-
-    /// Raises the flag from the watchdog thread while the guest may be reading it.
-    ///
-    /// Only called while the flag's [`Slot`] is in the `RAISING` phase.
-    fn raise(self) {
-        // SAFETY: the slot is `RAISING`, which the watchdog enters only from `RUNNING` and
-        // which the running call waits out before it returns (`Running::finish`): the
-        // instance's store is alive and borrowed by that call, so the global's storage is
-        // too. The storage is an aligned `i32` global (`VMGlobalDefinition` is 16-byte
-        // aligned) that compiled code only reads, with plain loads, and that the host only
-        // writes between calls; this store is atomic.
-        unsafe {
-            let value = &raw mut (*self.0.as_ptr()).val.i32;
-            AtomicI32::from_ptr(value).store(1, Ordering::Release);
-        }
     }
 }
 

@@ -36,13 +36,19 @@
 //! - **Threads**: wasmer 7's `Store` is not `Send` (wasmerio/wasmer#7001), though nothing in
 //!   the stores we build is tied to a thread between calls; the instance type asserts `Send`
 //!   with the reasons spelled out.
+//! - **Unsafe code** is all in one module, `raw`, each use with its SAFETY argument; the
+//!   crate denies `unsafe_code` and allows it there only, so the compiler proves that no other
+//!   module has any.
 
 #![deny(missing_docs)]
+#![deny(unsafe_code)]
 
 mod cache;
 mod instance;
 mod interrupt;
 mod limits;
+#[allow(unsafe_code)]
+mod raw;
 
 use std::sync::{Arc, OnceLock};
 
@@ -141,9 +147,9 @@ struct Unchanged;
 
 impl FunctionMiddleware<'_> for Unchanged {}
 
-/// An engine with xtism's [`limits::LimitingTunables`].
+/// An engine with xtism's [`raw::LimitingTunables`].
 fn with_tunables(mut engine: wasmer::Engine) -> wasmer::Engine {
-    engine.set_tunables(limits::LimitingTunables::default());
+    engine.set_tunables(raw::LimitingTunables::default());
     engine
 }
 

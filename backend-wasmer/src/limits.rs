@@ -1,5 +1,6 @@
-//! Resource limits, enforced where wasmer creates memories, tables and globals: our own
-//! [`Tunables`].
+//! Resource limits, enforced where wasmer creates memories, tables and globals: by our own
+//! `Tunables`, [`LimitingTunables`], which apply the policy of this module (they live in
+//! [`raw`] because wasmer's trait has unsafe methods).
 //!
 //! Tunables belong to a wasmer engine, shared by every store, while limits belong to one
 //! plug-in. So [`Linked::instantiate`](xtism_core::engine::Linked::instantiate) opens a
@@ -19,22 +20,16 @@
 //! which only the tunables get to see.
 //!
 //! [`interrupt`]: crate::interrupt
+//! [`raw`]: crate::raw
+//! [`LimitingTunables`]: crate::raw::LimitingTunables
 
 use std::cell::RefCell;
-use std::ptr::NonNull;
 
-use wasmer::sys::vm::{
-    InternalStoreHandle, MemoryError, MemoryStyle, StoreObjects, TableStyle, VMGlobal,
-    VMGlobalDefinition, VMMemory, VMMemoryDefinition, VMTable, VMTableDefinition,
-};
-use wasmer::sys::{BaseTunables, Tunables};
-use wasmer::{ExportIndex, MemoryType, ModuleInfo, Pages, TableType};
-use wasmer_compiler::LinkError;
-use wasmer_types::LocalGlobalIndex;
-use wasmer_types::entity::PrimaryMap;
+use wasmer::sys::vm::MemoryError;
+use wasmer::{MemoryType, Pages, TableType};
 use xtism_core::engine::ResourceLimits;
 
-use crate::interrupt::{FLAG_EXPORT, Flag};
+use crate::raw::Flag;
 
 /// What the instantiation in progress on this thread may still create.
 #[derive(Debug)]
@@ -87,8 +82,13 @@ fn charge<R>(f: impl FnOnce(&mut Allowance) -> R) -> Option<R> {
     ALLOWANCE.with(|a| a.borrow_mut().as_mut().map(f))
 }
 
+/// Notes the interruption flag of the module being instantiated, for [`Budget::take_flag`].
+pub(crate) fn note_flag(flag: Flag) {
+    charge(|a| a.flag = Some(flag));
+}
+
 /// `ty` with its maximum clamped to the allowance, or why it cannot be created.
-fn allowed_memory(ty: &MemoryType) -> Result<MemoryType, MemoryError> {
+pub(crate) fn allowed_memory(ty: &MemoryType) -> Result<MemoryType, MemoryError> {
     let mut ty = *ty;
     let refused = charge(|a| {
         a.memories += 1;
@@ -117,7 +117,7 @@ fn allowed_memory(ty: &MemoryType) -> Result<MemoryType, MemoryError> {
 }
 
 /// `ty` with its maximum clamped to the allowance, or why it cannot be created.
-fn allowed_table(ty: &TableType) -> Result<TableType, String> {
+pub(crate) fn allowed_table(ty: &TableType) -> Result<TableType, String> {
     let mut ty = *ty;
     let refused = charge(|a| {
         a.tables += 1;
@@ -140,91 +140,5 @@ fn allowed_table(ty: &TableType) -> Result<TableType, String> {
     match refused.flatten() {
         Some(reason) => Err(reason),
         None => Ok(ty),
-    }
-}
-
-/// Wasmer's base tunables (static memories with guard pages), with the limits of the
-/// open [`Budget`] applied.
-#[derive(Default)]
-pub(crate) struct LimitingTunables {
-    base: BaseTunables,
-}
-
-impl Tunables for LimitingTunables {
-    fn memory_style(&self, memory: &MemoryType) -> MemoryStyle {
-        self.base.memory_style(memory)
-    }
-
-    fn table_style(&self, table: &TableType) -> TableStyle {
-        self.base.table_style(table)
-    }
-
-    fn create_host_memory(
-        &self,
-        ty: &MemoryType,
-        style: &MemoryStyle,
-    ) -> Result<VMMemory, MemoryError> {
-        self.base.create_host_memory(&allowed_memory(ty)?, style)
-    }
-
-    unsafe fn create_vm_memory(
-        &self,
-        ty: &MemoryType,
-        style: &MemoryStyle,
-        vm_definition_location: NonNull<VMMemoryDefinition>,
-    ) -> Result<VMMemory, MemoryError> {
-        let ty = allowed_memory(ty)?;
-        // SAFETY: our caller (wasmer) guarantees the location, as this function requires.
-        unsafe {
-            self.base
-                .create_vm_memory(&ty, style, vm_definition_location)
-        }
-    }
-
-    fn create_host_table(&self, ty: &TableType, style: &TableStyle) -> Result<VMTable, String> {
-        self.base.create_host_table(&allowed_table(ty)?, style)
-    }
-
-    unsafe fn create_vm_table(
-        &self,
-        ty: &TableType,
-        style: &TableStyle,
-        vm_definition_location: NonNull<VMTableDefinition>,
-    ) -> Result<VMTable, String> {
-        let ty = allowed_table(ty)?;
-        // SAFETY: our caller (wasmer) guarantees the location, as this function requires.
-        unsafe {
-            self.base
-                .create_vm_table(&ty, style, vm_definition_location)
-        }
-    }
-
-    /// Wasmer's own logic, plus noting where the interruption flag lives.
-    fn create_globals(
-        &self,
-        context: &mut StoreObjects,
-        module: &ModuleInfo,
-        vm_definition_locations: &[NonNull<VMGlobalDefinition>],
-    ) -> Result<PrimaryMap<LocalGlobalIndex, InternalStoreHandle<VMGlobal>>, LinkError> {
-        let defined = module.globals.values().skip(module.num_imported_globals);
-        if defined.len() > vm_definition_locations.len() {
-            return Err(LinkError::Resource(
-                "global definition location missing".into(),
-            ));
-        }
-        let mut globals = PrimaryMap::with_capacity(defined.len());
-        for (ty, location) in defined.zip(vm_definition_locations) {
-            // SAFETY: wasmer hands us one valid definition location per defined global.
-            let global =
-                unsafe { self.create_vm_global(*ty, *location) }.map_err(LinkError::Resource)?;
-            globals.push(InternalStoreHandle::new(context, global));
-        }
-        if let Some(ExportIndex::Global(index)) = module.exports.get(FLAG_EXPORT)
-            && let Some(local) = module.local_global_index(*index)
-            && let Some(location) = vm_definition_locations.get(local.as_u32() as usize)
-        {
-            charge(|a| a.flag = Some(Flag::new(*location)));
-        }
-        Ok(globals)
     }
 }

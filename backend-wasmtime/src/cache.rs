@@ -92,23 +92,13 @@ fn load(engine: &wasmtime::Engine, path: &Path) -> Option<wasmtime::Module> {
         tracing::debug!(target: "xtism::wasmtime", "ignoring damaged artifact {}", path.display());
         return None;
     }
-    match deserialize(engine, artifact) {
+    match crate::raw::deserialize(engine, artifact) {
         Ok(module) => Some(module),
         Err(e) => {
             tracing::debug!(target: "xtism::wasmtime", "ignoring artifact {}: {e}", path.display());
             None
         }
     }
-}
-
-/// Loads an artifact that [`load`] found under its key with an intact checksum.
-fn deserialize(engine: &wasmtime::Engine, artifact: &[u8]) -> wasmtime::Result<wasmtime::Module> {
-    // SAFETY: `artifact` is the output of `Module::serialize` by an engine with the same
-    // compatibility hash (the file is named by a key that includes it), written by `store`
-    // and unchanged since (its SHA-256 matches). wasmtime rejects it anyway if its header
-    // names another version or configuration. The cache directory is trusted as much as
-    // wasmtime's own cache trusts its directory: whoever can write there could run code.
-    unsafe { wasmtime::Module::deserialize(engine, artifact) }
 }
 
 /// Writes the artifact of `module` to `path`, atomically.

@@ -50,10 +50,16 @@
 //!   through the GDB JIT interface); `profiling` (jitdump and VTune beside perf maps, about
 //!   six seconds of build). Not `cache` (see above), not the component model, GC, async or
 //!   WASI: core does not use them.
+//! - **Unsafe code** is all in one module, `raw` (loading a cached artifact), with its SAFETY
+//!   argument; the crate denies `unsafe_code` and allows it there only, so the compiler proves
+//!   that no other module has any.
 
 #![deny(missing_docs)]
+#![deny(unsafe_code)]
 
 mod cache;
+#[allow(unsafe_code)]
+mod raw;
 mod ticker;
 
 use std::collections::{HashMap, HashSet};

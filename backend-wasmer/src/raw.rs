@@ -1,0 +1,230 @@
+//! Every `unsafe` of this backend, each with its SAFETY argument; the rest of the crate denies
+//! unsafe code.
+//!
+//! The items here are safe to call, but some are sound only because of how the rest of the
+//! crate uses them; those say so in their documentation.
+
+use std::ptr::NonNull;
+use std::sync::atomic::{AtomicI32, Ordering};
+
+use wasmer::sys::vm::{
+    InternalStoreHandle, MemoryError, MemoryStyle, StoreObjects, TableStyle, VMGlobal,
+    VMGlobalDefinition, VMMemory, VMMemoryDefinition, VMTable, VMTableDefinition,
+};
+use wasmer::sys::{BaseTunables, Tunables};
+use wasmer::{
+    AsStoreMut, DeserializeError, ExportIndex, FunctionEnv, Global, Instance, Memory, MemoryType,
+    ModuleInfo, Store, TableType,
+};
+use wasmer_compiler::LinkError;
+use wasmer_types::LocalGlobalIndex;
+use wasmer_types::entity::PrimaryMap;
+
+use crate::instance::StoreData;
+use crate::interrupt::FLAG_EXPORT;
+use crate::limits::{allowed_memory, allowed_table, note_flag};
+
+/// Loads an artifact of the compile cache into `engine`.
+///
+/// Only for what `cache::deserialize` passes: wasmer runs the native code in the artifact
+/// as it is (its `Module::deserialize` checks a header, not the archive).
+pub(crate) fn deserialize(
+    engine: &wasmer::Engine,
+    artifact: Vec<u8>,
+) -> Result<wasmer::Module, DeserializeError> {
+    // SAFETY: the artifact was written by `Module::serialize` (in `cache::write_artifact`) of
+    // this wasmer version, on this host, with this configuration: the file's name is the hash
+    // of all of them, and its checksum matched, so it is not torn or corrupted. The cache
+    // directory is trusted, as the `cache` module documentation requires (the checksum guards
+    // against accidents, not against whoever can write there).
+    unsafe { wasmer::Module::deserialize(engine, artifact) }
+}
+
+/// The bytes of `memory`, if there is one, and the data of `env`, borrowed together from
+/// `store` for as long as it is.
+///
+/// Panics if `memory` or `env` belongs to another store (wasmer checks).
+pub(crate) fn memory_and_data<'a, T: Send + 'static>(
+    store: &'a mut impl AsStoreMut,
+    env: &FunctionEnv<T>,
+    memory: Option<&Memory>,
+) -> (Option<&'a mut [u8]>, &'a mut T) {
+    let span = memory.map(|memory| {
+        let view = memory.view(&*store);
+        (
+            view.data_ptr(),
+            usize::try_from(view.data_size()).unwrap_or(0),
+        )
+    });
+    let data = env.as_mut(store);
+    let bytes = span.map(|(ptr, len)| -> &'a mut [u8] {
+        if len == 0 {
+            return &mut [];
+        }
+        // SAFETY: `ptr` and `len` are the memory's bytes now, taken under the exclusive
+        // borrow of the store that owns the memory (`view` checked that it does) for `'a`.
+        // Nothing else can then read, write, grow (move) or drop the memory while the slice
+        // lives: all of that goes through the store, which is not `Sync`, and no memory of
+        // this crate's stores is shared with another store. The bytes are mapped, readable
+        // and writable, and are not part of any other Rust object; `data` is the
+        // environment's own allocation in the store, apart from every memory.
+        unsafe { std::slice::from_raw_parts_mut(ptr, len) }
+    });
+    (bytes, data)
+}
+
+/// The store of a plug-in, which may move to another thread between calls.
+pub(crate) struct SendStore(pub(crate) Store);
+
+// SAFETY: wasmer 7's `Store` is not `Send` (it was up to wasmer 6; see wasmerio/wasmer#7001),
+// but nothing in ours is tied to a thread between calls. This reasoning assumes wasmer 7.4
+// (pinned in the workspace) with the `sys` and `cranelift` features, and no other:
+// - the store's `on_called` handler, the one field that is `!Send` by type, is never set
+//   (nothing in this crate calls `Store::on_called`);
+// - every host function and environment we put in the store is `Send`: wasmer's bounds on
+//   `Function::new_typed_with_env`, `Function::new_with_env` and `FunctionEnv::new` enforce
+//   it, and the assertions below check the types we use;
+// - the raw pointers in the store's objects point into allocations the store owns;
+// - wasmer's thread-local state (the store context stack, trap handling) refers to a store
+//   only while a call runs, which borrows the plug-in mutably, so it cannot move meanwhile.
+// Every other field of `instance::WasmerPlugin` is checked for `Send` by the compiler.
+unsafe impl Send for SendStore {}
+
+/// The parts the reasoning above relies on, checked at compile time: what the store holds
+/// for us can move between threads.
+const _: () = {
+    const fn send<T: Send>() {}
+    send::<StoreData>();
+    send::<FunctionEnv<StoreData>>();
+    send::<Memory>();
+    send::<Global>();
+    send::<Instance>();
+};
+
+/// The storage of one instance's interruption flag: the definition of the global that
+/// `interrupt::InterruptCheck` added, as wasmer gave it to
+/// [`LimitingTunables::create_globals`] (the only place a `Flag` is made).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Flag(NonNull<VMGlobalDefinition>);
+
+// SAFETY: a `Flag` is only dereferenced by `Flag::raise`, from the watchdog, while its
+// instance's call is held open in the `RAISING` phase (see `interrupt::Slot`).
+unsafe impl Send for Flag {}
+// SAFETY: as for `Send`.
+unsafe impl Sync for Flag {}
+
+impl Flag {
+    /// Raises the flag from the watchdog thread while the guest may be reading it.
+    ///
+    /// Only to be called while the flag's `Slot` is in the `RAISING` phase, as
+    /// `Watchdog::tick` does; the compiler does not check this.
+    pub(crate) fn raise(self) {
+        // SAFETY: the slot is `RAISING`, which the watchdog enters only from `RUNNING` and
+        // which the running call waits out before it returns (`Running::finish`, or its
+        // drop): the instance's store is alive and borrowed by that call, so the global's
+        // storage is too. The storage is an aligned `i32` global (`VMGlobalDefinition` is
+        // 16-byte aligned) that compiled code only reads, with plain loads (its export is
+        // hidden from the link plan, so no other module can import and write it), and that
+        // the host only writes between calls, after the call saw `FIRED`; this store is
+        // atomic. The guest's loads are machine loads outside Rust's memory model: an aligned
+        // 4-byte store cannot tear under them.
+        unsafe {
+            let value = &raw mut (*self.0.as_ptr()).val.i32;
+            AtomicI32::from_ptr(value).store(1, Ordering::Release);
+        }
+    }
+}
+
+/// Wasmer's base tunables (static memories with guard pages), with the limits of the open
+/// [`Budget`](crate::limits::Budget) applied. Here because wasmer's trait has unsafe methods;
+/// the policy is in [`limits`](crate::limits).
+#[derive(Default)]
+pub(crate) struct LimitingTunables {
+    base: BaseTunables,
+}
+
+impl Tunables for LimitingTunables {
+    fn memory_style(&self, memory: &MemoryType) -> MemoryStyle {
+        self.base.memory_style(memory)
+    }
+
+    fn table_style(&self, table: &TableType) -> TableStyle {
+        self.base.table_style(table)
+    }
+
+    fn create_host_memory(
+        &self,
+        ty: &MemoryType,
+        style: &MemoryStyle,
+    ) -> Result<VMMemory, MemoryError> {
+        self.base.create_host_memory(&allowed_memory(ty)?, style)
+    }
+
+    unsafe fn create_vm_memory(
+        &self,
+        ty: &MemoryType,
+        style: &MemoryStyle,
+        vm_definition_location: NonNull<VMMemoryDefinition>,
+    ) -> Result<VMMemory, MemoryError> {
+        let ty = allowed_memory(ty)?;
+        // SAFETY: our caller (wasmer) guarantees the location, as this function requires;
+        // it is passed on unchanged. Only the type changed, to the same minimum and a
+        // maximum no larger, which the style still fits (the base tunables' style is
+        // `Static` whatever the type).
+        unsafe {
+            self.base
+                .create_vm_memory(&ty, style, vm_definition_location)
+        }
+    }
+
+    fn create_host_table(&self, ty: &TableType, style: &TableStyle) -> Result<VMTable, String> {
+        self.base.create_host_table(&allowed_table(ty)?, style)
+    }
+
+    unsafe fn create_vm_table(
+        &self,
+        ty: &TableType,
+        style: &TableStyle,
+        vm_definition_location: NonNull<VMTableDefinition>,
+    ) -> Result<VMTable, String> {
+        let ty = allowed_table(ty)?;
+        // SAFETY: as in `create_vm_memory`: the location is passed on unchanged, and the
+        // type keeps its minimum with a maximum no larger.
+        unsafe {
+            self.base
+                .create_vm_table(&ty, style, vm_definition_location)
+        }
+    }
+
+    /// Wasmer's own logic, plus noting where the interruption flag lives.
+    fn create_globals(
+        &self,
+        context: &mut StoreObjects,
+        module: &ModuleInfo,
+        vm_definition_locations: &[NonNull<VMGlobalDefinition>],
+    ) -> Result<PrimaryMap<LocalGlobalIndex, InternalStoreHandle<VMGlobal>>, LinkError> {
+        let defined = module.globals.values().skip(module.num_imported_globals);
+        if defined.len() > vm_definition_locations.len() {
+            return Err(LinkError::Resource(
+                "global definition location missing".into(),
+            ));
+        }
+        let mut globals = PrimaryMap::with_capacity(defined.len());
+        for (ty, location) in defined.zip(vm_definition_locations) {
+            // SAFETY: wasmer hands us one valid definition location per defined global, in
+            // the new instance's `VMContext` (there are enough: checked above). This method
+            // is safe to call by wasmer's design (its default does the same); only wasmer
+            // calls it.
+            let global =
+                unsafe { self.create_vm_global(*ty, *location) }.map_err(LinkError::Resource)?;
+            globals.push(InternalStoreHandle::new(context, global));
+        }
+        if let Some(ExportIndex::Global(index)) = module.exports.get(FLAG_EXPORT)
+            && let Some(local) = module.local_global_index(*index)
+            && let Some(location) = vm_definition_locations.get(local.as_u32() as usize)
+        {
+            note_flag(Flag(*location));
+        }
+        Ok(globals)
+    }
+}
