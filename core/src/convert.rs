@@ -139,7 +139,7 @@ impl<'a> FromBytes<'a> for &'a [u8] {
 
 impl<'a> FromBytes<'a> for &'a str {
     fn from_bytes(data: &'a [u8]) -> Result<Self, Error> {
-        std::str::from_utf8(data).map_err(|e| Error::Invalid(format!("output is not UTF-8: {e}")))
+        std::str::from_utf8(data).map_err(|e| Error::Invalid(format!("not UTF-8: {e}")))
     }
 }
 

@@ -387,10 +387,21 @@ impl Function {
                     function: self.name.clone(),
                     source: message.into(),
                 },
+                Error::Guest(message) => {
+                    Error::Guest(format!("host function {}: {message}", self.name))
+                }
                 other => other,
             };
             host.state().fail(e)
         })
+    }
+}
+
+/// A decoding error of bytes the guest handed to a host function: the guest's fault.
+pub(crate) fn guest_bytes(e: Error) -> Error {
+    match e {
+        Error::Guest(_) => e,
+        other => Error::Guest(format!("bad argument: {other}")),
     }
 }
 
@@ -519,13 +530,22 @@ impl CurrentPlugin<'_> {
         Val::I64(handle.offset as i64)
     }
 
-    /// Decodes the block a value points to.
+    /// Decodes the block a value points to; handle 0 is the empty block, as in the official
+    /// runtime.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Guest`] when the value is not a block handle or the bytes do not decode as
+    /// `T` (the guest handed them over).
     pub fn memory_get_val<'b, T: FromBytes<'b>>(&'b mut self, val: &Val) -> Result<T, Error> {
+        if matches!(val, Val::I64(0)) {
+            return T::from_bytes(&[]).map_err(guest_bytes);
+        }
         let handle = self
             .memory_from_val(val)
             .ok_or_else(|| Error::Guest(format!("{val:?} is not a block handle")))?;
         let bytes = self.memory_bytes(handle)?;
-        T::from_bytes(bytes)
+        T::from_bytes(bytes).map_err(guest_bytes)
     }
 
     /// Encodes `data` into a new block and stores its handle in `val`.

@@ -100,5 +100,5 @@ pub fn __host_fn_arg<'a, T: crate::FromBytes<'a>>(
             "host_fn argument {index} ({val:?}) is not a block handle"
         ))
     })?;
-    T::from_bytes(bytes)
+    T::from_bytes(bytes).map_err(crate::function::guest_bytes)
 }

@@ -74,10 +74,11 @@ impl<P: EngineProvider> Pool<P> {
     }
 
     /// An instance for the caller's exclusive use: an idle one, a new one while the pool is
-    /// not full, else the first one returned within `timeout`. `Ok(None)` when none became
+    /// not full, else the first one returned within `timeout` (a timeout too long to add
+    /// to the clock, such as `Duration::MAX`, waits for ever). `Ok(None)` when none became
     /// free in time; an error when making a new instance failed.
     pub fn get(&self, timeout: Duration) -> Result<Option<PoolPlugin<P>>, Error> {
-        let deadline = Instant::now() + timeout;
+        let deadline = Instant::now().checked_add(timeout);
         let mut slots = self.lock();
         loop {
             if let Some(plugin) = slots.idle.pop() {
@@ -95,16 +96,24 @@ impl<P: EngineProvider> Pool<P> {
                     }
                 };
             }
-            let now = Instant::now();
-            if now >= deadline {
-                return Ok(None);
-            }
-            slots = self
-                .shared
-                .returned
-                .wait_timeout(slots, deadline - now)
-                .unwrap_or_else(|e| e.into_inner())
-                .0;
+            slots = match deadline {
+                None => self
+                    .shared
+                    .returned
+                    .wait(slots)
+                    .unwrap_or_else(|e| e.into_inner()),
+                Some(deadline) => {
+                    let now = Instant::now();
+                    if now >= deadline {
+                        return Ok(None);
+                    }
+                    self.shared
+                        .returned
+                        .wait_timeout(slots, deadline - now)
+                        .unwrap_or_else(|e| e.into_inner())
+                        .0
+                }
+            };
         }
     }
 
