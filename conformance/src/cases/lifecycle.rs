@@ -179,3 +179,18 @@ fn pool_under_eight_threads(engine: &'static str) {
             .is_none()
     );
 }
+
+/// `Pool::get(Duration::MAX)` waits for an instance for as long as it takes (the deadline
+/// does not fit the clock, which once panicked).
+#[case]
+fn pool_get_without_a_deadline(engine: &'static str) {
+    let pool = Pool::new(CompiledPlugin::new(builder(engine, &kernel())).unwrap(), 1);
+    let held = pool.get(std::time::Duration::MAX).unwrap().unwrap();
+    let giver = std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        drop(held);
+    });
+    let mut p = pool.get(std::time::Duration::MAX).unwrap().unwrap();
+    giver.join().unwrap();
+    still_works(&mut p);
+}

@@ -1,0 +1,89 @@
+;; `var_set` handed a key or a value that names no block: a bogus offset, a freed block,
+;; an offset inside a block, -1. Each is a Guest error naming `var_set` and the offset,
+;; never a var made from whatever bytes lie there.
+(module
+  (import "extism:host/env" "var_set" (func $var_set (param i64 i64)))
+  (import "extism:host/env" "input_length" (func $input_length (result i64)))
+  (import "extism:host/env" "input_load_u8" (func $input_load_u8 (param i64) (result i32)))
+  (import "extism:host/env" "alloc" (func $alloc (param i64) (result i64)))
+  (import "extism:host/env" "free" (func $free (param i64)))
+  (import "extism:host/env" "store_u8" (func $store_u8 (param i64 i32)))
+  (import "extism:host/env" "store_u64" (func $store_u64 (param i64 i64)))
+  (import "extism:host/env" "output_set" (func $output_set (param i64 i64)))
+  (memory (export "memory") 1)
+
+  ;; A new block holding $len bytes of this module's memory at $ptr.
+  (func $block_from (param $ptr i32) (param $len i64) (result i64)
+    (local $h i64) (local $i i64)
+    (local.set $h (call $alloc (local.get $len)))
+    (block $done
+      (loop $copy
+        (br_if $done (i64.ge_u (local.get $i) (local.get $len)))
+        (call $store_u8
+          (i64.add (local.get $h) (local.get $i))
+          (i32.load8_u (i32.add (local.get $ptr) (i32.wrap_i64 (local.get $i)))))
+        (local.set $i (i64.add (local.get $i) (i64.const 1)))
+        (br $copy)))
+    (local.get $h))
+  (data (i32.const 0) "name")
+  (data (i32.const 8) "value")
+
+  (func $key (result i64) (call $block_from (i32.const 0) (i64.const 4)))
+  (func $value (result i64) (call $block_from (i32.const 8) (i64.const 5)))
+
+  (func (export "bogus_key") (result i32)
+    (call $var_set (i64.const 123456) (call $value))
+    (i32.const 0))
+
+  ;; Both blocks are made first: the value must not reuse the freed key's block.
+  (func (export "freed_key") (result i32)
+    (local $k i64) (local $v i64)
+    (local.set $k (call $key))
+    (local.set $v (call $value))
+    (call $free (local.get $k))
+    (call $var_set (local.get $k) (local.get $v))
+    (i32.const 0))
+
+  (func (export "inside_key") (result i32)
+    (call $var_set (i64.add (call $key) (i64.const 1)) (call $value))
+    (i32.const 0))
+
+  (func (export "max_key") (result i32)
+    (call $var_set (i64.const -1) (call $value))
+    (i32.const 0))
+
+  (func (export "bogus_value") (result i32)
+    (call $var_set (call $key) (i64.const 123456))
+    (i32.const 0))
+
+  (func (export "freed_value") (result i32)
+    (local $k i64) (local $v i64)
+    (local.set $v (call $value))
+    (local.set $k (call $key))
+    (call $free (local.get $v))
+    (call $var_set (local.get $k) (local.get $v))
+    (i32.const 0))
+
+  (func (export "inside_value") (result i32)
+    (call $var_set (call $key) (i64.add (call $value) (i64.const 1)))
+    (i32.const 0))
+
+  (func (export "max_value") (result i32)
+    (call $var_set (call $key) (i64.const -1))
+    (i32.const 0))
+
+  ;; The ordinary call: outputs its input.
+  (func (export "echo") (result i32)
+    (local $len i64) (local $block i64) (local $i i64)
+    (local.set $len (call $input_length))
+    (local.set $block (call $alloc (local.get $len)))
+    (block $done
+      (loop $copy
+        (br_if $done (i64.ge_u (local.get $i) (local.get $len)))
+        (call $store_u8
+          (i64.add (local.get $block) (local.get $i))
+          (call $input_load_u8 (local.get $i)))
+        (local.set $i (i64.add (local.get $i) (i64.const 1)))
+        (br $copy)))
+    (call $output_set (local.get $block) (local.get $len))
+    (i32.const 0)))
