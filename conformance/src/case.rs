@@ -129,3 +129,50 @@ fn describe(info: &PanicHookInfo<'_>) -> String {
         None => message,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn passes(_: &'static str) {}
+
+    fn fails(_: &'static str) {
+        let n = 2;
+        assert_eq!(n, 3, "two is not three");
+    }
+
+    #[test]
+    fn a_failing_case_reports_its_assertion() {
+        let case = Case {
+            name: "fails",
+            module: "xtism_conformance::cases::demo",
+            needs: None,
+            run: fails,
+        };
+        assert_eq!(case.full_name(), "demo::fails");
+        let why = case.run_on("any").failure.expect("the case fails");
+        assert!(why.contains("two is not three"), "{why}");
+        assert!(why.contains("case.rs"), "where it failed: {why}");
+        let ok = Case { run: passes, ..case };
+        assert!(ok.run_on("any").failure.is_none());
+    }
+
+    /// Every capability but `jit` (which changes no behaviour a plug-in can see) has a case
+    /// that checks both of its branches.
+    #[test]
+    fn every_capability_has_a_case() {
+        let cases = cases();
+        for (name, _) in xtism::Capabilities::NONE.by_name() {
+            let field = name.replace(' ', "_");
+            if field == "jit" {
+                continue;
+            }
+            assert!(
+                cases
+                    .iter()
+                    .any(|c| c.needs.as_ref().is_some_and(|n| n.name == field)),
+                "no #[case(needs = {field})]"
+            );
+        }
+    }
+}

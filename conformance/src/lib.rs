@@ -2,7 +2,7 @@
 //!
 //! `plugins/` holds real plug-ins: AssemblyScript built with the official PDK (`as/`), C
 //! built with zig (`c/`), and hand-written WAT (`wat/`, assembled at run time) for the ABI
-//! edge cases and the hostile corpus. The cases live in [`cases`], one module per subject;
+//! edge cases and the hostile corpus. The cases live in `src/cases/`, one module per subject;
 //! each is a function marked `#[case]`, which registers it. `tests/suite.rs` runs every
 //! case on every engine compiled in as `cargo test` trials, and `xtism conformance` runs
 //! them as a report. [`TestServer`] is the local HTTP server the HTTP cases talk to.
@@ -14,7 +14,7 @@
 extern crate self as xtism_conformance;
 
 mod case;
-pub mod cases;
+mod cases;
 mod corpus;
 mod helpers;
 mod http_server;

@@ -28,7 +28,7 @@ mod prelude {
         call_facts, caps, capture_logs, host_function_set, kernel, new_plugin, refuse, shout,
         still_works, unsupported,
     };
-    pub(crate) use crate::{builder, case, expect_err, plugin, plugin_file};
+    pub(crate) use crate::{builder, case, expect_err, plugin};
 }
 
 use prelude::*;

@@ -104,6 +104,7 @@ fn manifest_hash_mismatch(engine: &'static str) {
 #[cfg(feature = "wat")]
 #[case]
 fn webassembly_text_wherever_wasm_goes(engine: &'static str) {
+    use crate::plugin_file;
     let (_dir, path) = plugin_file("wat/math.wat");
     let math = std::fs::read(&path).unwrap();
     let (_dir2, uses_math) = plugin_file("wat/uses_math.wat");

@@ -10,6 +10,7 @@ use super::prelude::*;
 const GOLDEN: &str = include_str!("../../golden/transcript.txt");
 
 /// The placeholder for the test server's port, which changes from run to run.
+#[cfg(feature = "http")]
 const PORT: &str = ":<port>";
 
 #[case]
