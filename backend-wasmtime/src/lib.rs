@@ -48,8 +48,10 @@
 //! - **wasmtime features.** `cranelift`, `runtime`, `std`; `parallel-compilation` (large
 //!   plug-ins compile on every core); `debug-builtins` (debug info reaches native debuggers
 //!   through the GDB JIT interface); `profiling` (jitdump and VTune beside perf maps, about
-//!   six seconds of build). Not `cache` (see above), not the component model, GC, async or
-//!   WASI: core does not use them.
+//!   six seconds of build); `gc` with the `gc-drc` collector, which `externref` needs (the
+//!   reference types of Wasm 2.0, accepted by every engine), with the GC and exceptions
+//!   proposals turned off as the other engines have neither. Not `cache` (see above), not
+//!   the component model, async or WASI: core does not use them.
 //! - **Unsafe code** is all in one module, `raw` (loading a cached artifact), with its SAFETY
 //!   argument; the crate denies `unsafe_code` and allows it there only, so the compiler proves
 //!   that no other module has any.
@@ -132,7 +134,11 @@ struct Variant {
 impl Variant {
     fn new(key: VariantKey, ticker: &Ticker) -> Result<Variant, Error> {
         let mut config = Config::new();
+        // The `gc` feature (for `externref`) turns the GC and exception-handling proposals
+        // on by default; they stay off, as on the other engines.
         config
+            .wasm_gc(false)
+            .wasm_exceptions(false)
             .consume_fuel(key.fuel)
             .epoch_interruption(key.interruptible)
             .debug_info(key.debug_info)
