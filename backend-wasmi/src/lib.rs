@@ -5,9 +5,12 @@
 //! [`LinkPlan`] as wasmi externs, binds core's kernel imports with `Func::wrap` (typed, one
 //! closure per signature), user host functions and core's WASI functions with `Func::new`,
 //! and exposes the kernel memory and each module's memory. Extism's meaning stays in core.
+//! It rewrites one pattern wasmi 2.0.0 miscompiles before compiling (see `select_fix`).
 
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
+
+mod select_fix;
 
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
@@ -187,6 +190,8 @@ impl Engine for WasmiEngine {
     ) -> Result<Arc<dyn Module>, Error> {
         let metered = metered(options);
         let variant = self.variant(metered)?;
+        let unfused = select_fix::unfuse_selects(wasm);
+        let wasm = unfused.as_deref().unwrap_or(wasm);
         let module = wasmi::Module::new(&variant.engine, wasm).map_err(|e| Error::Compile {
             module: name.to_owned(),
             message: e.to_string(),

@@ -34,3 +34,28 @@ fn externref_runs_on_every_engine() {
         assert!(out.is_empty(), "{name}");
     }
 }
+
+/// differential-wasmi-select: wasmi 2.0.0 fuses `i32.eqz` of a local into the `select` it
+/// feeds and then reads the condition from the wrong register, so this gave 100 on wasmi
+/// and 101 elsewhere (and a division guarded this way divided by zero). xtism-wasmi now
+/// rewrites the pattern before wasmi compiles it.
+#[test]
+fn select_on_a_compared_local_agrees_on_every_engine() {
+    let wat = r#"(module
+      (func (export "run") (result i32) (local i32 i32)
+        i32.const 100
+        local.get 0
+        i32.popcnt
+        i32.add
+        ;; 1, as local 1 is 0
+        (select (i32.const 1) (local.get 1) (i32.eqz (local.get 1)))
+        i32.add
+        ;; 0 when the sum is 101
+        i32.const 101
+        i32.ne))"#;
+    for name in xtism::ENGINES {
+        let mut plugin = plugin(name, wat).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let out: Result<Vec<u8>, _> = plugin.call("run", "");
+        assert!(out.is_ok(), "{name}: {out:?}");
+    }
+}
