@@ -572,6 +572,12 @@ enum Callable {
 fn trap_error(e: wasmi::Error) -> Error {
     match e.as_trap_code() {
         Some(wasmi::TrapCode::OutOfFuel) => Error::OutOfFuel,
+        // wasmi 2.0.0 words this trap "uninitialized element 2" (a leftover it marks to
+        // remove); the spec, wasmtime and wasmer say "uninitialized element".
+        Some(wasmi::TrapCode::IndirectCallToNull) => Error::Trap {
+            message: "uninitialized element".into(),
+            backtrace: None,
+        },
         _ => Error::Trap {
             message: e.to_string(),
             backtrace: None,

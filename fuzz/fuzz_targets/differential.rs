@@ -13,8 +13,10 @@
 //!
 //! A fault is any difference between engines: one builds the plug-in and another does not,
 //! or fails with another kind of error; a call that succeeds on one with output bytes the
-//! other does not give; errors of different kinds; a plug-in error (`error_set`, a non-zero
-//! code) or a guest error with a different message; a different list of callable exports.
+//! other does not give; errors of different kinds; a trap in other words (the backends give
+//! a trap's message in the spec's words on every engine), a plug-in error (`error_set`, a
+//! non-zero code) or a guest error with a different message; a different list of callable
+//! exports.
 //! A call that times out, or that exhausts an engine's call stack, cannot be compared (both
 //! depend on the machine and the engine's stack layout): the comparison stops there.
 
@@ -125,7 +127,9 @@ enum Outcome {
     Plugin(i32, String),
     /// A guest error (bad handle, range or string): core's message.
     Guest(String),
-    /// Any other error: its kind (trap messages and engine errors are worded by engines).
+    /// A trap: its message (with the guest's `error_set` message, when it set one).
+    Trap(String),
+    /// Any other error: its kind (engine errors are worded by engines).
     Failed(ErrorKind),
     /// Not comparable: a timeout or an exhausted call stack.
     Unknown(String),
@@ -138,6 +142,7 @@ fn outcome(result: std::result::Result<Vec<u8>, Error>) -> Outcome {
         Err(Error::Guest(message)) => Outcome::Guest(message),
         Err(e @ Error::Timeout(_)) => Outcome::Unknown(e.to_string()),
         Err(Error::Trap { message, .. }) if message.contains("stack") => Outcome::Unknown(message),
+        Err(Error::Trap { message, .. }) => Outcome::Trap(message),
         Err(e) => Outcome::Failed(e.kind()),
     }
 }

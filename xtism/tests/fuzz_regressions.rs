@@ -59,3 +59,24 @@ fn select_on_a_compared_local_agrees_on_every_engine() {
         assert!(out.is_ok(), "{name}: {out:?}");
     }
 }
+
+/// differential-wasmi-trap-message: a trap reads the same on every engine, in the spec's
+/// words; wasmi 2.0.0 said "uninitialized element 2" for a `call_indirect` to a null entry.
+#[test]
+fn a_null_call_indirect_traps_in_the_same_words_on_every_engine() {
+    let wat = r#"(module
+      (type $unit (func))
+      (table 1 funcref)
+      (func (export "run") (result i32)
+        (call_indirect (type $unit) (i32.const 0))
+        (i32.const 0)))"#;
+    for name in xtism::ENGINES {
+        let mut plugin = plugin(name, wat).unwrap_or_else(|e| panic!("{name}: {e}"));
+        match plugin.call::<&str, Vec<u8>>("run", "") {
+            Err(xtism::Error::Trap { message, .. }) => {
+                assert_eq!(message, "uninitialized element", "{name}");
+            }
+            other => panic!("{name}: {other:?}"),
+        }
+    }
+}
