@@ -153,7 +153,10 @@ mod tests {
         let why = case.run_on("any").failure.expect("the case fails");
         assert!(why.contains("two is not three"), "{why}");
         assert!(why.contains("case.rs"), "where it failed: {why}");
-        let ok = Case { run: passes, ..case };
+        let ok = Case {
+            run: passes,
+            ..case
+        };
         assert!(ok.run_on("any").failure.is_none());
     }
 
