@@ -484,8 +484,23 @@ impl WasmiLinked {
 }
 
 fn instantiate_error(e: wasmi::Error) -> Error {
-    use wasmi::errors::{ErrorKind, InstantiationError};
+    use wasmi::errors::{ErrorKind, InstantiationError, MemoryError, TableError};
     match e.kind() {
+        // An active data or element segment out of bounds is a trap of instantiation, as on
+        // the other engines and in their words, not a limit.
+        ErrorKind::Memory(MemoryError::OutOfBoundsAccess) => Error::Trap {
+            message: "out of bounds memory access".into(),
+            backtrace: None,
+        },
+        ErrorKind::Table(
+            TableError::InitOutOfBounds
+            | TableError::FillOutOfBounds
+            | TableError::SetOutOfBounds
+            | TableError::CopyOutOfBounds,
+        ) => Error::Trap {
+            message: "undefined element: out of bounds table access".into(),
+            backtrace: None,
+        },
         ErrorKind::Memory(_)
         | ErrorKind::Table(_)
         | ErrorKind::Instantiation(

@@ -80,3 +80,35 @@ fn a_null_call_indirect_traps_in_the_same_words_on_every_engine() {
         }
     }
 }
+
+/// differential-wasmi-segment-trap: an active data segment past the end of its memory traps
+/// the instantiation on every engine; wasmi's backend reported it as a memory limit. The
+/// same for an element segment past the end of its table.
+#[test]
+fn a_segment_out_of_bounds_is_a_trap_on_every_engine() {
+    let cases = [
+        (
+            r#"(module (memory 1) (data (i32.const 65535) "ab")
+                 (func (export "run") (result i32) (i32.const 0)))"#,
+            "out of bounds memory access",
+        ),
+        (
+            r#"(module (table 1 funcref) (elem (i32.const 1) func $f)
+                 (func $f (export "run") (result i32) (i32.const 0)))"#,
+            "out of bounds table access",
+        ),
+    ];
+    for (wat, words) in cases {
+        for name in xtism::ENGINES {
+            let error = match plugin(name, wat) {
+                Err(e) => e,
+                Ok(mut plugin) => match plugin.call::<&str, Vec<u8>>("run", "") {
+                    Err(e) => e,
+                    Ok(_) => panic!("{name}: {wat} instantiates"),
+                },
+            };
+            assert_eq!(error.kind(), xtism::ErrorKind::Trap, "{name}: {error}");
+            assert!(error.to_string().contains(words), "{name}: {error}");
+        }
+    }
+}
