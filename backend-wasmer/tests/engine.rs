@@ -27,8 +27,9 @@ fn stops_at_deadline(wat: &str) {
         let took = start.elapsed();
         assert_eq!(err.kind(), ErrorKind::Timeout, "{err}");
         assert!(took >= Duration::from_millis(100), "{took:?}");
-        // Generous: tests run in parallel on small machines. Typically ~1 ms late.
-        assert!(took < Duration::from_millis(500), "{took:?}");
+        // Only tells a stop from a hang: typically ~1 ms late, but how late on a loaded
+        // machine is a measurement for the benchmarks.
+        assert!(took < Duration::from_secs(5), "{took:?}");
     }
 }
 
@@ -171,7 +172,7 @@ fn cancels_racing_with_short_calls_touch_only_those_calls() {
     let spin = Instant::now();
     let err = p.call::<&str, &[u8]>("spin", "").unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Cancelled, "{err}");
-    assert!(spin.elapsed() < Duration::from_millis(500));
+    assert!(spin.elapsed() < Duration::from_secs(5), "a cancel, not a hang");
     done.store(true, Ordering::Release);
     canceller.join().unwrap();
     assert!(ok > 0, "{ok} ok, {cancelled} cancelled");
