@@ -172,7 +172,10 @@ fn cancels_racing_with_short_calls_touch_only_those_calls() {
     let spin = Instant::now();
     let err = p.call::<&str, &[u8]>("spin", "").unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Cancelled, "{err}");
-    assert!(spin.elapsed() < Duration::from_secs(5), "a cancel, not a hang");
+    assert!(
+        spin.elapsed() < Duration::from_secs(5),
+        "a cancel, not a hang"
+    );
     done.store(true, Ordering::Release);
     canceller.join().unwrap();
     assert!(ok > 0, "{ok} ok, {cancelled} cancelled");
