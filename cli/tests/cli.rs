@@ -1192,6 +1192,7 @@ fn every_kind_of_failure_is_one_line_naming_the_plugin() {
 // `xtism conformance`
 
 /// The engines `xtism conformance` reports on by default: the header's columns.
+#[cfg(feature = "conformance")]
 fn conformance_engines(out: &str) -> Vec<String> {
     let header = out.lines().next().expect("a header line");
     let mut columns = header.split_whitespace();
@@ -1199,6 +1200,7 @@ fn conformance_engines(out: &str) -> Vec<String> {
     columns.map(str::to_owned).collect()
 }
 
+#[cfg(feature = "conformance")]
 #[test]
 fn conformance_prints_a_table_and_a_count() {
     let out = ok(run(["conformance", "--filter", "kernel::var_limit"]));
@@ -1215,7 +1217,7 @@ fn conformance_prints_a_table_and_a_count() {
 }
 
 /// wasmi records no Wasm backtraces; the case checks its fallback there.
-#[cfg(feature = "wasmi")]
+#[cfg(all(feature = "conformance", feature = "wasmi"))]
 #[test]
 fn conformance_marks_a_capability_fallback() {
     let out = ok(run([
@@ -1231,6 +1233,7 @@ fn conformance_marks_a_capability_fallback() {
     assert!(out.ends_with("1 passed, 0 failed\n"), "{out}");
 }
 
+#[cfg(feature = "conformance")]
 #[test]
 fn conformance_repeat_reports_peak_memory() {
     let out = ok(run([
@@ -1247,6 +1250,7 @@ fn conformance_repeat_reports_peak_memory() {
     assert!(line.contains("after 3 repetitions"), "{line}");
 }
 
+#[cfg(feature = "conformance")]
 #[test]
 fn conformance_bad_arguments_are_one_line_errors() {
     let err = fails(run(["conformance", "--engine", "v8"]), 1);
