@@ -30,9 +30,10 @@
 //!   -1), a table's to `max_table_elements`, and an instantiation that would exceed a limit
 //!   (a larger minimum, too many memories, tables or instances) is refused with
 //!   [`Error::MemoryLimit`] before anything is allocated.
-//! - **Compile cache**: `Module::serialize` and `Module::deserialize` in
-//!   [`CompileOptions::cache_dir`], under a hash of the wasmer version, the host, the
-//!   middleware configuration, the module name and the Wasm bytes.
+//! - **Compile cache**: core's (see [`Engine::code_identity`]), over `Module::serialize` and
+//!   `Module::deserialize`; the identity is the wasmer version, the host (target triple and
+//!   CPU features) and the middleware configuration (fuel, interruption and their versions).
+//!   An artifact is loaded into a headless engine of its own, as a compiled module has one.
 //! - **Threads**: wasmer 7's `Store` is not `Send` (wasmerio/wasmer#7001), though nothing in
 //!   the stores we build is tied to a thread between calls; the instance type asserts `Send`
 //!   with the reasons spelled out.
@@ -43,7 +44,6 @@
 #![deny(missing_docs)]
 #![deny(unsafe_code)]
 
-mod cache;
 mod instance;
 mod interrupt;
 mod limits;
@@ -54,7 +54,7 @@ use std::sync::{Arc, OnceLock};
 
 use wasmer::sys::{
     CompilerConfig, Cranelift, EngineBuilder, FunctionMiddleware, MiddlewareError,
-    ModuleMiddleware, NativeEngineExt,
+    ModuleMiddleware, NativeEngineExt, Target,
 };
 use wasmer::{ExternType, LocalFunctionIndex, ModuleInfo, Type};
 use xtism_core::engine::{
@@ -217,6 +217,49 @@ pub(crate) struct WasmerModule {
     pub config: Config,
 }
 
+/// `module` (compiled by `engine` for `config`) with its imports and exports in core's terms.
+fn wrap(
+    engine: wasmer::Engine,
+    module: wasmer::Module,
+    config: Config,
+) -> Result<Arc<dyn Module>, Error> {
+    let mut imports = Vec::new();
+    for import in module.imports() {
+        let kind = extern_kind(import.ty()).ok_or_else(|| Error::Unsupported {
+            engine: NAME,
+            feature: format!(
+                "importing {}::{} (an exception tag or exception reference)",
+                import.module(),
+                import.name()
+            ),
+        })?;
+        imports.push(Import {
+            module: import.module().to_owned(),
+            name: import.name().to_owned(),
+            kind,
+        });
+    }
+    let exports = module
+        .exports()
+        .filter(|e| !is_instrumentation(e.name()))
+        .filter_map(|e| {
+            Some(Export {
+                name: e.name().to_owned(),
+                kind: extern_kind(e.ty())?,
+            })
+        })
+        .collect();
+    Ok(Arc::new(TypedModule::new(
+        WasmerModule {
+            module,
+            _engine: engine,
+            config,
+        },
+        imports,
+        exports,
+    )))
+}
+
 fn val_type(ty: Type) -> Option<ValType> {
     Some(match ty {
         Type::I32 => ValType::I32,
@@ -307,48 +350,43 @@ impl Engine for WasmerEngine {
                 feature: "debug info and profiling".into(),
             });
         }
-        let (engine, module) = match &options.cache_dir {
-            Some(dir) => {
-                let (engine, module, _) = cache::load_or_compile(dir, name, wasm, config)?;
-                (engine, module)
-            }
-            None => compile_module(name, wasm, config)?,
-        };
-        let mut imports = Vec::new();
-        for import in module.imports() {
-            let kind = extern_kind(import.ty()).ok_or_else(|| Error::Unsupported {
-                engine: NAME,
-                feature: format!(
-                    "importing {}::{} (an exception tag or exception reference)",
-                    import.module(),
-                    import.name()
-                ),
-            })?;
-            imports.push(Import {
-                module: import.module().to_owned(),
-                name: import.name().to_owned(),
-                kind,
-            });
+        let (engine, module) = compile_module(name, wasm, config)?;
+        wrap(engine, module, config)
+    }
+
+    fn code_identity(&self, options: &CompileOptions) -> Option<Vec<u8>> {
+        if options.debug_info || options.profiling != xtism_core::engine::Profiling::None {
+            return None;
         }
-        let exports = module
-            .exports()
-            .filter(|e| !is_instrumentation(e.name()))
-            .filter_map(|e| {
-                Some(Export {
-                    name: e.name().to_owned(),
-                    kind: extern_kind(e.ty())?,
-                })
-            })
-            .collect();
-        Ok(Arc::new(TypedModule::new(
-            WasmerModule {
-                module,
-                _engine: engine,
-                config,
-            },
-            imports,
-            exports,
-        )))
+        let host = Target::default();
+        let mut identity = Vec::new();
+        for part in [
+            wasmer_types::VERSION.to_owned(),
+            host.triple().to_string(),
+            format!("{:?}", host.cpu_features()),
+            Config::of(options).describe(),
+        ] {
+            identity.extend_from_slice(&(part.len() as u64).to_le_bytes());
+            identity.extend_from_slice(part.as_bytes());
+        }
+        Some(identity)
+    }
+
+    fn serialize(&self, module: &dyn Module) -> Result<Vec<u8>, Error> {
+        let module = TypedModule::<WasmerModule>::downcast(module)
+            .ok_or_else(|| Error::engine("a module of another engine"))?;
+        Ok(module.module.serialize().map_err(Error::engine)?.to_vec())
+    }
+
+    fn deserialize(
+        &self,
+        _name: &str,
+        artifact: &[u8],
+        options: &CompileOptions,
+    ) -> Result<Arc<dyn Module>, Error> {
+        let engine = with_tunables(<wasmer::Engine as NativeEngineExt>::headless());
+        let module = raw::deserialize(&engine, artifact.to_vec()).map_err(Error::engine)?;
+        wrap(engine, module, Config::of(options))
     }
 
     fn link(&self, plan: LinkPlan, options: &CompileOptions) -> Result<Box<dyn Linked>, Error> {

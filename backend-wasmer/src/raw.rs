@@ -26,17 +26,19 @@ use crate::limits::{allowed_memory, allowed_table, note_flag};
 
 /// Loads an artifact of the compile cache into `engine`.
 ///
-/// Only for what `cache::deserialize` passes: wasmer runs the native code in the artifact
-/// as it is (its `Module::deserialize` checks a header, not the archive).
+/// Only for what core's compile cache passes to `Engine::deserialize`: wasmer runs the
+/// native code in the artifact as it is (its `Module::deserialize` checks a header, not the
+/// archive).
 pub(crate) fn deserialize(
     engine: &wasmer::Engine,
     artifact: Vec<u8>,
 ) -> Result<wasmer::Module, DeserializeError> {
-    // SAFETY: the artifact was written by `Module::serialize` (in `cache::write_artifact`) of
-    // this wasmer version, on this host, with this configuration: the file's name is the hash
-    // of all of them, and its checksum matched, so it is not torn or corrupted. The cache
-    // directory is trusted, as the `cache` module documentation requires (the checksum guards
-    // against accidents, not against whoever can write there).
+    // SAFETY: the artifact was written by `Module::serialize` (our `Engine::serialize`) of
+    // this wasmer version, on this host, with this configuration: core's cache names the file
+    // by a hash of our `code_identity`, which holds all of them, and its checksum matched, so
+    // it is not torn or corrupted. The cache directory is trusted, as core's cache
+    // documentation requires (the checksum guards against accidents, not against whoever can
+    // write there).
     unsafe { wasmer::Module::deserialize(engine, artifact) }
 }
 

@@ -41,7 +41,9 @@
 //!   and table of the store, the kernel's included; `memory.grow` and `table.grow` beyond a
 //!   cap return -1 in the guest, and an instantiation refused by a cap is
 //!   [`Error::MemoryLimit`].
-//! - **Compile cache.** Our own, over `Module::serialize`/`deserialize` (see `cache`).
+//! - **Compile cache.** Core's (see [`Engine::code_identity`]), over `Module::serialize` and
+//!   `Module::deserialize`; the identity is wasmtime's `precompile_compatibility_hash` of the
+//!   variant's engine (version, target, flags, tunables, features).
 //! - **Backtraces.** A trap's message is the trap alone, in the spec's words (as on other
 //!   engines); its backtrace holds what only wasmtime knows: the faulting address, if any,
 //!   and the Wasm frames, one per line, named by the modules' manifest names.
@@ -50,7 +52,7 @@
 //!   through the GDB JIT interface); `profiling` (jitdump and VTune beside perf maps, about
 //!   six seconds of build); `gc` with the `gc-drc` collector, which `externref` needs (the
 //!   reference types of Wasm 2.0, accepted by every engine), with the GC and exceptions
-//!   proposals turned off as the other engines have neither. Not `cache` (see above), not
+//!   proposals turned off as the other engines have neither. Not `cache` (core keeps one), not
 //!   the component model, async or WASI: core does not use them.
 //! - **Unsafe code** is all in one module, `raw` (loading a cached artifact), with its SAFETY
 //!   argument; the crate denies `unsafe_code` and allows it there only, so the compiler proves
@@ -59,7 +61,6 @@
 #![deny(missing_docs)]
 #![deny(unsafe_code)]
 
-mod cache;
 #[allow(unsafe_code)]
 mod raw;
 mod ticker;
@@ -297,6 +298,46 @@ struct WasmtimeModule {
     module: wasmtime::Module,
 }
 
+/// `module` with its imports and exports in core's terms.
+fn wrap(module: wasmtime::Module) -> Arc<dyn Module> {
+    let imports = module
+        .imports()
+        .map(|i| Import {
+            module: i.module().to_owned(),
+            name: i.name().to_owned(),
+            kind: extern_kind(&i.ty()),
+        })
+        .collect();
+    let exports = module
+        .exports()
+        .map(|e| Export {
+            name: e.name().to_owned(),
+            kind: extern_kind(&e.ty()),
+        })
+        .collect();
+    Arc::new(TypedModule::new(
+        WasmtimeModule { module },
+        imports,
+        exports,
+    ))
+}
+
+/// Collects what a `Hash` implementation feeds a hasher, so that wasmtime's compatibility
+/// hash becomes stable bytes for core's cache key (a `Hasher`'s own 64-bit output would be
+/// too weak a key).
+struct IdentityHasher(Vec<u8>);
+
+impl std::hash::Hasher for IdentityHasher {
+    fn finish(&self) -> u64 {
+        // Not used: the bytes are read from the inner vector.
+        0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        self.0.extend_from_slice(bytes);
+    }
+}
+
 /// An error as one line: its messages from the outside in, without the backtrace.
 fn error_message(e: &wasmtime::Error) -> String {
     let backtrace = e.downcast_ref::<WasmBacktrace>().map(ToString::to_string);
@@ -335,33 +376,39 @@ impl Engine for WasmtimeEngine {
         options: &CompileOptions,
     ) -> Result<Arc<dyn Module>, Error> {
         let variant = self.variant(options)?;
-        let module =
-            cache::compile(&variant.engine, wasm, options.cache_dir.as_deref()).map_err(|e| {
-                Error::Compile {
-                    module: name.to_owned(),
-                    message: error_message(&e),
-                }
-            })?;
-        let imports = module
-            .imports()
-            .map(|i| Import {
-                module: i.module().to_owned(),
-                name: i.name().to_owned(),
-                kind: extern_kind(&i.ty()),
-            })
-            .collect();
-        let exports = module
-            .exports()
-            .map(|e| Export {
-                name: e.name().to_owned(),
-                kind: extern_kind(&e.ty()),
-            })
-            .collect();
-        Ok(Arc::new(TypedModule::new(
-            WasmtimeModule { module },
-            imports,
-            exports,
-        )))
+        let module = wasmtime::Module::new(&variant.engine, wasm).map_err(|e| Error::Compile {
+            module: name.to_owned(),
+            message: error_message(&e),
+        })?;
+        Ok(wrap(module))
+    }
+
+    fn code_identity(&self, options: &CompileOptions) -> Option<Vec<u8>> {
+        let variant = self.variant(options).ok()?;
+        let mut hasher = IdentityHasher(Vec::new());
+        std::hash::Hash::hash(&variant.engine.precompile_compatibility_hash(), &mut hasher);
+        Some(hasher.0)
+    }
+
+    fn serialize(&self, module: &dyn Module) -> Result<Vec<u8>, Error> {
+        let module = TypedModule::<WasmtimeModule>::downcast(module)
+            .ok_or_else(|| Error::engine("a module of another engine"))?;
+        module
+            .module
+            .serialize()
+            .map_err(|e| Error::engine(error_message(&e)))
+    }
+
+    fn deserialize(
+        &self,
+        _name: &str,
+        artifact: &[u8],
+        options: &CompileOptions,
+    ) -> Result<Arc<dyn Module>, Error> {
+        let variant = self.variant(options)?;
+        let module = raw::deserialize(&variant.engine, artifact)
+            .map_err(|e| Error::engine(error_message(&e)))?;
+        Ok(wrap(module))
     }
 
     fn link(&self, plan: LinkPlan, options: &CompileOptions) -> Result<Box<dyn Linked>, Error> {
@@ -1207,7 +1254,7 @@ impl Instance for WasmtimePlugin {
 mod tests {
     use std::time::{Duration, Instant};
 
-    use xtism_core::{CompiledPlugin, NoDefaultEngine, Plugin, PluginBuilder};
+    use xtism_core::{NoDefaultEngine, Plugin, PluginBuilder};
 
     use super::*;
 
@@ -1275,37 +1322,9 @@ mod tests {
         let plain = CompileOptions::default();
         let mut fuel = CompileOptions::default();
         fuel.fuel = true;
-        let mut cached = CompileOptions::default();
-        cached.cache_dir = Some(Arc::from(std::env::temp_dir().as_path()));
         let a = engine.variant(&plain).unwrap();
         assert!(Arc::ptr_eq(&a, &engine.variant(&plain).unwrap()));
-        assert!(
-            Arc::ptr_eq(&a, &engine.variant(&cached).unwrap()),
-            "the cache does not shape code"
-        );
         assert!(!Arc::ptr_eq(&a, &engine.variant(&fuel).unwrap()));
-    }
-
-    #[test]
-    fn compiling_through_the_cache_reuses_artifacts_per_configuration() {
-        let engine = Arc::new(WasmtimeEngine::new());
-        let dir = tempfile::tempdir().unwrap();
-        let wasm = wat::parse_str(SPIN).unwrap();
-        let count = || std::fs::read_dir(dir.path()).unwrap().count();
-        for _ in 0..2 {
-            let compiled =
-                CompiledPlugin::new(builder(&engine, &wasm).with_cache_dir(dir.path())).unwrap();
-            let mut plugin: Plugin = Plugin::new_from_compiled(&compiled).unwrap();
-            let _: &[u8] = plugin.call("run", "").unwrap();
-            assert_eq!(count(), 1, "one artifact, reused");
-        }
-        let mut plugin: Plugin = builder(&engine, &wasm)
-            .with_cache_dir(dir.path())
-            .with_fuel_limit(1000)
-            .build()
-            .unwrap();
-        let _: &[u8] = plugin.call("run", "").unwrap();
-        assert_eq!(count(), 2, "fuel metering is another configuration");
     }
 
     #[test]

@@ -1258,3 +1258,72 @@ fn conformance_bad_arguments_are_one_line_errors() {
     let err = fails(run(["conformance", "--filter", "no such case"]), 1);
     assert!(err.contains("no case matches"), "{err}");
 }
+
+// ---- the compile cache ----
+
+/// A JIT engine compiled in: the engines that keep a compile cache.
+#[cfg(any(feature = "wasmtime", feature = "wasmer"))]
+const JIT: &str = if cfg!(feature = "wasmtime") {
+    "wasmtime"
+} else {
+    "wasmer"
+};
+
+/// The files in `dir`, or none when it does not exist.
+#[cfg(any(feature = "wasmtime", feature = "wasmer"))]
+fn files_in(dir: &Path) -> Vec<String> {
+    match std::fs::read_dir(dir) {
+        Ok(entries) => entries
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect(),
+        Err(_) => Vec::new(),
+    }
+}
+
+/// Calls count_vowels on the JIT engine with `env` set and the cache variables removed
+/// first, so only `env` decides where the cache goes.
+#[cfg(any(feature = "wasmtime", feature = "wasmer"))]
+fn call_with_env(env: &[(&str, &Path)]) {
+    let mut cmd = xtism();
+    cmd.env_remove("XTISM_CACHE_DIR")
+        .env_remove("XDG_CACHE_HOME");
+    for (key, value) in env {
+        cmd.env(key, value);
+    }
+    let out = cmd
+        .args(["call", path_str(&plugin("as/count_vowels.wasm")), "count_vowels"])
+        .args(["-i", HELLO, "--engine", JIT])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(
+        ok(out),
+        "{\"count\":3,\"total\":3,\"vowels\":\"aeiouAEIOU\"}"
+    );
+}
+
+#[test]
+#[cfg(any(feature = "wasmtime", feature = "wasmer"))]
+fn the_compile_cache_is_on_by_default_and_moved_or_disabled_by_the_environment() {
+    let tmp = tempfile::tempdir().unwrap();
+    // XTISM_CACHE_DIR moves it.
+    let moved = tmp.path().join("moved");
+    call_with_env(&[("XTISM_CACHE_DIR", &moved)]);
+    let files = files_in(&moved);
+    assert_eq!(files.len(), 1, "{files:?}");
+    assert!(files[0].starts_with(&format!("{JIT}-")), "{files:?}");
+    // A second run reuses the artifact.
+    call_with_env(&[("XTISM_CACHE_DIR", &moved)]);
+    assert_eq!(files_in(&moved), files);
+    // By default it is in the user's cache directory (on Linux, $HOME/.cache without
+    // XDG_CACHE_HOME).
+    let home = tmp.path().join("home");
+    if cfg!(target_os = "linux") {
+        call_with_env(&[("HOME", &home)]);
+        assert_eq!(files_in(&home.join(".cache/xtism")).len(), 1);
+    }
+    // `off` disables it: nothing is written anywhere under the home directory.
+    let other_home = tmp.path().join("other-home");
+    call_with_env(&[("HOME", &other_home), ("XTISM_CACHE_DIR", Path::new("off"))]);
+    assert!(!other_home.exists());
+}

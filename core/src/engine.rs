@@ -40,7 +40,8 @@ pub struct Capabilities {
     pub debug_info: bool,
     /// Supports a native profiler ([`Profiling`]).
     pub profiling: bool,
-    /// Can keep compiled code on disk ([`CompileOptions::cache_dir`]).
+    /// Can serialize compiled code for the compile cache ([`Engine::code_identity`],
+    /// [`Engine::serialize`], [`Engine::deserialize`]).
     pub compile_cache: bool,
 }
 
@@ -78,9 +79,6 @@ impl Capabilities {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub struct CompileOptions {
-    /// Keep compiled code in this directory and reuse it (JIT engines). Artifacts are keyed
-    /// by the engine's version and configuration, so a stale one is never loaded.
-    pub cache_dir: Option<Arc<std::path::Path>>,
     /// Meter execution with fuel.
     pub fuel: bool,
     /// Calls must be stoppable at a deadline or from another thread.
@@ -507,6 +505,53 @@ pub trait Engine: Send + Sync + 'static {
 
     /// Prepares a plug-in for instantiation.
     fn link(&self, plan: LinkPlan, options: &CompileOptions) -> Result<Box<dyn Linked>, Error>;
+
+    /// For the compile cache: bytes naming everything besides the Wasm bytes and the module
+    /// name that shapes the code [`compile`](Engine::compile) makes with `options` (engine
+    /// version, target, CPU features, code-shaping configuration). Two calls give equal bytes
+    /// only if the two compiles would make interchangeable code. `None` (the default): this
+    /// engine keeps no cache.
+    fn code_identity(&self, options: &CompileOptions) -> Option<Vec<u8>> {
+        let _ = options;
+        None
+    }
+
+    /// For the compile cache: the compiled code of `module` (made by this engine's
+    /// [`compile`](Engine::compile)), as bytes that [`deserialize`](Engine::deserialize)
+    /// loads.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Unsupported`] by default; the engine's own error when serializing fails.
+    fn serialize(&self, module: &dyn Module) -> Result<Vec<u8>, Error> {
+        let _ = module;
+        Err(Error::Unsupported {
+            engine: self.name(),
+            feature: "a compilation cache".into(),
+        })
+    }
+
+    /// For the compile cache: loads what [`serialize`](Engine::serialize) made, for a module
+    /// compiled under the same [`code_identity`](Engine::code_identity) and `name`. Core
+    /// passes only intact files found under that identity; their directory is trusted (see
+    /// the cache documentation in the README), since an engine runs the native code inside.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Unsupported`] by default; the engine's own error for an artifact it refuses
+    /// (core then compiles instead).
+    fn deserialize(
+        &self,
+        name: &str,
+        artifact: &[u8],
+        options: &CompileOptions,
+    ) -> Result<Arc<dyn Module>, Error> {
+        let _ = (name, artifact, options);
+        Err(Error::Unsupported {
+            engine: self.name(),
+            feature: "a compilation cache".into(),
+        })
+    }
 }
 
 /// The marker a failing host call returns: the real error is kept in the [`PluginState`]

@@ -15,6 +15,7 @@
 
 mod abi;
 mod alloc;
+mod cache;
 pub mod convert;
 pub mod engine;
 mod error;
@@ -34,6 +35,7 @@ pub use abi::{
     EXTISM_ENV_MODULE, EXTISM_USER_MODULE, HOST_IMPORTS, HostImport, KERNEL_EXPORTS, KERNEL_WASM,
     PAGE_SIZE, WASI_MODULE,
 };
+pub use cache::{CACHE_DIR_ENV, CacheSetting};
 pub use convert::{FromBytes, FromBytesOwned, Json, ToBytes};
 pub use engine::{
     CallLimits, Capabilities, CompileOptions, DynamicInvoke, Engine, HostAccess, HostTrap,

@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 use xtism_manifest::Manifest;
 
 use crate::abi::{self, EXTISM_ENV_MODULE, HOST_IMPORTS, KERNEL_EXPORTS, WASI_MODULE};
+use crate::cache::{self, CacheSetting};
 use crate::convert::{FromBytes, ToBytes};
 use crate::engine::{
     CallLimits, CancelState, CompileOptions, Engine, ExternKind, HostAccess, ImportSource,
@@ -224,7 +225,7 @@ pub struct PluginBuilder<'a, P: EngineProvider = NoDefaultEngine> {
     fuel: Option<u64>,
     max_pages: Option<u32>,
     max_var_bytes: Option<u64>,
-    cache_dir: Option<PathBuf>,
+    cache: CacheSetting,
     debug: DebugOptions,
     http: HttpSettings,
     provider: PhantomData<fn() -> P>,
@@ -248,7 +249,7 @@ impl<'a, P: EngineProvider> PluginBuilder<'a, P> {
             fuel: None,
             max_pages: None,
             max_var_bytes: None,
-            cache_dir: None,
+            cache: CacheSetting::Default,
             debug: DebugOptions::from_env(),
             http: HttpSettings::default(),
             provider: PhantomData,
@@ -411,9 +412,18 @@ impl<'a, P: EngineProvider> PluginBuilder<'a, P> {
         self
     }
 
-    /// Keeps compiled code in `dir` and reuses it on later runs (JIT engines).
+    /// Keeps compiled code in `dir` instead of the default cache directory (see
+    /// [`CacheSetting`]). On an engine without the `compile_cache` capability (wasmi),
+    /// compiling then fails with `Unsupported`.
     pub fn with_cache_dir(mut self, dir: impl Into<PathBuf>) -> Self {
-        self.cache_dir = Some(dir.into());
+        self.cache = CacheSetting::Dir(dir.into());
+        self
+    }
+
+    /// Compiles without the compile cache, neither reading nor writing it (the official
+    /// runtime's `with_cache_disabled`). The cache is on by default for the JIT engines.
+    pub fn with_cache_disabled(mut self) -> Self {
+        self.cache = CacheSetting::Disabled;
         self
     }
 
@@ -464,16 +474,10 @@ impl<'a, P: EngineProvider> PluginBuilder<'a, P> {
             });
         }
         let debug = self.debug.for_engine(engine.as_ref())?;
-        if self.cache_dir.is_some() && !caps.compile_cache {
-            return Err(Error::Unsupported {
-                engine: engine.name(),
-                feature: "a compilation cache".into(),
-            });
-        }
+        let cache_dir = self.cache.resolve(engine.as_ref())?;
         // Like the official runtime, every plug-in can be cancelled, so every call is
         // interruptible where the engine can interrupt.
         let options = CompileOptions {
-            cache_dir: self.cache_dir.map(Arc::from),
             fuel: self.fuel.is_some(),
             interruptible: timeout.is_some() || caps.cancel,
             debug_info: debug.debug_info,
@@ -506,7 +510,9 @@ impl<'a, P: EngineProvider> PluginBuilder<'a, P> {
             let rewritten = start::defer_start(&bytes);
             deferred.push(rewritten.is_some());
             let bytes = rewritten.as_deref().unwrap_or(&bytes);
-            modules.push((name.clone(), engine.compile(name, bytes, &options)?));
+            let module =
+                cache::compile(engine.as_ref(), cache_dir.as_deref(), name, bytes, &options)?;
+            modules.push((name.clone(), module));
         }
         // Dependencies first, main last.
         let main = modules.remove(main_index);

@@ -164,6 +164,8 @@ fn run(engine: &'static str, wasm: &[u8], input: &[u8]) -> Run {
         .with_memory_max(MAX_PAGES)
         .with_var_max(4096)
         .with_config_key("k", "v")
+        // Every input is a new module: the compile cache would only fill the disk.
+        .with_cache_disabled()
         .build();
     let mut plugin: Plugin = match built {
         Ok(plugin) => plugin,

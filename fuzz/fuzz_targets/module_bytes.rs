@@ -25,6 +25,8 @@ fuzz_target!(|data: &[u8]| {
         .with_timeout(TIMEOUT)
         .with_fuel_limit(100_000)
         .with_memory_max(32)
+        // Every input is a new module: the compile cache would only fill the disk.
+        .with_cache_disabled()
         .build();
     let Ok(mut plugin) = built else {
         return;

@@ -203,24 +203,81 @@ fn manifest_from_url(engine: &'static str) {
     server.join().unwrap();
 }
 
+/// The compile cache: a second build loads the artifact (proven by swapping in another
+/// module's artifact), a damaged artifact is compiled anew and replaced, a disabled cache
+/// writes nothing. Engines without the capability refuse an explicit directory.
 #[case(needs = compile_cache)]
 fn compile_cache(engine: &'static str) {
-    let dir = std::env::temp_dir().join(format!("xtism-cache-{engine}-{}", std::process::id()));
+    let root = std::env::temp_dir().join(format!("xtism-cache-{engine}-{}", std::process::id()));
+    let (dir, other_dir) = (root.join("a"), root.join("b"));
     let wasm = plugin("as/count_vowels.wasm");
-    for _ in 0..2 {
-        let built = builder(engine, &wasm).with_cache_dir(&dir).build();
-        if !caps(engine).compile_cache {
-            return unsupported(built, "compilation cache");
-        }
-        let mut p = built.unwrap();
-        let out: String = p.call("count_vowels", "Hello, World!").unwrap();
-        assert_eq!(out, r#"{"count":3,"total":3,"vowels":"aeiouAEIOU"}"#);
-        assert!(
-            std::fs::read_dir(&dir).unwrap().next().is_some(),
-            "artifacts are kept"
-        );
+    let built = builder(engine, &wasm).with_cache_dir(&dir).build();
+    if !caps(engine).compile_cache {
+        return unsupported(built, "compilation cache");
     }
-    std::fs::remove_dir_all(&dir).unwrap();
+    let count = |p: &mut Plugin| -> String { p.call("count_vowels", "Hello, World!").unwrap() };
+    assert_eq!(
+        count(&mut built.unwrap()),
+        r#"{"count":3,"total":3,"vowels":"aeiouAEIOU"}"#
+    );
+    let artifacts = |dir: &std::path::Path| -> Vec<std::path::PathBuf> {
+        std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect()
+    };
+    let files = artifacts(&dir);
+    assert_eq!(files.len(), 1, "one artifact: {files:?}");
+    let name = files[0].file_name().unwrap().to_str().unwrap();
+    assert!(
+        name.starts_with(&format!("{engine}-")) && name.ends_with(".bin"),
+        "{name}"
+    );
+
+    // Put the artifact of another module under count_vowels' name: the next build runs that
+    // module, so it was loaded from the file and not compiled.
+    builder(engine, &kernel())
+        .with_cache_dir(&other_dir)
+        .build()
+        .unwrap();
+    std::fs::copy(&artifacts(&other_dir)[0], &files[0]).unwrap();
+    let p = builder(engine, &wasm).with_cache_dir(&dir).build().unwrap();
+    assert!(!p.function_exists("count_vowels"), "loaded from the cache");
+    assert!(p.function_exists("echo"));
+
+    // A damaged file is compiled anew and replaced by a whole one.
+    let mut bytes = std::fs::read(&files[0]).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0xff;
+    std::fs::write(&files[0], &bytes).unwrap();
+    let mut p = builder(engine, &wasm).with_cache_dir(&dir).build().unwrap();
+    assert_eq!(
+        count(&mut p),
+        r#"{"count":3,"total":3,"vowels":"aeiouAEIOU"}"#
+    );
+    assert_ne!(std::fs::read(&files[0]).unwrap(), bytes, "rewritten");
+    assert_eq!(artifacts(&dir).len(), 1, "no temporary file is left");
+
+    // Fuel metering compiles other code: another artifact.
+    builder(engine, &wasm)
+        .with_cache_dir(&dir)
+        .with_fuel_limit(1_000_000)
+        .build()
+        .unwrap();
+    assert_eq!(artifacts(&dir).len(), 2);
+
+    // A directory that cannot be created never fails a build.
+    let blocked = root.join("file");
+    std::fs::write(&blocked, b"").unwrap();
+    let mut p = builder(engine, &wasm)
+        .with_cache_dir(blocked.join("sub"))
+        .build()
+        .unwrap();
+    assert_eq!(
+        count(&mut p),
+        r#"{"count":3,"total":3,"vowels":"aeiouAEIOU"}"#
+    );
+    std::fs::remove_dir_all(&root).unwrap();
 }
 
 #[case]
