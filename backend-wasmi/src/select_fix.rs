@@ -13,61 +13,17 @@
 //! The rewrite puts an `i32.popcnt` between such a comparison and its `select`: the value
 //! is 0 exactly when the comparison's is, so the `select` means the same, and the
 //! comparison is no longer the instruction before the `select`, so wasmi does not fuse
-//! them. Only function bodies change, by one byte per such `select`; a module that does not
-//! parse is left for wasmi to report.
+//! them. Only function bodies change, by one byte per such `select` (read with wasmparser,
+//! written with wasm-encoder); a module that does not parse is left for wasmi to report.
 
-use wasmparser::{BinaryReader, CodeSectionReader, Operator};
+use wasm_encoder::{CodeSection, RawSection};
+use wasmparser::{FunctionBody, Operator, Parser, Payload};
 
-const HEADER: usize = 8;
-const CODE_SECTION: u8 = 10;
 const I32_POPCNT: u8 = 0x69;
-
-fn read_leb(bytes: &[u8], pos: &mut usize) -> Option<usize> {
-    let mut value: u64 = 0;
-    for shift in (0..35).step_by(7) {
-        let byte = *bytes.get(*pos)?;
-        *pos += 1;
-        value |= u64::from(byte & 0x7f) << shift;
-        if byte & 0x80 == 0 {
-            return usize::try_from(value).ok();
-        }
-    }
-    None
-}
-
-fn write_leb(out: &mut Vec<u8>, value: usize) {
-    let mut value = value as u64;
-    loop {
-        let byte = (value & 0x7f) as u8;
-        value >>= 7;
-        if value == 0 {
-            out.push(byte);
-            return;
-        }
-        out.push(byte | 0x80);
-    }
-}
-
-/// The byte range of the code section (its id byte to its end) and of its payload.
-fn code_section(wasm: &[u8]) -> Option<(std::ops::Range<usize>, std::ops::Range<usize>)> {
-    let mut pos = HEADER;
-    while pos < wasm.len() {
-        let start = pos;
-        let id = wasm[pos];
-        pos += 1;
-        let len = read_leb(wasm, &mut pos)?;
-        let end = pos.checked_add(len).filter(|&end| end <= wasm.len())?;
-        if id == CODE_SECTION {
-            return Some((start..end, pos..end));
-        }
-        pos = end;
-    }
-    None
-}
 
 /// The offsets (in the module) where an `i32.popcnt` goes: each `select` that directly
 /// follows a comparison wasmi would fuse into it.
-fn insertions(body: &wasmparser::FunctionBody) -> wasmparser::Result<Vec<usize>> {
+fn insertions(body: &FunctionBody) -> wasmparser::Result<Vec<usize>> {
     let mut at = Vec::new();
     let mut fusable = false;
     for op in body.get_operators_reader()?.into_iter_with_offsets() {
@@ -80,48 +36,54 @@ fn insertions(body: &wasmparser::FunctionBody) -> wasmparser::Result<Vec<usize>>
     Ok(at)
 }
 
+/// The body of `body` (its locals and code, without the size in front) with an
+/// `i32.popcnt` at each offset of `at`.
+fn patched(wasm: &[u8], body: &FunctionBody, at: &[usize]) -> Option<Vec<u8>> {
+    let range = body.range();
+    let mut bytes = Vec::with_capacity(range.len() + at.len());
+    let mut from = range.start;
+    for &offset in at {
+        bytes.extend_from_slice(wasm.get(from..offset)?);
+        bytes.push(I32_POPCNT);
+        from = offset;
+    }
+    bytes.extend_from_slice(wasm.get(from..range.end)?);
+    Some(bytes)
+}
+
 /// The module with every fusable `select` unfused; `None` when there is none (or the module
 /// does not parse, for wasmi to report).
 pub(crate) fn unfuse_selects(wasm: &[u8]) -> Option<Vec<u8>> {
     if !wasm.starts_with(b"\0asm") {
         return None;
     }
-    let (section, payload) = code_section(wasm)?;
-    let reader =
-        CodeSectionReader::new(BinaryReader::new(&wasm[payload.clone()], payload.start)).ok()?;
-    let mut bodies = Vec::new();
+    let mut module = wasm_encoder::Module::new();
+    let mut code = CodeSection::new();
+    let mut remaining = 0;
     let mut changed = false;
-    for body in reader {
-        let body = body.ok()?;
-        let range = body.range();
-        let at = insertions(&body).ok()?;
-        changed |= !at.is_empty();
-        let mut bytes = Vec::with_capacity(range.len() + at.len());
-        let mut from = range.start;
-        for offset in at {
-            bytes.extend_from_slice(wasm.get(from..offset)?);
-            bytes.push(I32_POPCNT);
-            from = offset;
+    for payload in Parser::new(0).parse_all(wasm) {
+        match payload.ok()? {
+            Payload::CodeSectionStart { count, .. } => remaining = count,
+            Payload::CodeSectionEntry(body) => {
+                let at = insertions(&body).ok()?;
+                changed |= !at.is_empty();
+                code.raw(&patched(wasm, &body, &at)?);
+                remaining = remaining.saturating_sub(1);
+                if remaining == 0 {
+                    module.section(&code);
+                }
+            }
+            other => {
+                if let Some((id, range)) = other.as_section() {
+                    module.section(&RawSection {
+                        id,
+                        data: wasm.get(range)?,
+                    });
+                }
+            }
         }
-        bytes.extend_from_slice(wasm.get(from..range.end)?);
-        bodies.push(bytes);
     }
-    if !changed {
-        return None;
-    }
-    let mut code = Vec::new();
-    write_leb(&mut code, bodies.len());
-    for body in &bodies {
-        write_leb(&mut code, body.len());
-        code.extend_from_slice(body);
-    }
-    let mut out = Vec::with_capacity(wasm.len() + code.len() - payload.len() + 8);
-    out.extend_from_slice(&wasm[..section.start]);
-    out.push(CODE_SECTION);
-    write_leb(&mut out, code.len());
-    out.extend_from_slice(&code);
-    out.extend_from_slice(&wasm[section.end..]);
-    Some(out)
+    changed.then(|| module.finish())
 }
 
 #[cfg(test)]

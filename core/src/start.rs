@@ -7,63 +7,25 @@
 //! [`DEFERRED_START`]; core then runs it at the first call, under that call's limits, before
 //! the guest runtime's initializer. The guest sees the same order of events.
 //!
-//! The rewrite only moves bytes between sections; it never decodes code. Anything it does
-//! not understand is passed through unchanged for the engine to judge.
+//! The rewrite only moves sections and export entries (read with wasmparser, written with
+//! wasm-encoder); it never decodes code. A module it cannot read is passed through unchanged
+//! for the engine to judge.
+
+use wasm_encoder::{ExportKind, ExportSection, RawSection};
+use wasmparser::{ExternalKind, Parser, Payload};
 
 /// The export name the start function is given.
 pub(crate) const DEFERRED_START: &str = "__xtism_start";
 
-/// The magic number and version in front of every binary module.
-const HEADER: usize = 8;
-const START_SECTION: u8 = 8;
-const EXPORT_SECTION: u8 = 7;
-const FUNC_EXPORT: u8 = 0;
-
-fn read_leb_u32(bytes: &[u8], pos: &mut usize) -> Option<u32> {
-    let mut result: u32 = 0;
-    for shift in (0..35).step_by(7) {
-        let byte = *bytes.get(*pos)?;
-        *pos += 1;
-        result |= u32::from(byte & 0x7f).checked_shl(shift)?;
-        if byte & 0x80 == 0 {
-            return Some(result);
-        }
+/// `kind` in wasm-encoder's terms.
+fn export_kind(kind: ExternalKind) -> ExportKind {
+    match kind {
+        ExternalKind::Func => ExportKind::Func,
+        ExternalKind::Table => ExportKind::Table,
+        ExternalKind::Memory => ExportKind::Memory,
+        ExternalKind::Global => ExportKind::Global,
+        ExternalKind::Tag => ExportKind::Tag,
     }
-    None
-}
-
-fn write_leb_u32(out: &mut Vec<u8>, mut value: u32) {
-    loop {
-        let byte = (value & 0x7f) as u8;
-        value >>= 7;
-        if value == 0 {
-            out.push(byte);
-            return;
-        }
-        out.push(byte | 0x80);
-    }
-}
-
-fn write_section(out: &mut Vec<u8>, id: u8, payload: &[u8]) -> Option<()> {
-    out.push(id);
-    write_leb_u32(out, u32::try_from(payload.len()).ok()?);
-    out.extend_from_slice(payload);
-    Some(())
-}
-
-/// The sections of a binary module after its 8-byte header, as (id, payload), in order;
-/// `None` when the framing is broken. Every read is bounded by the slice it reads from.
-fn sections(wasm: &[u8]) -> Option<Vec<(u8, &[u8])>> {
-    let mut rest = wasm.get(HEADER..)?;
-    let mut sections = Vec::new();
-    while let Some((&id, tail)) = rest.split_first() {
-        let mut pos = 0;
-        let len = usize::try_from(read_leb_u32(tail, &mut pos)?).ok()?;
-        let end = pos.checked_add(len)?;
-        sections.push((id, tail.get(pos..end)?));
-        rest = tail.get(end..)?;
-    }
-    Some(sections)
 }
 
 /// The module without its start section and with the start function exported as
@@ -73,42 +35,49 @@ pub(crate) fn defer_start(wasm: &[u8]) -> Option<Vec<u8>> {
     if !wasm.starts_with(b"\0asm") {
         return None;
     }
-    let sections = sections(wasm)?;
-    let (_, start) = sections.iter().find(|(id, _)| *id == START_SECTION)?;
-    let start_func = read_leb_u32(start, &mut 0)?;
+    let payloads: Vec<Payload> = Parser::new(0)
+        .parse_all(wasm)
+        .collect::<Result<_, _>>()
+        .ok()?;
+    let start = payloads.iter().find_map(|p| match p {
+        Payload::StartSection { func, .. } => Some(*func),
+        _ => None,
+    })?;
+    let has_exports = payloads
+        .iter()
+        .any(|p| matches!(p, Payload::ExportSection(_)));
 
-    let mut entry = Vec::new();
-    write_leb_u32(&mut entry, DEFERRED_START.len() as u32);
-    entry.extend_from_slice(DEFERRED_START.as_bytes());
-    entry.push(FUNC_EXPORT);
-    write_leb_u32(&mut entry, start_func);
-
-    let has_exports = sections.iter().any(|(id, _)| *id == EXPORT_SECTION);
-    let mut out = Vec::with_capacity(wasm.len() + entry.len() + 8);
-    out.extend_from_slice(wasm.get(..HEADER)?);
-    for (id, payload) in &sections {
-        match *id {
-            EXPORT_SECTION => {
-                let mut p = 0;
-                let count = read_leb_u32(payload, &mut p)?;
-                let mut exports = Vec::with_capacity(payload.len() + entry.len() + 4);
-                write_leb_u32(&mut exports, count.checked_add(1)?);
-                exports.extend_from_slice(payload.get(p..)?);
-                exports.extend_from_slice(&entry);
-                write_section(&mut out, EXPORT_SECTION, &exports)?;
+    let mut module = wasm_encoder::Module::new();
+    for payload in &payloads {
+        match payload {
+            Payload::ExportSection(reader) => {
+                let mut exports = ExportSection::new();
+                for export in reader.clone() {
+                    let export = export.ok()?;
+                    exports.export(export.name, export_kind(export.kind), export.index);
+                }
+                exports.export(DEFERRED_START, ExportKind::Func, start);
+                module.section(&exports);
             }
             // The export section comes just before the start section in a module, so a
             // module without exports gets its new one where the start section was.
-            START_SECTION if !has_exports => {
-                let mut exports = vec![1];
-                exports.extend_from_slice(&entry);
-                write_section(&mut out, EXPORT_SECTION, &exports)?;
+            Payload::StartSection { .. } if !has_exports => {
+                let mut exports = ExportSection::new();
+                exports.export(DEFERRED_START, ExportKind::Func, start);
+                module.section(&exports);
             }
-            START_SECTION => {}
-            _ => write_section(&mut out, *id, payload)?,
+            Payload::StartSection { .. } => {}
+            other => {
+                if let Some((id, range)) = other.as_section() {
+                    module.section(&RawSection {
+                        id,
+                        data: wasm.get(range)?,
+                    });
+                }
+            }
         }
     }
-    Some(out)
+    Some(module.finish())
 }
 
 #[cfg(test)]
