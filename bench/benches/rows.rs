@@ -1,48 +1,90 @@
-//! Per-engine call and instantiation benchmarks (criterion).
+//! The rows of issue 9 on every engine compiled in, and on the official `extism` crate with
+//! the `official` feature (criterion).
 //!
-//! Run with `cargo bench -p xtism-bench`. Every engine compiled in gets the same cases:
-//! `compile` (bytes to a CompiledPlugin), `instantiate` (a Plugin from a CompiledPlugin),
-//! `echo_16b` (a call with a 16-byte input and output on a warm instance).
+//! ```text
+//! cargo bench -p xtism-bench                          # xtism's engines
+//! cargo +nightly bench -p xtism-bench --features official
+//! cargo bench -p xtism-bench -- echo_16b              # one row
+//! ```
+//!
+//! Each row is a criterion group named by the row's id (see `xtism_bench::standard_rows`),
+//! with one benchmark per runtime: `echo_16b/wasmtime`, ..., `echo_16b/official`. Criterion
+//! times `Workload::run`, which leaves set-up and tear-down out. Under `cargo test`
+//! (criterion's test mode) every benchmark runs once, and the rows whose data makes that
+//! slow in a debug build run on small data instead (`Row::scaled_down`).
 
 // criterion_group! defines an undocumented public function.
 #![allow(missing_docs)]
 
-use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
-use xtism::{CompiledPlugin, Plugin, PluginBuilder};
+use std::time::Duration;
 
-fn benches(c: &mut Criterion) {
-    let wasm = xtism_bench::echo_plugin();
-    for name in xtism::ENGINES {
-        let engine = xtism::engine(name).unwrap();
-        let mut group = c.benchmark_group(*name);
-        group.bench_function("compile", |b| {
-            b.iter(|| {
-                CompiledPlugin::new(PluginBuilder::new(&wasm).with_engine(engine.clone())).unwrap()
-            })
-        });
-        let compiled =
-            CompiledPlugin::new(PluginBuilder::new(&wasm).with_engine(engine.clone())).unwrap();
-        // Instances are dropped outside the timing, a batch at a time; a batch of 1000 keeps
-        // the live linear memories under the kernel's map count (65530 mappings by default),
-        // which criterion's automatic batches of fast instantiations overran on wasmer.
-        group.bench_function("instantiate", |b| {
-            b.iter_batched(
-                || (),
-                |()| Plugin::new_from_compiled(&compiled).unwrap(),
-                BatchSize::NumIterations(1000),
-            )
-        });
-        let mut plugin = Plugin::new_from_compiled(&compiled).unwrap();
-        let input = [7u8; 16];
-        group.bench_function("echo_16b", |b| {
-            b.iter(|| {
-                let out: &[u8] = plugin.call("echo", &input).unwrap();
-                assert_eq!(out.len(), 16);
-            })
-        });
+use criterion::{Criterion, SamplingMode, criterion_group, criterion_main};
+use xtism_bench::{BenchError, Measure, Row, Workload, standard_rows};
+
+/// Whether criterion runs in test mode (`cargo test`): `cargo bench` passes `--bench`.
+fn test_mode() -> bool {
+    !std::env::args().any(|a| a == "--bench")
+}
+
+/// The official crate's column, with the `official` feature.
+#[cfg(feature = "official")]
+const OFFICIAL: &[&str] = &[xtism_bench::official::NAME];
+#[cfg(not(feature = "official"))]
+const OFFICIAL: &[&str] = &[];
+
+/// The runtimes: every xtism engine compiled in, then the official crate.
+fn runtimes() -> Vec<&'static str> {
+    xtism::ENGINES.iter().chain(OFFICIAL).copied().collect()
+}
+
+/// `row` on the runtime called `name`.
+fn prepare(row: &Row, name: &str) -> Result<Box<dyn Workload>, BenchError> {
+    #[cfg(feature = "official")]
+    if name == xtism_bench::official::NAME {
+        return xtism_bench::official::prepare(row);
+    }
+    xtism_bench::prepare(row, name)
+}
+
+/// Whether an iteration of `row` takes milliseconds: a compile or 1 MiB of data.
+fn slow(row: &Row) -> bool {
+    match &row.measure {
+        Measure::Create => true,
+        Measure::Instantiate => false,
+        Measure::Call { input, .. } => input.len() >= 64 * 1024,
+    }
+}
+
+fn rows(c: &mut Criterion) {
+    let test = test_mode();
+    for row in standard_rows() {
+        let row = if test { row.scaled_down() } else { row };
+        let mut group = c.benchmark_group(&row.id);
+        if slow(&row) {
+            // Milliseconds to a second an iteration: ten samples of equal size, not
+            // criterion's default 100 samples of growing size (5,050 iterations).
+            group
+                .sampling_mode(SamplingMode::Flat)
+                .sample_size(10)
+                .warm_up_time(Duration::from_millis(500))
+                .measurement_time(Duration::from_secs(3));
+        }
+        for name in runtimes() {
+            let mut workload = match prepare(&row, name) {
+                Ok(workload) => workload,
+                Err(err) => panic!("{}/{name}: {err}", row.id),
+            };
+            group.bench_function(name, |b| {
+                b.iter_custom(|iterations| {
+                    workload
+                        .run(iterations)
+                        .unwrap_or_else(|err| panic!("{}/{name}: {err}", row.id))
+                })
+            });
+        }
         group.finish();
     }
 }
 
-criterion_group!(calls, benches);
-criterion_main!(calls);
+criterion_group!(benches, rows);
+criterion_main!(benches);

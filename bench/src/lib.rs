@@ -1,12 +1,29 @@
-//! xtism-bench: benchmarks of xtism on every engine compiled in.
+//! xtism-bench: the benchmark rows of issue 9, on every engine compiled in and, with the
+//! `official` feature, on the official `extism` crate.
 //!
-//! `cargo bench -p xtism-bench` runs the criterion benchmarks in `benches/`: compiling a
-//! plug-in, instantiating it from a [`xtism::CompiledPlugin`], and a small echo call.
+//! A [`Row`] says what one measure is: a plug-in, what is timed (create, instantiate or a
+//! call), the function, the input and the host functions. [`standard_rows`] are the rows
+//! of the comparison; [`plugin_rows`] measures a user's own plug-in the same way. A
+//! [`Workload`] is a row made ready on one runtime ([`prepare`] for an xtism engine,
+//! `official::prepare` for the official crate): [`Workload::run`] times a number of
+//! iterations and leaves set-up and tear-down out of the time. The criterion benchmarks in
+//! `benches/rows.rs` and the `xtism bench` command both time these workloads, the command
+//! with the loop of [`timing`].
 
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
-/// The plug-in the call benchmarks use: `c/echo.wasm` (export `echo`) from the corpus.
-pub fn echo_plugin() -> Vec<u8> {
-    xtism_conformance::plugin("c/echo.wasm")
-}
+mod error;
+mod inputs;
+#[cfg(feature = "official")]
+pub mod official;
+pub mod plugins;
+mod rows;
+pub mod timing;
+mod workload;
+mod xtism_runtime;
+
+pub use error::BenchError;
+pub use rows::{Expect, HostFunctions, Measure, Row, plugin_rows, standard_rows};
+pub use workload::Workload;
+pub use xtism_runtime::prepare;

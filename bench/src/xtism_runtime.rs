@@ -1,0 +1,168 @@
+//! The rows on an xtism engine.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use xtism::{CompiledPlugin, Engine, Function, PTR, Plugin, PluginBuilder, UserData, host_fn};
+
+use crate::workload::INSTANCE_BATCH;
+use crate::{BenchError, Expect, HostFunctions, Measure, Row, Workload};
+
+host_fn!(host_reflect(data: Vec<u8>) -> Vec<u8> { Ok(data) });
+
+/// The host functions of `host`.
+fn functions(host: HostFunctions) -> Vec<Function> {
+    match host {
+        HostFunctions::None => Vec::new(),
+        HostFunctions::Reflect => vec![Function::new(
+            "host_reflect",
+            [PTR],
+            [PTR],
+            UserData::<()>::default(),
+            host_reflect,
+        )],
+    }
+}
+
+/// What every plug-in of `row` is built from.
+#[derive(Clone)]
+struct Recipe {
+    wasm: Arc<[u8]>,
+    engine: Arc<dyn Engine>,
+    host: HostFunctions,
+    wasi: bool,
+}
+
+impl Recipe {
+    /// A builder for the row's plug-in on the engine, with the compile cache off (on by
+    /// default for the JIT engines): `create` is the cold row, and no row reads or writes
+    /// the user's cache. (`create_cached`, when it comes, gets a builder with a cache of
+    /// its own.)
+    fn builder(&self) -> PluginBuilder<'_> {
+        PluginBuilder::new(&self.wasm[..])
+            .with_engine(Arc::clone(&self.engine))
+            .with_cache_disabled()
+            .with_wasi(self.wasi)
+            .with_functions(functions(self.host))
+    }
+}
+
+/// `row` on the xtism engine called `engine` (one of [`xtism::ENGINES`]).
+///
+/// # Errors
+///
+/// An unknown engine, a plug-in that does not compile or link, a call that fails or
+/// outputs what the row does not expect.
+pub fn prepare(row: &Row, engine: &str) -> Result<Box<dyn Workload>, BenchError> {
+    let recipe = Recipe {
+        wasm: Arc::clone(&row.wasm),
+        engine: xtism::engine(engine)?,
+        host: row.host,
+        wasi: row.wasi,
+    };
+    Ok(match &row.measure {
+        Measure::Create => {
+            // Fails here, with the plug-in's own error, rather than in the timing.
+            recipe.builder().build()?;
+            Box::new(Create { recipe })
+        }
+        Measure::Instantiate => Box::new(Instantiate {
+            compiled: CompiledPlugin::new(recipe.builder())?,
+        }),
+        Measure::Call {
+            function,
+            input,
+            expect,
+        } => {
+            let mut plugin = recipe.builder().build()?;
+            check(&mut plugin, function, input, *expect)?;
+            Box::new(Call {
+                plugin,
+                function: function.clone(),
+                input: Arc::clone(input),
+            })
+        }
+    })
+}
+
+/// Calls `function` once and checks its output against `expect`.
+fn check(
+    plugin: &mut Plugin,
+    function: &str,
+    input: &[u8],
+    expect: Expect,
+) -> Result<(), BenchError> {
+    if !plugin.function_exists(function) {
+        return Err(BenchError::new(format!(
+            "the plug-in has no function {function:?}"
+        )));
+    }
+    let output: &[u8] = plugin.call(function, input)?;
+    if !expect.accepts(input, output) {
+        return Err(BenchError::new(format!(
+            "{function} output {} bytes that are not what the benchmark expects ({expect:?})",
+            output.len()
+        )));
+    }
+    Ok(())
+}
+
+/// Compile + instantiate from bytes.
+struct Create {
+    recipe: Recipe,
+}
+
+impl Workload for Create {
+    fn run(&mut self, iterations: u64) -> Result<Duration, BenchError> {
+        let mut took = Duration::ZERO;
+        for _ in 0..iterations {
+            let start = Instant::now();
+            let plugin = self.recipe.builder().build()?;
+            took += start.elapsed();
+            drop(plugin);
+        }
+        Ok(took)
+    }
+}
+
+/// A plug-in from a compiled plug-in.
+struct Instantiate {
+    compiled: CompiledPlugin,
+}
+
+impl Workload for Instantiate {
+    fn run(&mut self, iterations: u64) -> Result<Duration, BenchError> {
+        let mut took = Duration::ZERO;
+        let mut left = iterations;
+        while left > 0 {
+            let batch = left.min(INSTANCE_BATCH);
+            let mut live = Vec::with_capacity(batch as usize);
+            let start = Instant::now();
+            for _ in 0..batch {
+                live.push(Plugin::new_from_compiled(&self.compiled)?);
+            }
+            took += start.elapsed();
+            drop(live);
+            left -= batch;
+        }
+        Ok(took)
+    }
+}
+
+/// A call on a warm instance.
+struct Call {
+    plugin: Plugin,
+    function: String,
+    input: Arc<[u8]>,
+}
+
+impl Workload for Call {
+    fn run(&mut self, iterations: u64) -> Result<Duration, BenchError> {
+        let start = Instant::now();
+        for _ in 0..iterations {
+            let output: &[u8] = self.plugin.call(&self.function, &self.input[..])?;
+            std::hint::black_box(output);
+        }
+        Ok(start.elapsed())
+    }
+}
