@@ -1,4 +1,4 @@
-//! The command line: clap definitions of `xtism call` and `xtism info`, and the parsers of
+//! The command line: clap definitions of the subcommands, and the parsers of
 //! the structured flag values (`KEY=VALUE`, JSON config, `[ro:]HOST:GUEST`).
 
 use std::collections::BTreeMap;
@@ -26,6 +26,49 @@ pub enum Command {
     /// print a table of cases by engine.
     #[cfg(feature = "conformance")]
     Conformance(ConformanceArgs),
+    /// Time plug-ins on the engines (the standard benchmark rows, or --plugin) and print a
+    /// table of medians with each engine's ratio to the fastest.
+    #[cfg(feature = "bench")]
+    Bench(BenchArgs),
+}
+
+/// `xtism bench`.
+#[cfg(feature = "bench")]
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Measure on this engine (repeatable; default: every engine compiled in).
+    #[arg(long = "engine", value_name = "NAME")]
+    pub engines: Vec<String>,
+
+    /// Measure this plug-in (Wasm, or WebAssembly text) instead of the standard rows:
+    /// create, instantiate, and a call of --function with --input.
+    #[arg(long, value_name = "PATH", requires = "function")]
+    pub plugin: Option<PathBuf>,
+
+    /// The function the call row of --plugin calls.
+    #[arg(long, value_name = "NAME", requires = "plugin")]
+    pub function: Option<String>,
+
+    /// The input of that call: the bytes of FILE (default: empty).
+    #[arg(long, value_name = "FILE", requires = "plugin")]
+    pub input: Option<PathBuf>,
+
+    /// Give --plugin WASI preview 1.
+    #[arg(long, requires = "plugin")]
+    pub wasi: bool,
+
+    /// Measure only the standard row ID (repeatable; `create`, `echo_16b`, ...).
+    #[arg(long = "row", value_name = "ID", conflicts_with = "plugin")]
+    pub rows: Vec<String>,
+
+    /// Also draw the medians as a bar chart (log scale) into PATH, an SVG file.
+    #[arg(long, value_name = "PATH")]
+    pub svg: Option<PathBuf>,
+
+    /// Time one iteration per measure: checks that everything runs in seconds; the times
+    /// mean little.
+    #[arg(long)]
+    pub quick: bool,
 }
 
 /// `xtism conformance`.

@@ -24,7 +24,7 @@ struct Run {
 ///
 /// An unknown engine, a filter that selects no case, or any failed case.
 pub fn run(args: &ConformanceArgs) -> Result<(), CliError> {
-    let engines = engines(&args.engines)?;
+    let engines = crate::engines::selected(&args.engines)?;
     let cases: Vec<&'static Case> = xtism_conformance::cases()
         .into_iter()
         .filter(|c| {
@@ -68,28 +68,6 @@ pub fn run(args: &ConformanceArgs) -> Result<(), CliError> {
         return Err(CliError::msg(format!("{failed} conformance cases failed")));
     }
     Ok(())
-}
-
-/// The engines named on the command line, or every engine compiled in.
-fn engines(named: &[String]) -> Result<Vec<&'static str>, CliError> {
-    if named.is_empty() {
-        return Ok(xtism::ENGINES.to_vec());
-    }
-    named
-        .iter()
-        .map(|name| {
-            xtism::ENGINES
-                .iter()
-                .copied()
-                .find(|e| e == name)
-                .ok_or_else(|| {
-                    CliError::msg(format!(
-                        "no engine named {name:?} in this build (it has {})",
-                        xtism::ENGINES.join(", ")
-                    ))
-                })
-        })
-        .collect()
 }
 
 /// As many workers as the machine has cores.

@@ -4,6 +4,7 @@
 //! xtism call count_vowels.wasm count_vowels -i "Hello, World!"
 //! xtism info count_vowels.wasm
 //! xtism conformance --engine wasmi --filter kernel
+//! xtism bench --engine wasmtime --engine wasmi --svg bench.svg
 //! ```
 //!
 //! The command is a thin layer over the `xtism` crate: it turns its arguments into an
@@ -15,9 +16,15 @@
 #![forbid(unsafe_code)]
 
 mod args;
+#[cfg(feature = "bench")]
+mod bench;
 mod call;
+#[cfg(feature = "bench")]
+mod chart;
 #[cfg(feature = "conformance")]
 mod conformance;
+#[cfg(any(feature = "conformance", feature = "bench"))]
+mod engines;
 mod error;
 mod info;
 mod load;
@@ -35,6 +42,8 @@ fn main() -> ExitCode {
         Command::Info(args) => info::run(&args).map_err(|e| e.in_plugin(&args.source.file)),
         #[cfg(feature = "conformance")]
         Command::Conformance(args) => conformance::run(&args),
+        #[cfg(feature = "bench")]
+        Command::Bench(args) => bench::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
