@@ -13,9 +13,9 @@ use wasmer::{
 use wasmer_types::TrapCode;
 use xtism_core::engine::{
     CallLimits, DynamicInvoke, HostAccess, HostTrap, ImportSource, Instance, InstantiateError,
-    LinkPlan, Linked, Module, ResourceLimits, TypedModule, WasiImport,
+    KernelMemory, LinkPlan, Linked, Module, ResourceLimits, TypedModule, WasiImport,
 };
-use xtism_core::{Error, HostImport, PluginState, Val, ValType};
+use xtism_core::{Error, HostImport, KERNEL_MEMORY_EXPORT, PluginState, Val, ValType};
 
 use crate::interrupt::{FLAG_EXPORT, Slot};
 use crate::limits::Budget;
@@ -206,7 +206,8 @@ struct LinkedModule {
 /// A plug-in linked for wasmer: modules and where their imports come from.
 pub(crate) struct WasmerLinked {
     engine: wasmer::Engine,
-    kernel: wasmer::Module,
+    /// The kernel module, when the kernel memory lives in an instance of it.
+    kernel: Option<wasmer::Module>,
     config: Config,
     modules: Arc<[LinkedModule]>,
     functions: Vec<UserFunction>,
@@ -252,7 +253,7 @@ impl WasmerLinked {
             .collect();
         Ok(WasmerLinked {
             engine,
-            kernel,
+            kernel: (plan.kernel_memory == KernelMemory::Instance).then_some(kernel),
             config,
             modules: modules.into(),
             functions,
@@ -265,7 +266,7 @@ impl WasmerLinked {
         store: &mut Store,
         env: &FunctionEnv<StoreData>,
     ) -> Result<(Vec<WasmerInstance>, Instrumented), Error> {
-        let instances = self.modules.len() + 1;
+        let instances = self.modules.len() + usize::from(self.kernel.is_some());
         if instances > usize::try_from(self.limits.max_instances).unwrap_or(usize::MAX) {
             return Err(Error::MemoryLimit(format!(
                 "the plug-in needs {instances} instances, more than the limit of {}",
@@ -273,9 +274,15 @@ impl WasmerLinked {
             )));
         }
         let budget = Budget::open(self.limits);
-        let kernel =
-            WasmerInstance::new_by_index(store, &self.kernel, &[]).map_err(instantiate_error)?;
-        let kernel_memory = kernel.exports.get_memory("memory").ok().cloned();
+        let kernel = match &self.kernel {
+            Some(module) => {
+                Some(WasmerInstance::new_by_index(store, module, &[]).map_err(instantiate_error)?)
+            }
+            None => None,
+        };
+        let mut kernel_memory = kernel
+            .as_ref()
+            .and_then(|k| k.exports.get_memory("memory").ok().cloned());
         env.as_mut(store).kernel = kernel_memory.clone();
         let mut parts = Instrumented::default();
         let mut instances: Vec<WasmerInstance> = Vec::with_capacity(self.modules.len());
@@ -286,7 +293,10 @@ impl WasmerLinked {
                     ImportSource::Wasi(import) => {
                         Some(Extern::Function(wasi_function(store, env, *import, index)))
                     }
-                    ImportSource::Kernel(name) => kernel.exports.get_extern(name).cloned(),
+                    ImportSource::Kernel(name) => kernel
+                        .as_ref()
+                        .and_then(|k| k.exports.get_extern(name))
+                        .cloned(),
                     ImportSource::Host(import) => {
                         Some(Extern::Function(host_function(store, env, *import)))
                     }
@@ -312,8 +322,12 @@ impl WasmerLinked {
             instances.push(instance);
         }
         drop(budget);
-        if instances.is_empty() {
+        let Some(main) = instances.last() else {
             return Err(Error::Invalid("the link plan has no modules".into()));
+        };
+        if kernel.is_none() {
+            kernel_memory = main.exports.get_memory(KERNEL_MEMORY_EXPORT).ok().cloned();
+            env.as_mut(store).kernel = kernel_memory.clone();
         }
         parts.kernel_memory = kernel_memory;
         Ok((instances, parts))

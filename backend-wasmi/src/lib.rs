@@ -21,10 +21,12 @@ use wasmi::{
 };
 use xtism_core::engine::{
     CallLimits, Capabilities, CompileOptions, DynamicInvoke, Engine, Export, ExternKind,
-    HostAccess, HostTrap, Import, ImportSource, Instance, InstantiateError, LinkPlan, Linked,
-    Module, ResourceLimits, TypedModule, WasiImport,
+    HostAccess, HostTrap, Import, ImportSource, Instance, InstantiateError, KernelMemory, LinkPlan,
+    Linked, Module, ResourceLimits, TypedModule, WasiImport,
 };
-use xtism_core::{Error, FuncType, HostImport, KERNEL_WASM, PluginState, Val, ValType};
+use xtism_core::{
+    Error, FuncType, HostImport, KERNEL_MEMORY_EXPORT, KERNEL_WASM, PluginState, Val, ValType,
+};
 
 /// The engine name.
 const NAME: &str = "wasmi";
@@ -235,7 +237,7 @@ impl Engine for WasmiEngine {
         }
         Ok(Box::new(WasmiLinked {
             engine: variant.engine.clone(),
-            kernel: variant.kernel.clone(),
+            kernel: (plan.kernel_memory == KernelMemory::Instance).then(|| variant.kernel.clone()),
             modules,
             functions: plan
                 .functions
@@ -360,7 +362,8 @@ type UserFunction = (wasmi::FuncType, Arc<xtism_core::Function>);
 /// A plug-in linked for wasmi: modules and where their imports come from.
 struct WasmiLinked {
     engine: wasmi::Engine,
-    kernel: wasmi::Module,
+    /// The kernel module, when the kernel memory lives in an instance of it.
+    kernel: Option<wasmi::Module>,
     modules: Vec<(wasmi::Module, Vec<ImportSource>)>,
     functions: Vec<UserFunction>,
     limits: ResourceLimits,
@@ -443,9 +446,15 @@ impl WasmiLinked {
         &self,
         store: &mut Store<StoreData>,
     ) -> Result<(WasmiInstance, Vec<WasmiInstance>), Error> {
-        let kernel =
-            WasmiInstance::new(&mut *store, &self.kernel, &[]).map_err(instantiate_error)?;
-        store.data_mut().kernel = kernel.get_memory(&*store, "memory");
+        let kernel = match &self.kernel {
+            Some(module) => {
+                let kernel =
+                    WasmiInstance::new(&mut *store, module, &[]).map_err(instantiate_error)?;
+                store.data_mut().kernel = kernel.get_memory(&*store, "memory");
+                Some(kernel)
+            }
+            None => None,
+        };
         let mut instances: Vec<WasmiInstance> = Vec::with_capacity(self.modules.len());
         for (index, (module, sources)) in self.modules.iter().enumerate() {
             let mut externs = Vec::with_capacity(sources.len());
@@ -454,7 +463,9 @@ impl WasmiLinked {
                     ImportSource::Wasi(import) => {
                         Some(Extern::Func(Self::wasi_func(store, *import, index)))
                     }
-                    ImportSource::Kernel(name) => kernel.get_export(&*store, name),
+                    ImportSource::Kernel(name) => {
+                        kernel.and_then(|kernel| kernel.get_export(&*store, name))
+                    }
                     ImportSource::Host(import) => {
                         Some(Extern::Func(Self::host_func(store, *import)))
                     }
@@ -479,6 +490,9 @@ impl WasmiLinked {
         let main = instances
             .pop()
             .ok_or_else(|| Error::Invalid("the link plan has no modules".into()))?;
+        if kernel.is_none() {
+            store.data_mut().kernel = main.get_memory(&*store, KERNEL_MEMORY_EXPORT);
+        }
         Ok((main, instances))
     }
 }

@@ -75,10 +75,12 @@ use wasmtime::{
 };
 use xtism_core::engine::{
     CallLimits, Capabilities, CompileOptions, DynamicInvoke, Engine, Export, ExternKind,
-    HostAccess, HostTrap, Import, ImportSource, Instance, InstantiateError, LinkPlan, Linked,
-    Module, Profiling, ResourceLimits, TypedModule, WasiImport,
+    HostAccess, HostTrap, Import, ImportSource, Instance, InstantiateError, KernelMemory, LinkPlan,
+    Linked, Module, Profiling, ResourceLimits, TypedModule, WasiImport,
 };
-use xtism_core::{Error, FuncType, HostImport, KERNEL_WASM, PluginState, Val, ValType};
+use xtism_core::{
+    Error, FuncType, HostImport, KERNEL_MEMORY_EXPORT, KERNEL_WASM, PluginState, Val, ValType,
+};
 
 use crate::ticker::Ticker;
 
@@ -418,9 +420,11 @@ impl Engine for WasmtimeEngine {
         let mut defined: HashSet<(String, String)> = HashSet::new();
         let mut modules: Vec<LinkedModule> = Vec::with_capacity(plan.modules.len());
         let mut names = vec![(variant.kernel.module().clone(), "xtism-kernel".into())];
+        // A kernel instance has one memory; a merged kernel's memory is the main module's.
+        let kernel_instance = u32::from(plan.kernel_memory == KernelMemory::Instance);
         let mut needs = Needs {
-            instances: 1,
-            memories: 1,
+            instances: kernel_instance,
+            memories: kernel_instance,
             tables: 0,
         };
         for (module_index, planned) in plan.modules.iter().enumerate() {
@@ -509,6 +513,17 @@ impl Engine for WasmtimeEngine {
             .iter()
             .map(|m| m.module.get_export_index("memory"))
             .collect();
+        let kernel = match plan.kernel_memory {
+            KernelMemory::Instance => KernelPlace::Instance,
+            KernelMemory::MainExport => KernelPlace::MainExport(
+                modules
+                    .last()
+                    .and_then(|m| m.module.get_export_index(KERNEL_MEMORY_EXPORT))
+                    .ok_or_else(|| {
+                        Error::Invalid("the main module exports no kernel memory".into())
+                    })?,
+            ),
+        };
         let limits = plan.limits;
         Ok(Box::new(WasmtimeLinked {
             variant: Arc::clone(&variant),
@@ -516,6 +531,7 @@ impl Engine for WasmtimeEngine {
             linker,
             modules,
             memories,
+            kernel,
             refusal: needs.refusal(&limits),
             limits,
             fuel: options.fuel,
@@ -834,6 +850,14 @@ enum PlannedImport {
     Linker(Box<str>, Box<str>),
 }
 
+/// Where a [`WasmtimeLinked`]'s kernel memory comes from.
+enum KernelPlace {
+    /// The variant's kernel module, instantiated first.
+    Instance,
+    /// This export of the main module.
+    MainExport(ModuleExport),
+}
+
 /// A module of the plan, with the source of each of its imports.
 struct LinkedModule {
     module: wasmtime::Module,
@@ -848,6 +872,8 @@ struct WasmtimeLinked {
     modules: Vec<LinkedModule>,
     /// Each module's `memory` export, in link-plan order.
     memories: Vec<Option<ModuleExport>>,
+    /// Where the kernel memory comes from.
+    kernel: KernelPlace,
     /// Why these limits forbid every instantiation, if they do.
     refusal: Option<String>,
     limits: ResourceLimits,
@@ -878,14 +904,20 @@ impl WasmtimeLinked {
         if let Some(refusal) = &self.refusal {
             return Err(Error::MemoryLimit(refusal.clone()));
         }
-        let kernel = self
-            .variant
-            .kernel
-            .instantiate(&mut *store)
-            .map_err(|e| instantiate_error(e, store))?;
-        store.data_mut().kernel = kernel
-            .get_module_export(&mut *store, &self.variant.kernel_memory)
-            .and_then(Extern::into_memory);
+        let kernel = match self.kernel {
+            KernelPlace::Instance => {
+                let kernel = self
+                    .variant
+                    .kernel
+                    .instantiate(&mut *store)
+                    .map_err(|e| instantiate_error(e, store))?;
+                store.data_mut().kernel = kernel
+                    .get_module_export(&mut *store, &self.variant.kernel_memory)
+                    .and_then(Extern::into_memory);
+                Some(kernel)
+            }
+            KernelPlace::MainExport(_) => None,
+        };
         let mut instances: Vec<wasmtime::Instance> = Vec::with_capacity(self.modules.len());
         let mut externs: Vec<Extern> = Vec::new();
         for (linked, memory) in self.modules.iter().zip(&self.memories) {
@@ -894,7 +926,7 @@ impl WasmtimeLinked {
                 let ext = match import {
                     PlannedImport::Instance { index, export } => {
                         let provider = match index {
-                            None => Some(&kernel),
+                            None => kernel.as_ref(),
                             Some(i) => instances.get(*i),
                         };
                         provider.and_then(|p| p.get_module_export(&mut *store, export))
@@ -915,6 +947,11 @@ impl WasmtimeLinked {
                 .and_then(Extern::into_memory);
             store.data_mut().memories.push(memory);
             instances.push(instance);
+        }
+        if let (KernelPlace::MainExport(export), Some(main)) = (&self.kernel, instances.last()) {
+            store.data_mut().kernel = main
+                .get_module_export(&mut *store, export)
+                .and_then(Extern::into_memory);
         }
         Ok(instances)
     }

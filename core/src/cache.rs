@@ -10,11 +10,13 @@
 //! - **Key.** An artifact is stored as `<engine>-<hex>.bin`, where `<hex>` is the SHA-256 of
 //!   (each part length-prefixed): this format's tag, the engine's name, the engine's
 //!   [`code_identity`](Engine::code_identity) for the compile options (its version, target,
-//!   CPU features and whatever configuration shapes code), the module's name and its Wasm
-//!   bytes (after core's own rewrites). So an artifact is only looked up by an engine that
+//!   CPU features and whatever configuration shapes code) with the version of the kernel
+//!   merge when the module may be merged (see `merge`, which runs only on a miss), the
+//!   module's name and its Wasm bytes (with the start function deferred). So an artifact is only looked up by an engine that
 //!   would compile the same bytes to the same code; another version or configuration gets
 //!   another file, never a stale one.
-//! - **File.** A tag, the SHA-256 of the artifact, then the artifact. A file whose tag or
+//! - **File.** A tag, the SHA-256 of the rest, a byte saying whether core merged the kernel's
+//!   data path into the module (see `merge`), then the artifact. A file whose tag or
 //!   checksum does not match (torn, truncated, damaged) is compiled anew and replaced.
 //!   Files are written under a temporary name of their own and renamed into place, so
 //!   concurrent processes never read half a file.
@@ -37,13 +39,14 @@ use sha2::{Digest, Sha256};
 
 use crate::engine::{CompileOptions, Engine, Module};
 use crate::error::Error;
+use crate::merge::{MERGE_VERSION, merge_kernel};
 
 /// The environment variable that moves the default cache directory, or disables the cache
 /// with the value `off`.
 pub const CACHE_DIR_ENV: &str = "XTISM_CACHE_DIR";
 
 /// Tag at the start of every artifact file and of every key; change it when either changes.
-const FORMAT: &[u8] = b"xtism compile cache v1\n";
+const FORMAT: &[u8] = b"xtism compile cache v2\n";
 
 /// Length of the SHA-256 checksum after the tag.
 const CHECKSUM_LEN: usize = 32;
@@ -91,39 +94,82 @@ fn default_dir() -> Option<PathBuf> {
     }
 }
 
-/// Compiles `wasm` (module `name`) on `engine`, through the cache in `dir` when there is
-/// one and the engine can serialize with these options.
+/// A compiled module, and whether core merged the kernel's data path into it.
+pub(crate) struct Compiled {
+    pub module: Arc<dyn Module>,
+    /// The module holds the kernel memory (see `merge`); else the kernel is an instance.
+    pub merged: bool,
+}
+
+/// Compiles `wasm` (module `name`) on `engine`, merging the kernel's data path into it when
+/// `merge` (see `merge`), through the cache in `dir` when there is one and the engine can
+/// serialize with these options.
 ///
 /// # Errors
 ///
-/// The engine's compile errors; never an error of the cache itself.
+/// The engine's compile errors for `wasm` as given; never an error of the cache itself.
 pub(crate) fn compile(
     engine: &dyn Engine,
     dir: Option<&Path>,
     name: &str,
     wasm: &[u8],
     options: &CompileOptions,
-) -> Result<Arc<dyn Module>, Error> {
+    merge: bool,
+) -> Result<Compiled, Error> {
     let Some((dir, identity)) = dir.zip(engine.code_identity(options)) else {
-        return engine.compile(name, wasm, options);
+        return compile_merged(engine, name, wasm, options, merge);
     };
-    let path = artifact_path(dir, engine.name(), &identity, name, wasm);
-    if let Some(artifact) = read_artifact(&path) {
+    let version = if merge { MERGE_VERSION } else { "" };
+    let path = artifact_path(
+        dir,
+        engine.name(),
+        &[&identity, version.as_bytes()].concat(),
+        name,
+        wasm,
+    );
+    if let Some((merged, artifact)) = read_artifact(&path) {
         match engine.deserialize(name, &artifact, options) {
-            Ok(module) => return Ok(module),
+            Ok(module) => return Ok(Compiled { module, merged }),
             Err(e) => debug(&path, &format!("ignoring the artifact: {e}")),
         }
     }
-    let module = engine.compile(name, wasm, options)?;
-    match engine.serialize(module.as_ref()) {
+    let compiled = compile_merged(engine, name, wasm, options, merge)?;
+    match engine.serialize(compiled.module.as_ref()) {
         Ok(artifact) => {
-            if let Err(e) = write_artifact(&path, &artifact) {
+            if let Err(e) = write_artifact(&path, compiled.merged, &artifact) {
                 debug(&path, &format!("not cached: {e}"));
             }
         }
         Err(e) => debug(&path, &format!("not cached: {e}")),
     }
-    Ok(module)
+    Ok(compiled)
+}
+
+/// Compiles `wasm` with the kernel's data path merged in when `merge` and the merge
+/// applies, else as it is. A merged module the engine refuses is compiled as it is, so the
+/// engine's errors are always about the module the user gave.
+fn compile_merged(
+    engine: &dyn Engine,
+    name: &str,
+    wasm: &[u8],
+    options: &CompileOptions,
+    merge: bool,
+) -> Result<Compiled, Error> {
+    if let Some(merged) = merge.then(|| merge_kernel(wasm)).flatten() {
+        match engine.compile(name, &merged, options) {
+            Ok(module) => {
+                return Ok(Compiled {
+                    module,
+                    merged: true,
+                });
+            }
+            Err(e) => tracing::debug!(target: "xtism::merge", "{name}: compiled unmerged: {e}"),
+        }
+    }
+    Ok(Compiled {
+        module: engine.compile(name, wasm, options)?,
+        merged: false,
+    })
 }
 
 fn debug(path: &Path, what: &str) {
@@ -142,21 +188,27 @@ fn artifact_path(dir: &Path, engine: &str, identity: &[u8], name: &str, wasm: &[
     dir.join(format!("{engine}-{}.bin", hex::encode(key.finalize())))
 }
 
-/// The artifact in the file at `path`, if the file is whole.
-fn read_artifact(path: &Path) -> Option<Vec<u8>> {
+/// Whether the file's module is merged, and its artifact, if the file is whole.
+fn read_artifact(path: &Path) -> Option<(bool, Vec<u8>)> {
     let mut file = std::fs::read(path).ok()?;
     let rest = file.strip_prefix(FORMAT)?;
-    let (checksum, artifact) = rest.split_at_checked(CHECKSUM_LEN)?;
-    if Sha256::digest(artifact).as_slice() != checksum {
+    let (checksum, content) = rest.split_at_checked(CHECKSUM_LEN)?;
+    if Sha256::digest(content).as_slice() != checksum {
         debug(path, "ignoring a damaged artifact");
         return None;
     }
-    file.drain(..FORMAT.len() + CHECKSUM_LEN);
-    Some(file)
+    let merged = match content.first()? {
+        0 => false,
+        1 => true,
+        _ => return None,
+    };
+    file.drain(..FORMAT.len() + CHECKSUM_LEN + 1);
+    Some((merged, file))
 }
 
-/// Writes `artifact` to `path`, atomically: under a temporary name, then renamed.
-fn write_artifact(path: &Path, artifact: &[u8]) -> std::io::Result<()> {
+/// Writes `artifact` (of a merged module or not) to `path`, atomically: under a temporary
+/// name, then renamed.
+fn write_artifact(path: &Path, merged: bool, artifact: &[u8]) -> std::io::Result<()> {
     static NEXT: AtomicU64 = AtomicU64::new(0);
     let dir = path.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir)?;
@@ -165,10 +217,13 @@ fn write_artifact(path: &Path, artifact: &[u8]) -> std::io::Result<()> {
         std::process::id(),
         NEXT.fetch_add(1, Ordering::Relaxed)
     ));
-    let mut file = Vec::with_capacity(FORMAT.len() + CHECKSUM_LEN + artifact.len());
+    let mut content = Vec::with_capacity(1 + artifact.len());
+    content.push(u8::from(merged));
+    content.extend_from_slice(artifact);
+    let mut file = Vec::with_capacity(FORMAT.len() + CHECKSUM_LEN + content.len());
     file.extend_from_slice(FORMAT);
-    file.extend_from_slice(&Sha256::digest(artifact));
-    file.extend_from_slice(artifact);
+    file.extend_from_slice(&Sha256::digest(&content));
+    file.extend_from_slice(&content);
     let written =
         std::fs::write(&temporary, &file).and_then(|()| std::fs::rename(&temporary, path));
     if written.is_err() {
@@ -210,8 +265,16 @@ mod tests {
     fn only_a_whole_file_is_read_back() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("sub").join("a.bin");
-        write_artifact(&path, b"native code").unwrap();
-        assert_eq!(read_artifact(&path).unwrap(), b"native code");
+        write_artifact(&path, true, b"native code").unwrap();
+        assert_eq!(
+            read_artifact(&path).unwrap(),
+            (true, b"native code".to_vec())
+        );
+        write_artifact(&path, false, b"native code").unwrap();
+        assert_eq!(
+            read_artifact(&path).unwrap(),
+            (false, b"native code".to_vec())
+        );
         assert_eq!(
             std::fs::read_dir(path.parent().unwrap()).unwrap().count(),
             1
@@ -233,6 +296,6 @@ mod tests {
         let file = dir.path().join("file");
         std::fs::write(&file, b"").unwrap();
         // A directory below a regular file cannot be created.
-        assert!(write_artifact(&file.join("a.bin"), b"x").is_err());
+        assert!(write_artifact(&file.join("a.bin"), false, b"x").is_err());
     }
 }

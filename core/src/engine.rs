@@ -365,11 +365,26 @@ pub struct PlannedModule {
     pub imports: Vec<ImportSource>,
 }
 
+/// Where a plug-in's kernel memory lives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KernelMemory {
+    /// In an instance of the kernel module ([`KERNEL_WASM`](crate::KERNEL_WASM)), made
+    /// before the plug-in's modules: its export `memory`; the modules' data-path imports are
+    /// [`ImportSource::Kernel`] exports of that instance.
+    Instance,
+    /// Core merged the kernel's data path into the main module (the plug-in has no other):
+    /// the main instance's memory export [`KERNEL_MEMORY_EXPORT`](crate::KERNEL_MEMORY_EXPORT).
+    /// No kernel instance is made, and no import is [`ImportSource::Kernel`].
+    MainExport,
+}
+
 /// How to instantiate a plug-in: modules in instantiation order, the last one main.
 #[derive(Clone)]
 pub struct LinkPlan {
     /// Modules, dependencies first; the last is the plug-in's main module.
     pub modules: Vec<PlannedModule>,
+    /// Where the kernel memory lives.
+    pub kernel_memory: KernelMemory,
     /// The user host functions.
     pub functions: Vec<Function>,
     /// What the store may hold.

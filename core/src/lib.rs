@@ -23,6 +23,7 @@ mod function;
 mod http;
 mod log;
 mod macros;
+mod merge;
 mod module_bytes;
 mod plugin;
 mod pool;
@@ -46,6 +47,7 @@ pub use function::{CurrentPlugin, FuncType, Function, MemoryHandle, PTR, UserDat
 pub use log::{set_log_callback, set_log_file};
 #[doc(hidden)]
 pub use macros::{__host_fn_arg, __host_fn_kernel};
+pub use merge::KERNEL_MEMORY_EXPORT;
 pub use module_bytes::module_bytes;
 pub use plugin::{
     CancelHandle, CompiledPlugin, DebugOptions, EngineProvider, MAIN_MODULE, NoDefaultEngine,

@@ -20,7 +20,8 @@ use crate::cache::{self, CacheSetting};
 use crate::convert::{FromBytes, ToBytes};
 use crate::engine::{
     CallLimits, CancelState, CompileOptions, Engine, ExternKind, HostAccess, ImportSource,
-    Instance, InstantiateError, LinkPlan, Linked, PlannedModule, Profiling, ResourceLimits,
+    Instance, InstantiateError, KernelMemory, LinkPlan, Linked, PlannedModule, Profiling,
+    ResourceLimits,
 };
 use crate::error::Error;
 use crate::function::{CurrentPlugin, FuncType, Function, UserData, Val, ValType};
@@ -505,14 +506,26 @@ impl<'a, P: EngineProvider> PluginBuilder<'a, P> {
             .ok_or_else(|| Error::Invalid("the manifest has no main module".into()))?;
         let mut modules = Vec::with_capacity(sources.len());
         let mut deferred = Vec::with_capacity(sources.len());
+        // The kernel's data path goes into a plug-in of one module (see `merge`); modules of
+        // a manifest of several share the kernel instance. Debug info describes the code
+        // as the user compiled it, so it keeps the module unchanged.
+        let merge = sources.len() == 1 && !options.debug_info;
+        let mut merged = false;
         for (name, bytes) in &sources {
             let bytes = crate::module_bytes(name, bytes)?;
             let rewritten = start::defer_start(&bytes);
             deferred.push(rewritten.is_some());
             let bytes = rewritten.as_deref().unwrap_or(&bytes);
-            let module =
-                cache::compile(engine.as_ref(), cache_dir.as_deref(), name, bytes, &options)?;
-            modules.push((name.clone(), module));
+            let compiled = cache::compile(
+                engine.as_ref(),
+                cache_dir.as_deref(),
+                name,
+                bytes,
+                &options,
+                merge,
+            )?;
+            merged = compiled.merged;
+            modules.push((name.clone(), compiled.module));
         }
         // Dependencies first, main last.
         let main = modules.remove(main_index);
@@ -520,8 +533,14 @@ impl<'a, P: EngineProvider> PluginBuilder<'a, P> {
         let main_deferred = deferred.remove(main_index);
         deferred.push(main_deferred);
 
+        let kernel_memory = if merged {
+            KernelMemory::MainExport
+        } else {
+            KernelMemory::Instance
+        };
         let plan = plan_links(
             &modules,
+            kernel_memory,
             &self.functions,
             self.wasi,
             max_pages,
@@ -650,6 +669,7 @@ fn is_extism_export(ty: &FuncType) -> bool {
 /// Decides where every import of every module comes from.
 fn plan_links(
     modules: &[(String, Arc<dyn crate::engine::Module>)],
+    kernel_memory: KernelMemory,
     functions: &[Function],
     wasi: bool,
     max_pages: Option<u32>,
@@ -694,6 +714,10 @@ fn plan_links(
             let source = if import.module == EXTISM_ENV_MODULE {
                 if let Some((field, ty)) = kernel.get_key_value(import.name.as_str()) {
                     check(ty)?;
+                    // A merge replaces every data-path import it can serve.
+                    if kernel_memory == KernelMemory::MainExport {
+                        return Err(link_error("the kernel was merged without it".into()));
+                    }
                     ImportSource::Kernel(field)
                 } else if let Some((_, host)) = HOST_IMPORTS.iter().find(|(n, _)| *n == import.name)
                 {
@@ -748,6 +772,7 @@ fn plan_links(
     }
     Ok(LinkPlan {
         modules: planned,
+        kernel_memory,
         functions: functions.to_vec(),
         limits: ResourceLimits {
             max_pages,

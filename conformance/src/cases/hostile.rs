@@ -212,6 +212,24 @@ fn hostile_loads_and_stores_out_of_bounds(engine: &'static str) {
 }
 
 #[case]
+fn hostile_fake_kernel_memory_export(engine: &'static str) {
+    attack(
+        engine,
+        Attack {
+            wat: "wat/hostile/fake_kernel_memory.wat",
+            export: "attack",
+            input: b"hostile",
+            // core/src/merge.rs: "The plug-in's own code cannot name the kernel memory"; the
+            // header "stays writable by the host alone". The fake header in the plug-in's
+            // own memory changes nothing: the input is still 7 bytes, and echo still reads
+            // the kernel's.
+            expect: Expect::Facts(&[7]),
+            configure: plain,
+        },
+    );
+}
+
+#[case]
 fn hostile_input_load_past_the_input(engine: &'static str) {
     /// "23456789" as a little-endian u64.
     const DIGITS: u64 = u64::from_le_bytes(*b"23456789");
