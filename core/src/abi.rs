@@ -138,6 +138,9 @@ pub(crate) fn alloc_block(host: &mut dyn HostAccess, len: u64) -> u64 {
                 if !host.grow_kernel(pages) {
                     return 0;
                 }
+                // The data path reads the memory's size from the header.
+                let (memory, state) = host.kernel();
+                state.kernel.write_header(memory);
             }
             Err(_) => return 0,
         }

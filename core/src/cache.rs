@@ -11,7 +11,8 @@
 //!   (each part length-prefixed): this format's tag, the engine's name, the engine's
 //!   [`code_identity`](Engine::code_identity) for the compile options (its version, target,
 //!   CPU features and whatever configuration shapes code) with the version of the kernel
-//!   merge when the module may be merged (see `merge`, which runs only on a miss), the
+//!   merge and the kernel module's bytes when the module may be merged (see `merge`, which
+//!   runs only on a miss), the
 //!   module's name and its Wasm bytes (with the start function deferred). So an artifact is only looked up by an engine that
 //!   would compile the same bytes to the same code; another version or configuration gets
 //!   another file, never a stale one.
@@ -37,6 +38,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use sha2::{Digest, Sha256};
 
+use crate::abi::KERNEL_WASM;
 use crate::engine::{CompileOptions, Engine, Module};
 use crate::error::Error;
 use crate::merge::{MERGE_VERSION, merge_kernel};
@@ -119,14 +121,13 @@ pub(crate) fn compile(
     let Some((dir, identity)) = dir.zip(engine.code_identity(options)) else {
         return compile_merged(engine, name, wasm, options, merge);
     };
-    let version = if merge { MERGE_VERSION } else { "" };
-    let path = artifact_path(
-        dir,
-        engine.name(),
-        &[&identity, version.as_bytes()].concat(),
-        name,
-        wasm,
-    );
+    // A merged module's code also depends on the rewrite and on the kernel it inlines.
+    let identity = if merge {
+        [&identity, MERGE_VERSION.as_bytes(), KERNEL_WASM].concat()
+    } else {
+        identity
+    };
+    let path = artifact_path(dir, engine.name(), &identity, name, wasm);
     if let Some((merged, artifact)) = read_artifact(&path) {
         match engine.deserialize(name, &artifact, options) {
             Ok(module) => return Ok(Compiled { module, merged }),

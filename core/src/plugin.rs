@@ -781,6 +781,13 @@ fn plan_links(
     })
 }
 
+/// Writes the header of a new instance's kernel memory, so that the data path knows the
+/// memory's size before anything runs.
+fn write_fresh_header(instance: &mut dyn Instance) {
+    let (memory, state) = instance.kernel();
+    state.kernel.write_header(memory);
+}
+
 /// Where a WASI import comes from, or why it cannot be linked.
 fn wasi_source(wasi: bool, name: &str, wanted: Option<&FuncType>) -> Result<ImportSource, String> {
     if !wasi {
@@ -927,10 +934,11 @@ impl<P: EngineProvider> Plugin<P> {
             PluginState::new(id, inner.config.clone(), inner.limits, Arc::clone(&cancel));
         state.http = HttpState::new(Arc::clone(&inner.http));
         compiled.fresh_wasi(&mut state)?;
-        let instance = inner
+        let mut instance = inner
             .linked
             .instantiate(state)
             .map_err(InstantiateError::into_error)?;
+        write_fresh_header(instance.as_mut());
         Ok(Plugin {
             compiled: compiled.clone(),
             cancel,
@@ -1079,7 +1087,8 @@ impl<P: EngineProvider> Plugin<P> {
             return Err(e);
         }
         match self.compiled.inner.linked.instantiate(state) {
-            Ok(instance) => {
+            Ok(mut instance) => {
+                write_fresh_header(instance.as_mut());
                 self.instance = Some(instance);
                 self.needs_reinstantiate = false;
                 self.initialized = false;

@@ -45,13 +45,20 @@ impl KernelState {
         self.write_header(memory);
     }
 
-    /// Mirrors input and output into the kernel header that the Wasm data path reads.
+    /// Mirrors input, output and the bounds of the memory into the kernel header that the
+    /// Wasm data path reads (see `kernel.wat`). Called whenever one of them changes, the
+    /// memory's size included: core grows the kernel memory, and nothing else can.
     pub fn write_header(&self, memory: &mut [u8]) {
+        let size = memory.len() as u64;
         let words = [
             self.input.offset,
             self.input.len,
             self.output.offset,
             self.output.len,
+            size,
+            size.saturating_sub(7),
+            size.saturating_sub(HEADER_SIZE),
+            size.saturating_sub(HEADER_SIZE + 7),
         ];
         for (i, word) in words.iter().enumerate() {
             if let Some(slot) = memory.get_mut(i * 8..i * 8 + 8) {
@@ -213,7 +220,7 @@ impl PluginState {
     }
 }
 
-const _: () = assert!(HEADER_SIZE >= 32, "the header holds four u64 words");
+const _: () = assert!(HEADER_SIZE >= 64, "the header holds eight u64 words");
 
 #[cfg(test)]
 mod tests {
