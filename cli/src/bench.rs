@@ -250,16 +250,7 @@ fn cells(row: &Measured) -> Vec<String> {
 pub fn micros(d: Duration) -> String {
     let us = d.as_secs_f64() * 1e6;
     if us >= 1000.0 {
-        let whole = us.round() as u64;
-        let digits = whole.to_string();
-        let mut grouped = String::new();
-        for (i, c) in digits.chars().enumerate() {
-            if i > 0 && (digits.len() - i).is_multiple_of(3) {
-                grouped.push(',');
-            }
-            grouped.push(c);
-        }
-        grouped
+        group_thousands(us.round() as u64)
     } else if us >= 100.0 {
         format!("{us:.0}")
     } else if us >= 10.0 {
@@ -269,6 +260,19 @@ pub fn micros(d: Duration) -> String {
     } else {
         format!("{us:.3}")
     }
+}
+
+/// `n` with its thousands separated by commas: `1,234,567`.
+pub fn group_thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut grouped = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            grouped.push(',');
+        }
+        grouped.push(c);
+    }
+    grouped
 }
 
 /// A ratio such as `1.00×`, `14.2×` or `120×`.

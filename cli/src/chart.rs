@@ -23,7 +23,8 @@ pub fn write_svg(path: &Path, results: &Results) -> Result<(), CliError> {
         .map_err(|e| CliError::msg(format!("cannot write the chart {}: {e}", path.display())))
 }
 
-/// The bar heights' range in µs: whole decades around every median.
+/// The bar heights' range in µs: whole decades around every median, with room for the
+/// legend.
 fn span(results: &Results) -> (f64, f64) {
     let values = results
         .rows
@@ -36,9 +37,21 @@ fn span(results: &Results) -> (f64, f64) {
     if !low.is_finite() {
         return (0.01, 1.0);
     }
-    let low = 10f64.powf(low.log10().floor());
-    let high = 10f64.powf(high.log10().ceil()).max(low * 10.0);
+    // A third of a decade at least below the lowest bar, so that it shows, and a decade
+    // and a half above the highest, where the legend sits.
+    let low = 10f64.powf((low / 3.0).log10().floor());
+    let high = 10f64.powf((high.log10() + 1.5).ceil()).max(low * 10.0);
     (low, high)
+}
+
+/// A value of the y axis: `0.01`, `1`, `10,000`.
+fn axis_label(us: f64) -> String {
+    if us >= 1.0 {
+        crate::bench::group_thousands(us.round() as u64)
+    } else {
+        let text = format!("{us:.6}");
+        text.trim_end_matches('0').trim_end_matches('.').to_owned()
+    }
 }
 
 fn draw(path: &Path, results: &Results) -> Result<(), Box<dyn std::error::Error>> {
@@ -49,7 +62,7 @@ fn draw(path: &Path, results: &Results) -> Result<(), Box<dyn std::error::Error>
     let (low, high) = span(results);
     let mut chart = ChartBuilder::on(&root)
         .caption(
-            "xtism bench: median time per operation (µs, log scale)",
+            "xtism bench: median time per operation (µs, log scale; lower is better)",
             ("sans-serif", 20),
         )
         .margin(15)
@@ -78,7 +91,7 @@ fn draw(path: &Path, results: &Results) -> Result<(), Box<dyn std::error::Error>
         .x_label_formatter(&label)
         .set_tick_mark_size(LabelAreaPosition::Bottom, 0)
         .y_desc("µs")
-        .y_label_formatter(&|v| crate::bench::micros(std::time::Duration::from_secs_f64(v * 1e-6)))
+        .y_label_formatter(&|v| axis_label(*v))
         .draw()?;
 
     let engines = results.engines.len().max(1);
@@ -124,8 +137,15 @@ mod tests {
             }],
         };
         let (low, high) = span(&results);
-        assert!((low - 0.1).abs() < 1e-12, "{low}");
-        assert!((high - 100_000.0).abs() < 1e-6, "{high}");
+        assert!((low - 0.01).abs() < 1e-12, "{low}");
+        assert!((high - 10_000_000.0).abs() < 1e-3, "{high}");
+    }
+
+    #[test]
+    fn axis_labels() {
+        assert_eq!(axis_label(0.01), "0.01");
+        assert_eq!(axis_label(1.0), "1");
+        assert_eq!(axis_label(100_000.0), "100,000");
     }
 
     #[test]
