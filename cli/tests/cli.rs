@@ -1291,7 +1291,11 @@ fn call_with_env(env: &[(&str, &Path)]) {
         cmd.env(key, value);
     }
     let out = cmd
-        .args(["call", path_str(&plugin("as/count_vowels.wasm")), "count_vowels"])
+        .args([
+            "call",
+            path_str(&plugin("as/count_vowels.wasm")),
+            "count_vowels",
+        ])
         .args(["-i", HELLO, "--engine", JIT])
         .stdin(Stdio::null())
         .output()
