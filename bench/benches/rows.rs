@@ -49,7 +49,7 @@ fn prepare(row: &Row, name: &str) -> Result<Box<dyn Workload>, BenchError> {
 /// Whether an iteration of `row` takes milliseconds: a compile or 1 MiB of data.
 fn slow(row: &Row) -> bool {
     match &row.measure {
-        Measure::Create => true,
+        Measure::Create | Measure::CreateCached => true,
         Measure::Instantiate => false,
         Measure::Call { input, .. } => input.len() >= 64 * 1024,
     }

@@ -39,14 +39,22 @@ struct Recipe {
     wasm: Arc<[u8]>,
     host: HostFunctions,
     wasi: bool,
+    /// Keep the official runtime's default compile cache on (`create_cached`).
+    cached: bool,
 }
 
 impl Recipe {
     /// A builder for the row's plug-in with the official runtime's compile cache off
-    /// (`create` is the cold row; the official runtime caches by default).
+    /// (`create` is the cold row), except for `create_cached`, which keeps its default
+    /// cache (wasmtime's, in the user's cache directory).
     fn builder(&self) -> PluginBuilder<'_> {
-        PluginBuilder::new(&self.wasm[..])
-            .with_cache_disabled()
+        let builder = PluginBuilder::new(&self.wasm[..]);
+        let builder = if self.cached {
+            builder
+        } else {
+            builder.with_cache_disabled()
+        };
+        builder
             .with_wasi(self.wasi)
             .with_functions(functions(self.host))
     }
@@ -63,9 +71,10 @@ pub fn prepare(row: &Row) -> Result<Box<dyn Workload>, BenchError> {
         wasm: Arc::clone(&row.wasm),
         host: row.host,
         wasi: row.wasi,
+        cached: matches!(row.measure, Measure::CreateCached),
     };
     Ok(match &row.measure {
-        Measure::Create => {
+        Measure::Create | Measure::CreateCached => {
             recipe.builder().build().map_err(error)?;
             Box::new(Create { recipe })
         }

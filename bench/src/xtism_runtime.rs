@@ -1,6 +1,8 @@
 //! The rows on an xtism engine.
 
+use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use xtism::{CompiledPlugin, Engine, Function, PTR, Plugin, PluginBuilder, UserData, host_fn};
@@ -31,17 +33,42 @@ struct Recipe {
     engine: Arc<dyn Engine>,
     host: HostFunctions,
     wasi: bool,
+    /// The compile cache directory of `create_cached`; none for every other row.
+    cache: Option<Arc<CacheDir>>,
+}
+
+/// A compile cache directory of the benchmark's own, removed when dropped.
+struct CacheDir(PathBuf);
+
+impl CacheDir {
+    fn new(engine: &str) -> CacheDir {
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        CacheDir(std::env::temp_dir().join(format!(
+            "xtism-bench-cache-{engine}-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        )))
+    }
+}
+
+impl Drop for CacheDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
 
 impl Recipe {
-    /// A builder for the row's plug-in on the engine, with the compile cache off (on by
-    /// default for the JIT engines): `create` is the cold row, and no row reads or writes
-    /// the user's cache. (`create_cached`, when it comes, gets a builder with a cache of
-    /// its own.)
+    /// A builder for the row's plug-in on the engine: with the row's own cache directory
+    /// for `create_cached` on an engine that can cache, else with the compile cache off
+    /// (on by default for the JIT engines), so that `create` is cold and no row reads or
+    /// writes the user's cache.
     fn builder(&self) -> PluginBuilder<'_> {
-        PluginBuilder::new(&self.wasm[..])
-            .with_engine(Arc::clone(&self.engine))
-            .with_cache_disabled()
+        let builder = PluginBuilder::new(&self.wasm[..]).with_engine(Arc::clone(&self.engine));
+        let builder = match &self.cache {
+            Some(dir) if self.engine.capabilities().compile_cache => builder.with_cache_dir(&dir.0),
+            _ => builder.with_cache_disabled(),
+        };
+        builder
             .with_wasi(self.wasi)
             .with_functions(functions(self.host))
     }
@@ -59,10 +86,13 @@ pub fn prepare(row: &Row, engine: &str) -> Result<Box<dyn Workload>, BenchError>
         engine: xtism::engine(engine)?,
         host: row.host,
         wasi: row.wasi,
+        cache: matches!(row.measure, Measure::CreateCached)
+            .then(|| Arc::new(CacheDir::new(engine))),
     };
     Ok(match &row.measure {
-        Measure::Create => {
-            // Fails here, with the plug-in's own error, rather than in the timing.
+        Measure::Create | Measure::CreateCached => {
+            // Fails here, with the plug-in's own error, rather than in the timing; for
+            // create_cached this also fills the cache.
             recipe.builder().build()?;
             Box::new(Create { recipe })
         }
