@@ -69,13 +69,28 @@ pub fn read_module(path: &Path) -> Result<Vec<u8>, CliError> {
     if extension(path).as_deref() != Some("wat") {
         return Ok(bytes);
     }
-    match wat::parse_bytes(&bytes) {
+    assemble(path, &bytes)
+}
+
+/// Assembles the WebAssembly text read from `path`.
+#[cfg(feature = "wat")]
+fn assemble(path: &Path, text: &[u8]) -> Result<Vec<u8>, CliError> {
+    match wat::parse_bytes(text) {
         Ok(wasm) => Ok(wasm.into_owned()),
         Err(mut err) => {
             err.set_path(path);
             Err(CliError::msg(format!("invalid WebAssembly text: {err}")))
         }
     }
+}
+
+/// Refuses WebAssembly text: this build leaves the assembler out.
+#[cfg(not(feature = "wat"))]
+fn assemble(path: &Path, _text: &[u8]) -> Result<Vec<u8>, CliError> {
+    Err(CliError::msg(format!(
+        "{}: this build of xtism leaves WebAssembly text out (Cargo feature `wat`)",
+        path.display()
+    )))
 }
 
 /// Reads a whole file, naming it in the error.
@@ -193,8 +208,8 @@ mod tests {
     #[test]
     fn links_go_first_and_main_keeps_its_role() {
         let dir = tempfile::tempdir().unwrap();
-        let lib = dir.path().join("lib.wat");
-        std::fs::write(&lib, "(module)").unwrap();
+        let lib = dir.path().join("lib.wasm");
+        std::fs::write(&lib, b"\0asm\x01\0\0\0").unwrap();
         let mut manifest = Manifest::new([Wasm::data(b"\0asm\x01\0\0\0".to_vec())]);
         add_links(&mut manifest, &[("lib".into(), lib.clone())]).unwrap();
         assert_eq!(manifest.module_names().unwrap(), ["lib", "main"]);

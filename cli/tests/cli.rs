@@ -5,6 +5,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
+#[cfg(feature = "wat")]
 use std::time::{Duration, Instant};
 
 /// The path of a committed conformance plug-in, e.g. `as/count_vowels.wasm`.
@@ -327,6 +328,7 @@ fn json_manifest_paths_are_relative_to_the_manifest() {
     assert_eq!(out, r#"{"count":3,"total":3,"vowels":"l"}"#);
 }
 
+#[cfg(feature = "toml")]
 #[test]
 fn toml_manifest() {
     let dir = tempfile::tempdir().unwrap();
@@ -355,7 +357,16 @@ fn manifest_flag_reads_any_extension() {
     std::fs::write(&json, r#"{"wasm": [{"path": "echo.wasm"}]}"#).unwrap();
     let toml = dir.path().join("plugin.cfg");
     std::fs::write(&toml, "[[wasm]]\npath = \"echo.wasm\"\n").unwrap();
-    for file in [&json, &toml] {
+    #[cfg(not(feature = "toml"))]
+    {
+        let err = fails(run(["call", path_str(&toml), "echo", "--manifest"]), 1);
+        assert!(err.contains("leaves TOML manifests out"), "{err}");
+    }
+    #[cfg(feature = "toml")]
+    let files = [&json, &toml];
+    #[cfg(not(feature = "toml"))]
+    let files = [&json];
+    for file in files {
         let out = ok(run([
             "call",
             path_str(file),
@@ -384,12 +395,43 @@ fn bad_manifests_are_reported() {
     let err = fails(run(["call", path_str(&missing_module), "f"]), 1);
     assert!(err.contains("nowhere.wasm"), "{err}");
 
-    let empty = dir.path().join("empty.toml");
-    std::fs::write(&empty, "").unwrap();
+    let empty = dir.path().join("empty.json");
+    std::fs::write(&empty, "{}").unwrap();
     let err = fails(run(["call", path_str(&empty), "f"]), 1);
     assert!(err.contains("no wasm modules"), "{err}");
 }
 
+/// A build without the `toml` or `wat` feature refuses what it leaves out with one line
+/// that says so and names the file.
+#[cfg(not(all(feature = "toml", feature = "wat")))]
+#[test]
+fn left_out_formats_are_one_line_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    #[cfg(not(feature = "toml"))]
+    {
+        let manifest = dir.path().join("plugin.toml");
+        std::fs::write(&manifest, "[[wasm]]\npath = \"cv.wasm\"\n").unwrap();
+        let err = fails(run(["call", path_str(&manifest), "count_vowels"]), 1);
+        assert!(
+            err.contains("plugin.toml")
+                && err.contains("this build of xtism leaves TOML manifests out"),
+            "{err}"
+        );
+    }
+    #[cfg(not(feature = "wat"))]
+    {
+        let wat = dir.path().join("echo.wat");
+        std::fs::write(&wat, ECHO_WAT).unwrap();
+        let err = fails(run(["call", path_str(&wat), "echo"]), 1);
+        assert!(
+            err.contains("echo.wat")
+                && err.contains("this build of xtism leaves WebAssembly text out"),
+            "{err}"
+        );
+    }
+}
+
+#[cfg(feature = "wat")]
 #[test]
 fn wat_file() {
     let dir = tempfile::tempdir().unwrap();
@@ -404,6 +446,7 @@ fn wat_file() {
     assert!(err.contains("broken.wat"), "{err}");
 }
 
+#[cfg(feature = "wat")]
 #[test]
 fn link_adds_a_named_module() {
     let dir = tempfile::tempdir().unwrap();
@@ -472,6 +515,7 @@ fn plugin_error_message_and_code() {
     assert_eq!(err.lines().count(), 1, "{err}");
 }
 
+#[cfg(feature = "wat")]
 #[test]
 fn plugin_exit_codes_pass_through() {
     let dir = tempfile::tempdir().unwrap();
@@ -669,6 +713,7 @@ fn wasi_plugins_run_with_allowed_paths() {
 }
 
 /// Waits for `child` at most `limit`, killing it after that.
+#[cfg(feature = "wat")]
 fn wait_at_most(mut child: std::process::Child, limit: Duration) -> Option<Output> {
     let start = Instant::now();
     while start.elapsed() < limit {
@@ -682,6 +727,7 @@ fn wait_at_most(mut child: std::process::Child, limit: Duration) -> Option<Outpu
     None
 }
 
+#[cfg(feature = "wat")]
 #[test]
 fn timeout_is_not_ignored() {
     let dir = tempfile::tempdir().unwrap();
@@ -910,6 +956,7 @@ fn info_features() {
     assert!(out.contains("needs: none"), "{out}");
 }
 
+#[cfg(feature = "wat")]
 #[test]
 fn info_on_a_manifest_with_several_modules() {
     let dir = tempfile::tempdir().unwrap();
@@ -986,7 +1033,8 @@ fn version_and_help() {
 /// A wasmi-only build pulls in no JIT engine: no code generator (Cranelift's) and no JIT
 /// runtime (wasmtime, wasmer) in its dependency tree, with WASI (whose wasi-common uses
 /// wasmtime's data-structure crates) or without it. The minimal build (`wasmi` alone) also
-/// leaves WASI (wasi-common) and HTTP (ureq, rustls) out; the default build has both.
+/// leaves WASI (wasi-common), HTTP (ureq, rustls), TOML (toml), WebAssembly text (wast) and
+/// log filters (regex-automata) out; the default build has them.
 #[test]
 fn wasmi_only_build_has_no_jit_engine_and_no_http() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
@@ -1030,6 +1078,12 @@ fn wasmi_only_build_has_no_jit_engine_and_no_http() {
                 features.contains("wasi"),
                 "{package}"
             );
+            assert!(
+                !has(&names, "toml") && !has(&names, "regex-automata"),
+                "{package} {features}"
+            );
+            // wasi-common's wiggle reads its interface with wast.
+            assert_eq!(has(&names, "wast"), features.contains("wasi"), "{package}");
         }
         let default = tree(package, &[]);
         assert!(has(&default, "ureq"), "{package} has HTTP by default");
@@ -1037,6 +1091,11 @@ fn wasmi_only_build_has_no_jit_engine_and_no_http() {
             has(&default, "wasi-common"),
             "{package} has WASI by default"
         );
+        assert!(has(&default, "toml") && has(&default, "wast"), "{package}");
+        if package == "xtism" {
+            // `set_log_callback` takes `EnvFilter` directives by default.
+            assert!(has(&default, "regex-automata"), "{package}");
+        }
     }
 }
 
@@ -1097,6 +1156,7 @@ fn debugging_switches_from_the_environment() {
 
 /// Each kind of failure the command can meet is printed as one `error:` line that names the
 /// plug-in file, on every engine (`fails` checks the single line).
+#[cfg(feature = "wat")]
 #[test]
 fn every_kind_of_failure_is_one_line_naming_the_plugin() {
     let dir = tempfile::tempdir().unwrap();

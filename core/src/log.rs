@@ -8,8 +8,9 @@ use std::io::Write;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::MakeWriter;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
 
 use crate::error::Error;
 
@@ -19,6 +20,10 @@ use crate::error::Error;
 /// `error` are dropped when it names no level) as one line and passes it to `func`,
 /// without its trailing newline. As in the official crate, this can be done once per
 /// process.
+///
+/// Span and field directives (`xtism[call]=debug`) need the `log-filter` feature (on by
+/// default); a build without it keeps a filter's `level` and `target=level` directives and
+/// drops the others, as a filter drops any directive it cannot read.
 ///
 /// # Errors
 ///
@@ -58,15 +63,48 @@ fn install<W>(writer: W, filter: &str) -> Result<(), Error>
 where
     W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
 {
-    let filter = EnvFilter::builder()
-        .with_default_directive(tracing::Level::ERROR.into())
-        .parse_lossy(official_targets(filter));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(false)
-        .with_writer(writer)
+    tracing_subscriber::registry()
+        .with(parse_filter(&official_targets(filter)))
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_ansi(false)
+                .with_writer(writer),
+        )
         .try_init()
         .map_err(|e| Error::Invalid(format!("cannot install the log subscriber: {e}")))
+}
+
+/// The filter of `directives`, `error` unless they name a level; directives it cannot read
+/// are dropped.
+#[cfg(feature = "log-filter")]
+fn parse_filter(directives: &str) -> tracing_subscriber::EnvFilter {
+    tracing_subscriber::EnvFilter::builder()
+        .with_default_directive(tracing::Level::ERROR.into())
+        .parse_lossy(directives)
+}
+
+/// The filter of `directives` without `EnvFilter`: the `level` and `target=level`
+/// directives, `error` unless they name a level; the others (spans, fields) are dropped.
+#[cfg(not(feature = "log-filter"))]
+fn parse_filter(directives: &str) -> tracing_subscriber::filter::Targets {
+    use tracing_subscriber::filter::{LevelFilter, Targets};
+
+    let mut default = LevelFilter::ERROR;
+    let mut filter = Targets::new();
+    for directive in directives.split(',').map(str::trim) {
+        // A directive with a span or a field would parse with those parts ignored, and
+        // then pass more than it asks for: drop it.
+        if directive.contains(['[', ']', '{', '}']) {
+            continue;
+        }
+        if let Ok(targets) = directive.parse::<Targets>() {
+            if let Some(level) = targets.default_level() {
+                default = level;
+            }
+            filter = filter.with_targets(targets);
+        }
+    }
+    filter.with_default(default)
 }
 
 /// `filter` with the targets of a filter written for the official runtime (`extism`,
@@ -145,5 +183,30 @@ mod tests {
         assert_eq!(official_targets("extism"), "xtism");
         assert_eq!(official_targets("xtism::plugin=warn"), "xtism::plugin=warn");
         assert_eq!(official_targets("extismish=info"), "extismish=info");
+    }
+
+    #[cfg(not(feature = "log-filter"))]
+    #[test]
+    fn without_env_filter_levels_and_targets_still_filter() {
+        use tracing::Level;
+
+        let filter = super::parse_filter("xtism::plugin=debug");
+        assert!(filter.would_enable("xtism::plugin", &Level::DEBUG));
+        assert!(!filter.would_enable("xtism::plugin", &Level::TRACE));
+        assert!(
+            filter.would_enable("other", &Level::ERROR),
+            "error by default"
+        );
+        assert!(!filter.would_enable("other", &Level::WARN));
+
+        // A span directive is dropped, not read as a wider one.
+        let filter = super::parse_filter("info, xtism[call]=trace, xtism[{id,x}]=trace");
+        assert!(filter.would_enable("xtism::plugin", &Level::INFO));
+        assert!(!filter.would_enable("xtism::plugin", &Level::DEBUG));
+
+        let filter = super::parse_filter("off");
+        assert!(!filter.would_enable("xtism::plugin", &Level::ERROR));
+        let filter = super::parse_filter("not a level = at all");
+        assert!(filter.would_enable("xtism::plugin", &Level::ERROR));
     }
 }

@@ -14,8 +14,19 @@ pub enum ManifestError {
 
     /// The TOML text is not a valid manifest (syntax error, unknown field,
     /// wrong type, invalid `wasm` entry, ...); the message says which.
+    #[cfg(feature = "toml")]
     #[error("invalid TOML manifest: {0}")]
     Toml(#[source] toml::de::Error),
+
+    /// The manifest needs something this build leaves out: a TOML manifest without the
+    /// `toml` feature.
+    #[error("this build of xtism leaves {what} out (Cargo feature `{feature}`)")]
+    LeftOut {
+        /// What is left out, for example `"TOML manifests"`.
+        what: &'static str,
+        /// The Cargo feature of xtism-manifest that brings it in.
+        feature: &'static str,
+    },
 
     /// The manifest could not be written in the given format (for example a
     /// path that is not valid UTF-8).

@@ -30,6 +30,14 @@
 //! `url`. TOML manifests use the same structure (`[[wasm]]` tables,
 //! `[memory]`, `[config]`, `[allowed_paths]`).
 //!
+//! # Features
+//!
+//! Both on by default; a minimal host can leave them out.
+//!
+//! - `url`: download `url` entries (ureq with rustls); without it they are refused.
+//! - `toml`: TOML manifests (the toml crate); without it [`Manifest::from_toml`] fails with
+//!   [`ManifestError::LeftOut`] ("this build of xtism leaves TOML manifests out").
+//!
 //! # Example
 //!
 //! ```

@@ -233,8 +233,11 @@ impl Manifest {
     }
 
     /// Parses a TOML manifest.
+    ///
+    /// Without the `toml` feature every call fails with [`ManifestError::LeftOut`], so a
+    /// minimal build tells its user why a TOML manifest is refused.
     pub fn from_toml(toml: &str) -> Result<Self, ManifestError> {
-        toml::from_str(toml).map_err(ManifestError::Toml)
+        parse_toml(toml)
     }
 
     /// Reads a manifest file, parsed as JSON or TOML according to its
@@ -281,6 +284,7 @@ impl Manifest {
     }
 
     /// Writes the manifest as TOML.
+    #[cfg(feature = "toml")]
     pub fn to_toml(&self) -> Result<String, ManifestError> {
         toml::to_string(self).map_err(|e| ManifestError::Serialize {
             format: "TOML",
@@ -384,4 +388,19 @@ impl FromStr for Manifest {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Manifest::from_json(s)
     }
+}
+
+/// Parses a TOML manifest with the toml crate.
+#[cfg(feature = "toml")]
+fn parse_toml(text: &str) -> Result<Manifest, ManifestError> {
+    toml::from_str(text).map_err(ManifestError::Toml)
+}
+
+/// Refuses a TOML manifest: this build leaves the toml crate out.
+#[cfg(not(feature = "toml"))]
+fn parse_toml(_text: &str) -> Result<Manifest, ManifestError> {
+    Err(ManifestError::LeftOut {
+        what: "TOML manifests",
+        feature: "toml",
+    })
 }

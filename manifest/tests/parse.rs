@@ -26,6 +26,7 @@ const EXAMPLE_JSON: &str = r#"{
   "timeout_ms": 1000
 }"#;
 
+#[cfg(feature = "toml")]
 const EXAMPLE_TOML: &str = r#"
 allowed_hosts = ["*.example.com"]
 timeout_ms = 1000
@@ -116,6 +117,7 @@ fn json_error(json: &str) -> String {
     }
 }
 
+#[cfg(feature = "toml")]
 fn toml_error(toml: &str) -> String {
     match Manifest::from_toml(toml) {
         Ok(m) => panic!("expected an error for {toml}, got {m:?}"),
@@ -137,6 +139,7 @@ fn parses_the_example_json() {
 }
 
 #[test]
+#[cfg(feature = "toml")]
 fn parses_the_equivalent_toml() {
     assert_eq!(
         Manifest::from_toml(EXAMPLE_TOML).unwrap(),
@@ -159,6 +162,7 @@ fn json_round_trip() {
 }
 
 #[test]
+#[cfg(feature = "toml")]
 fn toml_round_trip() {
     let manifest = expected_example();
     let toml = manifest.to_toml().unwrap();
@@ -168,6 +172,7 @@ fn toml_round_trip() {
 #[test]
 fn minimal_and_empty_manifests() {
     assert_eq!(Manifest::from_json("{}").unwrap(), Manifest::default());
+    #[cfg(feature = "toml")]
     assert_eq!(Manifest::from_toml("").unwrap(), Manifest::default());
     assert_eq!(Manifest::default().to_json().unwrap(), r#"{"wasm":[]}"#);
 
@@ -207,6 +212,7 @@ fn data_as_base64_string_and_as_byte_array() {
     ] {
         assert_eq!(Manifest::from_json(json).unwrap(), expected, "{json}");
     }
+    #[cfg(feature = "toml")]
     assert_eq!(
         Manifest::from_toml("[[wasm]]\ndata = [0, 97, 115, 109, 1, 0, 0, 0]").unwrap(),
         expected
@@ -240,6 +246,7 @@ fn unknown_fields_are_named_in_json_errors() {
 }
 
 #[test]
+#[cfg(feature = "toml")]
 fn unknown_fields_are_named_in_toml_errors() {
     let e = toml_error("bogus_top = 1");
     assert!(e.contains("bogus_top"), "{e}");
@@ -260,8 +267,12 @@ fn entries_need_a_source_and_read_the_first_like_the_official_runtime() {
     let m =
         Manifest::from_json(r#"{"wasm": [{"data": [1], "url": "u", "method": "POST"}]}"#).unwrap();
     assert!(matches!(&m.wasm[0], Wasm::Data { data, .. } if data == &[1]));
-    let m = Manifest::from_toml("[[wasm]]\npath = \"a.wasm\"\nheaders = { a = \"b\" }").unwrap();
-    assert!(matches!(&m.wasm[0], Wasm::File { .. }));
+    #[cfg(feature = "toml")]
+    {
+        let m =
+            Manifest::from_toml("[[wasm]]\npath = \"a.wasm\"\nheaders = { a = \"b\" }").unwrap();
+        assert!(matches!(&m.wasm[0], Wasm::File { .. }));
+    }
 }
 
 #[test]

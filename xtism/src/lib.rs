@@ -5,6 +5,8 @@
 //! `http` feature (on by default) gives plug-ins `http_request` and manifests `url` modules;
 //! without it, a minimal build carries no HTTP client or TLS stack. The `wat` feature (on by
 //! default) accepts WebAssembly text wherever Wasm bytes go, as the official runtime does.
+//! `toml` (TOML manifests) and `log-filter` (span and field directives in log filters) are on
+//! by default too; the README's "Small builds" lists what leaving each out costs.
 //! A program written against the official `extism` crate ports by changing the dependency
 //! and the `use` line:
 //!
