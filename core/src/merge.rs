@@ -14,8 +14,9 @@
 //!   removed, and the kernel module's own function for it (from `kernel.wat`) is appended to
 //!   the plug-in with its memory accesses pointed at the kernel memory; every function index
 //!   is renumbered (calls, `ref.func`, elements, exports, start, names);
-//! - the engine then sees ordinary local calls, which it calls directly and, on wasmtime,
-//!   inlines.
+//! - every direct call to one of those functions is replaced by its body, inlined: the
+//!   arguments go to locals added to the caller, and the body runs in a block of its result
+//!   type. The appended functions remain for indirect uses (tables, `ref.func`, exports).
 //!
 //! The plug-in's own code cannot name the kernel memory: its index is past every memory the
 //! original module had, which validation holds its code to. The header stays writable by
