@@ -46,7 +46,7 @@ use crate::abi::{EXTISM_ENV_MODULE, KERNEL_WASM};
 pub const KERNEL_MEMORY_EXPORT: &str = "xtism:kernel-memory";
 
 /// Version of the rewrite, part of the compile cache key: change it when the output changes.
-pub(crate) const MERGE_VERSION: &str = "merge v2";
+pub(crate) const MERGE_VERSION: &str = "merge v3";
 
 /// One data-path function of the kernel module: its export name, signature and body.
 struct KernelFunction {
@@ -641,6 +641,14 @@ pub(crate) fn merge_kernel(wasm: &[u8]) -> Option<Vec<u8>> {
     if survey.replaced.iter().all(Option::is_none) {
         return None;
     }
+    // Only a valid module is merged. An invalid one may name a memory it does not have,
+    // the index the kernel memory takes in the merged module, which would make it valid
+    // and hand it the kernel memory, header included. Every feature is allowed here: the
+    // engine judges the features of the merged module (and of the module as given, when
+    // it refuses that one).
+    wasmparser::Validator::new_with_features(wasmparser::WasmFeatures::all())
+        .validate_all(wasm)
+        .ok()?;
     let mut merge = Merge::new(survey);
     let mut module = wasm_encoder::Module::new();
     merge
@@ -818,6 +826,17 @@ mod tests {
             assert_eq!(merge_kernel(&wat::parse_str(wat).unwrap()), None, "{wat}");
         }
         assert_eq!(merge_kernel(b"(module)"), None);
+        // Invalid: memory 1 does not exist, but would be the kernel memory once merged.
+        let names_memory_1 = wat::parse_str(
+            r#"(module
+              (import "extism:host/env" "input_length" (func $len (result i64)))
+              (memory 1)
+              (func (export "f") (result i32)
+                (i64.store 1 (i32.const 8) (i64.const 1000000))
+                (i32.wrap_i64 (call $len))))"#,
+        )
+        .unwrap();
+        assert_eq!(merge_kernel(&names_memory_1), None);
         let wasm = wat::parse_str(PLUGIN).unwrap();
         assert_eq!(merge_kernel(&wasm[..wasm.len() / 2]), None);
     }

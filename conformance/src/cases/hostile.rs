@@ -229,6 +229,17 @@ fn hostile_fake_kernel_memory_export(engine: &'static str) {
     );
 }
 
+/// A plug-in that names a memory it does not have (the kernel memory's index once merged)
+/// is refused, not merged into validity.
+#[case]
+fn hostile_kernel_memory_index(engine: &'static str) {
+    let wasm = plugin("wat/hostile/kernel_memory_index.wat");
+    let err = builder(engine, &wasm).build().unwrap_err();
+    // core/src/merge.rs: "Only a valid module is merged".
+    assert_eq!(err.kind(), ErrorKind::Compile, "{err}");
+    assert!(err.to_string().contains("memory"), "{err}");
+}
+
 #[case]
 fn hostile_input_load_past_the_input(engine: &'static str) {
     /// "23456789" as a little-endian u64.
