@@ -1,6 +1,6 @@
 //! A row made ready on one runtime, to be timed.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::BenchError;
 
@@ -21,3 +21,64 @@ pub trait Workload {
 /// memories, and criterion's automatic batches of fast instantiations once overran the
 /// kernel's map count (65530 mappings by default) on wasmer.
 pub const INSTANCE_BATCH: u64 = 1000;
+
+/// Times `iterations` runs of `make`, dropping each result outside the timing (`create`).
+///
+/// # Errors
+///
+/// The first run that fails.
+pub(crate) fn time_each<T>(
+    iterations: u64,
+    mut make: impl FnMut() -> Result<T, BenchError>,
+) -> Result<Duration, BenchError> {
+    let mut took = Duration::ZERO;
+    for _ in 0..iterations {
+        let start = Instant::now();
+        let made = make()?;
+        took += start.elapsed();
+        drop(made);
+    }
+    Ok(took)
+}
+
+/// Times `iterations` runs of `make` whose results stay alive [`INSTANCE_BATCH`] at a
+/// time, each batch dropped outside the timing (`instantiate`).
+///
+/// # Errors
+///
+/// The first run that fails.
+pub(crate) fn time_batched<T>(
+    iterations: u64,
+    mut make: impl FnMut() -> Result<T, BenchError>,
+) -> Result<Duration, BenchError> {
+    let mut took = Duration::ZERO;
+    let mut left = iterations;
+    while left > 0 {
+        let batch = left.min(INSTANCE_BATCH);
+        let mut live = Vec::with_capacity(usize::try_from(batch).unwrap_or(0));
+        let start = Instant::now();
+        for _ in 0..batch {
+            live.push(make()?);
+        }
+        took += start.elapsed();
+        drop(live);
+        left -= batch;
+    }
+    Ok(took)
+}
+
+/// Times `iterations` runs of `op`, back to back (a call).
+///
+/// # Errors
+///
+/// The first run that fails.
+pub(crate) fn time_all(
+    iterations: u64,
+    mut op: impl FnMut() -> Result<(), BenchError>,
+) -> Result<Duration, BenchError> {
+    let start = Instant::now();
+    for _ in 0..iterations {
+        op()?;
+    }
+    Ok(start.elapsed())
+}

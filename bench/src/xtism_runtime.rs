@@ -3,11 +3,11 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use xtism::{CompiledPlugin, Engine, Function, PTR, Plugin, PluginBuilder, UserData, host_fn};
 
-use crate::workload::INSTANCE_BATCH;
+use crate::workload::{time_all, time_batched, time_each};
 use crate::{BenchError, Expect, HostFunctions, Measure, Row, Workload};
 
 host_fn!(host_reflect(data: Vec<u8>) -> Vec<u8> { Ok(data) });
@@ -144,14 +144,7 @@ struct Create {
 
 impl Workload for Create {
     fn run(&mut self, iterations: u64) -> Result<Duration, BenchError> {
-        let mut took = Duration::ZERO;
-        for _ in 0..iterations {
-            let start = Instant::now();
-            let plugin = self.recipe.builder().build()?;
-            took += start.elapsed();
-            drop(plugin);
-        }
-        Ok(took)
+        time_each(iterations, || Ok(self.recipe.builder().build()?))
     }
 }
 
@@ -162,20 +155,9 @@ struct Instantiate {
 
 impl Workload for Instantiate {
     fn run(&mut self, iterations: u64) -> Result<Duration, BenchError> {
-        let mut took = Duration::ZERO;
-        let mut left = iterations;
-        while left > 0 {
-            let batch = left.min(INSTANCE_BATCH);
-            let mut live = Vec::with_capacity(batch as usize);
-            let start = Instant::now();
-            for _ in 0..batch {
-                live.push(Plugin::new_from_compiled(&self.compiled)?);
-            }
-            took += start.elapsed();
-            drop(live);
-            left -= batch;
-        }
-        Ok(took)
+        time_batched(iterations, || {
+            Ok(Plugin::new_from_compiled(&self.compiled)?)
+        })
     }
 }
 
@@ -188,11 +170,10 @@ struct Call {
 
 impl Workload for Call {
     fn run(&mut self, iterations: u64) -> Result<Duration, BenchError> {
-        let start = Instant::now();
-        for _ in 0..iterations {
+        time_all(iterations, || {
             let output: &[u8] = self.plugin.call(&self.function, &self.input[..])?;
             std::hint::black_box(output);
-        }
-        Ok(start.elapsed())
+            Ok(())
+        })
     }
 }
