@@ -121,9 +121,7 @@ struct Create {
 
 impl Workload for Create {
     fn run(&mut self, iterations: u64) -> Result<Duration, BenchError> {
-        time_each(iterations, || {
-            Ok(self.recipe.builder().build().map_err(error)?)
-        })
+        time_each(iterations, || self.recipe.builder().build().map_err(error))
     }
 }
 
@@ -135,7 +133,7 @@ struct Instantiate {
 impl Workload for Instantiate {
     fn run(&mut self, iterations: u64) -> Result<Duration, BenchError> {
         time_batched(iterations, || {
-            Ok(Plugin::new_from_compiled(&self.compiled).map_err(error)?)
+            Plugin::new_from_compiled(&self.compiled).map_err(error)
         })
     }
 }
