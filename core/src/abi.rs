@@ -148,6 +148,21 @@ pub(crate) fn alloc_block(host: &mut dyn HostAccess, len: u64) -> u64 {
     0
 }
 
+/// Copies `bytes` into a new block if one fits in kernel memory as it is, without growing
+/// it; returns its offset (0 for no bytes), or `None` when kernel memory must grow first
+/// (then [`new_block`] does).
+pub(crate) fn place_block(memory: &mut [u8], state: &mut PluginState, bytes: &[u8]) -> Option<u64> {
+    if bytes.is_empty() {
+        return Some(0);
+    }
+    let len = bytes.len() as u64;
+    let offset = state.kernel.alloc.alloc(len, memory.len() as u64).ok()?;
+    // The allocator hands out blocks inside the memory it was given.
+    let r = range(memory.len(), offset, len)?;
+    memory[r].copy_from_slice(bytes);
+    Some(offset)
+}
+
 /// Copies `bytes` into a new block and returns its offset.
 pub(crate) fn new_block(host: &mut dyn HostAccess, bytes: &[u8]) -> Result<u64, Error> {
     let offset = alloc_block(host, bytes.len() as u64);

@@ -1211,28 +1211,36 @@ impl<P: EngineProvider> Plugin<P> {
             self.initialize(limits)?;
         }
         let instance = self.instance()?;
-        {
-            let (memory, state) = instance.kernel();
+        let host: &mut dyn HostAccess = &mut **instance;
+        // The usual call sets up in one borrow of kernel memory: the input fits as it is.
+        let placed = {
+            let (memory, state) = host.kernel();
             state.kernel.reset(memory);
             state.pending_error = None;
             state.deadline = limits.deadline;
-        }
-        let host: &mut dyn HostAccess = &mut **instance;
-        let offset = abi::new_block(host, input).map_err(|_| {
-            Error::MemoryLimit(format!(
-                "the input ({} bytes) does not fit in kernel memory",
-                input.len()
-            ))
-        })?;
-        {
+            abi::place_block(memory, state, input).map(|offset| {
+                state.kernel.input = Region {
+                    offset,
+                    len: input.len() as u64,
+                };
+                state.kernel.write_header(memory);
+            })
+        };
+        if placed.is_none() {
+            let offset = abi::new_block(host, input).map_err(|_| {
+                Error::MemoryLimit(format!(
+                    "the input ({} bytes) does not fit in kernel memory",
+                    input.len()
+                ))
+            })?;
             let (memory, state) = host.kernel();
             state.kernel.input = Region {
                 offset,
                 len: input.len() as u64,
             };
             state.kernel.write_header(memory);
-            state.host_context = host_context;
         }
+        host.state().host_context = host_context;
 
         let result = instance.call(name, limits);
 
