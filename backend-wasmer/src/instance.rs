@@ -19,7 +19,7 @@ use xtism_core::{Error, HostImport, KERNEL_MEMORY_EXPORT, PluginState, Val, ValT
 
 use crate::interrupt::{FLAG_EXPORT, Slot};
 use crate::limits::Budget;
-use crate::raw::{self, Flag, SendStore};
+use crate::raw::{self, Flag, MemorySpan, SendStore};
 use crate::{Config, METERING_EXHAUSTED, METERING_REMAINING, NAME, WasmerModule, wasmer_type};
 
 /// What a store's host functions reach: core's state and the memories host calls need.
@@ -27,7 +27,10 @@ pub(crate) struct StoreData {
     /// Always present, except after [`Instance::into_state`] took it out (wasmer cannot
     /// hand back a store's data by value).
     state: Option<PluginState>,
+    /// The kernel memory, to grow it.
     kernel: Option<Memory>,
+    /// Where its bytes are, to read and write them.
+    kernel_span: Option<MemorySpan>,
     /// Each module's exported `memory`, in link-plan order (the last is main's).
     memories: Vec<Option<Memory>>,
 }
@@ -58,8 +61,14 @@ impl EnvAccess<'_> {
 
 impl HostAccess for EnvAccess<'_> {
     fn kernel(&mut self) -> (&mut [u8], &mut PluginState) {
-        let (memory, state) = self.memory_and_state(|d| d.kernel.as_ref());
-        (memory.unwrap_or_default(), state)
+        let env = self.0.as_ref();
+        match self.0.data().kernel_span {
+            Some(span) => {
+                let (bytes, data) = raw::span_and_data(&mut self.0, &env, span);
+                (bytes, data.state())
+            }
+            None => (&mut [], self.0.data_mut().state()),
+        }
     }
 
     fn grow_kernel(&mut self, pages: u64) -> bool {
@@ -273,18 +282,25 @@ impl WasmerLinked {
                 self.limits.max_instances
             )));
         }
+        let mut parts = Instrumented::default();
         let budget = Budget::open(self.limits);
         let kernel = match &self.kernel {
             Some(module) => {
-                Some(WasmerInstance::new_by_index(store, module, &[]).map_err(instantiate_error)?)
+                budget.watch_memory("memory");
+                let kernel =
+                    WasmerInstance::new_by_index(store, module, &[]).map_err(instantiate_error)?;
+                parts.kernel_span = budget.take_memory();
+                Some(kernel)
             }
-            None => None,
+            None => {
+                budget.watch_memory(KERNEL_MEMORY_EXPORT);
+                None
+            }
         };
         let mut kernel_memory = kernel
             .as_ref()
             .and_then(|k| k.exports.get_memory("memory").ok().cloned());
         env.as_mut(store).kernel = kernel_memory.clone();
-        let mut parts = Instrumented::default();
         let mut instances: Vec<WasmerInstance> = Vec::with_capacity(self.modules.len());
         for (index, linked) in self.modules.iter().enumerate() {
             let mut externs = Vec::with_capacity(linked.sources.len());
@@ -321,6 +337,9 @@ impl WasmerLinked {
             parts.memories.push(memory);
             instances.push(instance);
         }
+        if kernel.is_none() {
+            parts.kernel_span = budget.take_memory();
+        }
         drop(budget);
         let Some(main) = instances.last() else {
             return Err(Error::Invalid("the link plan has no modules".into()));
@@ -329,6 +348,7 @@ impl WasmerLinked {
             kernel_memory = main.exports.get_memory(KERNEL_MEMORY_EXPORT).ok().cloned();
             env.as_mut(store).kernel = kernel_memory.clone();
         }
+        env.as_mut(store).kernel_span = parts.kernel_span;
         parts.kernel_memory = kernel_memory;
         Ok((instances, parts))
     }
@@ -339,6 +359,7 @@ impl WasmerLinked {
 #[derive(Default)]
 struct Instrumented {
     kernel_memory: Option<Memory>,
+    kernel_span: Option<MemorySpan>,
     /// Each module's exported `memory`, in link-plan order.
     memories: Vec<Option<Memory>>,
     flags: Vec<Flag>,
@@ -395,6 +416,7 @@ impl Linked for WasmerLinked {
         let data = StoreData {
             state: Some(state),
             kernel: None,
+            kernel_span: None,
             memories: Vec::with_capacity(self.modules.len()),
         };
         let env = FunctionEnv::new(&mut store, data);
@@ -417,6 +439,7 @@ impl Linked for WasmerLinked {
             main,
             dependencies: instances,
             kernel_memory: parts.kernel_memory,
+            kernel_span: parts.kernel_span,
             memories: parts.memories,
             exports: HashMap::new(),
             slot: self.config.interruptible.then(|| Slot::new(parts.flags)),
@@ -464,6 +487,7 @@ struct WasmerPlugin {
     /// The other modules' instances, in link-plan order.
     dependencies: Vec<WasmerInstance>,
     kernel_memory: Option<Memory>,
+    kernel_span: Option<MemorySpan>,
     /// Each module's exported `memory`, in link-plan order (the last is main's).
     memories: Vec<Option<Memory>>,
     /// Exports resolved and typed on their first call.
@@ -577,9 +601,13 @@ impl WasmerPlugin {
 
 impl HostAccess for WasmerPlugin {
     fn kernel(&mut self) -> (&mut [u8], &mut PluginState) {
-        let memory = self.kernel_memory.as_ref();
-        let (bytes, data) = raw::memory_and_data(&mut self.store.0, &self.env, memory);
-        (bytes.unwrap_or_default(), data.state())
+        match self.kernel_span {
+            Some(span) => {
+                let (bytes, data) = raw::span_and_data(&mut self.store.0, &self.env, span);
+                (bytes, data.state())
+            }
+            None => (&mut [], self.env.as_mut(&mut self.store.0).state()),
+        }
     }
 
     fn grow_kernel(&mut self, pages: u64) -> bool {

@@ -16,8 +16,9 @@
 //!
 //! Wasmer reports a refusal as an "insufficient resources" link error, which the backend
 //! turns into [`Error::MemoryLimit`](xtism_core::Error::MemoryLimit). The budget also
-//! collects the storage address of each instance's interruption flag (see [`interrupt`]),
-//! which only the tunables get to see.
+//! collects what only the tunables get to see: the storage address of each instance's
+//! interruption flag (see [`interrupt`]), and where the kernel memory's base and length live
+//! ([`MemorySpan`]).
 //!
 //! [`interrupt`]: crate::interrupt
 //! [`raw`]: crate::raw
@@ -29,7 +30,7 @@ use wasmer::sys::vm::MemoryError;
 use wasmer::{MemoryType, Pages, TableType};
 use xtism_core::engine::ResourceLimits;
 
-use crate::raw::Flag;
+use crate::raw::{Flag, MemorySpan};
 
 /// What the instantiation in progress on this thread may still create.
 #[derive(Debug)]
@@ -38,6 +39,9 @@ struct Allowance {
     memories: u32,
     tables: u32,
     flag: Option<Flag>,
+    /// The export name of the memory to note the span of, while one is watched.
+    watched: Option<&'static str>,
+    memory: Option<MemorySpan>,
 }
 
 thread_local! {
@@ -58,6 +62,8 @@ impl Budget {
             memories: 0,
             tables: 0,
             flag: None,
+            watched: None,
+            memory: None,
         };
         Budget {
             previous: ALLOWANCE.with(|a| a.borrow_mut().replace(allowance)),
@@ -67,6 +73,21 @@ impl Budget {
     /// The interruption flag of the module instantiated last, if it has one.
     pub(crate) fn take_flag(&self) -> Option<Flag> {
         ALLOWANCE.with(|a| a.borrow_mut().as_mut().and_then(|a| a.flag.take()))
+    }
+
+    /// Notes the span of the memory exported as `name` by the modules instantiated from now
+    /// on, until [`take_memory`](Self::take_memory).
+    pub(crate) fn watch_memory(&self, name: &'static str) {
+        charge(|a| a.watched = Some(name));
+    }
+
+    /// The span noted since [`watch_memory`](Self::watch_memory), if any; stops watching.
+    pub(crate) fn take_memory(&self) -> Option<MemorySpan> {
+        charge(|a| {
+            a.watched = None;
+            a.memory.take()
+        })
+        .flatten()
     }
 }
 
@@ -85,6 +106,16 @@ fn charge<R>(f: impl FnOnce(&mut Allowance) -> R) -> Option<R> {
 /// Notes the interruption flag of the module being instantiated, for [`Budget::take_flag`].
 pub(crate) fn note_flag(flag: Flag) {
     charge(|a| a.flag = Some(flag));
+}
+
+/// The export name of the memory whose span the open budget watches, if any.
+pub(crate) fn watched_memory() -> Option<&'static str> {
+    charge(|a| a.watched).flatten()
+}
+
+/// Notes the span of the watched memory, for [`Budget::take_memory`].
+pub(crate) fn note_memory(span: MemorySpan) {
+    charge(|a| a.memory = Some(span));
 }
 
 /// `ty` with its maximum clamped to the allowance, or why it cannot be created.

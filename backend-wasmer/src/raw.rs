@@ -19,10 +19,11 @@ use wasmer::{
 use wasmer_compiler::LinkError;
 use wasmer_types::LocalGlobalIndex;
 use wasmer_types::entity::PrimaryMap;
+use wasmer_types::{LocalMemoryIndex, MemoryIndex};
 
 use crate::instance::StoreData;
 use crate::interrupt::FLAG_EXPORT;
-use crate::limits::{allowed_memory, allowed_table, note_flag};
+use crate::limits::{allowed_memory, allowed_table, note_flag, note_memory, watched_memory};
 
 /// Loads an artifact of the compile cache into `engine`.
 ///
@@ -72,6 +73,48 @@ pub(crate) fn memory_and_data<'a, T: Send + 'static>(
         // environment's own allocation in the store, apart from every memory.
         unsafe { std::slice::from_raw_parts_mut(ptr, len) }
     });
+    (bytes, data)
+}
+
+/// Where wasmer keeps the base and length of one memory of an instance: the definition in the
+/// instance's `VMContext` that compiled code reads, and that wasmer updates when the memory
+/// grows, as [`LimitingTunables::create_memories`] saw it (the only place a `MemorySpan` is
+/// made). Reading it costs two loads, where [`memory_and_data`] asks the store for the
+/// memory and the memory for its size, through dynamic calls, on each access.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct MemorySpan(NonNull<VMMemoryDefinition>);
+
+// SAFETY: a `MemorySpan` is only dereferenced by `span_and_data`, under an exclusive borrow of
+// the store whose instance holds the definition; where the span itself is kept does not
+// matter.
+unsafe impl Send for MemorySpan {}
+
+/// The bytes of the memory that `span` describes, and the data of `env`, borrowed together
+/// from `store` for as long as it is.
+///
+/// Sound only for a span noted while instantiating into `store` (`Budget::take_memory`),
+/// which is how the crate gets every span it passes here; the compiler does not check this.
+pub(crate) fn span_and_data<'a, T: Send + 'static>(
+    store: &'a mut impl AsStoreMut,
+    env: &FunctionEnv<T>,
+    span: MemorySpan,
+) -> (&'a mut [u8], &'a mut T) {
+    // SAFETY: the span was noted while instantiating into `store` (this function's
+    // precondition): it points into the `VMContext` of one of the store's instances, which
+    // lives as long as the store, and wasmer keeps its base and length current whenever the
+    // memory grows (`VMOwnedMemory::grow` writes both). Reading it under the store's
+    // exclusive borrow cannot race with a growth: growth goes through the store.
+    let definition = unsafe { *span.0.as_ptr() };
+    let data = env.as_mut(store);
+    if definition.current_length == 0 {
+        return (&mut [], data);
+    }
+    // SAFETY: as in `memory_and_data`: the bytes are the memory's, mapped, readable and
+    // writable, borrowed under the exclusive borrow of the store that owns the memory for
+    // `'a`, during which nothing else can read, write, grow (move) or drop it; `data` is the
+    // environment's own allocation, apart from every memory.
+    let bytes =
+        unsafe { std::slice::from_raw_parts_mut(definition.base, definition.current_length) };
     (bytes, data)
 }
 
@@ -177,6 +220,42 @@ impl Tunables for LimitingTunables {
             self.base
                 .create_vm_memory(&ty, style, vm_definition_location)
         }
+    }
+
+    /// Wasmer's own logic, plus noting where the watched memory's definition lives.
+    unsafe fn create_memories(
+        &self,
+        context: &mut StoreObjects,
+        module: &ModuleInfo,
+        memory_styles: &PrimaryMap<MemoryIndex, MemoryStyle>,
+        memory_definition_locations: &[NonNull<VMMemoryDefinition>],
+    ) -> Result<PrimaryMap<LocalMemoryIndex, InternalStoreHandle<VMMemory>>, LinkError> {
+        let defined = module.memories.iter().skip(module.num_imported_memories);
+        if defined.len() > memory_definition_locations.len() {
+            return Err(LinkError::Resource(
+                "memory definition location missing".into(),
+            ));
+        }
+        let mut memories = PrimaryMap::with_capacity(defined.len());
+        for ((index, ty), location) in defined.zip(memory_definition_locations) {
+            let style = memory_styles
+                .get(index)
+                .ok_or_else(|| LinkError::Resource("memory style missing".into()))?;
+            // SAFETY: wasmer hands us one valid definition location per defined memory, in
+            // the new instance's `VMContext` (there are enough: checked above), as
+            // `create_vm_memory` requires; its default `create_memories` does the same.
+            let memory = unsafe { self.create_vm_memory(ty, style, *location) }
+                .map_err(|e| LinkError::Resource(format!("Failed to create memory: {e}")))?;
+            memories.push(InternalStoreHandle::new(context, memory));
+        }
+        if let Some(name) = watched_memory()
+            && let Some(ExportIndex::Memory(index)) = module.exports.get(name)
+            && let Some(local) = module.local_memory_index(*index)
+            && let Some(location) = memory_definition_locations.get(local.as_u32() as usize)
+        {
+            note_memory(MemorySpan(*location));
+        }
+        Ok(memories)
     }
 
     fn create_host_table(&self, ty: &TableType, style: &TableStyle) -> Result<VMTable, String> {
