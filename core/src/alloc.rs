@@ -15,7 +15,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::hash::{BuildHasherDefault, Hasher};
 
 /// Bytes at the start of kernel memory reserved for the kernel header.
-pub const HEADER_SIZE: u64 = 64;
+pub const HEADER_SIZE: u64 = 72;
 
 /// Block alignment in bytes.
 const ALIGN: u64 = 8;

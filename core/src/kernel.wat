@@ -7,16 +7,17 @@
 ;;
 ;; Header (little-endian u64 each), written only by the host (core's `write_header`):
 ;;   0 input offset, 8 input length, 16 output offset, 24 output length,
-;;   32 size (the memory's byte length), 40 size - 7, 48 size - 64, 56 size - 71.
-;; Bytes below 64 are the header; guest stores there are ignored, so a plug-in can never
+;;   32 size (the memory's byte length), 40 size - 7, 48 size - 72, 56 size - 79,
+;;   64 input length - 7 (0 for an input shorter than 8 bytes).
+;; Bytes below 72 are the header; guest stores there are ignored, so a plug-in can never
 ;; disturb it. Every access is bounds-checked: loads out of bounds give 0 and stores are
 ;; ignored, never a trap.
 ;;
 ;; Each export is one function with no calls inside, and core inlines it into a plug-in's
 ;; code (core/src/merge.rs): the plug-in makes one of these accesses per 8 bytes it moves.
 ;; So a bounds check is one load of a limit from the header and one unsigned comparison:
-;; `p + 8 <= size` is `p < size - 7` for every u64 `p`, and `64 <= p && p + 8 <= size` is
-;; `p - 64 < size - 71` (a `p` below 64 wraps to a huge value). The limits are in the header
+;; `p + 8 <= size` is `p < size - 7` for every u64 `p`, and `72 <= p && p + 8 <= size` is
+;; `p - 72 < size - 79` (a `p` below 72 wraps to a huge value). The limits are in the header
 ;; because asking the memory its size is a call into the runtime on some engines (wasmer).
 ;; A header of zeros (before the host first writes it) makes every limit 0, so every access
 ;; is refused. Inlined, a function's declared locals are not zeroed: each is written before
@@ -37,11 +38,11 @@
       (else (i64.const 0))))
 
   (func (export "store_u8") (param $p i64) (param $v i32)
-    (if (i64.lt_u (i64.sub (local.get $p) (i64.const 64)) (i64.load (i32.const 48)))
+    (if (i64.lt_u (i64.sub (local.get $p) (i64.const 72)) (i64.load (i32.const 48)))
       (then (i32.store8 (i32.wrap_i64 (local.get $p)) (local.get $v)))))
 
   (func (export "store_u64") (param $p i64) (param $v i64)
-    (if (i64.lt_u (i64.sub (local.get $p) (i64.const 64)) (i64.load (i32.const 56)))
+    (if (i64.lt_u (i64.sub (local.get $p) (i64.const 72)) (i64.load (i32.const 56)))
       (then (i64.store (i32.wrap_i64 (local.get $p)) (local.get $v)))))
 
   (func (export "input_offset") (result i64) (i64.load (i32.const 0)))
@@ -58,14 +59,10 @@
       (else (i32.const 0))))
 
   ;; Input u64 at `off` when all 8 bytes lie inside the input, else 0: `off + 8 <= length`
-  ;; is `off < length - 7` once `length >= 8`.
+  ;; is `off < length - 7` once `length >= 8`, and the host writes 0 for a shorter input.
   (func (export "input_load_u64") (param $off i64) (result i64)
-    (local $len i64)
-    (local.set $len (i64.load (i32.const 8)))
     (if (result i64)
-      (i32.and
-        (i64.gt_u (local.get $len) (i64.const 7))
-        (i64.lt_u (local.get $off) (i64.sub (local.get $len) (i64.const 7))))
+      (i64.lt_u (local.get $off) (i64.load (i32.const 64)))
       (then (i64.load (i32.wrap_i64 (i64.add (i64.load (i32.const 0)) (local.get $off)))))
       (else (i64.const 0))))
 )

@@ -46,7 +46,7 @@ use crate::abi::{EXTISM_ENV_MODULE, KERNEL_WASM};
 pub const KERNEL_MEMORY_EXPORT: &str = "xtism:kernel-memory";
 
 /// Version of the rewrite, part of the compile cache key: change it when the output changes.
-pub(crate) const MERGE_VERSION: &str = "merge v3";
+pub(crate) const MERGE_VERSION: &str = "merge v4";
 
 /// One data-path function of the kernel module: its export name, signature and body.
 struct KernelFunction {
@@ -58,6 +58,10 @@ struct KernelFunction {
     body: FunctionBody<'static>,
     /// Whether its body can replace a call to it: it neither calls nor returns early.
     inlinable: bool,
+    /// Whether its body writes one of its parameters. When it does not, an argument that
+    /// the caller pushed straight from a local is read from that local (see
+    /// `parse_function_body`).
+    writes_params: bool,
 }
 
 /// The kernel module's exported functions, parsed once.
@@ -108,16 +112,21 @@ fn parse_kernel() -> wasmparser::Result<Vec<KernelFunction>> {
         for local in body.get_locals_reader()? {
             locals.push(local?);
         }
+        let params = u32::try_from(ty.params().len()).unwrap_or(u32::MAX);
         let mut inlinable = true;
+        let mut writes_params = false;
         for op in body.get_operators_reader()? {
-            inlinable &= !matches!(
-                op?,
+            match op? {
                 Operator::Return
-                    | Operator::Call { .. }
-                    | Operator::CallIndirect { .. }
-                    | Operator::ReturnCall { .. }
-                    | Operator::ReturnCallIndirect { .. }
-            );
+                | Operator::Call { .. }
+                | Operator::CallIndirect { .. }
+                | Operator::ReturnCall { .. }
+                | Operator::ReturnCallIndirect { .. } => inlinable = false,
+                Operator::LocalSet { local_index } | Operator::LocalTee { local_index } => {
+                    writes_params |= local_index < params;
+                }
+                _ => {}
+            }
         }
         functions.push(KernelFunction {
             name,
@@ -126,6 +135,7 @@ fn parse_kernel() -> wasmparser::Result<Vec<KernelFunction>> {
             locals,
             body: body.clone(),
             inlinable,
+            writes_params,
         });
     }
     Ok(functions)
@@ -297,6 +307,7 @@ impl Merge {
         let kernel = kernel_functions();
         let mut body = KernelBody {
             memory: self.kernel_memory(),
+            args: Vec::new(),
             local_base: 0,
         };
         for &k in &self.appended {
@@ -351,10 +362,21 @@ fn goes_between(id: SectionId, after: Option<SectionId>, before: Option<SectionI
 }
 
 /// Points a kernel function's memory accesses at the kernel memory of the merged module,
-/// and, inlined, its locals at the caller's locals from `local_base` on.
+/// and, inlined, its parameters at the caller's locals in `args` (when given) and its other
+/// locals at the caller's locals from `local_base` on.
 struct KernelBody {
     memory: u32,
+    args: Vec<u32>,
     local_base: u32,
+}
+
+impl KernelBody {
+    fn local(&self, index: u32) -> u32 {
+        match self.args.get(index as usize) {
+            Some(&arg) => arg,
+            None => self.local_base + index,
+        }
+    }
 }
 
 impl Reencode for KernelBody {
@@ -366,15 +388,9 @@ impl Reencode for KernelBody {
 
     fn instruction<'a>(&mut self, op: Operator<'a>) -> Result<Instruction<'a>, ReencodeError> {
         Ok(match op {
-            Operator::LocalGet { local_index } => {
-                Instruction::LocalGet(self.local_base + local_index)
-            }
-            Operator::LocalSet { local_index } => {
-                Instruction::LocalSet(self.local_base + local_index)
-            }
-            Operator::LocalTee { local_index } => {
-                Instruction::LocalTee(self.local_base + local_index)
-            }
+            Operator::LocalGet { local_index } => Instruction::LocalGet(self.local(local_index)),
+            Operator::LocalSet { local_index } => Instruction::LocalSet(self.local(local_index)),
+            Operator::LocalTee { local_index } => Instruction::LocalTee(self.local(local_index)),
             other => wasm_encoder::reencode::utils::instruction(self, other)?,
         })
     }
@@ -424,7 +440,10 @@ impl Reencode for Merge {
     /// A body that calls kernel functions gets each one inlined at every call: its arguments
     /// go to locals added for it, then its body runs in a block of its result type. A call
     /// into another instance, or to a local function, costs more than the access it makes
-    /// (on wasmi and wasmer, whose compilers do not inline).
+    /// (on wasmi and wasmer, whose compilers do not inline). Arguments pushed by the
+    /// `local.get`s just before the call are read from those locals instead, when the body
+    /// never writes its parameters: an interpreter then copies nothing (`store_u64(p, v)`
+    /// in a copy loop is `local.get $p`, `local.get $v`, `call`).
     fn parse_function_body(
         &mut self,
         code: &mut CodeSection,
@@ -473,9 +492,21 @@ impl Reencode for Merge {
             }
         }
         let mut function = wasm_encoder::Function::new(locals);
+        // The locals of the `local.get`s read since the last other instruction, not yet
+        // written out.
+        let mut gets: Vec<u32> = Vec::new();
+        let flush = |function: &mut wasm_encoder::Function, gets: &mut Vec<u32>| {
+            for local in gets.drain(..) {
+                function.instruction(&Instruction::LocalGet(local));
+            }
+        };
         let mut reader = func.get_operators_reader()?;
         while !reader.eof() {
             let op = reader.read()?;
+            if let Operator::LocalGet { local_index } = op {
+                gets.push(local_index);
+                continue;
+            }
             let target = match op {
                 Operator::Call { function_index } => self
                     .kernel_function(function_index)
@@ -483,12 +514,20 @@ impl Reencode for Merge {
                 _ => None,
             };
             let Some((k, base)) = target else {
+                flush(&mut function, &mut gets);
                 function.instruction(&self.instruction(op)?);
                 continue;
             };
             let f = &kernel[k];
-            for i in (0..f.params.len() as u32).rev() {
-                function.instruction(&Instruction::LocalSet(base + i));
+            let args = match gets.len().checked_sub(f.params.len()) {
+                Some(first) if !f.writes_params => gets.split_off(first),
+                _ => Vec::new(),
+            };
+            flush(&mut function, &mut gets);
+            if args.is_empty() {
+                for i in (0..f.params.len() as u32).rev() {
+                    function.instruction(&Instruction::LocalSet(base + i));
+                }
             }
             let block = match f.results.as_slice() {
                 [] => BlockType::Empty,
@@ -500,6 +539,7 @@ impl Reencode for Merge {
             // The body's own final `end` closes the block.
             let mut body = KernelBody {
                 memory: self.kernel_memory(),
+                args,
                 local_base: base,
             };
             let mut ops = f.body.get_operators_reader()?;
@@ -859,6 +899,33 @@ mod tests {
         // alloc, copy, output_set: no call to input_length, input_load_u64 or store_u64 is
         // left.
         assert_eq!(calls, [0, 2, 1]);
+    }
+
+    /// Arguments pushed straight from locals are read from them; others go through the
+    /// locals added for the inlined function.
+    #[test]
+    fn arguments_pushed_from_locals_are_read_in_place() {
+        let wasm = wat::parse_str(
+            r#"(module
+              (import "extism:host/env" "store_u64" (func $store_u64 (param i64 i64)))
+              (func (export "locals") (param $p i64) (param $v i64)
+                (call $store_u64 (local.get $p) (local.get $v)))
+              (func (export "mixed") (param $p i64)
+                (call $store_u64 (local.get $p) (i64.const 1))))"#,
+        )
+        .unwrap();
+        let merged = merge_kernel(&wasm).expect("merged");
+        validate(&merged);
+        let mut sets = Vec::new();
+        for payload in Parser::new(0).parse_all(&merged) {
+            if let Payload::CodeSectionEntry(body) = payload.unwrap() {
+                let ops = body.get_operators_reader().unwrap().into_iter();
+                let set = |op: &Operator<'_>| matches!(op, Operator::LocalSet { .. });
+                sets.push(ops.filter(|op| set(op.as_ref().unwrap())).count());
+            }
+        }
+        // "locals", "mixed", then the appended store_u64 itself (which sets nothing).
+        assert_eq!(sets, [0, 2, 0]);
     }
 
     /// Inlined, a kernel function's declared locals keep what the previous inlined call
