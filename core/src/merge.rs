@@ -46,7 +46,7 @@ use crate::abi::{EXTISM_ENV_MODULE, KERNEL_WASM};
 pub const KERNEL_MEMORY_EXPORT: &str = "xtism:kernel-memory";
 
 /// Version of the rewrite, part of the compile cache key: change it when the output changes.
-pub(crate) const MERGE_VERSION: &str = "merge v4";
+pub(crate) const MERGE_VERSION: &str = "merge v5";
 
 /// One data-path function of the kernel module: its export name, signature and body.
 struct KernelFunction {
@@ -362,8 +362,8 @@ fn goes_between(id: SectionId, after: Option<SectionId>, before: Option<SectionI
 }
 
 /// Points a kernel function's memory accesses at the kernel memory of the merged module,
-/// and, inlined, its parameters at the caller's locals in `args` (when given) and its other
-/// locals at the caller's locals from `local_base` on.
+/// and, inlined, its parameters at the caller's locals in `args` and its other locals at
+/// the caller's locals from `local_base` on.
 struct KernelBody {
     memory: u32,
     args: Vec<u32>,
@@ -441,9 +441,10 @@ impl Reencode for Merge {
     /// go to locals added for it, then its body runs in a block of its result type. A call
     /// into another instance, or to a local function, costs more than the access it makes
     /// (on wasmi and wasmer, whose compilers do not inline). Arguments pushed by the
-    /// `local.get`s just before the call are read from those locals instead, when the body
-    /// never writes its parameters: an interpreter then copies nothing (`store_u64(p, v)`
-    /// in a copy loop is `local.get $p`, `local.get $v`, `call`).
+    /// `local.get`s (or left by a `local.tee`) just before the call are read from those
+    /// locals instead, when the body never writes its parameters: an interpreter then
+    /// copies nothing (`store_u64(p, v)` in a copy loop is `local.get $p`, `local.get $v`,
+    /// `call`).
     fn parse_function_body(
         &mut self,
         code: &mut CodeSection,
@@ -503,9 +504,25 @@ impl Reencode for Merge {
         let mut reader = func.get_operators_reader()?;
         while !reader.eof() {
             let op = reader.read()?;
-            if let Operator::LocalGet { local_index } = op {
-                gets.push(local_index);
-                continue;
+            match op {
+                Operator::LocalGet { local_index } => {
+                    gets.push(local_index);
+                    continue;
+                }
+                // `local.tee x` is `local.set x` then a pending `local.get x`, so that an
+                // argument a plug-in tees into a local is read from it too (clang's loops).
+                // A pending get of `x` itself is written out first: it reads the old value.
+                Operator::LocalTee { local_index } => {
+                    if gets.contains(&local_index) {
+                        flush(&mut function, &mut gets);
+                    } else if let Some(top) = gets.pop() {
+                        function.instruction(&Instruction::LocalGet(top));
+                    }
+                    function.instruction(&Instruction::LocalSet(local_index));
+                    gets.push(local_index);
+                    continue;
+                }
+                _ => {}
             }
             let target = match op {
                 Operator::Call { function_index } => self
@@ -519,16 +536,23 @@ impl Reencode for Merge {
                 continue;
             };
             let f = &kernel[k];
-            let args = match gets.len().checked_sub(f.params.len()) {
-                Some(first) if !f.writes_params => gets.split_off(first),
-                _ => Vec::new(),
+            // The last arguments are the pending gets; the others are on the stack and go to
+            // the function's own locals.
+            let params = f.params.len() as u32;
+            let pending = if f.writes_params {
+                0
+            } else {
+                gets.len().min(f.params.len()) as u32
             };
+            let in_place = gets.split_off(gets.len() - pending as usize);
             flush(&mut function, &mut gets);
-            if args.is_empty() {
-                for i in (0..f.params.len() as u32).rev() {
-                    function.instruction(&Instruction::LocalSet(base + i));
-                }
+            for i in (0..params - pending).rev() {
+                function.instruction(&Instruction::LocalSet(base + i));
             }
+            let args = (0..params - pending)
+                .map(|i| base + i)
+                .chain(in_place)
+                .collect();
             let block = match f.results.as_slice() {
                 [] => BlockType::Empty,
                 [ty] => BlockType::Result(RoundtripReencoder.val_type(*ty)?),
@@ -901,8 +925,8 @@ mod tests {
         assert_eq!(calls, [0, 2, 1]);
     }
 
-    /// Arguments pushed straight from locals are read from them; others go through the
-    /// locals added for the inlined function.
+    /// Arguments pushed straight from locals, or teed into them, are read from them; others
+    /// go through the locals added for the inlined function.
     #[test]
     fn arguments_pushed_from_locals_are_read_in_place() {
         let wasm = wat::parse_str(
@@ -911,7 +935,11 @@ mod tests {
               (func (export "locals") (param $p i64) (param $v i64)
                 (call $store_u64 (local.get $p) (local.get $v)))
               (func (export "mixed") (param $p i64)
-                (call $store_u64 (local.get $p) (i64.const 1))))"#,
+                (call $store_u64 (local.get $p) (i64.const 1)))
+              (func (export "teed") (param $p i64) (param $v i64)
+                (call $store_u64 (local.get $p) (local.tee $v (i64.const 1))))
+              (func (export "overwritten") (param $p i64) (param $v i64)
+                (call $store_u64 (local.get $p) (local.tee $p (local.get $v)))))"#,
         )
         .unwrap();
         let merged = merge_kernel(&wasm).expect("merged");
@@ -924,8 +952,10 @@ mod tests {
                 sets.push(ops.filter(|op| set(op.as_ref().unwrap())).count());
             }
         }
-        // "locals", "mixed", then the appended store_u64 itself (which sets nothing).
-        assert_eq!(sets, [0, 2, 0]);
+        // "locals"; "mixed" (the constant is on the stack, and so is $p, pushed before it);
+        // "teed" (the tee's own set, and $p); "overwritten" (the tee's set, and the first
+        // argument, $p's value before the tee); then the appended store_u64 itself.
+        assert_eq!(sets, [0, 2, 2, 2, 0]);
     }
 
     /// Inlined, a kernel function's declared locals keep what the previous inlined call

@@ -147,7 +147,22 @@
     (call $push (call $length (call $input_offset)))                    ;; 7: n (input is a block)
     (call $end))
 
-  ;; Freeing the input block empties the input; reset frees everything.
+;; Arguments left by `local.tee` (core's merge reads inlined arguments from locals), and a
+  ;; tee that overwrites a local whose old value is an earlier argument of the same call.
+  (func (export "tee_arguments") (result i32)
+    (local $h i64) (local $x i64) (local $y i64)
+    (local.set $h (call $alloc (i64.const 16)))
+    (call $begin (i64.const 3))
+    (local.set $x (local.get $h))
+    (local.set $y (i64.const 7))
+    ;; store_u64(old $x, $y), with $x := $y in between.
+    (call $store_u64 (local.get $x) (local.tee $x (local.get $y)))
+    (call $push (call $load_u64 (local.get $h)))                        ;; 0: 7
+    (call $push (local.get $x))                                         ;; 1: 7
+    (call $push (call $input_load_u64 (local.tee $y (i64.const 0))))    ;; 2: first 8 bytes
+    (call $end))
+
+    ;; Freeing the input block empties the input; reset frees everything.
   (func (export "free_input_and_reset") (result i32)
     (local $h i64)
     (call $free (call $input_offset))

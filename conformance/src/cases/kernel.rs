@@ -44,6 +44,17 @@ fn kernel_input(engine: &'static str) {
 }
 
 #[case]
+fn kernel_tee_arguments(engine: &'static str) {
+    let mut p = new_plugin(engine, &kernel());
+    let input = b"01234567";
+    let first8 = u64::from_le_bytes(*input);
+    assert_eq!(
+        call_facts(&mut p, "tee_arguments", input),
+        vec![7, 7, first8]
+    );
+}
+
+#[case]
 fn kernel_free_input_and_reset(engine: &'static str) {
     let mut p = new_plugin(engine, &kernel());
     assert_eq!(
