@@ -4,7 +4,8 @@
 //! *where* blocks go. It never touches the bytes, so it is tested without any engine.
 //!
 //! Layout: the first [`HEADER_SIZE`] bytes are the kernel header (see `kernel.wat`), blocks
-//! live above it and are aligned to 8 bytes. Free space below the high-water mark (`end`)
+//! live above it and are aligned to 8 bytes. The first block after a reset starts at
+//! [`HEADER_SIZE`]: that is where a call's input goes, and where the data path reads it. Free space below the high-water mark (`end`)
 //! is kept in two ordered maps: by offset (to merge neighbours on free) and by size (best
 //! fit on alloc); no free block ever touches `end` (freeing the last block lowers `end`).
 //! Alloc and free are O(log n) in the number of blocks and `length` is O(1). `reset` never
@@ -15,7 +16,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::hash::{BuildHasherDefault, Hasher};
 
 /// Bytes at the start of kernel memory reserved for the kernel header.
-pub const HEADER_SIZE: u64 = 72;
+pub const HEADER_SIZE: u64 = 80;
 
 /// Block alignment in bytes.
 const ALIGN: u64 = 8;

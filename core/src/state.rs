@@ -50,6 +50,13 @@ impl KernelState {
     /// memory's size included: core grows the kernel memory, and nothing else can.
     pub fn write_header(&self, memory: &mut [u8]) {
         let size = memory.len() as u64;
+        // The data path reads the input at `HEADER_SIZE`, where a call places it (the first
+        // block after a reset); anywhere else, it reads no input at all.
+        let input = if self.input.offset == HEADER_SIZE {
+            self.input.len
+        } else {
+            0
+        };
         let words = [
             self.input.offset,
             self.input.len,
@@ -59,8 +66,9 @@ impl KernelState {
             size.saturating_sub(7),
             size.saturating_sub(HEADER_SIZE),
             size.saturating_sub(HEADER_SIZE + 7),
+            input,
             // 0 for an input shorter than 8 bytes, where no u64 lies inside it.
-            self.input.len.saturating_sub(7),
+            input.saturating_sub(7),
         ];
         for (i, word) in words.iter().enumerate() {
             if let Some(slot) = memory.get_mut(i * 8..i * 8 + 8) {
@@ -222,7 +230,10 @@ impl PluginState {
     }
 }
 
-const _: () = assert!(HEADER_SIZE >= 72, "the header holds nine u64 words");
+const _: () = assert!(
+    HEADER_SIZE == 80,
+    "the header holds ten u64 words, and kernel.wat reads the input at 80"
+);
 
 #[cfg(test)]
 mod tests {

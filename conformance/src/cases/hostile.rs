@@ -183,7 +183,7 @@ fn hostile_loads_and_stores_out_of_bounds(engine: &'static str) {
             export: "attack",
             input: b"hostile",
             // README, Differences: "`load_*` and `input_load_*` out of bounds return 0 and
-            // `store_*` out of bounds is ignored"; kernel.wat: "Bytes below 72 are the
+            // `store_*` out of bounds is ignored"; kernel.wat: "Bytes below 80 are the
             // header; guest stores there are ignored".
             expect: Expect::Facts(&[
                 0xAB02_0304_0506_0708, // the last word of memory

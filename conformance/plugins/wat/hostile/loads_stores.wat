@@ -3,7 +3,7 @@
 ;; In bounds, `load_*`/`store_*` are plain memory access whether or not a block (or a freed
 ;; block) lies there; a load out of bounds (straddling the end, past it, -1, or an offset
 ;; that would wrap to a live byte as a 32-bit address) gives 0 and a store there is
-;; ignored; a store into the 72-byte header is ignored. Nothing traps. Run with input
+;; ignored; a store into the 80-byte header is ignored. Nothing traps. Run with input
 ;; "hostile"; `attack` outputs u64 facts.
 (module
   (import "extism:host/env" "load_u8" (func $load_u8 (param i64) (result i32)))
@@ -34,7 +34,7 @@
     (i32.const 0))
 
   (func (export "attack") (result i32)
-    (local $h i64) (local $f i64) (local $in i64) (local $word68 i64)
+    (local $h i64) (local $f i64) (local $in i64) (local $word76 i64)
     (call $begin (i64.const 20))
     (local.set $h (call $alloc (i64.const 8)))
     (local.set $f (call $alloc (i64.const 8)))
@@ -63,15 +63,15 @@
     (call $store_u8 (i64.add (i64.const 0x100000000) (local.get $h)) (i32.const 77))
     (call $push (call $load_u64 (local.get $h)))                                ;; 5
     ;; The header: stores are ignored, even one that straddles into the blocks.
-    (local.set $word68 (call $load_u64 (i64.const 68)))
+    (local.set $word76 (call $load_u64 (i64.const 76)))
     (call $store_u64 (i64.const 0) (i64.const 999))
     (call $store_u64 (i64.const 8) (i64.const 999))
-    (call $store_u8 (i64.const 71) (i32.const 1))
-    (call $store_u64 (i64.const 68) (i64.const -1))
+    (call $store_u8 (i64.const 79) (i32.const 1))
+    (call $store_u64 (i64.const 76) (i64.const -1))
     (call $push (call $input_length))                                           ;; 7
     (call $push (i64.extend_i32_u (i64.eq (call $input_offset) (local.get $in)))) ;; 1
     (call $push
-      (i64.extend_i32_u (i64.eq (call $load_u64 (i64.const 68)) (local.get $word68)))) ;; 1
+      (i64.extend_i32_u (i64.eq (call $load_u64 (i64.const 76)) (local.get $word76)))) ;; 1
     (call $push (call $load_u64 (i64.const 8)))                                 ;; 7: readable
     ;; Past any block, and in a freed block: plain memory.
     (call $store_u64 (i64.add (local.get $h) (i64.const 4096)) (i64.const 7))
