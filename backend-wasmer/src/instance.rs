@@ -341,12 +341,25 @@ impl WasmerLinked {
             parts.kernel_span = budget.take_memory();
         }
         drop(budget);
+        // Only a plug-in of one module is merged (core's link plan), so the watched export
+        // can only be that module's; and without the span the kernel memory could not be
+        // read at all.
+        if kernel.is_none() && self.modules.len() != 1 {
+            return Err(Error::Invalid(
+                "the link plan merges the kernel into one of several modules".into(),
+            ));
+        }
         let Some(main) = instances.last() else {
             return Err(Error::Invalid("the link plan has no modules".into()));
         };
         if kernel.is_none() {
             kernel_memory = main.exports.get_memory(KERNEL_MEMORY_EXPORT).ok().cloned();
             env.as_mut(store).kernel = kernel_memory.clone();
+        }
+        if kernel_memory.is_some() != parts.kernel_span.is_some() {
+            return Err(Error::engine(
+                "wasmer did not show where the kernel memory lives (Tunables::create_memories)",
+            ));
         }
         env.as_mut(store).kernel_span = parts.kernel_span;
         parts.kernel_memory = kernel_memory;

@@ -19,7 +19,7 @@ use wasmer::{
 use wasmer_compiler::LinkError;
 use wasmer_types::LocalGlobalIndex;
 use wasmer_types::entity::PrimaryMap;
-use wasmer_types::{LocalMemoryIndex, MemoryIndex};
+use wasmer_types::{LocalMemoryIndex, MemoryIndex, StoreId};
 
 use crate::instance::StoreData;
 use crate::interrupt::FLAG_EXPORT;
@@ -82,29 +82,33 @@ pub(crate) fn memory_and_data<'a, T: Send + 'static>(
 /// made). Reading it costs two loads, where [`memory_and_data`] asks the store for the
 /// memory and the memory for its size, through dynamic calls, on each access.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct MemorySpan(NonNull<VMMemoryDefinition>);
+pub(crate) struct MemorySpan {
+    definition: NonNull<VMMemoryDefinition>,
+    /// The store whose instance holds the definition.
+    store: StoreId,
+}
 
 // SAFETY: a `MemorySpan` is only dereferenced by `span_and_data`, under an exclusive borrow of
-// the store whose instance holds the definition; where the span itself is kept does not
-// matter.
+// the store whose instance holds the definition (it checks which store it has); where the
+// span itself is kept does not matter.
 unsafe impl Send for MemorySpan {}
 
 /// The bytes of the memory that `span` describes, and the data of `env`, borrowed together
-/// from `store` for as long as it is.
-///
-/// Sound only for a span noted while instantiating into `store` (`Budget::take_memory`),
-/// which is how the crate gets every span it passes here; the compiler does not check this.
+/// from `store` for as long as it is. No bytes if `span` belongs to another store.
 pub(crate) fn span_and_data<'a, T: Send + 'static>(
     store: &'a mut impl AsStoreMut,
     env: &FunctionEnv<T>,
     span: MemorySpan,
 ) -> (&'a mut [u8], &'a mut T) {
-    // SAFETY: the span was noted while instantiating into `store` (this function's
-    // precondition): it points into the `VMContext` of one of the store's instances, which
-    // lives as long as the store, and wasmer keeps its base and length current whenever the
+    if store.objects_mut().id() != span.store {
+        return (&mut [], env.as_mut(store));
+    }
+    // SAFETY: the span belongs to `store` (checked above): it points into the `VMContext` of
+    // one of the store's instances, which lives as long as the store (wasmer frees instances
+    // only with their store), and wasmer keeps its base and length current whenever the
     // memory grows (`VMOwnedMemory::grow` writes both). Reading it under the store's
     // exclusive borrow cannot race with a growth: growth goes through the store.
-    let definition = unsafe { *span.0.as_ptr() };
+    let definition = unsafe { *span.definition.as_ptr() };
     let data = env.as_mut(store);
     if definition.current_length == 0 {
         return (&mut [], data);
@@ -253,7 +257,10 @@ impl Tunables for LimitingTunables {
             && let Some(local) = module.local_memory_index(*index)
             && let Some(location) = memory_definition_locations.get(local.as_u32() as usize)
         {
-            note_memory(MemorySpan(*location));
+            note_memory(MemorySpan {
+                definition: *location,
+                store: context.id(),
+            });
         }
         Ok(memories)
     }

@@ -147,7 +147,7 @@
     (call $push (call $length (call $input_offset)))                    ;; 7: n (input is a block)
     (call $end))
 
-;; Arguments left by `local.tee` (core's merge reads inlined arguments from locals), and a
+  ;; Arguments left by `local.tee` (core's merge reads inlined arguments from locals), and a
   ;; tee that overwrites a local whose old value is an earlier argument of the same call.
   (func (export "tee_arguments") (result i32)
     (local $h i64) (local $x i64) (local $y i64)
@@ -162,7 +162,7 @@
     (call $push (call $input_load_u64 (local.tee $y (i64.const 0))))    ;; 2: first 8 bytes
     (call $end))
 
-    ;; Freeing the input block empties the input; reset frees everything.
+  ;; Freeing the input block empties the input; reset frees everything.
   (func (export "free_input_and_reset") (result i32)
     (local $h i64)
     (call $free (call $input_offset))
