@@ -32,7 +32,7 @@ use std::sync::OnceLock;
 use wasm_encoder::reencode::{Error as ReencodeError, Reencode, RoundtripReencoder};
 use wasm_encoder::{
     BlockType, CodeSection, ExportKind, ExportSection, FunctionSection, ImportSection, Instruction,
-    MemorySection, MemoryType, NameMap, NameSection, SectionId, TypeSection,
+    MemArg, MemorySection, MemoryType, NameMap, NameSection, SectionId, TypeSection, ValType,
 };
 use wasmparser::{
     CodeSectionReader, ExportSectionReader, FunctionBody, FunctionSectionReader,
@@ -46,7 +46,7 @@ use crate::abi::{EXTISM_ENV_MODULE, KERNEL_WASM};
 pub const KERNEL_MEMORY_EXPORT: &str = "xtism:kernel-memory";
 
 /// Version of the rewrite, part of the compile cache key: change it when the output changes.
-pub(crate) const MERGE_VERSION: &str = "merge v5";
+pub(crate) const MERGE_VERSION: &str = "merge v6";
 
 /// One data-path function of the kernel module: its export name, signature and body.
 struct KernelFunction {
@@ -56,12 +56,31 @@ struct KernelFunction {
     /// Its declared locals (after the parameters), as (count, type).
     locals: Vec<(u32, wasmparser::ValType)>,
     body: FunctionBody<'static>,
+    /// The body's instructions, its final `end` included.
+    ops: Vec<Operator<'static>>,
     /// Whether its body can replace a call to it: it neither calls nor returns early.
     inlinable: bool,
     /// Whether its body writes one of its parameters. When it does not, an argument that
     /// the caller pushed straight from a local is read from that local (see
     /// `parse_function_body`).
     writes_params: bool,
+    /// The header words it reads (`i32.const K` then `i64.load`, K below the header's
+    /// end), by address. Inlined, it reads them from locals of the caller instead.
+    header_words: Vec<u32>,
+}
+
+/// Whether `ops[i]` and `ops[i + 1]` read the header word at a constant address: its address.
+fn header_read(ops: &[Operator<'_>], i: usize) -> Option<u32> {
+    match (ops.get(i)?, ops.get(i + 1)?) {
+        (Operator::I32Const { value }, Operator::I64Load { memarg })
+            if memarg.offset == 0
+                && memarg.memory == 0
+                && u64::try_from(*value).is_ok_and(|k| k + 8 <= crate::alloc::HEADER_SIZE) =>
+        {
+            u32::try_from(*value).ok()
+        }
+        _ => None,
+    }
 }
 
 /// The kernel module's exported functions, parsed once.
@@ -113,6 +132,15 @@ fn parse_kernel() -> wasmparser::Result<Vec<KernelFunction>> {
             locals.push(local?);
         }
         let params = u32::try_from(ty.params().len()).unwrap_or(u32::MAX);
+        let ops = body
+            .get_operators_reader()?
+            .into_iter()
+            .collect::<wasmparser::Result<Vec<_>>>()?;
+        let mut header_words: Vec<u32> = (0..ops.len())
+            .filter_map(|i| header_read(&ops, i))
+            .collect();
+        header_words.sort_unstable();
+        header_words.dedup();
         let mut inlinable = true;
         let mut writes_params = false;
         for op in body.get_operators_reader()? {
@@ -134,8 +162,10 @@ fn parse_kernel() -> wasmparser::Result<Vec<KernelFunction>> {
             results: ty.results().to_vec(),
             locals,
             body: body.clone(),
+            ops,
             inlinable,
             writes_params,
+            header_words,
         });
     }
     Ok(functions)
@@ -459,13 +489,25 @@ impl Reencode for Merge {
         self.next_body += 1;
         let kernel = kernel_functions();
         let mut inlined: Vec<usize> = Vec::new();
+        // Header words can be kept in locals unless an exception can arrive after a call
+        // without the call returning (the reload follows the call).
+        let mut cacheable = true;
         for op in func.get_operators_reader()? {
-            if let Operator::Call { function_index } = op?
-                && let Some(k) = self.kernel_function(function_index)
-                && kernel[k].inlinable
-                && !inlined.contains(&k)
-            {
-                inlined.push(k);
+            match op? {
+                Operator::Call { function_index } => {
+                    if let Some(k) = self.kernel_function(function_index)
+                        && kernel[k].inlinable
+                        && !inlined.contains(&k)
+                    {
+                        inlined.push(k);
+                    }
+                }
+                Operator::Try { .. }
+                | Operator::TryTable { .. }
+                | Operator::Catch { .. }
+                | Operator::CatchAll
+                | Operator::Delegate { .. } => cacheable = false,
+                _ => {}
             }
         }
         if inlined.is_empty() {
@@ -492,7 +534,37 @@ impl Reencode for Merge {
                 next_local = next_local.saturating_add(*count);
             }
         }
+        // The header words the inlined functions read, each kept in a local of its own: read
+        // at entry and again after every call that is not inlined. Only the host writes the
+        // header, and only while the plug-in has called out (or before the export runs).
+        let mut cache: Vec<(u32, u32)> = Vec::new();
+        if cacheable {
+            let mut words: Vec<u32> = inlined
+                .iter()
+                .flat_map(|&k| kernel[k].header_words.iter().copied())
+                .collect();
+            words.sort_unstable();
+            words.dedup();
+            for word in words {
+                locals.push((1, ValType::I64));
+                cache.push((word, next_local));
+                next_local = next_local.saturating_add(1);
+            }
+        }
+        let kernel_memory = self.kernel_memory();
+        let reload = |function: &mut wasm_encoder::Function| {
+            for &(word, local) in &cache {
+                function.instruction(&Instruction::I32Const(word as i32));
+                function.instruction(&Instruction::I64Load(MemArg {
+                    offset: 0,
+                    align: 3,
+                    memory_index: kernel_memory,
+                }));
+                function.instruction(&Instruction::LocalSet(local));
+            }
+        };
         let mut function = wasm_encoder::Function::new(locals);
+        reload(&mut function);
         // The locals of the `local.get`s read since the last other instruction, not yet
         // written out.
         let mut gets: Vec<u32> = Vec::new();
@@ -532,7 +604,16 @@ impl Reencode for Merge {
             };
             let Some((k, base)) = target else {
                 flush(&mut function, &mut gets);
+                let calls_out = matches!(
+                    op,
+                    Operator::Call { .. }
+                        | Operator::CallIndirect { .. }
+                        | Operator::CallRef { .. }
+                );
                 function.instruction(&self.instruction(op)?);
+                if calls_out {
+                    reload(&mut function);
+                }
                 continue;
             };
             let f = &kernel[k];
@@ -566,9 +647,17 @@ impl Reencode for Merge {
                 args,
                 local_base: base,
             };
-            let mut ops = f.body.get_operators_reader()?;
-            while !ops.eof() {
-                function.instruction(&body.instruction(ops.read()?)?);
+            let mut i = 0;
+            while let Some(op) = f.ops.get(i) {
+                let cached =
+                    header_read(&f.ops, i).and_then(|word| cache.iter().find(|(w, _)| *w == word));
+                if let Some(&(_, local)) = cached {
+                    function.instruction(&Instruction::LocalGet(local));
+                    i += 2;
+                } else {
+                    function.instruction(&body.instruction(op.clone())?);
+                    i += 1;
+                }
             }
         }
         code.function(&function);
@@ -952,10 +1041,63 @@ mod tests {
                 sets.push(ops.filter(|op| set(op.as_ref().unwrap())).count());
             }
         }
-        // "locals"; "mixed" (the constant is on the stack, and so is $p, pushed before it);
-        // "teed" (the tee's own set, and $p); "overwritten" (the tee's set, and the first
-        // argument, $p's value before the tee); then the appended store_u64 itself.
-        assert_eq!(sets, [0, 2, 2, 2, 0]);
+        // Each body first sets the header word store_u64 reads (its bound) into a local;
+        // then "locals" sets nothing; "mixed" both arguments (the constant is on the stack,
+        // and so is $p, pushed before it); "teed" the tee's own local, and $p;
+        // "overwritten" the tee's local, and the first argument ($p's value before the tee).
+        // The appended store_u64 itself sets nothing.
+        assert_eq!(sets, [1, 3, 3, 3, 0]);
+    }
+
+    /// The header words inlined bodies read are read once at entry and again after each
+    /// call out, where the host may have changed them, and never inside an inlined body;
+    /// where an exception could skip the reload, inlined bodies read the header themselves.
+    #[test]
+    fn header_words_are_read_at_entry_and_after_each_call() {
+        let wasm = wat::parse_str(
+            r#"(module
+              (import "extism:host/env" "store_u64" (func $store_u64 (param i64 i64)))
+              (import "extism:host/env" "load_u64" (func $load_u64 (param i64) (result i64)))
+              (import "extism:host/env" "alloc" (func $alloc (param i64) (result i64)))
+              (tag $t)
+              (func (export "calls") (param $p i64) (result i64)
+                (call $store_u64 (local.get $p) (i64.const 1))
+                (local.set $p (call $alloc (i64.const 8)))
+                (call $store_u64 (local.get $p) (i64.const 2))
+                (call $load_u64 (local.get $p)))
+              (func (export "catches") (param $p i64) (result i64)
+                (block $caught
+                  (try_table (catch_all $caught)
+                    (call $store_u64 (local.get $p) (i64.const 1))))
+                (call $load_u64 (local.get $p))))"#,
+        )
+        .unwrap();
+        let merged = merge_kernel(&wasm).expect("merged");
+        validate(&merged);
+        let mut reads = Vec::new();
+        for payload in Parser::new(0).parse_all(&merged) {
+            if let Payload::CodeSectionEntry(body) = payload.unwrap() {
+                let ops = body
+                    .get_operators_reader()
+                    .unwrap()
+                    .into_iter()
+                    .collect::<Result<Vec<_>, _>>()
+                    .unwrap();
+                // Header reads from the kernel memory (memory 0 in the appended functions).
+                let header = (0..ops.len())
+                    .filter(|&i| match (&ops[i], ops.get(i + 1)) {
+                        (Operator::I32Const { value }, Some(Operator::I64Load { memarg })) => {
+                            *value < 80 && memarg.offset == 0
+                        }
+                        _ => false,
+                    })
+                    .count();
+                reads.push(header);
+            }
+        }
+        // "calls": two words (the bounds of load_u64 and store_u64) at entry and after
+        // alloc; "catches": one read in each inlined body; then the two appended functions.
+        assert_eq!(reads, [4, 2, 1, 1]);
     }
 
     /// Inlined, a kernel function's declared locals keep what the previous inlined call
