@@ -7,7 +7,7 @@
 //!
 //! Every call's result is checked against a model of the ABI as documented in core
 //! (`abi.rs`, `alloc.rs`, `state.rs`, `kernel.wat`): live blocks never overlap, sit above
-//! the 64-byte header, 8-aligned, and take at least 128 bytes each; a free gap that fits is
+//! the 80-byte header, 8-aligned, and take at least 128 bytes each; a free gap that fits is
 //! used before the memory grows, and `alloc` gives 0 only for 0 bytes or when the memory
 //! cap leaves no room; `length` is a live block's length and 0 for anything else; loads out
 //! of bounds give 0 and stores out of bounds or into the header are ignored; freeing the
@@ -36,7 +36,7 @@ const PAGE: u64 = 65_536;
 /// The var store's cap, unless vars are disabled (0).
 const MAX_VAR_BYTES: u64 = 300;
 /// The kernel header the guest cannot write and the allocator never hands out.
-const HEADER: u64 = 64;
+const HEADER: u64 = 80;
 /// The program part of the input the guest reads, and the most calls it makes.
 const MAX_PROGRAM: usize = 30_720;
 const MAX_CALLS: usize = 4096;
@@ -155,8 +155,23 @@ impl Model {
         }
     }
 
+    /// The header as core writes it (`state.rs`): input, output, the memory's size and the
+    /// limits derived from it, and the input's limits when it starts after the header.
     fn write_header(&mut self) {
-        let words = [self.input.0, self.input.1, self.output.0, self.output.1];
+        let size = self.memory.len() as u64;
+        let input = if self.input.0 == HEADER { self.input.1 } else { 0 };
+        let words = [
+            self.input.0,
+            self.input.1,
+            self.output.0,
+            self.output.1,
+            size,
+            size.saturating_sub(7),
+            size.saturating_sub(HEADER),
+            size.saturating_sub(HEADER + 7),
+            input,
+            input.saturating_sub(7),
+        ];
         for (i, word) in words.iter().enumerate() {
             self.memory[i * 8..i * 8 + 8].copy_from_slice(&word.to_le_bytes());
         }
@@ -231,6 +246,7 @@ impl Model {
             if required > self.memory.len() as u64 {
                 self.memory
                     .resize(required.next_multiple_of(PAGE) as usize, 0);
+                self.write_header();
             }
             if let Some(real) = real {
                 assert_eq!(real, top, "alloc({len}) extends the high-water mark");
