@@ -184,6 +184,21 @@ impl Flag {
     }
 }
 
+/// Refuses an instance with fewer definition locations than defined `what`s (memories or
+/// globals): the tunables write one definition per location.
+#[allow(
+    clippy::result_large_err,
+    reason = "wasmer's error type, which its Tunables return"
+)]
+fn enough_locations(defined: usize, locations: usize, what: &str) -> Result<(), LinkError> {
+    if defined > locations {
+        return Err(LinkError::Resource(format!(
+            "{what} definition location missing"
+        )));
+    }
+    Ok(())
+}
+
 /// Wasmer's base tunables (static memories with guard pages), with the limits of the open
 /// [`Budget`](crate::limits::Budget) applied. Here because wasmer's trait has unsafe methods;
 /// the policy is in [`limits`](crate::limits).
@@ -235,11 +250,7 @@ impl Tunables for LimitingTunables {
         memory_definition_locations: &[NonNull<VMMemoryDefinition>],
     ) -> Result<PrimaryMap<LocalMemoryIndex, InternalStoreHandle<VMMemory>>, LinkError> {
         let defined = module.memories.iter().skip(module.num_imported_memories);
-        if defined.len() > memory_definition_locations.len() {
-            return Err(LinkError::Resource(
-                "memory definition location missing".into(),
-            ));
-        }
+        enough_locations(defined.len(), memory_definition_locations.len(), "memory")?;
         let mut memories = PrimaryMap::with_capacity(defined.len());
         for ((index, ty), location) in defined.zip(memory_definition_locations) {
             let style = memory_styles
@@ -292,11 +303,7 @@ impl Tunables for LimitingTunables {
         vm_definition_locations: &[NonNull<VMGlobalDefinition>],
     ) -> Result<PrimaryMap<LocalGlobalIndex, InternalStoreHandle<VMGlobal>>, LinkError> {
         let defined = module.globals.values().skip(module.num_imported_globals);
-        if defined.len() > vm_definition_locations.len() {
-            return Err(LinkError::Resource(
-                "global definition location missing".into(),
-            ));
-        }
+        enough_locations(defined.len(), vm_definition_locations.len(), "global")?;
         let mut globals = PrimaryMap::with_capacity(defined.len());
         for (ty, location) in defined.zip(vm_definition_locations) {
             // SAFETY: wasmer hands us one valid definition location per defined global, in

@@ -814,6 +814,23 @@ pub(crate) fn merge_kernel(wasm: &[u8]) -> Option<Vec<u8>> {
 mod tests {
     use super::*;
 
+    /// Each function body's instructions, in order.
+    fn bodies(wasm: &[u8]) -> Vec<Vec<Operator<'_>>> {
+        Parser::new(0)
+            .parse_all(wasm)
+            .filter_map(|payload| match payload.unwrap() {
+                Payload::CodeSectionEntry(body) => Some(
+                    body.get_operators_reader()
+                        .unwrap()
+                        .into_iter()
+                        .collect::<Result<Vec<_>, _>>()
+                        .unwrap(),
+                ),
+                _ => None,
+            })
+            .collect()
+    }
+
     fn validate(wasm: &[u8]) {
         wasmparser::Validator::new()
             .validate_all(wasm)
@@ -999,16 +1016,14 @@ mod tests {
         let wasm = wat::parse_str(PLUGIN).unwrap();
         let merged = merge_kernel(&wasm).unwrap();
         // Functions 0 and 1 are imports, 2 and 3 the plug-in's, 4.. the kernel's.
-        let mut calls = Vec::new();
-        for payload in Parser::new(0).parse_all(&merged) {
-            if let Payload::CodeSectionEntry(body) = payload.unwrap() {
-                for op in body.get_operators_reader().unwrap() {
-                    if let Operator::Call { function_index } = op.unwrap() {
-                        calls.push(function_index);
-                    }
-                }
-            }
-        }
+        let calls: Vec<u32> = bodies(&merged)
+            .iter()
+            .flatten()
+            .filter_map(|op| match op {
+                Operator::Call { function_index } => Some(*function_index),
+                _ => None,
+            })
+            .collect();
         // alloc, copy, output_set: no call to input_length, input_load_u64 or store_u64 is
         // left.
         assert_eq!(calls, [0, 2, 1]);
@@ -1033,14 +1048,13 @@ mod tests {
         .unwrap();
         let merged = merge_kernel(&wasm).expect("merged");
         validate(&merged);
-        let mut sets = Vec::new();
-        for payload in Parser::new(0).parse_all(&merged) {
-            if let Payload::CodeSectionEntry(body) = payload.unwrap() {
-                let ops = body.get_operators_reader().unwrap().into_iter();
-                let set = |op: &Operator<'_>| matches!(op, Operator::LocalSet { .. });
-                sets.push(ops.filter(|op| set(op.as_ref().unwrap())).count());
-            }
-        }
+        let sets: Vec<usize> = bodies(&merged)
+            .iter()
+            .map(|ops| {
+                let set = |op: &&Operator<'_>| matches!(op, Operator::LocalSet { .. });
+                ops.iter().filter(set).count()
+            })
+            .collect();
         // Each body first sets the header word store_u64 reads (its bound) into a local;
         // then "locals" sets nothing; "mixed" both arguments (the constant is on the stack,
         // and so is $p, pushed before it); "teed" the tee's own local, and $p;
@@ -1074,27 +1088,19 @@ mod tests {
         .unwrap();
         let merged = merge_kernel(&wasm).expect("merged");
         validate(&merged);
-        let mut reads = Vec::new();
-        for payload in Parser::new(0).parse_all(&merged) {
-            if let Payload::CodeSectionEntry(body) = payload.unwrap() {
-                let ops = body
-                    .get_operators_reader()
-                    .unwrap()
-                    .into_iter()
-                    .collect::<Result<Vec<_>, _>>()
-                    .unwrap();
-                // Header reads from the kernel memory (memory 0 in the appended functions).
-                let header = (0..ops.len())
-                    .filter(|&i| match (&ops[i], ops.get(i + 1)) {
-                        (Operator::I32Const { value }, Some(Operator::I64Load { memarg })) => {
-                            *value < 80 && memarg.offset == 0
-                        }
-                        _ => false,
-                    })
-                    .count();
-                reads.push(header);
-            }
-        }
+        // Header reads from the kernel memory (memory 0 in the appended functions).
+        let reads: Vec<usize> = bodies(&merged)
+            .iter()
+            .map(|ops| {
+                let header = |pair: &[Operator<'_>]| match pair {
+                    [Operator::I32Const { value }, Operator::I64Load { memarg }] => {
+                        *value < 80 && memarg.offset == 0
+                    }
+                    _ => false,
+                };
+                ops.windows(2).filter(|pair| header(pair)).count()
+            })
+            .collect();
         // "calls": two words (the bounds of load_u64 and store_u64) at entry and after
         // alloc; "catches": one read in each inlined body; then the two appended functions.
         assert_eq!(reads, [4, 2, 1, 1]);
