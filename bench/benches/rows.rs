@@ -32,9 +32,26 @@ const OFFICIAL: &[&str] = &[xtism_bench::official::NAME];
 #[cfg(not(feature = "official"))]
 const OFFICIAL: &[&str] = &[];
 
-/// The runtimes: every xtism engine compiled in, then the official crate.
-fn runtimes() -> Vec<&'static str> {
-    xtism::ENGINES.iter().chain(OFFICIAL).copied().collect()
+/// wasmtime with an instance pool, a column of the `instantiate` row only (calls run the
+/// same code as on `wasmtime`).
+#[cfg(feature = "wasmtime")]
+const POOLED: &[&str] = &[xtism_bench::WASMTIME_POOL];
+#[cfg(not(feature = "wasmtime"))]
+const POOLED: &[&str] = &[];
+
+/// The runtimes of `row`: every xtism engine compiled in, wasmtime with an instance pool
+/// for `instantiate`, then the official crate.
+fn runtimes(row: &Row) -> Vec<&'static str> {
+    let pooled = match row.measure {
+        Measure::Instantiate => POOLED,
+        _ => &[],
+    };
+    xtism::ENGINES
+        .iter()
+        .chain(pooled)
+        .chain(OFFICIAL)
+        .copied()
+        .collect()
 }
 
 /// `row` on the runtime called `name`.
@@ -69,7 +86,7 @@ fn rows(c: &mut Criterion) {
                 .warm_up_time(Duration::from_millis(500))
                 .measurement_time(Duration::from_secs(3));
         }
-        for name in runtimes() {
+        for name in runtimes(&row) {
             let mut workload = match prepare(&row, name) {
                 Ok(workload) => workload,
                 Err(err) => panic!("{}/{name}: {err}", row.id),

@@ -26,4 +26,6 @@ mod xtism_runtime;
 pub use error::BenchError;
 pub use rows::{Expect, HostFunctions, Measure, Row, plugin_rows, standard_rows};
 pub use workload::Workload;
+#[cfg(feature = "wasmtime")]
+pub use xtism_runtime::WASMTIME_POOL;
 pub use xtism_runtime::prepare;

@@ -74,7 +74,24 @@ impl Recipe {
     }
 }
 
-/// `row` on the xtism engine called `engine` (one of [`xtism::ENGINES`]).
+/// The name of one more runtime beside [`xtism::ENGINES`]: wasmtime with an instance pool
+/// ([`xtism::WasmtimeEngine::with_instance_pool`]) as large as a batch of the `instantiate`
+/// row.
+#[cfg(feature = "wasmtime")]
+pub const WASMTIME_POOL: &str = "wasmtime-pool";
+
+/// The engine called `name`: one of [`xtism::ENGINES`], or `WASMTIME_POOL`.
+fn engine(name: &str) -> Result<Arc<dyn Engine>, BenchError> {
+    #[cfg(feature = "wasmtime")]
+    if name == WASMTIME_POOL {
+        let slots = u32::try_from(crate::workload::INSTANCE_BATCH).unwrap_or(u32::MAX);
+        return Ok(Arc::new(xtism::WasmtimeEngine::with_instance_pool(slots)));
+    }
+    Ok(xtism::engine(name)?)
+}
+
+/// `row` on the xtism engine called `engine` (one of [`xtism::ENGINES`], or
+/// `WASMTIME_POOL`).
 ///
 /// # Errors
 ///
@@ -83,7 +100,7 @@ impl Recipe {
 pub fn prepare(row: &Row, engine: &str) -> Result<Box<dyn Workload>, BenchError> {
     let recipe = Recipe {
         wasm: Arc::clone(&row.wasm),
-        engine: xtism::engine(engine)?,
+        engine: self::engine(engine)?,
         host: row.host,
         wasi: row.wasi,
         cache: matches!(row.measure, Measure::CreateCached)

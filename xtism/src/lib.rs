@@ -22,7 +22,9 @@
 //!
 //! The engine is chosen by [`PluginBuilder::with_engine`] (see [`engine()`]), else by the
 //! `XTISM_ENGINE` environment variable, else the default: wasmtime when compiled in, else
-//! wasmi, else wasmer.
+//! wasmi, else wasmer. The engine types are re-exported for engines with options of their
+//! own: `WasmtimeEngine::with_instance_pool(slots)` makes a wasmtime engine that
+//! instantiates from a pool of preallocated slots.
 
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
@@ -30,6 +32,12 @@
 use std::sync::Arc;
 
 pub use xtism_core::*;
+#[cfg(feature = "wasmer")]
+pub use xtism_wasmer::WasmerEngine;
+#[cfg(feature = "wasmi")]
+pub use xtism_wasmi::WasmiEngine;
+#[cfg(feature = "wasmtime")]
+pub use xtism_wasmtime::WasmtimeEngine;
 
 /// Names of the engines compiled into this build; the first is the default (wasmtime when
 /// compiled in, else wasmi, else wasmer).
