@@ -3,10 +3,10 @@
 //!
 //! Code compiled with epoch interruption checks the engine's epoch at function entries and
 //! loop headers; once it passes the store's deadline, the store's callback decides whether
-//! the call goes on (see `Linked::instantiate` in the crate root). The thread ticks every
-//! [`TICK`] while at least one call is running. When no call has run for [`LINGER`] ticks it
-//! parks on a condition variable, so an idle host spends no CPU on it; the next call wakes
-//! it. Lingering keeps back-to-back short calls from paying a wake-up each.
+//! the call goes on (see `instance::on_epoch`, installed by `instantiate`). The thread ticks
+//! every [`TICK`] while at least one call is running. When no call has run for [`LINGER`]
+//! ticks it parks on a condition variable, so an idle host spends no CPU on it; the next
+//! call wakes it. Lingering keeps back-to-back short calls from paying a wake-up each.
 //!
 //! A running call costs two atomic operations (see [`Ticker::enter`]); only the call that
 //! finds the thread parked takes the lock to wake it.

@@ -1,0 +1,163 @@
+//! Host functions in a plug-in's linker: core's kernel imports bound with wasmtime's typed
+//! functions (one binding per [`HostImport`] signature), and the user's functions and
+//! core's WASI functions with dynamically typed ones. Inside a host call, core reaches the
+//! store through [`CallerAccess`].
+
+use wasmtime::{Caller, Linker};
+use xtism_core::engine::{DynamicInvoke, HostAccess, HostTrap, WasiImport};
+use xtism_core::{Error, HostImport, PluginState, ValType};
+
+use crate::convert::{to_core, to_wasmtime, wasmtime_val_type};
+use crate::store::StoreData;
+
+/// The namespace user host functions are defined under in a
+/// [`WasmtimeLinked`](crate::link::WasmtimeLinked)'s linker
+/// (by index, since core has already matched them to imports).
+pub(crate) const USER_FUNCTIONS: &str = "xtism:user-functions";
+
+/// The prefix of the namespace WASI functions are defined under for each importing module
+/// (followed by the module's index in the link plan).
+pub(crate) const WASI_FUNCTIONS: &str = "xtism:wasi/";
+
+/// [`HostAccess`] inside a host call.
+struct CallerAccess<'a, 'b>(&'a mut Caller<'b, StoreData>);
+
+impl HostAccess for CallerAccess<'_, '_> {
+    fn kernel(&mut self) -> (&mut [u8], &mut PluginState) {
+        match self.0.data().kernel {
+            Some(memory) => {
+                let (bytes, data) = memory.data_and_store_mut(&mut *self.0);
+                (bytes, &mut data.state)
+            }
+            // Only before the kernel is instantiated; no block can exist yet.
+            None => (&mut [], &mut self.0.data_mut().state),
+        }
+    }
+
+    fn grow_kernel(&mut self, pages: u64) -> bool {
+        match self.0.data().kernel {
+            Some(memory) => memory.grow(&mut *self.0, pages).is_ok(),
+            None => false,
+        }
+    }
+
+    fn plugin_memory(&mut self) -> Option<&mut [u8]> {
+        let memory = self.0.data().plugin_memory()?;
+        Some(memory.data_mut(&mut *self.0))
+    }
+
+    fn module_memory(&mut self, module: usize) -> (Option<&mut [u8]>, &mut PluginState) {
+        match self.0.data().memories.get(module).copied().flatten() {
+            Some(memory) => {
+                let (bytes, data) = memory.data_and_store_mut(&mut *self.0);
+                (Some(bytes), &mut data.state)
+            }
+            None => (None, &mut self.0.data_mut().state),
+        }
+    }
+}
+
+/// Turns a failing host call into a wasmtime error; core keeps the real error.
+#[cold]
+fn trap(e: HostTrap) -> wasmtime::Error {
+    wasmtime::Error::new(e)
+}
+
+/// Defines one of core's host imports in `linker`, typed by its signature.
+pub(crate) fn define_host_import(
+    linker: &mut Linker<StoreData>,
+    module: &str,
+    name: &str,
+    import: HostImport,
+) -> Result<(), Error> {
+    type C<'a> = Caller<'a, StoreData>;
+    let defined = match import {
+        HostImport::I64ToI64(f) => linker.func_wrap(module, name, move |mut c: C<'_>, a: i64| {
+            f(&mut CallerAccess(&mut c), a).map_err(trap)
+        }),
+        HostImport::I64(f) => linker.func_wrap(module, name, move |mut c: C<'_>, a: i64| {
+            f(&mut CallerAccess(&mut c), a).map_err(trap)
+        }),
+        HostImport::ToI64(f) => linker.func_wrap(module, name, move |mut c: C<'_>| {
+            f(&mut CallerAccess(&mut c)).map_err(trap)
+        }),
+        HostImport::ToI32(f) => linker.func_wrap(module, name, move |mut c: C<'_>| {
+            f(&mut CallerAccess(&mut c)).map_err(trap)
+        }),
+        HostImport::Unit(f) => linker.func_wrap(module, name, move |mut c: C<'_>| {
+            f(&mut CallerAccess(&mut c)).map_err(trap)
+        }),
+        HostImport::I64I64(f) => {
+            linker.func_wrap(module, name, move |mut c: C<'_>, a: i64, b: i64| {
+                f(&mut CallerAccess(&mut c), a, b).map_err(trap)
+            })
+        }
+        HostImport::I64I64ToI64(f) => {
+            linker.func_wrap(module, name, move |mut c: C<'_>, a: i64, b: i64| {
+                f(&mut CallerAccess(&mut c), a, b).map_err(trap)
+            })
+        }
+    };
+    defined.map(|_| ()).map_err(Error::engine)
+}
+
+/// Defines `namespace::name` in `linker` with wasmtime's dynamic function API: the
+/// signature known at run time, values converted both ways around `invoke`.
+fn define_dynamic(
+    linker: &mut Linker<StoreData>,
+    namespace: &str,
+    name: &str,
+    (params, results): (&[ValType], &[ValType]),
+    invoke: Box<dyn DynamicInvoke>,
+) -> Result<(), Error> {
+    let ty = wasmtime::FuncType::new(
+        linker.engine(),
+        params.iter().map(|t| wasmtime_val_type(*t)),
+        results.iter().map(|t| wasmtime_val_type(*t)),
+    );
+    linker
+        .func_new(namespace, name, ty, move |mut caller, params, results| {
+            let mut access = CallerAccess(&mut caller);
+            let outputs = invoke(&mut access, &mut params.iter().map(to_core)).map_err(trap)?;
+            for (slot, val) in results.iter_mut().zip(&outputs) {
+                *slot = to_wasmtime(val);
+            }
+            Ok(())
+        })
+        .map(|_| ())
+        .map_err(Error::engine)
+}
+
+/// Defines a user host function in `linker` under [`USER_FUNCTIONS`]`::name`.
+pub(crate) fn define_user_function(
+    linker: &mut Linker<StoreData>,
+    name: &str,
+    function: &xtism_core::Function,
+) -> Result<(), Error> {
+    let ty = function.ty().clone();
+    let function = function.clone();
+    define_dynamic(
+        linker,
+        USER_FUNCTIONS,
+        name,
+        (ty.params(), ty.results()),
+        Box::new(move |host, params| function.invoke_converted(host, params)),
+    )
+}
+
+/// Defines a WASI function in `linker` under `namespace`, for the module at `module` in the
+/// link plan.
+pub(crate) fn define_wasi_import(
+    linker: &mut Linker<StoreData>,
+    namespace: &str,
+    import: WasiImport,
+    module: usize,
+) -> Result<(), Error> {
+    define_dynamic(
+        linker,
+        namespace,
+        import.name,
+        (import.params, import.results),
+        Box::new(move |host, params| import.invoke_converted(host, module, params)),
+    )
+}

@@ -1,0 +1,137 @@
+//! Instantiating a [`WasmtimeLinked`]: a store with its limiter, fuel and epoch callback,
+//! the kernel instance (unless the main module holds the kernel memory), and one instance
+//! per module with its imports taken from the plan; an instantiation that fails is reported
+//! in core's terms ([`instantiate_error`]).
+
+use std::sync::Arc;
+
+use wasmtime::{Extern, Store, Trap};
+use xtism_core::engine::{Instance, InstantiateError, Linked};
+use xtism_core::{Error, PluginState};
+
+use crate::error::{error_message, trap_error};
+use crate::instance::{WasmtimePlugin, on_epoch};
+use crate::link::{KernelPlace, PlannedImport, WasmtimeLinked};
+use crate::pool;
+use crate::store::{Limiter, StoreData};
+
+impl WasmtimeLinked {
+    fn try_instantiate(
+        &self,
+        store: &mut Store<StoreData>,
+    ) -> Result<Vec<wasmtime::Instance>, Error> {
+        if let Some(refusal) = &self.refusal {
+            return Err(Error::MemoryLimit(refusal.clone()));
+        }
+        let kernel = match self.kernel {
+            KernelPlace::Instance => {
+                let kernel = self
+                    .variant
+                    .kernel
+                    .instantiate(&mut *store)
+                    .map_err(|e| instantiate_error(e, store, self.variant.pool))?;
+                store.data_mut().kernel = kernel
+                    .get_module_export(&mut *store, &self.variant.kernel_memory)
+                    .and_then(Extern::into_memory);
+                Some(kernel)
+            }
+            KernelPlace::MainExport(_) => None,
+        };
+        let mut instances: Vec<wasmtime::Instance> = Vec::with_capacity(self.modules.len());
+        let mut externs: Vec<Extern> = Vec::new();
+        for (linked, memory) in self.modules.iter().zip(&self.memories) {
+            externs.clear();
+            for import in &linked.imports {
+                let ext = match import {
+                    PlannedImport::Instance { index, export } => {
+                        let provider = match index {
+                            None => kernel.as_ref(),
+                            Some(i) => instances.get(*i),
+                        };
+                        provider.and_then(|p| p.get_module_export(&mut *store, export))
+                    }
+                    PlannedImport::Linker(module, name) => {
+                        self.linker.get(&mut *store, module, name).ok()
+                    }
+                };
+                externs.push(ext.ok_or_else(|| {
+                    Error::Invalid("the link plan names an import that does not exist".into())
+                })?);
+            }
+            let instance = wasmtime::Instance::new(&mut *store, &linked.module, &externs)
+                .map_err(|e| instantiate_error(e, store, self.variant.pool))?;
+            let memory = memory
+                .as_ref()
+                .and_then(|m| instance.get_module_export(&mut *store, m))
+                .and_then(Extern::into_memory);
+            store.data_mut().memories.push(memory);
+            instances.push(instance);
+        }
+        if let (KernelPlace::MainExport(export), Some(main)) = (&self.kernel, instances.last()) {
+            store.data_mut().kernel = main
+                .get_module_export(&mut *store, export)
+                .and_then(Extern::into_memory);
+        }
+        Ok(instances)
+    }
+}
+
+#[cold]
+fn instantiate_error(e: wasmtime::Error, store: &mut Store<StoreData>, pool: Option<u32>) -> Error {
+    if let Some(refused) = store.data_mut().limiter.refused.take() {
+        return Error::MemoryLimit(format!("{refused} ({})", error_message(&e)));
+    }
+    if let Some(full) = pool.and_then(|slots| pool::full(&e, slots)) {
+        return Error::engine(full);
+    }
+    if e.downcast_ref::<Trap>().is_some() {
+        return trap_error(e, &store.data().names);
+    }
+    Error::engine(e)
+}
+
+impl Linked for WasmtimeLinked {
+    fn instantiate(&self, state: PluginState) -> Result<Box<dyn Instance>, InstantiateError> {
+        let data = StoreData {
+            state,
+            kernel: None,
+            memories: Vec::with_capacity(self.modules.len()),
+            limiter: Limiter::new(self.limits),
+            call: None,
+            stop: None,
+            names: Arc::clone(&self.names),
+        };
+        let mut store = Store::new(&self.variant.engine, data);
+        store.limiter(|d| &mut d.limiter);
+        if self.fuel {
+            // Core defers the main module's start function to the first call; what runs
+            // here (other modules' start functions) is not metered.
+            if let Err(e) = store.set_fuel(u64::MAX) {
+                return Err(InstantiateError {
+                    error: Error::engine(e),
+                    state: Box::new(store.into_data().state),
+                });
+            }
+        }
+        if self.interruptible {
+            store.epoch_deadline_callback(on_epoch);
+            store.set_epoch_deadline(1);
+        }
+        match self.try_instantiate(&mut store) {
+            Ok(mut instances) => Ok(Box::new(WasmtimePlugin::new(
+                store,
+                instances
+                    .pop()
+                    .expect("try_instantiate makes one instance per module"),
+                instances,
+                Arc::clone(&self.ticker),
+                self.fuel,
+                self.interruptible,
+            ))),
+            Err(error) => Err(InstantiateError {
+                error,
+                state: Box::new(store.into_data().state),
+            }),
+        }
+    }
+}

@@ -1,0 +1,222 @@
+//! Linking: a [`LinkPlan`] as a [`WasmtimeLinked`], everything an instantiation needs that
+//! does not depend on the store. Core's host imports, the user's functions and WASI are
+//! defined once in a wasmtime [`Linker`] (see [`crate::host`]), each module's imports are
+//! planned by source, and what one instantiation would create is checked against the
+//! limits up front.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use wasmtime::{Linker, ModuleExport};
+use xtism_core::Error;
+use xtism_core::KERNEL_MEMORY_EXPORT;
+use xtism_core::engine::{
+    CompileOptions, ImportSource, KernelMemory, LinkPlan, ResourceLimits, TypedModule,
+};
+
+use crate::engine::Variant;
+use crate::host::{
+    USER_FUNCTIONS, WASI_FUNCTIONS, define_host_import, define_user_function, define_wasi_import,
+};
+use crate::module::WasmtimeModule;
+use crate::store::{ModuleNames, StoreData};
+use crate::ticker::Ticker;
+
+/// Instances, memories and tables one instantiation creates.
+struct Needs {
+    instances: u32,
+    memories: u32,
+    tables: u32,
+}
+
+impl Needs {
+    /// Why these limits forbid instantiating, if they do.
+    fn refusal(&self, limits: &ResourceLimits) -> Option<String> {
+        [
+            ("module instances", self.instances, limits.max_instances),
+            ("linear memories", self.memories, limits.max_memories),
+            ("tables", self.tables, limits.max_tables),
+        ]
+        .into_iter()
+        .find(|(_, need, max)| need > max)
+        .map(|(what, need, max)| format!("the plug-in needs {need} {what}; the limit is {max}"))
+    }
+}
+
+/// Where one import comes from when instantiating.
+pub(crate) enum PlannedImport {
+    /// An export of the kernel (`index` None) or of an earlier module of the plan.
+    Instance {
+        index: Option<usize>,
+        export: ModuleExport,
+    },
+    /// A host function defined in the linker under this module and name.
+    Linker(Box<str>, Box<str>),
+}
+
+/// Where a [`WasmtimeLinked`]'s kernel memory comes from.
+pub(crate) enum KernelPlace {
+    /// The variant's kernel module, instantiated first.
+    Instance,
+    /// This export of the main module.
+    MainExport(ModuleExport),
+}
+
+/// A module of the plan, with the source of each of its imports.
+pub(crate) struct LinkedModule {
+    pub(crate) module: wasmtime::Module,
+    pub(crate) imports: Vec<PlannedImport>,
+}
+
+/// A plug-in linked for wasmtime.
+pub(crate) struct WasmtimeLinked {
+    pub(crate) variant: Arc<Variant>,
+    pub(crate) ticker: Arc<Ticker>,
+    pub(crate) linker: Linker<StoreData>,
+    pub(crate) modules: Vec<LinkedModule>,
+    /// Each module's `memory` export, in link-plan order.
+    pub(crate) memories: Vec<Option<ModuleExport>>,
+    /// Where the kernel memory comes from.
+    pub(crate) kernel: KernelPlace,
+    /// Why these limits forbid every instantiation, if they do.
+    pub(crate) refusal: Option<String>,
+    pub(crate) limits: ResourceLimits,
+    pub(crate) fuel: bool,
+    pub(crate) interruptible: bool,
+    pub(crate) names: Arc<ModuleNames>,
+}
+
+impl WasmtimeLinked {
+    /// Links `plan` for `variant`: defines its host imports in a linker once and plans where
+    /// each module's imports come from.
+    pub(crate) fn new(
+        variant: &Arc<Variant>,
+        ticker: &Arc<Ticker>,
+        plan: LinkPlan,
+        options: &CompileOptions,
+    ) -> Result<WasmtimeLinked, Error> {
+        let engine = &variant.engine;
+        let mut linker: Linker<StoreData> = Linker::new(engine);
+        let mut defined: HashSet<(String, String)> = HashSet::new();
+        let mut modules: Vec<LinkedModule> = Vec::with_capacity(plan.modules.len());
+        let mut names = vec![(variant.kernel.module().clone(), "xtism-kernel".into())];
+        // A kernel instance has one memory; a merged kernel's memory is the main module's.
+        let kernel_instance = u32::from(plan.kernel_memory == KernelMemory::Instance);
+        let mut needs = Needs {
+            instances: kernel_instance,
+            memories: kernel_instance,
+            tables: 0,
+        };
+        for (module_index, planned) in plan.modules.iter().enumerate() {
+            let module = TypedModule::<WasmtimeModule>::downcast(planned.module.as_ref())
+                .filter(|m| wasmtime::Engine::same(m.module.engine(), engine))
+                .ok_or_else(|| {
+                    Error::Invalid(format!(
+                        "module {} was not compiled by this wasmtime engine with these options",
+                        planned.name
+                    ))
+                })?;
+            let resources = module.module.resources_required();
+            needs.instances += 1;
+            needs.memories += resources.num_memories;
+            needs.tables += resources.num_tables;
+            let mut imports = Vec::with_capacity(planned.imports.len());
+            for (source, import) in planned.imports.iter().zip(module.module.imports()) {
+                let missing = || {
+                    Error::Invalid(format!(
+                        "the link plan names an import that does not exist: {}::{}",
+                        import.module(),
+                        import.name()
+                    ))
+                };
+                imports.push(match source {
+                    ImportSource::Kernel(name) => PlannedImport::Instance {
+                        index: None,
+                        export: *variant.kernel_exports.get(name).ok_or_else(missing)?,
+                    },
+                    ImportSource::Host(host) => {
+                        let key = (import.module().to_owned(), import.name().to_owned());
+                        if !defined.contains(&key) {
+                            define_host_import(&mut linker, &key.0, &key.1, *host)?;
+                            defined.insert(key.clone());
+                        }
+                        PlannedImport::Linker(key.0.into(), key.1.into())
+                    }
+                    ImportSource::Wasi(wasi) => {
+                        // Bound per importing module: WASI works on that module's memory.
+                        let key = (
+                            format!("{WASI_FUNCTIONS}{module_index}"),
+                            wasi.name.to_owned(),
+                        );
+                        if !defined.contains(&key) {
+                            define_wasi_import(&mut linker, &key.0, *wasi, module_index)?;
+                            defined.insert(key.clone());
+                        }
+                        PlannedImport::Linker(key.0.into(), key.1.into())
+                    }
+                    ImportSource::Function(index) => {
+                        let function = plan.functions.get(*index).ok_or_else(missing)?;
+                        let key = (USER_FUNCTIONS.to_owned(), index.to_string());
+                        if !defined.contains(&key) {
+                            define_user_function(&mut linker, &key.1, function)?;
+                            defined.insert(key.clone());
+                        }
+                        PlannedImport::Linker(key.0.into(), key.1.into())
+                    }
+                    ImportSource::Module { index, name } => {
+                        let provider: &LinkedModule = modules.get(*index).ok_or_else(missing)?;
+                        PlannedImport::Instance {
+                            index: Some(*index),
+                            export: provider.module.get_export_index(name).ok_or_else(missing)?,
+                        }
+                    }
+                });
+            }
+            if imports.len() != planned.module.imports().len() {
+                return Err(Error::Invalid(format!(
+                    "the link plan of module {} has {} imports for {}",
+                    planned.name,
+                    imports.len(),
+                    planned.module.imports().len()
+                )));
+            }
+            names.push((module.module.clone(), planned.name.as_str().into()));
+            modules.push(LinkedModule {
+                module: module.module.clone(),
+                imports,
+            });
+        }
+        if modules.is_empty() {
+            return Err(Error::Invalid("the link plan has no modules".into()));
+        }
+        let memories = modules
+            .iter()
+            .map(|m| m.module.get_export_index("memory"))
+            .collect();
+        let kernel = match plan.kernel_memory {
+            KernelMemory::Instance => KernelPlace::Instance,
+            KernelMemory::MainExport => KernelPlace::MainExport(
+                modules
+                    .last()
+                    .and_then(|m| m.module.get_export_index(KERNEL_MEMORY_EXPORT))
+                    .ok_or_else(|| {
+                        Error::Invalid("the main module exports no kernel memory".into())
+                    })?,
+            ),
+        };
+        let limits = plan.limits;
+        Ok(WasmtimeLinked {
+            variant: Arc::clone(variant),
+            ticker: Arc::clone(ticker),
+            linker,
+            modules,
+            memories,
+            kernel,
+            refusal: needs.refusal(&limits),
+            limits,
+            fuel: options.fuel,
+            interruptible: options.interruptible,
+            names: Arc::new(ModuleNames(names)),
+        })
+    }
+}
