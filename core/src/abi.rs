@@ -3,19 +3,19 @@
 //! Half of the ABI is plain Wasm in the kernel module (the data path: byte and word loads
 //! and stores, input and output getters); the other half is here, in Rust, working on the
 //! kernel memory through [`HostAccess`]. Backends bind each [`HostImport`] with their
-//! engine's typed-function API; the enum groups the imports by signature so a backend needs
-//! one binding per signature, not one per import.
+//! engine's typed-function API; the enum (defined by the engine layer, below this module)
+//! groups the imports by signature so a backend needs one binding per signature, not one
+//! per import, and [`HOST_IMPORTS`] gives each import its class.
 //!
 //! Every argument comes from the guest and may be hostile: handles are checked against the
 //! allocator, ranges against the memory, strings for UTF-8. A bad argument becomes a 0 or an
 //! error, never a panic.
 
-use crate::engine::{HostAccess, HostTrap};
+use crate::engine::ValType::{self, I32, I64};
+use crate::engine::{HostAccess, HostImport, HostTrap, PluginState};
 use crate::error::Error;
-use crate::function::FuncType;
-use crate::function::ValType::{self, I32, I64};
 use crate::http;
-use crate::state::{PluginState, range};
+use crate::state::{Region, range};
 
 /// Namespace of the Extism kernel imports.
 pub const EXTISM_ENV_MODULE: &str = "extism:host/env";
@@ -48,47 +48,6 @@ pub const KERNEL_EXPORTS: &[(&str, &[ValType], &[ValType])] = &[
     ("input_load_u8", &[I64], &[I32]),
     ("input_load_u64", &[I64], &[I64]),
 ];
-
-/// A kernel import implemented by the host, grouped by signature.
-#[derive(Clone, Copy)]
-pub enum HostImport {
-    /// `(i64) -> i64`
-    I64ToI64(fn(&mut dyn HostAccess, i64) -> Result<i64, HostTrap>),
-    /// `(i64) -> ()`
-    I64(fn(&mut dyn HostAccess, i64) -> Result<(), HostTrap>),
-    /// `() -> i64`
-    ToI64(fn(&mut dyn HostAccess) -> Result<i64, HostTrap>),
-    /// `() -> i32`
-    ToI32(fn(&mut dyn HostAccess) -> Result<i32, HostTrap>),
-    /// `() -> ()`
-    Unit(fn(&mut dyn HostAccess) -> Result<(), HostTrap>),
-    /// `(i64, i64) -> ()`
-    I64I64(fn(&mut dyn HostAccess, i64, i64) -> Result<(), HostTrap>),
-    /// `(i64, i64) -> i64`
-    I64I64ToI64(fn(&mut dyn HostAccess, i64, i64) -> Result<i64, HostTrap>),
-}
-
-impl std::fmt::Debug for HostImport {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "HostImport({})", self.func_type())
-    }
-}
-
-impl HostImport {
-    /// The Wasm signature of this import.
-    pub fn func_type(&self) -> FuncType {
-        let (params, results): (&[ValType], &[ValType]) = match self {
-            HostImport::I64ToI64(_) => (&[I64], &[I64]),
-            HostImport::I64(_) => (&[I64], &[]),
-            HostImport::ToI64(_) => (&[], &[I64]),
-            HostImport::ToI32(_) => (&[], &[I32]),
-            HostImport::Unit(_) => (&[], &[]),
-            HostImport::I64I64(_) => (&[I64, I64], &[]),
-            HostImport::I64I64ToI64(_) => (&[I64, I64], &[I64]),
-        };
-        FuncType::new(params.iter().copied(), results.iter().copied())
-    }
-}
 
 /// The kernel imports implemented in Rust.
 pub const HOST_IMPORTS: &[(&str, HostImport)] = &[
@@ -128,7 +87,7 @@ pub(crate) fn alloc_block(host: &mut dyn HostAccess, len: u64) -> u64 {
     for _ in 0..2 {
         let (memory, state) = host.kernel();
         let memory_len = memory.len() as u64;
-        match state.kernel.alloc.alloc(len, memory_len) {
+        match state.extism.kernel.alloc.alloc(len, memory_len) {
             Ok(offset) => return offset,
             Err(required) if required <= MAX_KERNEL_BYTES => {
                 let Some(missing) = required.checked_sub(memory_len).filter(|&m| m > 0) else {
@@ -140,7 +99,7 @@ pub(crate) fn alloc_block(host: &mut dyn HostAccess, len: u64) -> u64 {
                 }
                 // The data path reads the memory's size from the header.
                 let (memory, state) = host.kernel();
-                state.kernel.write_header(memory);
+                state.extism.kernel.write_header(memory);
             }
             Err(_) => return 0,
         }
@@ -156,7 +115,12 @@ pub(crate) fn place_block(memory: &mut [u8], state: &mut PluginState, bytes: &[u
         return Some(0);
     }
     let len = bytes.len() as u64;
-    let offset = state.kernel.alloc.alloc(len, memory.len() as u64).ok()?;
+    let offset = state
+        .extism
+        .kernel
+        .alloc
+        .alloc(len, memory.len() as u64)
+        .ok()?;
     // The allocator hands out blocks inside the memory it was given.
     let r = range(memory.len(), offset, len)?;
     memory[r].copy_from_slice(bytes);
@@ -192,7 +156,7 @@ pub(crate) fn block<'m>(memory: &'m [u8], state: &PluginState, offset: u64) -> O
     if offset == 0 {
         return Some(&[]);
     }
-    let len = state.kernel.alloc.length(offset)?;
+    let len = state.extism.kernel.alloc.length(offset)?;
     memory.get(range(memory.len(), offset, len)?)
 }
 
@@ -206,7 +170,7 @@ pub(crate) fn block_mut<'m>(
     if offset == 0 {
         return Some(&mut []);
     }
-    let len = state.kernel.alloc.length(offset)?;
+    let len = state.extism.kernel.alloc.length(offset)?;
     let r = range(memory.len(), offset, len)?;
     memory.get_mut(r)
 }
@@ -243,13 +207,13 @@ fn alloc(host: &mut dyn HostAccess, len: i64) -> Result<i64, HostTrap> {
 
 fn free(host: &mut dyn HostAccess, offset: i64) -> Result<(), HostTrap> {
     let (memory, state) = host.kernel();
-    state.kernel.free(memory, offset as u64);
+    state.extism.kernel.free(memory, offset as u64);
     Ok(())
 }
 
 fn length(host: &mut dyn HostAccess, offset: i64) -> Result<i64, HostTrap> {
     let (_, state) = host.kernel();
-    Ok(state.kernel.alloc.length(offset as u64).unwrap_or(0) as i64)
+    Ok(state.extism.kernel.alloc.length(offset as u64).unwrap_or(0) as i64)
 }
 
 fn output_set(host: &mut dyn HostAccess, offset: i64, len: i64) -> Result<(), HostTrap> {
@@ -261,29 +225,29 @@ fn output_set(host: &mut dyn HostAccess, offset: i64, len: i64) -> Result<(), Ho
             memory.len()
         ))));
     }
-    state.kernel.output = crate::state::Region { offset, len };
-    state.kernel.write_header(memory);
+    state.extism.kernel.output = Region { offset, len };
+    state.extism.kernel.write_header(memory);
     Ok(())
 }
 
 fn error_set(host: &mut dyn HostAccess, offset: i64) -> Result<(), HostTrap> {
     let (_, state) = host.kernel();
-    state.kernel.error = offset as u64;
+    state.extism.kernel.error = offset as u64;
     Ok(())
 }
 
 fn error_get(host: &mut dyn HostAccess) -> Result<i64, HostTrap> {
-    Ok(host.state().kernel.error as i64)
+    Ok(host.state().extism.kernel.error as i64)
 }
 
 fn reset(host: &mut dyn HostAccess) -> Result<(), HostTrap> {
     let (memory, state) = host.kernel();
-    state.kernel.reset(memory);
+    state.extism.kernel.reset(memory);
     Ok(())
 }
 
 fn memory_bytes(host: &mut dyn HostAccess) -> Result<i64, HostTrap> {
-    Ok(host.state().kernel.alloc.bytes_in_use() as i64)
+    Ok(host.state().extism.kernel.alloc.bytes_in_use() as i64)
 }
 
 /// Answers a lookup with a new block (0 when absent), then frees the key block, as the
@@ -302,14 +266,14 @@ fn answer_and_consume(
         None => 0,
     };
     let (memory, state) = host.kernel();
-    state.kernel.free(memory, key_offset as u64);
+    state.extism.kernel.free(memory, key_offset as u64);
     Ok(answer as i64)
 }
 
 fn config_get(host: &mut dyn HostAccess, key: i64) -> Result<i64, HostTrap> {
     let (memory, state) = host.kernel();
     let value = match block_str(memory, state, "config_get", key) {
-        Ok(name) => state.config.get(name).map(|v| v.as_bytes().to_vec()),
+        Ok(name) => state.extism.config.get(name).map(|v| v.as_bytes().to_vec()),
         Err(e) => return Err(state.fail(e)),
     };
     answer_and_consume(host, key, value)
@@ -318,7 +282,7 @@ fn config_get(host: &mut dyn HostAccess, key: i64) -> Result<i64, HostTrap> {
 fn var_get(host: &mut dyn HostAccess, key: i64) -> Result<i64, HostTrap> {
     let (memory, state) = host.kernel();
     let value = match block_str(memory, state, "var_get", key) {
-        Ok(name) => state.vars.get(name).map(<[u8]>::to_vec),
+        Ok(name) => state.extism.vars.get(name).map(<[u8]>::to_vec),
         Err(e) => return Err(state.fail(e)),
     };
     answer_and_consume(host, key, value)
@@ -329,8 +293,8 @@ fn var_get(host: &mut dyn HostAccess, key: i64) -> Result<i64, HostTrap> {
 fn var_set(host: &mut dyn HostAccess, key: i64, value: i64) -> Result<(), HostTrap> {
     let (memory, state) = host.kernel();
     let outcome = set_var(memory, state, key, value);
-    state.kernel.free(memory, value as u64);
-    state.kernel.free(memory, key as u64);
+    state.extism.kernel.free(memory, value as u64);
+    state.extism.kernel.free(memory, key as u64);
     outcome.map_err(|e| state.fail(e))
 }
 
@@ -340,8 +304,8 @@ fn set_var(memory: &[u8], state: &mut PluginState, key: i64, value: i64) -> Resu
         0 => None,
         _ => Some(block(memory, state, value as u64).ok_or_else(|| bad_handle("var_set", value))?),
     };
-    let max = state.limits.max_var_bytes;
-    state.vars.set(name, bytes, max)
+    let max = state.extism.limits.max_var_bytes;
+    state.extism.vars.set(name, bytes, max)
 }
 
 fn log(
@@ -355,7 +319,7 @@ fn log(
         return Err(state.fail(bad_handle(import, msg)));
     };
     let text = String::from_utf8_lossy(bytes);
-    let plugin = state.id;
+    let plugin = state.extism.id;
     match level {
         tracing::Level::TRACE => tracing::trace!(target: "xtism::plugin", %plugin, "{text}"),
         tracing::Level::DEBUG => tracing::debug!(target: "xtism::plugin", %plugin, "{text}"),
@@ -363,7 +327,7 @@ fn log(
         tracing::Level::WARN => tracing::warn!(target: "xtism::plugin", %plugin, "{text}"),
         tracing::Level::ERROR => tracing::error!(target: "xtism::plugin", %plugin, "{text}"),
     }
-    state.kernel.free(memory, msg as u64);
+    state.extism.kernel.free(memory, msg as u64);
     Ok(())
 }
 
@@ -429,7 +393,12 @@ mod tests {
         }
 
         fn live(&self, offset: i64) -> bool {
-            self.state.kernel.alloc.length(offset as u64).is_some()
+            self.state
+                .extism
+                .kernel
+                .alloc
+                .length(offset as u64)
+                .is_some()
         }
     }
 
@@ -471,11 +440,11 @@ mod tests {
             assert!(host.state.pending_error.take().is_some());
             assert!(!host.live(key) && !host.live(value), "{key} {value}");
         }
-        assert!(host.state.vars.get("key").is_none());
+        assert!(host.state.extism.vars.get("key").is_none());
         let key = new_block(&mut host, b"key").unwrap() as i64;
         let value = new_block(&mut host, b"v").unwrap() as i64;
         assert!(var_set(&mut host, key, value).is_ok());
-        assert_eq!(host.state.vars.get("key"), Some(&b"v"[..]));
+        assert_eq!(host.state.extism.vars.get("key"), Some(&b"v"[..]));
         assert!(!host.live(key) && !host.live(value));
     }
 }

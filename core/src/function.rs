@@ -1,5 +1,9 @@
-//! User host functions: the values they take, the [`Function`] type, [`UserData`], and the
-//! [`CurrentPlugin`] view a host function gets of the plug-in that called it.
+//! User host functions: how a [`Function`] is made from a closure and named, [`UserData`],
+//! and the [`CurrentPlugin`] view a host function gets of the plug-in that called it.
+//!
+//! The values host functions take ([`Val`], [`ValType`]) and the part of [`Function`] a
+//! backend runs belong to the engine layer, below this module; this module turns the user's
+//! closure over a [`CurrentPlugin`] into the callback over [`HostAccess`] that layer holds.
 //!
 //! Names follow the official `extism` crate so that host functions port unchanged.
 
@@ -9,219 +13,11 @@ use std::sync::{Arc, Mutex};
 
 use crate::abi::{self, EXTISM_USER_MODULE};
 use crate::convert::{FromBytes, ToBytes};
-use crate::engine::{HostAccess, HostTrap};
+use crate::engine::{FuncType, Function, HostAccess, PluginState, Val, ValType};
 use crate::error::Error;
-use crate::state::PluginState;
-
-/// A Wasm value type.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ValType {
-    /// 32-bit integer.
-    I32,
-    /// 64-bit integer.
-    I64,
-    /// 32-bit float.
-    F32,
-    /// 64-bit float.
-    F64,
-    /// 128-bit vector.
-    V128,
-    /// Function reference.
-    FuncRef,
-    /// External reference.
-    ExternRef,
-}
 
 /// The type of a pointer to kernel memory: a block handle is an `i64`.
 pub const PTR: ValType = ValType::I64;
-
-impl fmt::Display for ValType {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            ValType::I32 => "i32",
-            ValType::I64 => "i64",
-            ValType::F32 => "f32",
-            ValType::F64 => "f64",
-            ValType::V128 => "v128",
-            ValType::FuncRef => "funcref",
-            ValType::ExternRef => "externref",
-        })
-    }
-}
-
-/// A function signature.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
-pub struct FuncType {
-    params: Vec<ValType>,
-    results: Vec<ValType>,
-}
-
-impl FuncType {
-    /// A signature from its parameter and result types.
-    pub fn new(
-        params: impl IntoIterator<Item = ValType>,
-        results: impl IntoIterator<Item = ValType>,
-    ) -> Self {
-        FuncType {
-            params: params.into_iter().collect(),
-            results: results.into_iter().collect(),
-        }
-    }
-
-    /// Parameter types.
-    pub fn params(&self) -> &[ValType] {
-        &self.params
-    }
-
-    /// Result types.
-    pub fn results(&self) -> &[ValType] {
-        &self.results
-    }
-}
-
-impl fmt::Display for FuncType {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let list = |types: &[ValType]| {
-            types
-                .iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
-        write!(
-            f,
-            "func({}) -> ({})",
-            list(&self.params),
-            list(&self.results)
-        )
-    }
-}
-
-/// A Wasm value passed to or returned from a host function.
-///
-/// References cross the engine boundary only as null: xtism does not hand engine objects
-/// to host functions.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Val {
-    /// 32-bit integer.
-    I32(i32),
-    /// 64-bit integer.
-    I64(i64),
-    /// 32-bit float, as its bits.
-    F32(u32),
-    /// 64-bit float, as its bits.
-    F64(u64),
-    /// 128-bit vector.
-    V128(u128),
-    /// A null function reference.
-    FuncRef,
-    /// A null external reference.
-    ExternRef,
-}
-
-impl Val {
-    /// The zero value of a type.
-    pub fn default_for(ty: ValType) -> Val {
-        match ty {
-            ValType::I32 => Val::I32(0),
-            ValType::I64 => Val::I64(0),
-            ValType::F32 => Val::F32(0),
-            ValType::F64 => Val::F64(0),
-            ValType::V128 => Val::V128(0),
-            ValType::FuncRef => Val::FuncRef,
-            ValType::ExternRef => Val::ExternRef,
-        }
-    }
-
-    /// The type of this value.
-    pub fn ty(&self) -> ValType {
-        match self {
-            Val::I32(_) => ValType::I32,
-            Val::I64(_) => ValType::I64,
-            Val::F32(_) => ValType::F32,
-            Val::F64(_) => ValType::F64,
-            Val::V128(_) => ValType::V128,
-            Val::FuncRef => ValType::FuncRef,
-            Val::ExternRef => ValType::ExternRef,
-        }
-    }
-
-    /// The `i32`, if this is one.
-    pub fn i32(&self) -> Option<i32> {
-        match self {
-            Val::I32(v) => Some(*v),
-            _ => None,
-        }
-    }
-
-    /// The `i64`, if this is one.
-    pub fn i64(&self) -> Option<i64> {
-        match self {
-            Val::I64(v) => Some(*v),
-            _ => None,
-        }
-    }
-
-    /// The `f32`, if this is one.
-    pub fn f32(&self) -> Option<f32> {
-        match self {
-            Val::F32(v) => Some(f32::from_bits(*v)),
-            _ => None,
-        }
-    }
-
-    /// The `f64`, if this is one.
-    pub fn f64(&self) -> Option<f64> {
-        match self {
-            Val::F64(v) => Some(f64::from_bits(*v)),
-            _ => None,
-        }
-    }
-
-    /// The `i32`; panics on another type (as wasmtime's `Val::unwrap_i32`).
-    pub fn unwrap_i32(&self) -> i32 {
-        self.i32().expect("expected an i32 value")
-    }
-
-    /// The `i64`; panics on another type (as wasmtime's `Val::unwrap_i64`).
-    pub fn unwrap_i64(&self) -> i64 {
-        self.i64().expect("expected an i64 value")
-    }
-
-    /// The `f32`; panics on another type.
-    pub fn unwrap_f32(&self) -> f32 {
-        self.f32().expect("expected an f32 value")
-    }
-
-    /// The `f64`; panics on another type.
-    pub fn unwrap_f64(&self) -> f64 {
-        self.f64().expect("expected an f64 value")
-    }
-}
-
-impl From<i32> for Val {
-    fn from(v: i32) -> Self {
-        Val::I32(v)
-    }
-}
-
-impl From<i64> for Val {
-    fn from(v: i64) -> Self {
-        Val::I64(v)
-    }
-}
-
-impl From<f32> for Val {
-    fn from(v: f32) -> Self {
-        Val::F32(v.to_bits())
-    }
-}
-
-impl From<f64> for Val {
-    fn from(v: f64) -> Self {
-        Val::F64(v.to_bits())
-    }
-}
 
 /// Data shared between the host and its host functions, as in the official `extism` crate.
 #[derive(Debug)]
@@ -249,17 +45,6 @@ impl<T: Default> Default for UserData<T> {
     fn default() -> Self {
         UserData::new(T::default())
     }
-}
-
-type Callback = dyn Fn(&mut CurrentPlugin, &[Val], &mut [Val]) -> Result<(), Error> + Send + Sync;
-
-/// A host function a plug-in can import.
-#[derive(Clone)]
-pub struct Function {
-    name: String,
-    namespace: Option<String>,
-    ty: FuncType,
-    callback: Arc<Callback>,
 }
 
 impl fmt::Debug for Function {
@@ -294,8 +79,9 @@ impl Function {
             name: name.into(),
             namespace: None,
             ty: FuncType::new(params, results),
-            callback: Arc::new(move |plugin, inputs, outputs| {
-                f(plugin, inputs, outputs, user_data.clone())
+            callback: Arc::new(move |host, inputs, outputs| {
+                let mut plugin = CurrentPlugin { host };
+                f(&mut plugin, inputs, outputs, user_data.clone())
             }),
         }
     }
@@ -319,81 +105,6 @@ impl Function {
     /// The import namespace (default `extism:host/user`).
     pub fn namespace(&self) -> &str {
         self.namespace.as_deref().unwrap_or(EXTISM_USER_MODULE)
-    }
-
-    /// The signature.
-    pub fn ty(&self) -> &FuncType {
-        &self.ty
-    }
-
-    /// Runs the function for a guest call on arguments a backend converted from its engine's
-    /// values, and returns the results for the backend to convert back. A failed conversion
-    /// fails the call like any error of the function.
-    pub fn invoke_converted(
-        &self,
-        host: &mut dyn HostAccess,
-        params: impl IntoIterator<Item = Result<Val, Error>>,
-    ) -> Result<Vec<Val>, HostTrap> {
-        let inputs = match params.into_iter().collect::<Result<Vec<Val>, Error>>() {
-            Ok(inputs) => inputs,
-            Err(e) => return Err(host.state().fail(e)),
-        };
-        let mut outputs: Vec<Val> = self
-            .ty
-            .results()
-            .iter()
-            .map(|t| Val::default_for(*t))
-            .collect();
-        self.invoke(host, &inputs, &mut outputs)?;
-        Ok(outputs)
-    }
-
-    /// Runs the function for a guest call. Backends call this; on failure the error is kept
-    /// in the plug-in state and the backend traps with the returned [`HostTrap`].
-    pub fn invoke(
-        &self,
-        host: &mut dyn HostAccess,
-        params: &[Val],
-        results: &mut [Val],
-    ) -> Result<(), HostTrap> {
-        let outcome = {
-            let mut plugin = CurrentPlugin { host };
-            (self.callback)(&mut plugin, params, results)
-        };
-        let outcome = outcome.and_then(|()| {
-            // The call stops as soon as the host function returns, on every engine.
-            if let Some(stop) = host.state().interruption() {
-                return Err(stop);
-            }
-            match results
-                .iter()
-                .zip(self.ty.results())
-                .find(|(v, ty)| v.ty() != **ty)
-            {
-                Some((v, ty)) => Err(Error::Invalid(format!(
-                    "returned a {} result where its signature declares {ty}",
-                    v.ty()
-                ))),
-                None => Ok(()),
-            }
-        });
-        outcome.map_err(|e| {
-            let e = match e {
-                Error::Host { function, source } if function.is_empty() => Error::Host {
-                    function: self.name.clone(),
-                    source,
-                },
-                Error::Invalid(message) => Error::Host {
-                    function: self.name.clone(),
-                    source: message.into(),
-                },
-                Error::Guest(message) => {
-                    Error::Guest(format!("host function {}: {message}", self.name))
-                }
-                other => other,
-            };
-            host.state().fail(e)
-        })
     }
 }
 
@@ -441,7 +152,7 @@ pub struct CurrentPlugin<'a> {
 impl CurrentPlugin<'_> {
     /// The plug-in instance id.
     pub fn id(&mut self) -> uuid::Uuid {
-        self.host.state().id
+        self.host.state().extism.id
     }
 
     /// Copies `data` into a new block.
@@ -483,7 +194,7 @@ impl CurrentPlugin<'_> {
                 length: 0,
             });
         }
-        let length = self.host.state().kernel.alloc.length(offset)?;
+        let length = self.host.state().extism.kernel.alloc.length(offset)?;
         Some(MemoryHandle { offset, length })
     }
 
@@ -491,6 +202,7 @@ impl CurrentPlugin<'_> {
     pub fn memory_length(&mut self, offset: u64) -> Result<u64, Error> {
         self.host
             .state()
+            .extism
             .kernel
             .alloc
             .length(offset)
@@ -513,7 +225,7 @@ impl CurrentPlugin<'_> {
     /// Frees a block.
     pub fn memory_free(&mut self, handle: MemoryHandle) -> Result<(), Error> {
         let (memory, state) = self.host.kernel();
-        state.kernel.free(memory, handle.offset);
+        state.extism.kernel.free(memory, handle.offset);
         Ok(())
     }
 
@@ -579,6 +291,7 @@ impl CurrentPlugin<'_> {
     pub fn host_context<T: Any>(&mut self) -> Result<&mut T, Error> {
         self.host
             .state()
+            .extism
             .host_context
             .as_mut()
             .and_then(|c| c.downcast_mut::<T>())

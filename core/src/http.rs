@@ -133,8 +133,8 @@ fn take_request(
             None => return Err(state.fail(bad_handle("http_request (body)", body))),
         },
     };
-    state.kernel.free(memory, request as u64);
-    state.kernel.free(memory, body as u64);
+    state.extism.kernel.free(memory, request as u64);
+    state.extism.kernel.free(memory, body as u64);
     match parsed {
         Ok(request) => Ok((request, body_bytes)),
         Err(e) => Err(state.fail(Error::Guest(format!(
@@ -156,7 +156,7 @@ fn respond(
         return Err(state.fail(e));
     }
     let sent = client::send(
-        &state.http.options,
+        &state.extism.http.options,
         request,
         body,
         state.time_left(),
@@ -167,9 +167,9 @@ fn respond(
         // A request stopped by the deadline or a cancel fails the call with that kind.
         Err(e) => return Err(state.fail(state.interruption().unwrap_or(e))),
     };
-    state.http.status = response.status;
-    if state.http.options.response_headers {
-        state.http.headers = response.headers;
+    state.extism.http.status = response.status;
+    if state.extism.http.options.response_headers {
+        state.extism.http.headers = response.headers;
     }
     let body = match response.body {
         Ok(body) => body,
@@ -196,13 +196,13 @@ fn respond(
 
 /// `http_status_code() -> status`: the status of the last response, 0 before any.
 pub(crate) fn http_status_code(host: &mut dyn HostAccess) -> Result<i32, HostTrap> {
-    Ok(i32::from(host.state().http.status))
+    Ok(i32::from(host.state().extism.http.status))
 }
 
 /// `http_headers() -> block`: the last response's headers as a JSON object (`{}` before
 /// any response) when the host enables response headers, else 0.
 pub(crate) fn http_headers(host: &mut dyn HostAccess) -> Result<i64, HostTrap> {
-    let http = &host.state().http;
+    let http = &host.state().extism.http;
     if !http.options.response_headers {
         return Ok(0);
     }

@@ -33,17 +33,17 @@ mod state;
 mod wasi;
 
 pub use abi::{
-    EXTISM_ENV_MODULE, EXTISM_USER_MODULE, HOST_IMPORTS, HostImport, KERNEL_EXPORTS, KERNEL_WASM,
-    PAGE_SIZE, WASI_MODULE,
+    EXTISM_ENV_MODULE, EXTISM_USER_MODULE, HOST_IMPORTS, KERNEL_EXPORTS, KERNEL_WASM, PAGE_SIZE,
+    WASI_MODULE,
 };
 pub use cache::{CACHE_DIR_ENV, CacheSetting};
 pub use convert::{FromBytes, FromBytesOwned, Json, ToBytes};
 pub use engine::{
-    CallLimits, Capabilities, CompileOptions, DynamicInvoke, Engine, HostAccess, HostTrap,
-    InstantiateError, Profiling, WasiImport,
+    Capabilities, CompileOptions, Engine, FuncType, Function, HostImport, PluginState, Profiling,
+    Val, ValType,
 };
 pub use error::{BoxError, Error, ErrorKind};
-pub use function::{CurrentPlugin, FuncType, Function, MemoryHandle, PTR, UserData, Val, ValType};
+pub use function::{CurrentPlugin, MemoryHandle, PTR, UserData};
 pub use log::{set_log_callback, set_log_file};
 #[doc(hidden)]
 pub use macros::{__host_fn_arg, __host_fn_kernel};
@@ -54,9 +54,7 @@ pub use plugin::{
     Plugin, PluginBuilder, WasmInput, guest_initializers,
 };
 pub use pool::{Pool, PoolPlugin};
-pub use state::{
-    DEFAULT_MAX_HTTP_RESPONSE_BYTES, DEFAULT_MAX_VAR_BYTES, PluginState, VAR_ENTRY_OVERHEAD,
-};
+pub use state::{DEFAULT_MAX_HTTP_RESPONSE_BYTES, DEFAULT_MAX_VAR_BYTES, VAR_ENTRY_OVERHEAD};
 #[cfg(feature = "wasi")]
 pub use wasi::{OutputCapture, WASI_OUTPUT_ENV, WasiOutput};
 pub use xtism_manifest as manifest;

@@ -2,15 +2,17 @@
 //! limits and the context of the call in progress.
 //!
 //! Backends keep a [`PluginState`] in their store and hand it back through
-//! [`HostAccess`](crate::HostAccess); they never look inside.
+//! [`HostAccess`](crate::engine::HostAccess); they never look inside. `PluginState` itself is
+//! defined by the engine layer below, with the part that layer uses (the pending error, the
+//! deadline, the cancel flag); the Extism part, [`ExtismState`], is defined here and fills
+//! the engine layer's type slot for it.
 
 use std::any::Any;
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::Instant;
 
 use crate::alloc::{Allocator, HEADER_SIZE};
-use crate::engine::CancelState;
+use crate::engine::{CancelState, Core, ExtismStateSlot, PluginState};
 use crate::error::Error;
 
 /// Default cap on the bytes held in vars (keys plus values), as in the official runtime.
@@ -142,22 +144,15 @@ impl Vars {
 /// Bytes each var counts beyond its key and value (the official runtime's bookkeeping).
 pub const VAR_ENTRY_OVERHEAD: u64 = 48;
 
-/// Everything the host keeps for one plug-in instance.
-///
-/// Created by core and moved into the backend's store; survives re-instantiation, so vars
-/// persist until the plug-in is dropped.
-pub struct PluginState {
+/// Core's Extism bookkeeping for one plug-in instance: the part of [`PluginState`] the
+/// engine layer carries without knowing it (see `engine/plugin_state.rs`).
+pub(crate) struct ExtismState {
     pub(crate) kernel: KernelState,
     pub(crate) vars: Vars,
     pub(crate) config: BTreeMap<String, String>,
     pub(crate) limits: Limits,
     pub(crate) id: uuid::Uuid,
     pub(crate) host_context: Option<Box<dyn Any + Send>>,
-    pub(crate) pending_error: Option<Error>,
-    /// The running call's deadline, for host imports that block (HTTP, WASI sleeps).
-    pub(crate) deadline: Option<Instant>,
-    /// The plug-in's cancel flag, shared with its [`CancelHandle`](crate::CancelHandle)s.
-    pub(crate) cancel: Arc<CancelState>,
     /// What the plug-in's HTTP requests may do, and the last response's status and headers.
     pub(crate) http: crate::http::HttpState,
     /// The instance's WASI context, when the plug-in imports WASI.
@@ -167,11 +162,15 @@ pub struct PluginState {
     pub(crate) exit_code: Option<i32>,
 }
 
+impl ExtismStateSlot for Core {
+    type State = ExtismState;
+}
+
 impl std::fmt::Debug for PluginState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PluginState")
-            .field("id", &self.id)
-            .field("kernel", &self.kernel)
+            .field("id", &self.extism.id)
+            .field("kernel", &self.extism.kernel)
             .finish_non_exhaustive()
     }
 }
@@ -184,49 +183,22 @@ impl PluginState {
         cancel: Arc<CancelState>,
     ) -> Self {
         PluginState {
-            kernel: KernelState::default(),
-            vars: Vars::default(),
-            config,
-            limits,
-            id,
-            host_context: None,
+            extism: ExtismState {
+                kernel: KernelState::default(),
+                vars: Vars::default(),
+                config,
+                limits,
+                id,
+                host_context: None,
+                http: Default::default(),
+                #[cfg(feature = "wasi")]
+                wasi: None,
+                exit_code: None,
+            },
             pending_error: None,
             deadline: None,
             cancel,
-            http: Default::default(),
-            #[cfg(feature = "wasi")]
-            wasi: None,
-            exit_code: None,
         }
-    }
-
-    /// Why the running call must stop now, if it must: [`Error::Cancelled`], or
-    /// [`Error::Timeout`] (core fills in the duration). Host calls that wait ask it as they
-    /// wait, and every host function and WASI call asks it when it returns, so a call stops
-    /// as soon as its host call is done on every engine (wasmi checks the deadline between
-    /// fuel slices only).
-    pub(crate) fn interruption(&self) -> Option<Error> {
-        if self.cancel.is_cancelled() {
-            Some(Error::Cancelled)
-        } else if self.deadline.is_some_and(|d| Instant::now() >= d) {
-            Some(Error::Timeout(0))
-        } else {
-            None
-        }
-    }
-
-    /// The time left before the running call's deadline; `None` when it has none.
-    #[cfg(feature = "http")]
-    pub(crate) fn time_left(&self) -> Option<std::time::Duration> {
-        self.deadline
-            .map(|d| d.saturating_duration_since(Instant::now()))
-    }
-
-    /// Records the error of a failing host call; the backend then traps and core reports
-    /// this error instead of the trap.
-    pub fn fail(&mut self, error: Error) -> crate::HostTrap {
-        self.pending_error = Some(error);
-        crate::HostTrap
     }
 }
 

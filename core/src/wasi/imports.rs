@@ -5,10 +5,9 @@ use wasi_common::WasiCtx;
 use wasi_common::snapshots::preview_1::wasi_snapshot_preview1 as p1;
 use wiggle::GuestMemory;
 
-use crate::engine::{HostAccess, HostTrap, WasiImport};
+use crate::engine::ValType::{I32, I64};
+use crate::engine::{HostAccess, HostTrap, Val, WasiImport};
 use crate::error::Error;
-use crate::function::Val;
-use crate::function::ValType::{I32, I64};
 
 /// The function of this name, if WASI preview 1 has it.
 pub(crate) fn find(name: &str) -> Option<WasiImport> {
@@ -27,7 +26,7 @@ const PROC_EXIT: WasiImport = WasiImport {
     results: &[],
     call: |host, _module, params, _results| {
         let state = host.state();
-        state.exit_code = Some(params.first().copied().map_or(0, int32));
+        state.extism.exit_code = Some(params.first().copied().map_or(0, int32));
         Err(HostTrap)
     },
 };
@@ -47,7 +46,7 @@ fn run(
     f: impl FnOnce(&mut WasiCtx, &mut GuestMemory<'_>) -> Outcome,
 ) -> Result<(), HostTrap> {
     let (memory, state) = host.module_memory(module);
-    let Some(wasi) = state.wasi.as_mut() else {
+    let Some(wasi) = state.extism.wasi.as_mut() else {
         return Err(state.fail(Error::Invalid(format!(
             "{name}: the plug-in was linked to WASI but has no WASI context"
         ))));

@@ -5,13 +5,15 @@
 //! [`wiggle::GuestMemory`], which can be a plain byte slice, so core calls them on whatever
 //! memory a backend hands over and no engine's own WASI is involved. Backends bind each
 //! import through [`WasiImport`](crate::engine::WasiImport) and hand core the calling
-//! module's exported memory through [`HostAccess::module_memory`](crate::HostAccess).
+//! module's exported memory through [`HostAccess::module_memory`].
 //!
 //! What a plug-in gets, as in the official runtime: no arguments, no environment variables,
 //! an empty stdin, stdout and stderr discarded unless the host asks for them
 //! ([`WasiOutput`]), the host's clocks and a random source from the operating system, and
 //! the host paths of `allowed_paths` at their guest paths (see `dirs` and `files` for how
 //! the sandbox holds). Waits obey the call's deadline and cancellation (see `sched`).
+//!
+//! [`HostAccess::module_memory`]: crate::engine::HostAccess::module_memory
 
 mod dirs;
 mod files;

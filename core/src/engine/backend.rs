@@ -1,0 +1,137 @@
+//! The traits a backend implements: an [`Engine`] compiles modules and links a plan, a
+//! [`Linked`] plug-in instantiates, an [`Instance`] calls exports; a failed instantiation
+//! hands its state back in an [`InstantiateError`].
+
+use std::sync::Arc;
+
+use super::capabilities::{Capabilities, CompileOptions};
+use super::host_access::HostAccess;
+use super::interrupt::CallLimits;
+use super::link_plan::LinkPlan;
+use super::module::Module;
+use super::plugin_state::PluginState;
+use crate::error::Error;
+
+/// A failed instantiation, handing back the state it was given so nothing is lost.
+#[derive(Debug)]
+pub struct InstantiateError {
+    /// What went wrong.
+    pub error: Error,
+    /// The state passed to [`Linked::instantiate`].
+    pub state: Box<PluginState>,
+}
+
+impl InstantiateError {
+    /// The error to report: a host function's own error when one failed, else the engine's.
+    pub fn into_error(mut self) -> Error {
+        self.state.pending_error.take().unwrap_or(self.error)
+    }
+}
+
+/// A plug-in ready to be instantiated many times.
+pub trait Linked: Send + Sync {
+    /// A fresh instance holding `state`.
+    fn instantiate(&self, state: PluginState) -> Result<Box<dyn Instance>, InstantiateError>;
+}
+
+/// A running plug-in: the engine's store with every module instantiated.
+pub trait Instance: HostAccess + Send {
+    /// Calls a main-module export of type `() -> i32` or `() -> ()`, or `(i32, i32) -> ()`
+    /// with two zeros (`hs_init`); returns the `i32` when there is one. Running out of
+    /// `limits.fuel` is [`Error::OutOfFuel`]; passing `limits.deadline` is
+    /// [`Error::Timeout`] (core fills in the duration).
+    fn call(&mut self, name: &str, limits: &CallLimits) -> Result<Option<i32>, Error>;
+
+    /// Like [`call`](Self::call), for an export of module `module` (an index into
+    /// [`LinkPlan::modules`]): how core runs the start functions and initializers of the
+    /// modules a plug-in links, under the first call's limits.
+    fn call_in_module(
+        &mut self,
+        module: usize,
+        name: &str,
+        limits: &CallLimits,
+    ) -> Result<Option<i32>, Error>;
+
+    /// Fuel used by the last call, when fuel is metered.
+    fn fuel_consumed(&self) -> Option<u64> {
+        None
+    }
+
+    /// Hands the state back (before re-instantiation).
+    fn into_state(self: Box<Self>) -> PluginState;
+}
+
+/// A WebAssembly engine.
+pub trait Engine: Send + Sync + 'static {
+    /// The engine's name: `wasmtime`, `wasmi`, `wasmer`.
+    fn name(&self) -> &'static str;
+
+    /// What it can do.
+    fn capabilities(&self) -> Capabilities;
+
+    /// The engine one plug-in's modules are compiled and linked with: `None` (the default)
+    /// for this one, shared by every plug-in; an engine of its own for an engine whose
+    /// compiled code lives as long as the engine (wasmi's code map only grows), so that
+    /// dropping the plug-in frees its code.
+    fn for_plugin(&self) -> Option<Arc<dyn Engine>> {
+        None
+    }
+
+    /// Compiles and validates a module. `name` is for error messages.
+    fn compile(
+        &self,
+        name: &str,
+        wasm: &[u8],
+        options: &CompileOptions,
+    ) -> Result<Arc<dyn Module>, Error>;
+
+    /// Prepares a plug-in for instantiation.
+    fn link(&self, plan: LinkPlan, options: &CompileOptions) -> Result<Box<dyn Linked>, Error>;
+
+    /// For the compile cache: bytes naming everything besides the Wasm bytes and the module
+    /// name that shapes the code [`compile`](Engine::compile) makes with `options` (engine
+    /// version, target, CPU features, code-shaping configuration). Two calls give equal bytes
+    /// only if the two compiles would make interchangeable code. `None` (the default): this
+    /// engine keeps no cache.
+    fn code_identity(&self, options: &CompileOptions) -> Option<Vec<u8>> {
+        let _ = options;
+        None
+    }
+
+    /// For the compile cache: the compiled code of `module` (made by this engine's
+    /// [`compile`](Engine::compile)), as bytes that [`deserialize`](Engine::deserialize)
+    /// loads.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Unsupported`] by default; the engine's own error when serializing fails.
+    fn serialize(&self, module: &dyn Module) -> Result<Vec<u8>, Error> {
+        let _ = module;
+        Err(Error::Unsupported {
+            engine: self.name(),
+            feature: "a compilation cache".into(),
+        })
+    }
+
+    /// For the compile cache: loads what [`serialize`](Engine::serialize) made, for a module
+    /// compiled under the same [`code_identity`](Engine::code_identity) and `name`. Core
+    /// passes only intact files found under that identity; their directory is trusted (see
+    /// the cache documentation in the README), since an engine runs the native code inside.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Unsupported`] by default; the engine's own error for an artifact it refuses
+    /// (core then compiles instead).
+    fn deserialize(
+        &self,
+        name: &str,
+        artifact: &[u8],
+        options: &CompileOptions,
+    ) -> Result<Arc<dyn Module>, Error> {
+        let _ = (name, artifact, options);
+        Err(Error::Unsupported {
+            engine: self.name(),
+            feature: "a compilation cache".into(),
+        })
+    }
+}

@@ -1,0 +1,80 @@
+//! Stopping a call: the [`CallLimits`] a backend enforces (fuel, deadline, cancel flag) and
+//! the [`CancelState`] that numbers a plug-in's calls so a cancel reaches only the call it
+//! was meant for.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::error::Error;
+
+/// The limits of one call.
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct CallLimits {
+    /// Fuel budget, when the module was compiled with fuel.
+    pub fuel: Option<u64>,
+    /// When to stop the call with [`Error::Timeout`], when compiled interruptible.
+    pub deadline: Option<std::time::Instant>,
+    /// Stop the call with [`Error::Cancelled`] once this says so, when compiled
+    /// interruptible.
+    pub cancel: Option<Arc<CancelState>>,
+}
+
+impl CallLimits {
+    /// Why the call must stop now, if it must: [`Error::Cancelled`] or [`Error::Timeout`].
+    /// Backends ask this at their interruption points.
+    pub fn interruption(&self) -> Option<Error> {
+        if self.cancel.as_ref().is_some_and(|c| c.is_cancelled()) {
+            Some(Error::Cancelled)
+        } else if self
+            .deadline
+            .is_some_and(|d| std::time::Instant::now() >= d)
+        {
+            Some(Error::Timeout(0))
+        } else {
+            None
+        }
+    }
+}
+
+/// Marks a call as running until dropped.
+pub(crate) struct RunningCall<'a>(&'a CancelState);
+
+impl Drop for RunningCall<'_> {
+    fn drop(&mut self) {
+        self.0.call.fetch_add(1, Ordering::AcqRel);
+    }
+}
+
+/// Which call of a plug-in, if any, has been cancelled.
+///
+/// Calls are numbered: the number is odd while a call runs. Cancelling records the running
+/// call's number, so a cancel that arrives between calls, or late, never touches a later
+/// call.
+#[derive(Debug, Default)]
+pub struct CancelState {
+    call: AtomicU64,
+    cancelled: AtomicU64,
+}
+
+impl CancelState {
+    /// Whether the running call has been cancelled.
+    pub fn is_cancelled(&self) -> bool {
+        let call = self.call.load(Ordering::Acquire);
+        call % 2 == 1 && self.cancelled.load(Ordering::Acquire) == call
+    }
+
+    /// A call starts; it ends when the guard drops (even if a host function panics).
+    pub(crate) fn start_call(&self) -> RunningCall<'_> {
+        self.call.fetch_add(1, Ordering::AcqRel);
+        RunningCall(self)
+    }
+
+    /// Cancels the running call, if there is one.
+    pub(crate) fn cancel(&self) {
+        let call = self.call.load(Ordering::Acquire);
+        if call % 2 == 1 {
+            self.cancelled.store(call, Ordering::Release);
+        }
+    }
+}

@@ -1,0 +1,76 @@
+//! The link plan: how core tells a backend to instantiate a plug-in. Every module in
+//! instantiation order with the source of each import ([`PlannedModule`]), where the kernel
+//! memory lives ([`KernelMemory`]), the user host functions, and what the store may hold
+//! ([`ResourceLimits`]). Core makes every decision in it; a backend only carries it out.
+
+use std::sync::Arc;
+
+use super::host_function::Function;
+use super::import_source::ImportSource;
+use super::module::Module;
+
+/// One module to instantiate, with the source of each of its imports.
+#[derive(Clone)]
+pub struct PlannedModule {
+    /// Module name (`main` for the plug-in itself).
+    pub name: String,
+    /// The compiled module, from this engine.
+    pub module: Arc<dyn Module>,
+    /// One source per import, in [`Module::imports`] order.
+    pub imports: Vec<ImportSource>,
+}
+
+/// Where a plug-in's kernel memory lives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KernelMemory {
+    /// In an instance of the kernel module ([`KERNEL_WASM`](crate::KERNEL_WASM)), made
+    /// before the plug-in's modules: its export `memory`; the modules' data-path imports are
+    /// [`ImportSource::Kernel`] exports of that instance.
+    Instance,
+    /// Core merged the kernel's data path into the main module (the plug-in has no other):
+    /// the main instance's memory export [`KERNEL_MEMORY_EXPORT`](crate::KERNEL_MEMORY_EXPORT).
+    /// No kernel instance is made, and no import is [`ImportSource::Kernel`].
+    MainExport,
+}
+
+/// How to instantiate a plug-in: modules in instantiation order, the last one main.
+#[derive(Clone)]
+pub struct LinkPlan {
+    /// Modules, dependencies first; the last is the plug-in's main module.
+    pub modules: Vec<PlannedModule>,
+    /// Where the kernel memory lives.
+    pub kernel_memory: KernelMemory,
+    /// The user host functions.
+    pub functions: Vec<Function>,
+    /// What the store may hold.
+    pub limits: ResourceLimits,
+}
+
+/// Caps on what one plug-in instance may allocate in its engine's store, so that a plug-in
+/// cannot exhaust the host's memory through tables or memories.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ResourceLimits {
+    /// Pages of every linear memory (plug-in and kernel); `None` is Wasm's own 4 GiB cap.
+    pub max_pages: Option<u32>,
+    /// Elements of every table.
+    pub max_table_elements: u32,
+    /// Linear memories in the store.
+    pub max_memories: u32,
+    /// Tables in the store.
+    pub max_tables: u32,
+    /// Module instances in the store.
+    pub max_instances: u32,
+}
+
+impl Default for ResourceLimits {
+    fn default() -> Self {
+        ResourceLimits {
+            max_pages: None,
+            max_table_elements: 1 << 20,
+            max_memories: 16,
+            max_tables: 64,
+            max_instances: 64,
+        }
+    }
+}

@@ -1,0 +1,77 @@
+//! The data a backend's store carries for core: [`PluginState`].
+//!
+//! A backend keeps it in its store, hands it back through [`HostAccess`](super::HostAccess)
+//! and never looks inside. This layer holds in it only what it uses itself: the error a
+//! failing host call recorded ([`PluginState::fail`]), and the running call's deadline and
+//! cancel flag ([`PluginState::interruption`]).
+//!
+//! Everything else is core's Extism bookkeeping (kernel blocks, vars, config, limits, the
+//! HTTP and WASI context of the instance), defined in `state`, above this layer. Rather than
+//! import it, this layer declares a type slot, [`ExtismStateSlot`], and keeps that state in
+//! a field of the slot's type; `state` fills the slot, once, for [`Core`]. The slot is
+//! crate-private and resolves at compile time to the concrete type, so the kernel imports
+//! reach their bookkeeping directly (no trait object, no downcast on the hot path of every
+//! host call), while nothing in this layer names or reads it.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use super::host_access::HostTrap;
+use super::interrupt::CancelState;
+use crate::error::Error;
+
+/// The slot through which `state` names the Extism part of [`PluginState`], which this
+/// layer carries without knowing its type.
+pub(crate) trait ExtismStateSlot {
+    /// Core's per-instance Extism bookkeeping.
+    type State;
+}
+
+/// The one type that fills [`ExtismStateSlot`] (in `state`).
+pub(crate) enum Core {}
+
+/// Everything the host keeps for one plug-in instance.
+///
+/// Created by core and moved into the backend's store; survives re-instantiation, so vars
+/// persist until the plug-in is dropped.
+pub struct PluginState {
+    /// Core's Extism bookkeeping: kernel blocks, vars, config, limits, the call's context,
+    /// HTTP and WASI.
+    pub(crate) extism: <Core as ExtismStateSlot>::State,
+    pub(crate) pending_error: Option<Error>,
+    /// The running call's deadline, for host imports that block (HTTP, WASI sleeps).
+    pub(crate) deadline: Option<Instant>,
+    /// The plug-in's cancel flag, shared with its [`CancelHandle`](crate::CancelHandle)s.
+    pub(crate) cancel: Arc<CancelState>,
+}
+
+impl PluginState {
+    /// Why the running call must stop now, if it must: [`Error::Cancelled`], or
+    /// [`Error::Timeout`] (core fills in the duration). Host calls that wait ask it as they
+    /// wait, and every host function and WASI call asks it when it returns, so a call stops
+    /// as soon as its host call is done on every engine (wasmi checks the deadline between
+    /// fuel slices only).
+    pub(crate) fn interruption(&self) -> Option<Error> {
+        if self.cancel.is_cancelled() {
+            Some(Error::Cancelled)
+        } else if self.deadline.is_some_and(|d| Instant::now() >= d) {
+            Some(Error::Timeout(0))
+        } else {
+            None
+        }
+    }
+
+    /// The time left before the running call's deadline; `None` when it has none.
+    #[cfg(feature = "http")]
+    pub(crate) fn time_left(&self) -> Option<std::time::Duration> {
+        self.deadline
+            .map(|d| d.saturating_duration_since(Instant::now()))
+    }
+
+    /// Records the error of a failing host call; the backend then traps and core reports
+    /// this error instead of the trap.
+    pub fn fail(&mut self, error: Error) -> HostTrap {
+        self.pending_error = Some(error);
+        HostTrap
+    }
+}

@@ -1,0 +1,250 @@
+//! The call: which exports a host can call (`is_extism_export`), and one call from start
+//! to end (placing the input, running the export under the plug-in's limits, and turning
+//! traps, exits, return codes and `error_set` messages into the outcome, `call_outcome`).
+
+use std::any::Any;
+use std::sync::Arc;
+use std::time::Instant;
+
+use super::lifecycle::Plugin;
+use super::provider::EngineProvider;
+use crate::abi;
+use crate::convert::{FromBytes, ToBytes};
+use crate::engine::{CallLimits, FuncType, HostAccess, PluginState, ValType};
+use crate::error::Error;
+use crate::state::{Region, range};
+
+/// Whether `ty` is the type of an Extism export: no parameters, an `i32` or nothing back.
+pub(super) fn is_extism_export(ty: &FuncType) -> bool {
+    ty.params().is_empty() && matches!(ty.results(), [] | [ValType::I32])
+}
+
+impl<P: EngineProvider> Plugin<P> {
+    /// Whether the plug-in exports a function `name` that can be called: no parameters, an
+    /// `i32` or nothing back.
+    pub fn function_exists(&self, name: impl AsRef<str>) -> bool {
+        self.compiled.function_exists(name.as_ref())
+    }
+
+    /// The names of the functions a host can call (exports taking no parameters and
+    /// returning an `i32` or nothing), sorted.
+    pub fn functions(&self) -> impl Iterator<Item = &str> {
+        let mut names: Vec<&str> = self
+            .compiled
+            .inner
+            .exports
+            .iter()
+            .filter(|(_, ty)| is_extism_export(ty))
+            .map(|(name, _)| name.as_str())
+            .collect();
+        names.sort_unstable();
+        names.into_iter()
+    }
+
+    /// Calls the export `name` with `input` and decodes its output. Borrowed output lives
+    /// until the next call.
+    pub fn call<'a, 'b, I: ToBytes<'a>, O: FromBytes<'b>>(
+        &'b mut self,
+        name: impl AsRef<str>,
+        input: I,
+    ) -> Result<O, Error> {
+        let input = input.to_bytes()?;
+        let output = self.checked_call(name.as_ref(), input.as_ref(), None)?;
+        self.output(output)
+    }
+
+    /// Like [`call`](Self::call), and host functions can reach `host_context` through
+    /// [`CurrentPlugin::host_context`] during this call.
+    ///
+    /// [`CurrentPlugin::host_context`]: crate::CurrentPlugin::host_context
+    pub fn call_with_host_context<'a, 'b, I: ToBytes<'a>, O: FromBytes<'b>, C: Any + Send>(
+        &'b mut self,
+        name: impl AsRef<str>,
+        input: I,
+        host_context: C,
+    ) -> Result<O, Error> {
+        let input = input.to_bytes()?;
+        let output =
+            self.checked_call(name.as_ref(), input.as_ref(), Some(Box::new(host_context)))?;
+        self.output(output)
+    }
+
+    fn output<'b, O: FromBytes<'b>>(&'b mut self, output: Region) -> Result<O, Error> {
+        let (memory, _) = self.instance()?.kernel();
+        let r = range(memory.len(), output.offset, output.len).unwrap_or(0..0);
+        O::from_bytes(&memory[r])
+    }
+
+    /// [`raw_call`](Self::raw_call), writing a memory dump when the call fails and one was
+    /// asked for.
+    fn checked_call(
+        &mut self,
+        name: &str,
+        input: &[u8],
+        host_context: Option<Box<dyn Any + Send>>,
+    ) -> Result<Region, Error> {
+        let result = self.raw_call(name, input, host_context);
+        if let (Err(_), Some(path)) = (&result, &self.compiled.inner.memdump) {
+            let memory = self
+                .instance
+                .as_mut()
+                .and_then(|i| i.plugin_memory())
+                .unwrap_or_default();
+            if let Err(e) = std::fs::write(path, memory) {
+                tracing::warn!(target: "xtism", plugin = %self.id, "memdump to {}: {e}", path.display());
+            }
+        }
+        result
+    }
+
+    /// One call under the plug-in's limits; the deadline covers the first call's
+    /// initialization too.
+    fn raw_call(
+        &mut self,
+        name: &str,
+        input: &[u8],
+        host_context: Option<Box<dyn Any + Send>>,
+    ) -> Result<Region, Error> {
+        let timeout = self.compiled.inner.timeout;
+        let limits = CallLimits {
+            fuel: self.compiled.inner.fuel,
+            deadline: timeout.map(|t| Instant::now() + t),
+            cancel: Some(Arc::clone(&self.cancel)),
+        };
+        let cancel = Arc::clone(&self.cancel);
+        let running = cancel.start_call();
+        let result = self.call_with_limits(name, input, host_context, &limits);
+        drop(running);
+        result.map_err(|e| match e {
+            Error::Timeout(_) => {
+                Error::Timeout(timeout.map_or(0, |t| t.as_millis().try_into().unwrap_or(u64::MAX)))
+            }
+            other => other,
+        })
+    }
+
+    fn call_with_limits(
+        &mut self,
+        name: &str,
+        input: &[u8],
+        host_context: Option<Box<dyn Any + Send>>,
+        limits: &CallLimits,
+    ) -> Result<Region, Error> {
+        match self.compiled.inner.exports.get(name) {
+            None => {
+                return Err(Error::FunctionNotFound(format!(
+                    "the plug-in has no function named {name:?}"
+                )));
+            }
+            Some(ty) if !is_extism_export(ty) => {
+                return Err(Error::FunctionNotFound(format!(
+                    "{name:?} has type {ty}; Extism exports take no parameters and return i32 or nothing"
+                )));
+            }
+            Some(_) => {}
+        }
+        if self.needs_reinstantiate {
+            self.reinstantiate()?;
+        }
+        if !self.initialized {
+            // Host imports that wait (HTTP, WASI sleeps) stop at the deadline.
+            self.instance()?.state().deadline = limits.deadline;
+            self.initialize(limits)?;
+        }
+        let instance = self.instance()?;
+        let host: &mut dyn HostAccess = &mut **instance;
+        // The usual call sets up in one borrow of kernel memory: the input fits as it is.
+        let placed = {
+            let (memory, state) = host.kernel();
+            state.extism.kernel.reset(memory);
+            state.pending_error = None;
+            state.deadline = limits.deadline;
+            abi::place_block(memory, state, input).map(|offset| {
+                state.extism.kernel.input = Region {
+                    offset,
+                    len: input.len() as u64,
+                };
+                state.extism.kernel.write_header(memory);
+            })
+        };
+        if placed.is_none() {
+            let offset = abi::new_block(host, input).map_err(|_| {
+                Error::MemoryLimit(format!(
+                    "the input ({} bytes) does not fit in kernel memory",
+                    input.len()
+                ))
+            })?;
+            let (memory, state) = host.kernel();
+            state.extism.kernel.input = Region {
+                offset,
+                len: input.len() as u64,
+            };
+            state.extism.kernel.write_header(memory);
+        }
+        host.state().extism.host_context = host_context;
+
+        let result = instance.call(name, limits);
+
+        let (memory, state) = instance.kernel();
+        state.extism.host_context = None;
+        state.deadline = None;
+        // WASI `proc_exit(n)` ends the call as if the export returned n; the instance has
+        // run its exit path, so the next call gets a fresh one (vars are kept).
+        let exited = state.extism.exit_code.take();
+        let outcome = call_outcome(name, result, exited, memory, state);
+        if name == "_start" || exited.is_some() {
+            self.needs_reinstantiate = true;
+        }
+        outcome
+    }
+}
+
+/// What a call comes to once the export has returned, trapped or exited: the output region,
+/// or the error to report (a host import's own, the plug-in's with its `error_set` message,
+/// a trap with that message).
+#[inline]
+fn call_outcome(
+    name: &str,
+    result: Result<Option<i32>, Error>,
+    exited: Option<i32>,
+    memory: &[u8],
+    state: &mut PluginState,
+) -> Result<Region, Error> {
+    if let Some(e) = state.pending_error.take() {
+        return Err(e);
+    }
+    // The plug-in's error message: a non-empty block set with `error_set`.
+    let handle = state.extism.kernel.error;
+    let guest_message = abi::block(memory, state, handle)
+        .filter(|bytes| handle != 0 && !bytes.is_empty())
+        .map(|bytes| String::from_utf8_lossy(bytes).into_owned());
+    let (code, verb) = match (result, exited) {
+        (_, Some(code)) => (code, "exited with code"),
+        (Err(Error::Trap { message, backtrace }), None) => {
+            return Err(Error::Trap {
+                message: match guest_message {
+                    Some(guest) => format!("{guest} ({message})"),
+                    None => message,
+                },
+                backtrace,
+            });
+        }
+        (Err(e), None) => return Err(e),
+        (Ok(code), None) => (code.unwrap_or(0), "returned exit code"),
+    };
+    // As in the official runtime, an error message fails the call whatever the code.
+    match (guest_message, code) {
+        (Some(message), code) => Err(Error::Plugin { code, message }),
+        (None, 0) => Ok(state.extism.kernel.output),
+        (None, code) if handle != 0 => Err(Error::Plugin {
+            code,
+            message: format!(
+                "{name} {verb} {code}; its error handle {handle} is not an allocated block"
+            ),
+        }),
+        (None, code) => Err(Error::Plugin {
+            code,
+            message: format!("{name} {verb} {code}"),
+        }),
+    }
+}

@@ -1,0 +1,232 @@
+//! The plug-in lifecycle ([`Plugin`]): making an instance of a compiled plug-in, running its
+//! initializers once before the first call, re-instantiating after `_start` or an exit
+//! (vars survive), and what a host changes between calls (config, reset, cancellation).
+
+use std::marker::PhantomData;
+use std::sync::Arc;
+
+use super::builder::PluginBuilder;
+use super::cancel::CancelHandle;
+use super::compiled::CompiledPlugin;
+use super::input::WasmInput;
+use super::provider::{EngineProvider, NoDefaultEngine};
+use crate::engine::{CallLimits, CancelState, Function, Instance, InstantiateError, PluginState};
+use crate::error::Error;
+use crate::http::HttpState;
+
+/// A running plug-in.
+pub struct Plugin<P: EngineProvider = NoDefaultEngine> {
+    pub(super) compiled: CompiledPlugin,
+    pub(super) cancel: Arc<CancelState>,
+    pub(super) instance: Option<Box<dyn Instance>>,
+    /// The instance id, shown in logs.
+    pub id: uuid::Uuid,
+    parked: Option<PluginState>,
+    pub(super) initialized: bool,
+    pub(super) needs_reinstantiate: bool,
+    provider: PhantomData<fn() -> P>,
+}
+
+impl<P: EngineProvider> std::fmt::Debug for Plugin<P> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Plugin")
+            .field("id", &self.id)
+            .field("engine", &self.compiled.inner.engine.name())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<P: EngineProvider> Plugin<P> {
+    /// A plug-in from Wasm bytes or a manifest, with host functions, optionally with WASI.
+    pub fn new<'a>(
+        wasm: impl Into<WasmInput<'a>>,
+        functions: impl IntoIterator<Item = Function>,
+        with_wasi: bool,
+    ) -> Result<Self, Error> {
+        PluginBuilder::<P>::new(wasm)
+            .with_functions(functions)
+            .with_wasi(with_wasi)
+            .build()
+    }
+
+    /// A new instance of a compiled plug-in.
+    pub fn new_from_compiled(compiled: &CompiledPlugin) -> Result<Self, Error> {
+        let id = uuid::Uuid::new_v4();
+        let inner = &compiled.inner;
+        let cancel = Arc::<CancelState>::default();
+        let mut state =
+            PluginState::new(id, inner.config.clone(), inner.limits, Arc::clone(&cancel));
+        state.extism.http = HttpState::new(Arc::clone(&inner.http));
+        compiled.fresh_wasi(&mut state)?;
+        let mut instance = inner
+            .linked
+            .instantiate(state)
+            .map_err(InstantiateError::into_error)?;
+        write_fresh_header(instance.as_mut());
+        Ok(Plugin {
+            compiled: compiled.clone(),
+            cancel,
+            instance: Some(instance),
+            id,
+            parked: None,
+            initialized: false,
+            needs_reinstantiate: false,
+            provider: PhantomData,
+        })
+    }
+
+    /// The engine this plug-in runs on.
+    pub fn engine_name(&self) -> &'static str {
+        self.compiled.inner.engine.name()
+    }
+
+    /// Frees every block of kernel memory.
+    pub fn reset(&mut self) -> Result<(), Error> {
+        let instance = self.instance()?;
+        let (memory, state) = instance.kernel();
+        state.extism.kernel.reset(memory);
+        Ok(())
+    }
+
+    /// Changes config on the running plug-in: `Some` sets a key, `None` removes it.
+    pub fn update_config(
+        &mut self,
+        entries: impl IntoIterator<Item = (impl Into<String>, Option<impl Into<String>>)>,
+    ) -> Result<(), Error> {
+        let state = self.instance()?.state();
+        for (key, value) in entries {
+            match value {
+                Some(v) => state.extism.config.insert(key.into(), v.into()),
+                None => state.extism.config.remove(&key.into()),
+            };
+        }
+        Ok(())
+    }
+
+    /// Lets the plug-in read the headers of HTTP responses through `http_headers` from now
+    /// on, as the official C API's `extism_plugin_allow_http_response_headers` does (the
+    /// builder's [`with_http_response_headers`](PluginBuilder::with_http_response_headers)
+    /// does it for every instance).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Invalid`] when the plug-in has no instance (a re-instantiation failed).
+    pub fn allow_http_response_headers(&mut self) -> Result<(), Error> {
+        self.instance()?
+            .state()
+            .extism
+            .http
+            .allow_response_headers();
+        Ok(())
+    }
+
+    /// A handle that stops this plug-in's running call from another thread. It fails with
+    /// [`Error::Unsupported`] on an engine that cannot interrupt a call.
+    pub fn cancel_handle(&self) -> Result<CancelHandle, Error> {
+        let engine = &self.compiled.inner.engine;
+        if !engine.capabilities().cancel {
+            return Err(Error::Unsupported {
+                engine: engine.name(),
+                feature: "cancelling a call".into(),
+            });
+        }
+        Ok(CancelHandle {
+            state: Arc::clone(&self.cancel),
+        })
+    }
+
+    /// Fuel used by the last call, when a fuel limit is set.
+    pub fn fuel_consumed(&self) -> Option<u64> {
+        self.instance.as_ref()?.fuel_consumed()
+    }
+
+    pub(super) fn instance(&mut self) -> Result<&mut Box<dyn Instance>, Error> {
+        self.instance
+            .as_mut()
+            .ok_or_else(|| Error::Invalid("the plug-in could not be re-instantiated".into()))
+    }
+
+    /// Replaces the instance by a fresh one holding the same state (after `_start`).
+    /// When that fails the state is parked, so vars survive until a later attempt works.
+    pub(super) fn reinstantiate(&mut self) -> Result<(), Error> {
+        let state = match (self.instance.take(), self.parked.take()) {
+            (Some(old), _) => old.into_state(),
+            (None, Some(state)) => state,
+            (None, None) => return Err(Error::Invalid("the plug-in has no instance".into())),
+        };
+        let mut state = state;
+        // The new instance has a new kernel memory: blocks of the old one mean nothing there.
+        state.extism.kernel = Default::default();
+        if let Err(e) = self.compiled.fresh_wasi(&mut state) {
+            self.parked = Some(state);
+            return Err(e);
+        }
+        match self.compiled.inner.linked.instantiate(state) {
+            Ok(mut instance) => {
+                write_fresh_header(instance.as_mut());
+                self.instance = Some(instance);
+                self.needs_reinstantiate = false;
+                self.initialized = false;
+                Ok(())
+            }
+            Err(mut e) => {
+                let error = e.state.pending_error.take().unwrap_or(e.error);
+                self.parked = Some(*e.state);
+                Err(error)
+            }
+        }
+    }
+
+    /// Runs the deferred start function and the guest runtime's initializers once, under
+    /// the first call's limits. When one fails, the next call starts from a fresh instance.
+    pub(super) fn initialize(&mut self, limits: &CallLimits) -> Result<(), Error> {
+        let compiled = Arc::clone(&self.compiled.inner);
+        let main = compiled.modules - 1;
+        for step in &compiled.init {
+            let instance = self.instance()?;
+            let result = if step.module == main {
+                instance.call(step.name, limits)
+            } else {
+                instance.call_in_module(step.module, step.name, limits)
+            };
+            let state = instance.state();
+            let pending = state.pending_error.take();
+            // WASI `proc_exit(0)` ends the step successfully, another code fails it.
+            let result = match (state.extism.exit_code.take(), result) {
+                (Some(0), _) => Ok(None),
+                (Some(code), _) => Err(Error::Plugin {
+                    code,
+                    message: format!("{} exited with code {code} while initializing", step.name),
+                }),
+                (None, result) => result.map_err(|e| pending.unwrap_or(e)),
+            };
+            if let Err(e) = result {
+                self.needs_reinstantiate = true;
+                return Err(e);
+            }
+        }
+        self.initialized = true;
+        Ok(())
+    }
+}
+
+/// Writes the header of a new instance's kernel memory, so that the data path knows the
+/// memory's size before anything runs.
+fn write_fresh_header(instance: &mut dyn Instance) {
+    let (memory, state) = instance.kernel();
+    state.extism.kernel.write_header(memory);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plugins_can_cross_threads() {
+        fn send<T: Send>() {}
+        fn send_sync<T: Send + Sync>() {}
+        send::<Plugin>();
+        send_sync::<CompiledPlugin>();
+        send_sync::<Function>();
+    }
+}
