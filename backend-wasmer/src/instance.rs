@@ -15,7 +15,7 @@ use xtism_core::engine::{
     CallLimits, DynamicInvoke, HostAccess, HostTrap, ImportSource, Instance, InstantiateError,
     KernelMemory, LinkPlan, Linked, Module, ResourceLimits, TypedModule, WasiImport,
 };
-use xtism_core::{Error, HostImport, KERNEL_MEMORY_EXPORT, PluginState, Val, ValType};
+use xtism_core::{HostImport, KERNEL_MEMORY_EXPORT, PluginState, Val, ValType, XtismError};
 
 use crate::interrupt::{FLAG_EXPORT, Slot};
 use crate::limits::Budget;
@@ -97,7 +97,7 @@ fn trap(e: HostTrap) -> RuntimeError {
     RuntimeError::user(Box::new(e))
 }
 
-fn to_core(value: &Value) -> Result<Val, Error> {
+fn to_core(value: &Value) -> Result<Val, XtismError> {
     Ok(match value {
         Value::I32(v) => Val::I32(*v),
         Value::I64(v) => Val::I64(*v),
@@ -107,7 +107,7 @@ fn to_core(value: &Value) -> Result<Val, Error> {
         Value::FuncRef(None) => Val::FuncRef,
         Value::ExternRef(None) => Val::ExternRef,
         other => {
-            return Err(Error::Unsupported {
+            return Err(XtismError::Unsupported {
                 engine: NAME,
                 feature: format!("passing {other:?} to a host function"),
             });
@@ -230,13 +230,13 @@ impl WasmerLinked {
         kernel: wasmer::Module,
         config: Config,
         plan: LinkPlan,
-    ) -> Result<WasmerLinked, Error> {
+    ) -> Result<WasmerLinked, XtismError> {
         let mut modules = Vec::with_capacity(plan.modules.len());
         for planned in plan.modules {
             let module = TypedModule::<WasmerModule>::downcast(planned.module.as_ref())
                 .filter(|m| m.config == config)
                 .ok_or_else(|| {
-                    Error::Invalid(format!(
+                    XtismError::Invalid(format!(
                         "module {} was not compiled by this wasmer engine with these options",
                         planned.name
                     ))
@@ -274,10 +274,10 @@ impl WasmerLinked {
         &self,
         store: &mut Store,
         env: &FunctionEnv<StoreData>,
-    ) -> Result<(Vec<WasmerInstance>, Instrumented), Error> {
+    ) -> Result<(Vec<WasmerInstance>, Instrumented), XtismError> {
         let instances = self.modules.len() + usize::from(self.kernel.is_some());
         if instances > usize::try_from(self.limits.max_instances).unwrap_or(usize::MAX) {
-            return Err(Error::MemoryLimit(format!(
+            return Err(XtismError::MemoryLimit(format!(
                 "the plug-in needs {instances} instances, more than the limit of {}",
                 self.limits.max_instances
             )));
@@ -326,7 +326,7 @@ impl WasmerLinked {
                         .cloned(),
                 };
                 externs.push(ext.ok_or_else(|| {
-                    Error::Invalid("the link plan names an import that does not exist".into())
+                    XtismError::Invalid("the link plan names an import that does not exist".into())
                 })?);
             }
             let instance = WasmerInstance::new_by_index(store, &linked.module, &externs)
@@ -345,19 +345,19 @@ impl WasmerLinked {
         // can only be that module's; and without the span the kernel memory could not be
         // read at all.
         if kernel.is_none() && self.modules.len() != 1 {
-            return Err(Error::Invalid(
+            return Err(XtismError::Invalid(
                 "the link plan merges the kernel into one of several modules".into(),
             ));
         }
         let Some(main) = instances.last() else {
-            return Err(Error::Invalid("the link plan has no modules".into()));
+            return Err(XtismError::Invalid("the link plan has no modules".into()));
         };
         if kernel.is_none() {
             kernel_memory = main.exports.get_memory(KERNEL_MEMORY_EXPORT).ok().cloned();
             env.as_mut(store).kernel = kernel_memory.clone();
         }
         if kernel_memory.is_some() != parts.kernel_span.is_some() {
-            return Err(Error::engine(
+            return Err(XtismError::engine(
                 "wasmer did not show where the kernel memory lives (Tunables::create_memories)",
             ));
         }
@@ -392,16 +392,16 @@ impl Instrumented {
         instance: &WasmerInstance,
         budget: &Budget,
         config: Config,
-    ) -> Result<(), Error> {
+    ) -> Result<(), XtismError> {
         let global = |name: &str| {
             instance.exports.get_global(name).cloned().map_err(|_| {
-                Error::engine(format!("an instrumented module lacks its {name} global"))
+                XtismError::engine(format!("an instrumented module lacks its {name} global"))
             })
         };
         if config.interruptible {
-            let flag = budget
-                .take_flag()
-                .ok_or_else(|| Error::engine("the interruption flag of a module was not found"))?;
+            let flag = budget.take_flag().ok_or_else(|| {
+                XtismError::engine("the interruption flag of a module was not found")
+            })?;
             self.flags.push(flag);
             self.flag_globals.push(global(FLAG_EXPORT)?);
         }
@@ -415,11 +415,11 @@ impl Instrumented {
     }
 }
 
-fn instantiate_error(e: InstantiationError) -> Error {
+fn instantiate_error(e: InstantiationError) -> XtismError {
     match e {
-        InstantiationError::Link(LinkError::Resource(message)) => Error::MemoryLimit(message),
+        InstantiationError::Link(LinkError::Resource(message)) => XtismError::MemoryLimit(message),
         InstantiationError::Start(e) => trap_error(e),
-        other => Error::engine(other),
+        other => XtismError::engine(other),
     }
 }
 
@@ -476,13 +476,14 @@ enum Callable {
 }
 
 /// The export `name` of `instance`, typed.
-fn callable(store: &Store, instance: &WasmerInstance, name: &str) -> Result<Callable, Error> {
+fn callable(store: &Store, instance: &WasmerInstance, name: &str) -> Result<Callable, XtismError> {
     let func = instance.exports.get_function(name).map_err(|_| {
-        Error::FunctionNotFound(format!("the module has no function named {name:?}"))
+        XtismError::FunctionNotFound(format!("the module has no function named {name:?}"))
     })?;
     let ty = func.ty(store);
-    let unknown =
-        || Error::FunctionNotFound(format!("{name:?} does not have a signature xtism can call"));
+    let unknown = || {
+        XtismError::FunctionNotFound(format!("{name:?} does not have a signature xtism can call"))
+    };
     use wasmer::Type::I32;
     Ok(match (ty.params(), ty.results()) {
         ([], [I32]) => Callable::Code(func.typed(store).map_err(|_| unknown())?),
@@ -551,16 +552,16 @@ fn trap_message(e: &RuntimeError) -> String {
     }
 }
 
-fn trap_error(e: RuntimeError) -> Error {
+fn trap_error(e: RuntimeError) -> XtismError {
     let message = trap_message(&e);
-    Error::Trap {
+    XtismError::Trap {
         message,
         backtrace: backtrace(e.trace()),
     }
 }
 
 impl WasmerPlugin {
-    fn export(&mut self, name: &str) -> Result<Callable, Error> {
+    fn export(&mut self, name: &str) -> Result<Callable, XtismError> {
         if let Some(export) = self.exports.get(name) {
             return Ok(export.clone());
         }
@@ -570,17 +571,17 @@ impl WasmerPlugin {
     }
 
     /// Gives every metered module `budget` units and clears its exhaustion flag.
-    fn fill_meters(&mut self, budget: u64) -> Result<(), Error> {
+    fn fill_meters(&mut self, budget: u64) -> Result<(), XtismError> {
         for meter in &self.meters {
             // The global holds an unsigned count in an `i64`.
             meter
                 .remaining
                 .set(&mut self.store.0, Value::I64(budget as i64))
-                .map_err(Error::engine)?;
+                .map_err(XtismError::engine)?;
             meter
                 .exhausted
                 .set(&mut self.store.0, Value::I32(0))
-                .map_err(Error::engine)?;
+                .map_err(XtismError::engine)?;
         }
         Ok(())
     }
@@ -603,10 +604,10 @@ impl WasmerPlugin {
     }
 
     /// Lowers the interruption flags after the watchdog raised them.
-    fn lower_flags(&mut self) -> Result<(), Error> {
+    fn lower_flags(&mut self) -> Result<(), XtismError> {
         for flag in &self.flag_globals {
             flag.set(&mut self.store.0, Value::I32(0))
-                .map_err(Error::engine)?;
+                .map_err(XtismError::engine)?;
         }
         Ok(())
     }
@@ -647,7 +648,7 @@ impl HostAccess for WasmerPlugin {
 }
 
 impl Instance for WasmerPlugin {
-    fn call(&mut self, name: &str, limits: &CallLimits) -> Result<Option<i32>, Error> {
+    fn call(&mut self, name: &str, limits: &CallLimits) -> Result<Option<i32>, XtismError> {
         let export = self.export(name)?;
         self.run_callable(export, limits)
     }
@@ -657,7 +658,7 @@ impl Instance for WasmerPlugin {
         module: usize,
         name: &str,
         limits: &CallLimits,
-    ) -> Result<Option<i32>, Error> {
+    ) -> Result<Option<i32>, XtismError> {
         let instance = self.dependencies.get(module).unwrap_or(&self.main);
         let export = callable(&self.store.0, instance, name)?;
         self.run_callable(export, limits)
@@ -682,7 +683,7 @@ impl WasmerPlugin {
         &mut self,
         export: Callable,
         limits: &CallLimits,
-    ) -> Result<Option<i32>, Error> {
+    ) -> Result<Option<i32>, XtismError> {
         let budget = limits.fuel.unwrap_or(u64::MAX);
         if !self.meters.is_empty() {
             self.fill_meters(budget)?;
@@ -710,7 +711,7 @@ impl WasmerPlugin {
         }
         result.map_err(|e| match limits.interruption() {
             Some(stop) if interrupted => stop,
-            _ if out_of_fuel => Error::OutOfFuel,
+            _ if out_of_fuel => XtismError::OutOfFuel,
             _ => trap_error(e),
         })
     }

@@ -35,7 +35,7 @@ use wasmer::sys::{FunctionMiddleware, MiddlewareError, MiddlewareReaderState, Mo
 use wasmer::{
     ExportIndex, GlobalInit, GlobalType, LocalFunctionIndex, ModuleInfo, Mutability, Type,
 };
-use xtism_core::Error;
+use xtism_core::XtismError;
 use xtism_core::engine::{CallLimits, CancelState};
 
 use crate::raw::Flag;
@@ -198,7 +198,7 @@ impl Slot {
     }
 
     /// Watches a call until the returned guard is finished or dropped.
-    pub(crate) fn start(self: &Arc<Slot>, limits: &CallLimits) -> Result<Running<'_>, Error> {
+    pub(crate) fn start(self: &Arc<Slot>, limits: &CallLimits) -> Result<Running<'_>, XtismError> {
         let deadline = limits.deadline.map_or(u64::MAX, |d| {
             u64::try_from(d.saturating_duration_since(*EPOCH).as_nanos()).unwrap_or(u64::MAX - 1)
         });
@@ -304,7 +304,7 @@ static WATCHDOG: LazyLock<Watchdog> = LazyLock::new(|| Watchdog {
 
 impl Watchdog {
     /// Adds a slot to the list the watchdog looks at, starting the thread if needed.
-    fn list(&'static self, slot: Arc<Slot>) -> Result<(), Error> {
+    fn list(&'static self, slot: Arc<Slot>) -> Result<(), XtismError> {
         let mut slots = lock(&self.slots);
         if !slots.started {
             std::thread::Builder::new()
@@ -312,7 +312,7 @@ impl Watchdog {
                 .spawn(move || self.run())
                 .map_err(|e| {
                     slot.listed.store(false, Ordering::SeqCst);
-                    Error::engine(format!("cannot start the wasmer watchdog thread: {e}"))
+                    XtismError::engine(format!("cannot start the wasmer watchdog thread: {e}"))
                 })?;
             slots.started = true;
         }

@@ -23,13 +23,13 @@
 //!   ours, at every function entry and loop header: it reads a flag global and traps when the
 //!   flag is raised. A watchdog thread raises the flags of running calls whose deadline has
 //!   passed or that were cancelled (it asks core's `CallLimits::interruption` every
-//!   millisecond); the trap is reported as [`Error::Timeout`] or [`Error::Cancelled`], the flag
+//!   millisecond); the trap is reported as [`XtismError::Timeout`] or [`XtismError::Cancelled`], the flag
 //!   lowered, and the plug-in stays usable.
 //! - **Resource limits** are applied by our own wasmer `Tunables`, which create every memory
 //!   and table: a memory's maximum is clamped to `max_pages` (so `memory.grow` past it returns
 //!   -1), a table's to `max_table_elements`, and an instantiation that would exceed a limit
 //!   (a larger minimum, too many memories, tables or instances) is refused with
-//!   [`Error::MemoryLimit`] before anything is allocated.
+//!   [`XtismError::MemoryLimit`] before anything is allocated.
 //! - **Compile cache**: core's (see [`Engine::code_identity`]), over `Module::serialize` and
 //!   `Module::deserialize`; the identity is the wasmer version, the host (target triple and
 //!   CPU features) and the middleware configuration (fuel, interruption and their versions).
@@ -61,7 +61,7 @@ use xtism_core::engine::{
     Capabilities, CompileOptions, Engine, Export, ExternKind, Import, LinkPlan, Linked, Module,
     TypedModule,
 };
-use xtism_core::{Error, FuncType, KERNEL_WASM, ValType};
+use xtism_core::{FuncType, KERNEL_WASM, ValType, XtismError};
 
 /// The engine name.
 const NAME: &str = "wasmer";
@@ -162,14 +162,15 @@ struct Variant {
 }
 
 impl Variant {
-    fn new(config: Config) -> Result<Variant, Error> {
+    fn new(config: Config) -> Result<Variant, XtismError> {
         let mut cranelift = Cranelift::new();
         cranelift.push_middleware(Arc::new(ModuleName("kernel".into())));
         let engine = with_tunables(EngineBuilder::new(cranelift).into());
-        let kernel = wasmer::Module::new(&engine, KERNEL_WASM).map_err(|e| Error::Compile {
-            module: "kernel".into(),
-            message: e.to_string(),
-        })?;
+        let kernel =
+            wasmer::Module::new(&engine, KERNEL_WASM).map_err(|e| XtismError::Compile {
+                module: "kernel".into(),
+                message: e.to_string(),
+            })?;
         Ok(Variant {
             engine,
             kernel,
@@ -199,7 +200,7 @@ impl WasmerEngine {
         WasmerEngine::default()
     }
 
-    fn variant(&self, config: Config) -> Result<&Variant, Error> {
+    fn variant(&self, config: Config) -> Result<&Variant, XtismError> {
         let cell = &self.variants[config.index()];
         if let Some(v) = cell.get() {
             return Ok(v);
@@ -222,10 +223,10 @@ fn wrap(
     engine: wasmer::Engine,
     module: wasmer::Module,
     config: Config,
-) -> Result<Arc<dyn Module>, Error> {
+) -> Result<Arc<dyn Module>, XtismError> {
     let mut imports = Vec::new();
     for import in module.imports() {
-        let kind = extern_kind(import.ty()).ok_or_else(|| Error::Unsupported {
+        let kind = extern_kind(import.ty()).ok_or_else(|| XtismError::Unsupported {
             engine: NAME,
             feature: format!(
                 "importing {}::{} (an exception tag or exception reference)",
@@ -311,9 +312,9 @@ pub(crate) fn compile_module(
     name: &str,
     wasm: &[u8],
     config: Config,
-) -> Result<(wasmer::Engine, wasmer::Module), Error> {
+) -> Result<(wasmer::Engine, wasmer::Module), XtismError> {
     let engine = config.compiling_engine(name);
-    let module = wasmer::Module::new(&engine, wasm).map_err(|e| Error::Compile {
+    let module = wasmer::Module::new(&engine, wasm).map_err(|e| XtismError::Compile {
         module: name.to_owned(),
         message: e.to_string(),
     })?;
@@ -342,10 +343,10 @@ impl Engine for WasmerEngine {
         name: &str,
         wasm: &[u8],
         options: &CompileOptions,
-    ) -> Result<Arc<dyn Module>, Error> {
+    ) -> Result<Arc<dyn Module>, XtismError> {
         let config = Config::of(options);
         if options.debug_info || options.profiling != xtism_core::engine::Profiling::None {
-            return Err(Error::Unsupported {
+            return Err(XtismError::Unsupported {
                 engine: NAME,
                 feature: "debug info and profiling".into(),
             });
@@ -372,10 +373,14 @@ impl Engine for WasmerEngine {
         Some(identity)
     }
 
-    fn serialize(&self, module: &dyn Module) -> Result<Vec<u8>, Error> {
+    fn serialize(&self, module: &dyn Module) -> Result<Vec<u8>, XtismError> {
         let module = TypedModule::<WasmerModule>::downcast(module)
-            .ok_or_else(|| Error::engine("a module of another engine"))?;
-        Ok(module.module.serialize().map_err(Error::engine)?.to_vec())
+            .ok_or_else(|| XtismError::engine("a module of another engine"))?;
+        Ok(module
+            .module
+            .serialize()
+            .map_err(XtismError::engine)?
+            .to_vec())
     }
 
     fn deserialize(
@@ -383,13 +388,17 @@ impl Engine for WasmerEngine {
         _name: &str,
         artifact: &[u8],
         options: &CompileOptions,
-    ) -> Result<Arc<dyn Module>, Error> {
+    ) -> Result<Arc<dyn Module>, XtismError> {
         let engine = with_tunables(<wasmer::Engine as NativeEngineExt>::headless());
-        let module = raw::deserialize(&engine, artifact.to_vec()).map_err(Error::engine)?;
+        let module = raw::deserialize(&engine, artifact.to_vec()).map_err(XtismError::engine)?;
         wrap(engine, module, Config::of(options))
     }
 
-    fn link(&self, plan: LinkPlan, options: &CompileOptions) -> Result<Box<dyn Linked>, Error> {
+    fn link(
+        &self,
+        plan: LinkPlan,
+        options: &CompileOptions,
+    ) -> Result<Box<dyn Linked>, XtismError> {
         let variant = self.variant(Config::of(options))?;
         instance::WasmerLinked::new(
             variant.engine.clone(),

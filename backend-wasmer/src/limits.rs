@@ -15,7 +15,7 @@
 //! - more memories or tables than allowed are refused.
 //!
 //! Wasmer reports a refusal as an "insufficient resources" link error, which the backend
-//! turns into [`Error::MemoryLimit`](xtism_core::Error::MemoryLimit). The budget also
+//! turns into [`XtismError::MemoryLimit`](xtism_core::XtismError::MemoryLimit). The budget also
 //! collects what only the tunables get to see: the storage address of each instance's
 //! interruption flag (see [`interrupt`]), and where the kernel memory's base and length live
 //! ([`MemorySpan`]).

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use xtism_core::{Engine, ErrorKind, Plugin, PluginBuilder};
+use xtism_core::{Engine, ErrorExt, ErrorKind, Plugin, PluginBuilder};
 
 fn engine() -> Arc<dyn Engine> {
     static ENGINE: std::sync::OnceLock<Arc<dyn Engine>> = std::sync::OnceLock::new();
@@ -225,8 +225,11 @@ fn backtraces_name_the_module_and_function() {
         .with_engine(engine())
         .build()
         .unwrap();
-    match p.call::<&str, &[u8]>("run", "") {
-        Err(xtism_core::Error::Trap {
+    match p
+        .call::<&str, &[u8]>("run", "")
+        .map_err(xtism_core::XtismError::from)
+    {
+        Err(xtism_core::XtismError::Trap {
             message,
             backtrace: Some(backtrace),
         }) => {

@@ -25,7 +25,7 @@ use xtism_core::engine::{
     Linked, Module, ResourceLimits, TypedModule, WasiImport,
 };
 use xtism_core::{
-    Error, FuncType, HostImport, KERNEL_MEMORY_EXPORT, KERNEL_WASM, PluginState, Val, ValType,
+    FuncType, HostImport, KERNEL_MEMORY_EXPORT, KERNEL_WASM, PluginState, Val, ValType, XtismError,
 };
 
 /// The engine name.
@@ -42,11 +42,11 @@ struct Variant {
 }
 
 impl Variant {
-    fn new(fuel: bool) -> Result<Variant, Error> {
+    fn new(fuel: bool) -> Result<Variant, XtismError> {
         let mut config = Config::default();
         config.consume_fuel(fuel);
         let engine = wasmi::Engine::new(&config);
-        let kernel = wasmi::Module::new(&engine, KERNEL_WASM).map_err(Error::engine)?;
+        let kernel = wasmi::Module::new(&engine, KERNEL_WASM).map_err(XtismError::engine)?;
         Ok(Variant { engine, kernel })
     }
 }
@@ -73,7 +73,7 @@ impl WasmiEngine {
         WasmiEngine::default()
     }
 
-    fn variant(&self, metered: bool) -> Result<&Variant, Error> {
+    fn variant(&self, metered: bool) -> Result<&Variant, XtismError> {
         let cell = if metered { &self.fueled } else { &self.plain };
         if let Some(v) = cell.get() {
             return Ok(v);
@@ -119,7 +119,7 @@ fn extern_kind(ty: &ExternType) -> ExternKind {
     }
 }
 
-fn to_core(val: &wasmi::Val) -> Result<Val, Error> {
+fn to_core(val: &wasmi::Val) -> Result<Val, XtismError> {
     Ok(match val {
         wasmi::Val::I32(v) => Val::I32(*v),
         wasmi::Val::I64(v) => Val::I64(*v),
@@ -128,7 +128,7 @@ fn to_core(val: &wasmi::Val) -> Result<Val, Error> {
         wasmi::Val::FuncRef(r) if r.is_null() => Val::FuncRef,
         wasmi::Val::ExternRef(r) if r.is_null() => Val::ExternRef,
         other => {
-            return Err(Error::Unsupported {
+            return Err(XtismError::Unsupported {
                 engine: NAME,
                 feature: format!("passing {other:?} to a host function"),
             });
@@ -136,7 +136,7 @@ fn to_core(val: &wasmi::Val) -> Result<Val, Error> {
     })
 }
 
-fn to_wasmi(val: &Val) -> Result<wasmi::Val, Error> {
+fn to_wasmi(val: &Val) -> Result<wasmi::Val, XtismError> {
     Ok(match val {
         Val::I32(v) => wasmi::Val::I32(*v),
         Val::I64(v) => wasmi::Val::I64(*v),
@@ -145,7 +145,7 @@ fn to_wasmi(val: &Val) -> Result<wasmi::Val, Error> {
         Val::FuncRef => wasmi::Val::FuncRef(wasmi::Nullable::Null),
         Val::ExternRef => wasmi::Val::ExternRef(wasmi::Nullable::Null),
         Val::V128(_) => {
-            return Err(Error::Unsupported {
+            return Err(XtismError::Unsupported {
                 engine: NAME,
                 feature: "v128 host function values".into(),
             });
@@ -189,15 +189,16 @@ impl Engine for WasmiEngine {
         name: &str,
         wasm: &[u8],
         options: &CompileOptions,
-    ) -> Result<Arc<dyn Module>, Error> {
+    ) -> Result<Arc<dyn Module>, XtismError> {
         let metered = metered(options);
         let variant = self.variant(metered)?;
         let unfused = select_fix::unfuse_selects(wasm);
         let wasm = unfused.as_deref().unwrap_or(wasm);
-        let module = wasmi::Module::new(&variant.engine, wasm).map_err(|e| Error::Compile {
-            module: name.to_owned(),
-            message: e.to_string(),
-        })?;
+        let module =
+            wasmi::Module::new(&variant.engine, wasm).map_err(|e| XtismError::Compile {
+                module: name.to_owned(),
+                message: e.to_string(),
+            })?;
         let imports = module
             .imports()
             .map(|i| Import {
@@ -220,7 +221,11 @@ impl Engine for WasmiEngine {
         )))
     }
 
-    fn link(&self, plan: LinkPlan, options: &CompileOptions) -> Result<Box<dyn Linked>, Error> {
+    fn link(
+        &self,
+        plan: LinkPlan,
+        options: &CompileOptions,
+    ) -> Result<Box<dyn Linked>, XtismError> {
         let metered = metered(options);
         let variant = self.variant(metered)?;
         let mut modules = Vec::with_capacity(plan.modules.len());
@@ -228,7 +233,7 @@ impl Engine for WasmiEngine {
             let module = TypedModule::<WasmiModule>::downcast(planned.module.as_ref())
                 .filter(|m| m.metered == metered)
                 .ok_or_else(|| {
-                    Error::Invalid(format!(
+                    XtismError::Invalid(format!(
                         "module {} was not compiled by this wasmi engine with these options",
                         planned.name
                     ))
@@ -445,7 +450,7 @@ impl WasmiLinked {
     fn try_instantiate(
         &self,
         store: &mut Store<StoreData>,
-    ) -> Result<(WasmiInstance, Vec<WasmiInstance>), Error> {
+    ) -> Result<(WasmiInstance, Vec<WasmiInstance>), XtismError> {
         let kernel = match &self.kernel {
             Some(module) => {
                 let kernel =
@@ -478,7 +483,7 @@ impl WasmiLinked {
                         .and_then(|i| i.get_export(&*store, name)),
                 };
                 externs.push(ext.ok_or_else(|| {
-                    Error::Invalid("the link plan names an import that does not exist".into())
+                    XtismError::Invalid("the link plan names an import that does not exist".into())
                 })?);
             }
             let instance =
@@ -489,7 +494,7 @@ impl WasmiLinked {
         }
         let main = instances
             .pop()
-            .ok_or_else(|| Error::Invalid("the link plan has no modules".into()))?;
+            .ok_or_else(|| XtismError::Invalid("the link plan has no modules".into()))?;
         if kernel.is_none() {
             store.data_mut().kernel = main.get_memory(&*store, KERNEL_MEMORY_EXPORT);
         }
@@ -497,12 +502,12 @@ impl WasmiLinked {
     }
 }
 
-fn instantiate_error(e: wasmi::Error) -> Error {
+fn instantiate_error(e: wasmi::Error) -> XtismError {
     use wasmi::errors::{ErrorKind, InstantiationError, MemoryError, TableError};
     match e.kind() {
         // An active data or element segment out of bounds is a trap of instantiation, as on
         // the other engines and in their words, not a limit.
-        ErrorKind::Memory(MemoryError::OutOfBoundsAccess) => Error::Trap {
+        ErrorKind::Memory(MemoryError::OutOfBoundsAccess) => XtismError::Trap {
             message: "out of bounds memory access".into(),
             backtrace: None,
         },
@@ -511,7 +516,7 @@ fn instantiate_error(e: wasmi::Error) -> Error {
             | TableError::FillOutOfBounds
             | TableError::SetOutOfBounds
             | TableError::CopyOutOfBounds,
-        ) => Error::Trap {
+        ) => XtismError::Trap {
             message: "undefined element: out of bounds table access".into(),
             backtrace: None,
         },
@@ -523,7 +528,7 @@ fn instantiate_error(e: wasmi::Error) -> Error {
             | InstantiationError::TooManyInstances
             | InstantiationError::TooManyTables
             | InstantiationError::TooManyMemories,
-        ) => Error::MemoryLimit(e.to_string()),
+        ) => XtismError::MemoryLimit(e.to_string()),
         _ => trap_error(e),
     }
 }
@@ -553,7 +558,7 @@ impl Linked for WasmiLinked {
             // here (other modules' start functions) is not metered.
             if let Err(e) = store.set_fuel(u64::MAX) {
                 return Err(InstantiateError {
-                    error: Error::engine(e),
+                    error: XtismError::engine(e),
                     state: Box::new(store.into_data().state),
                 });
             }
@@ -598,16 +603,16 @@ enum Callable {
     Args(TypedFunc<(i32, i32), ()>),
 }
 
-fn trap_error(e: wasmi::Error) -> Error {
+fn trap_error(e: wasmi::Error) -> XtismError {
     match e.as_trap_code() {
-        Some(wasmi::TrapCode::OutOfFuel) => Error::OutOfFuel,
+        Some(wasmi::TrapCode::OutOfFuel) => XtismError::OutOfFuel,
         // wasmi 2.0.0 words this trap "uninitialized element 2" (a leftover it marks to
         // remove); the spec, wasmtime and wasmer say "uninitialized element".
-        Some(wasmi::TrapCode::IndirectCallToNull) => Error::Trap {
+        Some(wasmi::TrapCode::IndirectCallToNull) => XtismError::Trap {
             message: "uninitialized element".into(),
             backtrace: None,
         },
-        _ => Error::Trap {
+        _ => XtismError::Trap {
             message: e.to_string(),
             backtrace: None,
         },
@@ -615,7 +620,7 @@ fn trap_error(e: wasmi::Error) -> Error {
 }
 
 impl WasmiPlugin {
-    fn export(&mut self, name: &str) -> Result<Callable, Error> {
+    fn export(&mut self, name: &str) -> Result<Callable, XtismError> {
         if let Some(export) = self.exports.get(name) {
             return Ok(*export);
         }
@@ -629,9 +634,9 @@ impl WasmiPlugin {
         store: &Store<StoreData>,
         instance: &WasmiInstance,
         name: &str,
-    ) -> Result<Callable, Error> {
+    ) -> Result<Callable, XtismError> {
         let func = instance.get_func(store, name).ok_or_else(|| {
-            Error::FunctionNotFound(format!("the module has no function named {name:?}"))
+            XtismError::FunctionNotFound(format!("the module has no function named {name:?}"))
         })?;
         if let Ok(f) = func.typed::<(), i32>(store) {
             Ok(Callable::Code(f))
@@ -640,7 +645,7 @@ impl WasmiPlugin {
         } else if let Ok(f) = func.typed::<(i32, i32), ()>(store) {
             Ok(Callable::Args(f))
         } else {
-            Err(Error::FunctionNotFound(format!(
+            Err(XtismError::FunctionNotFound(format!(
                 "{name:?} does not have a signature xtism can call"
             )))
         }
@@ -650,7 +655,7 @@ impl WasmiPlugin {
         &mut self,
         callable: Callable,
         limits: &CallLimits,
-    ) -> Result<Option<i32>, Error> {
+    ) -> Result<Option<i32>, XtismError> {
         match callable {
             Callable::Code(f) => self.run(f, (), limits).map(Some),
             Callable::Unit(f) => self.run(f, (), limits).map(|()| None),
@@ -664,7 +669,7 @@ impl WasmiPlugin {
         func: TypedFunc<P, R>,
         params: P,
         limits: &CallLimits,
-    ) -> Result<R, Error> {
+    ) -> Result<R, XtismError> {
         if !self.metered {
             return func.call(&mut self.store, params).map_err(trap_error);
         }
@@ -672,13 +677,13 @@ impl WasmiPlugin {
         let slice = if interruptible { SLICE } else { u64::MAX };
         let budget = limits.fuel.unwrap_or(u64::MAX);
         let mut given = budget.min(slice);
-        self.store.set_fuel(given).map_err(Error::engine)?;
+        self.store.set_fuel(given).map_err(XtismError::engine)?;
         let mut call = func.call_resumable(&mut self.store, params);
         let outcome = loop {
             match call {
                 Ok(TypedResumableCall::Finished(r)) => break Ok(r),
                 Ok(TypedResumableCall::HostTrap(t)) => {
-                    break Err(Error::Trap {
+                    break Err(XtismError::Trap {
                         message: t.host_error().to_string(),
                         backtrace: None,
                     });
@@ -690,9 +695,9 @@ impl WasmiPlugin {
                     let left = budget - given;
                     let next = left.min(slice.max(t.required_fuel()));
                     if next == 0 || next < t.required_fuel() {
-                        break Err(Error::OutOfFuel);
+                        break Err(XtismError::OutOfFuel);
                     }
-                    self.store.set_fuel(next).map_err(Error::engine)?;
+                    self.store.set_fuel(next).map_err(XtismError::engine)?;
                     given += next;
                     call = t.resume(&mut self.store);
                 }
@@ -728,7 +733,7 @@ impl HostAccess for WasmiPlugin {
 }
 
 impl Instance for WasmiPlugin {
-    fn call(&mut self, name: &str, limits: &CallLimits) -> Result<Option<i32>, Error> {
+    fn call(&mut self, name: &str, limits: &CallLimits) -> Result<Option<i32>, XtismError> {
         let callable = self.export(name)?;
         self.run_callable(callable, limits)
     }
@@ -738,7 +743,7 @@ impl Instance for WasmiPlugin {
         module: usize,
         name: &str,
         limits: &CallLimits,
-    ) -> Result<Option<i32>, Error> {
+    ) -> Result<Option<i32>, XtismError> {
         let instance = self.dependencies.get(module).unwrap_or(&self.main);
         let callable = Self::callable(&self.store, instance, name)?;
         self.run_callable(callable, limits)

@@ -3,7 +3,7 @@
 
 use wasmtime::{ExternType, HeapType};
 use xtism_core::engine::ExternKind;
-use xtism_core::{Error, FuncType, Val, ValType};
+use xtism_core::{FuncType, Val, ValType, XtismError};
 
 use crate::NAME;
 
@@ -52,7 +52,7 @@ pub(crate) fn extern_kind(ty: &ExternType) -> ExternKind {
 }
 
 /// A value passed to a host function, in core's terms; only null references can be.
-pub(crate) fn to_core(val: &wasmtime::Val) -> Result<Val, Error> {
+pub(crate) fn to_core(val: &wasmtime::Val) -> Result<Val, XtismError> {
     Ok(match val {
         wasmtime::Val::I32(v) => Val::I32(*v),
         wasmtime::Val::I64(v) => Val::I64(*v),
@@ -62,7 +62,7 @@ pub(crate) fn to_core(val: &wasmtime::Val) -> Result<Val, Error> {
         wasmtime::Val::FuncRef(None) => Val::FuncRef,
         wasmtime::Val::ExternRef(None) => Val::ExternRef,
         other => {
-            return Err(Error::Unsupported {
+            return Err(XtismError::Unsupported {
                 engine: NAME,
                 feature: format!("passing {other:?} to a host function"),
             });

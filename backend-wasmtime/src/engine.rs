@@ -12,7 +12,7 @@ use wasmtime::{
 use xtism_core::engine::{
     Capabilities, CompileOptions, Engine, LinkPlan, Linked, Module, Profiling, TypedModule,
 };
-use xtism_core::{Error, KERNEL_WASM};
+use xtism_core::{KERNEL_WASM, XtismError};
 
 use crate::error::error_message;
 use crate::link::WasmtimeLinked;
@@ -42,14 +42,14 @@ impl VariantKey {
 }
 
 /// The wasmtime profiler for a [`Profiling`] choice.
-fn profiler(profiling: Profiling) -> Result<ProfilingStrategy, Error> {
+fn profiler(profiling: Profiling) -> Result<ProfilingStrategy, XtismError> {
     Ok(match profiling {
         Profiling::None => ProfilingStrategy::None,
         Profiling::Perf => ProfilingStrategy::PerfMap,
         Profiling::JitDump => ProfilingStrategy::JitDump,
         Profiling::VTune => ProfilingStrategy::VTune,
         other => {
-            return Err(Error::Unsupported {
+            return Err(XtismError::Unsupported {
                 engine: NAME,
                 feature: format!("profiling ({other:?})"),
             });
@@ -71,7 +71,7 @@ pub(crate) struct Variant {
 }
 
 impl Variant {
-    fn new(key: VariantKey, ticker: &Ticker, pool: Option<u32>) -> Result<Variant, Error> {
+    fn new(key: VariantKey, ticker: &Ticker, pool: Option<u32>) -> Result<Variant, XtismError> {
         let mut config = Config::new();
         // The `gc` feature (for `externref`) turns the GC and exception-handling proposals
         // on by default; they stay off, as on the other engines.
@@ -88,30 +88,30 @@ impl Variant {
         }
         let engine = wasmtime::Engine::new(&config).map_err(|e| {
             if let Some(slots) = pool {
-                Error::engine(format!(
+                XtismError::engine(format!(
                     "cannot make a wasmtime engine with an instance pool of {slots} slots: {}",
                     error_message(&e)
                 ))
             } else if key.profiling == Profiling::None {
-                Error::engine(e)
+                XtismError::engine(e)
             } else {
-                Error::Unsupported {
+                XtismError::Unsupported {
                     engine: NAME,
                     feature: format!("profiling ({:?}): {e}", key.profiling),
                 }
             }
         })?;
-        let kernel = wasmtime::Module::new(&engine, KERNEL_WASM).map_err(Error::engine)?;
+        let kernel = wasmtime::Module::new(&engine, KERNEL_WASM).map_err(XtismError::engine)?;
         let kernel_exports = xtism_core::KERNEL_EXPORTS
             .iter()
             .filter_map(|(name, _, _)| Some((*name, kernel.get_export_index(name)?)))
             .collect();
         let kernel_memory = kernel
             .get_export_index("memory")
-            .ok_or_else(|| Error::Invalid("the kernel module exports no memory".into()))?;
+            .ok_or_else(|| XtismError::Invalid("the kernel module exports no memory".into()))?;
         let kernel = Linker::new(&engine)
             .instantiate_pre(&kernel)
-            .map_err(Error::engine)?;
+            .map_err(XtismError::engine)?;
         if key.interruptible {
             ticker.add(&engine)?;
         }
@@ -183,9 +183,9 @@ impl WasmtimeEngine {
     ///
     /// # Errors
     ///
-    /// None here. Compiling fails with [`Error::Engine`] if the pool's address space cannot
+    /// None here. Compiling fails with [`XtismError::Engine`] if the pool's address space cannot
     /// be reserved (a `ulimit -v`, a 32-bit host); instantiating a plug-in while every slot
-    /// is taken fails with [`Error::Engine`] saying the pool is full, and works again once
+    /// is taken fails with [`XtismError::Engine`] saying the pool is full, and works again once
     /// a plug-in is dropped; a module beyond the shape above fails to instantiate with
     /// wasmtime's error naming the limit.
     pub fn with_instance_pool(slots: u32) -> Self {
@@ -195,7 +195,7 @@ impl WasmtimeEngine {
         }
     }
 
-    fn variant(&self, options: &CompileOptions) -> Result<Arc<Variant>, Error> {
+    fn variant(&self, options: &CompileOptions) -> Result<Arc<Variant>, XtismError> {
         let key = VariantKey::of(options);
         // Made under the lock, so two threads never build the same variant twice.
         let mut variants = self.variants.lock().unwrap_or_else(|e| e.into_inner());
@@ -223,7 +223,7 @@ impl Engine for WasmtimeEngine {
         caps.backtraces = true;
         caps.debug_info = true;
         // Perf maps on Unix, jitdump on Linux, VTune on x86-64 (Linux, macOS, Windows). A
-        // profiler the platform lacks is refused with Error::Unsupported when compiling.
+        // profiler the platform lacks is refused with XtismError::Unsupported when compiling.
         caps.profiling = cfg!(unix) || cfg!(all(windows, target_arch = "x86_64"));
         caps.compile_cache = true;
         caps
@@ -234,12 +234,13 @@ impl Engine for WasmtimeEngine {
         name: &str,
         wasm: &[u8],
         options: &CompileOptions,
-    ) -> Result<Arc<dyn Module>, Error> {
+    ) -> Result<Arc<dyn Module>, XtismError> {
         let variant = self.variant(options)?;
-        let module = wasmtime::Module::new(&variant.engine, wasm).map_err(|e| Error::Compile {
-            module: name.to_owned(),
-            message: error_message(&e),
-        })?;
+        let module =
+            wasmtime::Module::new(&variant.engine, wasm).map_err(|e| XtismError::Compile {
+                module: name.to_owned(),
+                message: error_message(&e),
+            })?;
         Ok(wrap(module))
     }
 
@@ -250,13 +251,13 @@ impl Engine for WasmtimeEngine {
         Some(hasher.0)
     }
 
-    fn serialize(&self, module: &dyn Module) -> Result<Vec<u8>, Error> {
+    fn serialize(&self, module: &dyn Module) -> Result<Vec<u8>, XtismError> {
         let module = TypedModule::<WasmtimeModule>::downcast(module)
-            .ok_or_else(|| Error::engine("a module of another engine"))?;
+            .ok_or_else(|| XtismError::engine("a module of another engine"))?;
         module
             .module
             .serialize()
-            .map_err(|e| Error::engine(error_message(&e)))
+            .map_err(|e| XtismError::engine(error_message(&e)))
     }
 
     fn deserialize(
@@ -264,14 +265,18 @@ impl Engine for WasmtimeEngine {
         _name: &str,
         artifact: &[u8],
         options: &CompileOptions,
-    ) -> Result<Arc<dyn Module>, Error> {
+    ) -> Result<Arc<dyn Module>, XtismError> {
         let variant = self.variant(options)?;
         let module = raw::deserialize(&variant.engine, artifact)
-            .map_err(|e| Error::engine(error_message(&e)))?;
+            .map_err(|e| XtismError::engine(error_message(&e)))?;
         Ok(wrap(module))
     }
 
-    fn link(&self, plan: LinkPlan, options: &CompileOptions) -> Result<Box<dyn Linked>, Error> {
+    fn link(
+        &self,
+        plan: LinkPlan,
+        options: &CompileOptions,
+    ) -> Result<Box<dyn Linked>, XtismError> {
         let variant = self.variant(options)?;
         Ok(Box::new(WasmtimeLinked::new(
             &variant,

@@ -1,9 +1,9 @@
 //! wasmtime's errors in core's terms: an error as one line of text ([`error_message`]), and a
-//! trap as [`Error::Trap`] with the trap alone as its message and the Wasm frames, named by
+//! trap as [`XtismError::Trap`] with the trap alone as its message and the Wasm frames, named by
 //! the plug-in's module names, as its backtrace ([`trap_error`]).
 
 use wasmtime::{Trap, WasmBacktrace};
-use xtism_core::Error;
+use xtism_core::XtismError;
 
 use crate::store::ModuleNames;
 
@@ -40,10 +40,10 @@ fn format_backtrace(backtrace: &WasmBacktrace, names: &ModuleNames) -> String {
 }
 
 #[cold]
-pub(crate) fn trap_error(e: wasmtime::Error, names: &ModuleNames) -> Error {
+pub(crate) fn trap_error(e: wasmtime::Error, names: &ModuleNames) -> XtismError {
     let Some(trap) = e.downcast_ref::<Trap>() else {
         // A host function's error, or the epoch callback's: core reports its own error.
-        return Error::Trap {
+        return XtismError::Trap {
             message: error_message(&e),
             backtrace: e
                 .downcast_ref::<WasmBacktrace>()
@@ -52,7 +52,7 @@ pub(crate) fn trap_error(e: wasmtime::Error, names: &ModuleNames) -> Error {
         };
     };
     if *trap == Trap::OutOfFuel {
-        return Error::OutOfFuel;
+        return XtismError::OutOfFuel;
     }
     // The message is the trap alone, in the words of the spec tests ("wasm trap: " is
     // wasmtime's prefix, and core says "the plug-in trapped"), so it reads the same on
@@ -72,7 +72,7 @@ pub(crate) fn trap_error(e: wasmtime::Error, names: &ModuleNames) -> Error {
         .collect();
     details.extend(frames.map(|bt| format_backtrace(bt, names)));
     details.retain(|d| !d.is_empty());
-    Error::Trap {
+    XtismError::Trap {
         message,
         backtrace: (!details.is_empty()).then(|| details.join("\n")),
     }

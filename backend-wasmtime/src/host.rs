@@ -5,7 +5,7 @@
 
 use wasmtime::{Caller, Linker};
 use xtism_core::engine::{DynamicInvoke, HostAccess, HostTrap, WasiImport};
-use xtism_core::{Error, HostImport, PluginState, ValType};
+use xtism_core::{HostImport, PluginState, ValType, XtismError};
 
 use crate::convert::{to_core, to_wasmtime, wasmtime_val_type};
 use crate::store::StoreData;
@@ -69,7 +69,7 @@ pub(crate) fn define_host_import(
     module: &str,
     name: &str,
     import: HostImport,
-) -> Result<(), Error> {
+) -> Result<(), XtismError> {
     type C<'a> = Caller<'a, StoreData>;
     let defined = match import {
         HostImport::I64ToI64(f) => linker.func_wrap(module, name, move |mut c: C<'_>, a: i64| {
@@ -98,7 +98,7 @@ pub(crate) fn define_host_import(
             })
         }
     };
-    defined.map(|_| ()).map_err(Error::engine)
+    defined.map(|_| ()).map_err(XtismError::engine)
 }
 
 /// Defines `namespace::name` in `linker` with wasmtime's dynamic function API: the
@@ -109,7 +109,7 @@ fn define_dynamic(
     name: &str,
     (params, results): (&[ValType], &[ValType]),
     invoke: Box<dyn DynamicInvoke>,
-) -> Result<(), Error> {
+) -> Result<(), XtismError> {
     let ty = wasmtime::FuncType::new(
         linker.engine(),
         params.iter().map(|t| wasmtime_val_type(*t)),
@@ -125,7 +125,7 @@ fn define_dynamic(
             Ok(())
         })
         .map(|_| ())
-        .map_err(Error::engine)
+        .map_err(XtismError::engine)
 }
 
 /// Defines a user host function in `linker` under [`USER_FUNCTIONS`]`::name`.
@@ -133,7 +133,7 @@ pub(crate) fn define_user_function(
     linker: &mut Linker<StoreData>,
     name: &str,
     function: &xtism_core::Function,
-) -> Result<(), Error> {
+) -> Result<(), XtismError> {
     let ty = function.ty().clone();
     let function = function.clone();
     define_dynamic(
@@ -152,7 +152,7 @@ pub(crate) fn define_wasi_import(
     namespace: &str,
     import: WasiImport,
     module: usize,
-) -> Result<(), Error> {
+) -> Result<(), XtismError> {
     define_dynamic(
         linker,
         namespace,

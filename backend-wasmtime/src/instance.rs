@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use wasmtime::{Store, TypedFunc, UpdateDeadline};
 use xtism_core::engine::{CallLimits, HostAccess, Instance};
-use xtism_core::{Error, PluginState};
+use xtism_core::{PluginState, XtismError};
 
 use crate::error::trap_error;
 use crate::store::StoreData;
@@ -76,7 +76,7 @@ impl WasmtimePlugin {
     }
 
     /// Resolves and types the export `name` once; later calls find it in `exports`.
-    fn resolve(&mut self, name: &str) -> Result<(), Error> {
+    fn resolve(&mut self, name: &str) -> Result<(), XtismError> {
         if !self.exports.contains_key(name) {
             let export = callable(&mut self.store, &self.main, name)?;
             self.exports.insert(name.into(), export);
@@ -90,9 +90,9 @@ fn callable(
     store: &mut Store<StoreData>,
     instance: &wasmtime::Instance,
     name: &str,
-) -> Result<Callable, Error> {
+) -> Result<Callable, XtismError> {
     let func = instance.get_func(&mut *store, name).ok_or_else(|| {
-        Error::FunctionNotFound(format!("the module has no function named {name:?}"))
+        XtismError::FunctionNotFound(format!("the module has no function named {name:?}"))
     })?;
     if let Ok(f) = func.typed::<(), i32>(&*store) {
         Ok(Callable::Code(f))
@@ -101,7 +101,7 @@ fn callable(
     } else if let Ok(f) = func.typed::<(i32, i32), ()>(&*store) {
         Ok(Callable::Args(f))
     } else {
-        Err(Error::FunctionNotFound(format!(
+        Err(XtismError::FunctionNotFound(format!(
             "{name:?} does not have a signature xtism can call"
         )))
     }
@@ -118,10 +118,10 @@ fn run<P: wasmtime::WasmParams, R: wasmtime::WasmResults>(
     func: &TypedFunc<P, R>,
     params: P,
     limits: &CallLimits,
-) -> (Result<R, Error>, Option<u64>) {
+) -> (Result<R, XtismError>, Option<u64>) {
     let budget = limits.fuel.unwrap_or(u64::MAX);
     if fuel && let Err(e) = store.set_fuel(budget) {
-        return (Err(Error::engine(e)), None);
+        return (Err(XtismError::engine(e)), None);
     }
     let watched = interruptible && (limits.deadline.is_some() || limits.cancel.is_some());
     let outcome = if watched {
@@ -160,7 +160,7 @@ fn run_callable(
     interruptible: bool,
     callable: &Callable,
     limits: &CallLimits,
-) -> (Result<Option<i32>, Error>, Option<u64>) {
+) -> (Result<Option<i32>, XtismError>, Option<u64>) {
     match callable {
         Callable::Code(f) => {
             let (r, c) = run(store, ticker, fuel, interruptible, f, (), limits);
@@ -212,7 +212,7 @@ impl HostAccess for WasmtimePlugin {
 }
 
 impl Instance for WasmtimePlugin {
-    fn call(&mut self, name: &str, limits: &CallLimits) -> Result<Option<i32>, Error> {
+    fn call(&mut self, name: &str, limits: &CallLimits) -> Result<Option<i32>, XtismError> {
         self.resolve(name)?;
         let WasmtimePlugin {
             store,
@@ -224,7 +224,7 @@ impl Instance for WasmtimePlugin {
         } = self;
         let callable = exports
             .get(name)
-            .ok_or_else(|| Error::FunctionNotFound(name.to_owned()))?;
+            .ok_or_else(|| XtismError::FunctionNotFound(name.to_owned()))?;
         let (result, consumed) =
             run_callable(store, ticker, *fuel, *interruptible, callable, limits);
         self.fuel_consumed = consumed;
@@ -236,7 +236,7 @@ impl Instance for WasmtimePlugin {
         module: usize,
         name: &str,
         limits: &CallLimits,
-    ) -> Result<Option<i32>, Error> {
+    ) -> Result<Option<i32>, XtismError> {
         let instance = self.dependencies.get(module).copied().unwrap_or(self.main);
         let callable = callable(&mut self.store, &instance, name)?;
         let (result, consumed) = run_callable(

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use wasmtime::{Extern, Store, Trap};
 use xtism_core::engine::{Instance, InstantiateError, Linked};
-use xtism_core::{Error, PluginState};
+use xtism_core::{PluginState, XtismError};
 
 use crate::error::{error_message, trap_error};
 use crate::instance::{WasmtimePlugin, on_epoch};
@@ -19,9 +19,9 @@ impl WasmtimeLinked {
     fn try_instantiate(
         &self,
         store: &mut Store<StoreData>,
-    ) -> Result<Vec<wasmtime::Instance>, Error> {
+    ) -> Result<Vec<wasmtime::Instance>, XtismError> {
         if let Some(refusal) = &self.refusal {
-            return Err(Error::MemoryLimit(refusal.clone()));
+            return Err(XtismError::MemoryLimit(refusal.clone()));
         }
         let kernel = match self.kernel {
             KernelPlace::Instance => {
@@ -55,7 +55,7 @@ impl WasmtimeLinked {
                     }
                 };
                 externs.push(ext.ok_or_else(|| {
-                    Error::Invalid("the link plan names an import that does not exist".into())
+                    XtismError::Invalid("the link plan names an import that does not exist".into())
                 })?);
             }
             let instance = wasmtime::Instance::new(&mut *store, &linked.module, &externs)
@@ -77,17 +77,21 @@ impl WasmtimeLinked {
 }
 
 #[cold]
-fn instantiate_error(e: wasmtime::Error, store: &mut Store<StoreData>, pool: Option<u32>) -> Error {
+fn instantiate_error(
+    e: wasmtime::Error,
+    store: &mut Store<StoreData>,
+    pool: Option<u32>,
+) -> XtismError {
     if let Some(refused) = store.data_mut().limiter.refused.take() {
-        return Error::MemoryLimit(format!("{refused} ({})", error_message(&e)));
+        return XtismError::MemoryLimit(format!("{refused} ({})", error_message(&e)));
     }
     if let Some(full) = pool.and_then(|slots| pool::full(&e, slots)) {
-        return Error::engine(full);
+        return XtismError::engine(full);
     }
     if e.downcast_ref::<Trap>().is_some() {
         return trap_error(e, &store.data().names);
     }
-    Error::engine(e)
+    XtismError::engine(e)
 }
 
 impl Linked for WasmtimeLinked {
@@ -108,7 +112,7 @@ impl Linked for WasmtimeLinked {
             // here (other modules' start functions) is not metered.
             if let Err(e) = store.set_fuel(u64::MAX) {
                 return Err(InstantiateError {
-                    error: Error::engine(e),
+                    error: XtismError::engine(e),
                     state: Box::new(store.into_data().state),
                 });
             }

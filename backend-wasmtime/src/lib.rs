@@ -48,7 +48,7 @@
 //! - **Limits.** A [`wasmtime::ResourceLimiter`] applies [`ResourceLimits`] to every memory
 //!   and table of the store, the kernel's included; `memory.grow` and `table.grow` beyond a
 //!   cap return -1 in the guest, and an instantiation refused by a cap is
-//!   [`Error::MemoryLimit`] (see `store`).
+//!   [`XtismError::MemoryLimit`] (see `store`).
 //! - **Compile cache.** Core's (see [`Engine::code_identity`]), over `Module::serialize` and
 //!   `Module::deserialize`; the identity is wasmtime's `precompile_compatibility_hash` of the
 //!   variant's engine (version, target, flags, tunables, features).
@@ -71,7 +71,7 @@
 //! [`CallLimits::interruption`]: xtism_core::engine::CallLimits::interruption
 //! [`CompileOptions`]: xtism_core::engine::CompileOptions
 //! [`Engine::code_identity`]: xtism_core::engine::Engine::code_identity
-//! [`Error::MemoryLimit`]: xtism_core::Error::MemoryLimit
+//! [`XtismError::MemoryLimit`]: xtism_core::XtismError::MemoryLimit
 //! [`HostImport`]: xtism_core::HostImport
 //! [`LinkPlan`]: xtism_core::engine::LinkPlan
 //! [`Linked`]: xtism_core::engine::Linked

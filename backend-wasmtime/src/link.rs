@@ -8,8 +8,8 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use wasmtime::{Linker, ModuleExport};
-use xtism_core::Error;
 use xtism_core::KERNEL_MEMORY_EXPORT;
+use xtism_core::XtismError;
 use xtism_core::engine::{
     CompileOptions, ImportSource, KernelMemory, LinkPlan, ResourceLimits, TypedModule,
 };
@@ -94,7 +94,7 @@ impl WasmtimeLinked {
         ticker: &Arc<Ticker>,
         plan: LinkPlan,
         options: &CompileOptions,
-    ) -> Result<WasmtimeLinked, Error> {
+    ) -> Result<WasmtimeLinked, XtismError> {
         let engine = &variant.engine;
         let mut linker: Linker<StoreData> = Linker::new(engine);
         let mut defined: HashSet<(String, String)> = HashSet::new();
@@ -111,7 +111,7 @@ impl WasmtimeLinked {
             let module = TypedModule::<WasmtimeModule>::downcast(planned.module.as_ref())
                 .filter(|m| wasmtime::Engine::same(m.module.engine(), engine))
                 .ok_or_else(|| {
-                    Error::Invalid(format!(
+                    XtismError::Invalid(format!(
                         "module {} was not compiled by this wasmtime engine with these options",
                         planned.name
                     ))
@@ -123,7 +123,7 @@ impl WasmtimeLinked {
             let mut imports = Vec::with_capacity(planned.imports.len());
             for (source, import) in planned.imports.iter().zip(module.module.imports()) {
                 let missing = || {
-                    Error::Invalid(format!(
+                    XtismError::Invalid(format!(
                         "the link plan names an import that does not exist: {}::{}",
                         import.module(),
                         import.name()
@@ -173,7 +173,7 @@ impl WasmtimeLinked {
                 });
             }
             if imports.len() != planned.module.imports().len() {
-                return Err(Error::Invalid(format!(
+                return Err(XtismError::Invalid(format!(
                     "the link plan of module {} has {} imports for {}",
                     planned.name,
                     imports.len(),
@@ -187,7 +187,7 @@ impl WasmtimeLinked {
             });
         }
         if modules.is_empty() {
-            return Err(Error::Invalid("the link plan has no modules".into()));
+            return Err(XtismError::Invalid("the link plan has no modules".into()));
         }
         let memories = modules
             .iter()
@@ -200,7 +200,7 @@ impl WasmtimeLinked {
                     .last()
                     .and_then(|m| m.module.get_export_index(KERNEL_MEMORY_EXPORT))
                     .ok_or_else(|| {
-                        Error::Invalid("the main module exports no kernel memory".into())
+                        XtismError::Invalid("the main module exports no kernel memory".into())
                     })?,
             ),
         };

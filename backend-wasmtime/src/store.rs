@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use wasmtime::{Memory, ResourceLimiter};
 use xtism_core::engine::{CallLimits, ResourceLimits};
-use xtism_core::{Error, PluginState};
+use xtism_core::{PluginState, XtismError};
 
 /// What the store holds: core's state, the memories host calls need, the limits, and the
 /// limits of the call in progress.
@@ -20,7 +20,7 @@ pub(crate) struct StoreData {
     /// The limits of the running call, for the epoch callback.
     pub(crate) call: Option<CallLimits>,
     /// Why the epoch callback stopped the call.
-    pub(crate) stop: Option<Error>,
+    pub(crate) stop: Option<XtismError>,
     /// Names of the store's modules, for backtraces.
     pub(crate) names: Arc<ModuleNames>,
 }

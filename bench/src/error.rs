@@ -29,10 +29,12 @@ impl std::error::Error for BenchError {}
 
 impl From<xtism::Error> for BenchError {
     fn from(err: xtism::Error) -> Self {
-        let message = match err {
+        let message = match err.downcast_ref::<xtism::XtismError>() {
             // The Wasm backtrace takes many lines; the message says what happened.
-            xtism::Error::Trap { message, .. } => format!("the plug-in trapped: {message}"),
-            other => other.to_string(),
+            Some(xtism::XtismError::Trap { message, .. }) => {
+                format!("the plug-in trapped: {message}")
+            }
+            _ => err.to_string(),
         };
         BenchError(message)
     }

@@ -3,7 +3,7 @@
 
 use std::ffi::c_char;
 
-use xtism::Error;
+use xtism::{Error, XtismError};
 
 use crate::current::HostContext;
 use crate::ffi::{bytes_arg, c_string, guard, str_arg};
@@ -14,9 +14,9 @@ use crate::plugin::ExtismPlugin;
 /// timeout or a cancel, and -1 for anything else. A plug-in error with code 0 (an
 /// `error_set` message on a zero return) reports -1, so that 0 always means success.
 fn return_code(error: &Error) -> i32 {
-    match error {
-        Error::Plugin { code, .. } if *code != 0 => *code,
-        Error::Trap { .. } | Error::Timeout(_) | Error::Cancelled => 134,
+    match error.downcast_ref::<XtismError>() {
+        Some(XtismError::Plugin { code, .. }) if *code != 0 => *code,
+        Some(XtismError::Trap { .. } | XtismError::Timeout(_) | XtismError::Cancelled) => 134,
         _ => -1,
     }
 }

@@ -5,7 +5,7 @@ use std::cell::RefCell;
 use std::ffi::{c_char, c_void};
 use std::sync::{Mutex, PoisonError};
 
-use xtism::{CurrentPlugin, Error, Function, UserData, Val, ValType};
+use xtism::{CurrentPlugin, Error, Function, UserData, Val, ValType, XtismError};
 
 use crate::ffi::{guard, str_arg};
 
@@ -199,15 +199,16 @@ fn call_c(
     };
     let refused = REENTRY.with(|r| std::mem::replace(&mut *r.borrow_mut(), outer));
     if let Some(entry) = refused {
-        return Err(Error::Invalid(format!(
+        return Err(XtismError::Invalid(format!(
             "host function {name} called {entry} on the plug-in that is running it, which \
              cannot work while the call runs"
-        )));
+        ))
+        .into());
     }
     for (i, (result, out)) in results.iter().zip(outputs.iter_mut()).enumerate() {
         let ty = out.ty();
         *out = result.to_val(ty).ok_or_else(|| {
-            Error::Invalid(format!(
+            XtismError::Invalid(format!(
                 "host function {name} set result {i} to type tag {}, expected {ty}",
                 result.t
             ))

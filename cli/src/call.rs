@@ -108,8 +108,8 @@ fn write_output(out: &mut impl Write, output: &[u8], newline: bool) -> Result<bo
 
 /// Adds what the command line can do about an error to its message.
 fn with_hint(err: xtism::Error) -> CliError {
-    let hint = match &err {
-        xtism::Error::Link { module, .. }
+    let hint = match err.downcast_ref::<xtism::XtismError>() {
+        Some(xtism::XtismError::Link { module, .. })
             if module != xtism::EXTISM_ENV_MODULE && !module.starts_with("wasi_") =>
         {
             Some(
@@ -117,7 +117,9 @@ fn with_hint(err: xtism::Error) -> CliError {
                  --link NAME=PATH adds a module the plug-in can import from",
             )
         }
-        xtism::Error::FunctionNotFound(_) => Some("`xtism info` lists the plug-in's exports"),
+        Some(xtism::XtismError::FunctionNotFound(_)) => {
+            Some("`xtism info` lists the plug-in's exports")
+        }
         _ => None,
     };
     match hint {
@@ -140,21 +142,21 @@ mod tests {
 
     #[test]
     fn hints_keep_the_error() {
-        let err = with_hint(xtism::Error::Link {
+        let err = with_hint(xtism::Error::from(xtism::XtismError::Link {
             module: "extism:host/user".into(),
             field: "hello_world".into(),
             signature: "func(i64) -> (i64)".into(),
             reason: "nobody".into(),
-        });
+        }));
         let text = err.to_string();
         assert!(
             text.contains("hello_world") && text.contains("--link"),
             "{text}"
         );
-        let err = with_hint(xtism::Error::Plugin {
+        let err = with_hint(xtism::Error::from(xtism::XtismError::Plugin {
             code: 7,
             message: "bad".into(),
-        });
+        }));
         assert_eq!(err.to_string(), "bad");
         assert_eq!(err.exit_code(), 7);
     }

@@ -4,6 +4,8 @@
 
 use std::fmt;
 
+use xtism::{ErrorExt, XtismError};
+
 /// Why a command failed.
 #[derive(Debug)]
 pub enum CliError {
@@ -75,18 +77,24 @@ impl From<xtism::Error> for CliError {
     }
 }
 
+impl From<XtismError> for CliError {
+    fn from(err: XtismError) -> Self {
+        CliError::Xtism(err.into())
+    }
+}
+
 impl From<xtism::manifest::ManifestError> for CliError {
     fn from(err: xtism::manifest::ManifestError) -> Self {
-        CliError::Xtism(err.into())
+        CliError::Xtism(XtismError::from(err).into())
     }
 }
 
 /// A library error as the command prints it: a trap without its Wasm backtrace, which takes
 /// many lines (the library's `Error::Trap` keeps it for programs).
 fn describe(err: &xtism::Error) -> String {
-    match err {
-        xtism::Error::Trap { message, .. } => format!("the plug-in trapped: {message}"),
-        other => other.to_string(),
+    match err.xtism_error() {
+        Some(XtismError::Trap { message, .. }) => format!("the plug-in trapped: {message}"),
+        _ => err.to_string(),
     }
 }
 
@@ -97,11 +105,14 @@ impl fmt::Display for CliError {
             CliError::WithHint { error, hint } => write!(f, "{} ({hint})", describe(error)),
             CliError::Message(message) => f.write_str(message),
             CliError::InPlugin { plugin, error } => match &**error {
-                CliError::Xtism(xtism::Error::Compile { module, message })
-                    if module == xtism::MAIN_MODULE =>
-                {
-                    write!(f, "{plugin} does not compile: {message}")
-                }
+                CliError::Xtism(err) => match err.xtism_error() {
+                    Some(XtismError::Compile { module, message })
+                        if module == xtism::MAIN_MODULE =>
+                    {
+                        write!(f, "{plugin} does not compile: {message}")
+                    }
+                    _ => write!(f, "{plugin}: {error}"),
+                },
                 error => write!(f, "{plugin}: {error}"),
             },
         }
@@ -115,7 +126,7 @@ mod tests {
     use super::*;
 
     fn plugin_error(code: i32) -> CliError {
-        CliError::Xtism(xtism::Error::Plugin {
+        CliError::from(XtismError::Plugin {
             code,
             message: "no".into(),
         })
@@ -129,7 +140,7 @@ mod tests {
         assert_eq!(plugin_error(256).exit_code(), 1);
         assert_eq!(plugin_error(-3).exit_code(), 1);
         assert_eq!(plugin_error(0).exit_code(), 1);
-        assert_eq!(CliError::Xtism(xtism::Error::OutOfFuel).exit_code(), 1);
+        assert_eq!(CliError::from(XtismError::OutOfFuel).exit_code(), 1);
         assert_eq!(CliError::msg("x").exit_code(), 1);
         let path = std::path::Path::new("p.wasm");
         assert_eq!(plugin_error(42).in_plugin(path).exit_code(), 42);
@@ -138,7 +149,7 @@ mod tests {
     #[test]
     fn printed_as_one_line_naming_the_plugin() {
         let path = std::path::Path::new("dir/p.wasm");
-        let trap = CliError::Xtism(xtism::Error::Trap {
+        let trap = CliError::from(XtismError::Trap {
             message: "unreachable".into(),
             backtrace: Some("0: f\n1: g".into()),
         });
@@ -146,7 +157,7 @@ mod tests {
             trap.in_plugin(path).one_line(),
             "dir/p.wasm: the plug-in trapped: unreachable"
         );
-        let compile = CliError::Xtism(xtism::Error::Compile {
+        let compile = CliError::from(XtismError::Compile {
             module: xtism::MAIN_MODULE.into(),
             message: "bad\n   bytes".into(),
         });

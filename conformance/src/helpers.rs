@@ -2,6 +2,8 @@
 
 use std::sync::Arc;
 
+use xtism::ErrorExt;
+
 /// A builder for `wasm` on the engine called `engine`.
 ///
 /// # Panics

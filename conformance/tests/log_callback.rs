@@ -3,6 +3,7 @@
 //! and `get_log_level` follows the filter.
 
 use std::sync::{Arc, Mutex};
+use xtism::ErrorExt;
 
 use xtism_conformance::{builder, engines, plugin};
 

@@ -13,7 +13,7 @@
 
 use crate::engine::ValType::{self, I32, I64};
 use crate::engine::{HostAccess, HostImport, HostTrap, PluginState};
-use crate::error::Error;
+use crate::error::XtismError;
 use crate::http;
 use crate::state::{Region, range};
 
@@ -128,17 +128,17 @@ pub(crate) fn place_block(memory: &mut [u8], state: &mut PluginState, bytes: &[u
 }
 
 /// Copies `bytes` into a new block and returns its offset.
-pub(crate) fn new_block(host: &mut dyn HostAccess, bytes: &[u8]) -> Result<u64, Error> {
+pub(crate) fn new_block(host: &mut dyn HostAccess, bytes: &[u8]) -> Result<u64, XtismError> {
     let offset = alloc_block(host, bytes.len() as u64);
     if offset == 0 && !bytes.is_empty() {
-        return Err(Error::MemoryLimit(format!(
+        return Err(XtismError::MemoryLimit(format!(
             "no room for a block of {} bytes in kernel memory",
             bytes.len()
         )));
     }
     let (memory, _) = host.kernel();
     let Some(r) = range(memory.len(), offset, bytes.len() as u64) else {
-        return Err(Error::MemoryLimit(format!(
+        return Err(XtismError::MemoryLimit(format!(
             "a block of {} bytes at {offset} lies outside kernel memory ({} bytes)",
             bytes.len(),
             memory.len()
@@ -183,10 +183,10 @@ fn block_str<'m>(
     state: &PluginState,
     import: &str,
     offset: i64,
-) -> Result<&'m str, Error> {
+) -> Result<&'m str, XtismError> {
     match block(memory, state, offset as u64).map(std::str::from_utf8) {
         Some(Ok(s)) => Ok(s),
-        Some(Err(_)) => Err(Error::Guest(format!(
+        Some(Err(_)) => Err(XtismError::Guest(format!(
             "{import}: the block at {offset} is not valid UTF-8"
         ))),
         None => Err(bad_handle(import, offset)),
@@ -194,8 +194,8 @@ fn block_str<'m>(
 }
 
 #[cold]
-pub(crate) fn bad_handle(import: &str, offset: i64) -> Error {
-    Error::Guest(format!(
+pub(crate) fn bad_handle(import: &str, offset: i64) -> XtismError {
+    XtismError::Guest(format!(
         "{import}: {} is not the start of an allocated block",
         offset as u64
     ))
@@ -220,7 +220,7 @@ fn output_set(host: &mut dyn HostAccess, offset: i64, len: i64) -> Result<(), Ho
     let (memory, state) = host.kernel();
     let (offset, len) = (offset as u64, len as u64);
     if len != 0 && range(memory.len(), offset, len).is_none() {
-        return Err(state.fail(Error::Guest(format!(
+        return Err(state.fail(XtismError::Guest(format!(
             "output_set: {len} bytes at {offset} lie outside kernel memory ({} bytes)",
             memory.len()
         ))));
@@ -298,7 +298,7 @@ fn var_set(host: &mut dyn HostAccess, key: i64, value: i64) -> Result<(), HostTr
     outcome.map_err(|e| state.fail(e))
 }
 
-fn set_var(memory: &[u8], state: &mut PluginState, key: i64, value: i64) -> Result<(), Error> {
+fn set_var(memory: &[u8], state: &mut PluginState, key: i64, value: i64) -> Result<(), XtismError> {
     let name = block_str(memory, state, "var_set", key)?;
     let bytes = match value {
         0 => None,

@@ -40,7 +40,7 @@ use sha2::{Digest, Sha256};
 
 use crate::abi::KERNEL_WASM;
 use crate::engine::{CompileOptions, Engine, Module};
-use crate::error::Error;
+use crate::error::XtismError;
 use crate::merge::{MERGE_VERSION, merge_kernel};
 
 /// The environment variable that moves the default cache directory, or disables the cache
@@ -70,13 +70,13 @@ impl CacheSetting {
     ///
     /// # Errors
     ///
-    /// [`Error::Unsupported`] for an explicit directory on an engine without the
+    /// [`XtismError::Unsupported`] for an explicit directory on an engine without the
     /// `compile_cache` capability.
-    pub(crate) fn resolve(&self, engine: &dyn Engine) -> Result<Option<PathBuf>, Error> {
+    pub(crate) fn resolve(&self, engine: &dyn Engine) -> Result<Option<PathBuf>, XtismError> {
         let can = engine.capabilities().compile_cache;
         match self {
             CacheSetting::Disabled => Ok(None),
-            CacheSetting::Dir(_) if !can => Err(Error::Unsupported {
+            CacheSetting::Dir(_) if !can => Err(XtismError::Unsupported {
                 engine: engine.name(),
                 feature: "a compilation cache".into(),
             }),
@@ -117,7 +117,7 @@ pub(crate) fn compile(
     wasm: &[u8],
     options: &CompileOptions,
     merge: bool,
-) -> Result<Compiled, Error> {
+) -> Result<Compiled, XtismError> {
     let Some((dir, identity)) = dir.zip(engine.code_identity(options)) else {
         return compile_merged(engine, name, wasm, options, merge);
     };
@@ -155,7 +155,7 @@ fn compile_merged(
     wasm: &[u8],
     options: &CompileOptions,
     merge: bool,
-) -> Result<Compiled, Error> {
+) -> Result<Compiled, XtismError> {
     if let Some(merged) = merge.then(|| merge_kernel(wasm)).flatten() {
         match engine.compile(name, &merged, options) {
             Ok(module) => {

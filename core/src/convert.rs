@@ -5,6 +5,7 @@
 //! write them; [`Json`] wraps any serde type.
 
 use crate::error::Error;
+use crate::error::XtismError;
 
 /// A value that can become plug-in input or a block.
 pub trait ToBytes<'a> {
@@ -55,15 +56,15 @@ impl<'a, T: serde::Serialize> ToBytes<'a> for Json<T> {
 
     fn to_bytes(&self) -> Result<Vec<u8>, Error> {
         serde_json::to_vec(&self.0)
-            .map_err(|e| Error::Invalid(format!("JSON encoding failed: {e}")))
+            .map_err(|e| XtismError::Invalid(format!("JSON encoding failed: {e}")).into())
     }
 }
 
 impl<T: serde::de::DeserializeOwned> FromBytesOwned for Json<T> {
     fn from_bytes_owned(data: &[u8]) -> Result<Self, Error> {
-        serde_json::from_slice(data)
-            .map(Json)
-            .map_err(|e| Error::Invalid(format!("output is not the expected JSON: {e}")))
+        serde_json::from_slice(data).map(Json).map_err(|e| {
+            XtismError::Invalid(format!("output is not the expected JSON: {e}")).into()
+        })
     }
 }
 
@@ -139,7 +140,7 @@ impl<'a> FromBytes<'a> for &'a [u8] {
 
 impl<'a> FromBytes<'a> for &'a str {
     fn from_bytes(data: &'a [u8]) -> Result<Self, Error> {
-        std::str::from_utf8(data).map_err(|e| Error::Invalid(format!("not UTF-8: {e}")))
+        std::str::from_utf8(data).map_err(|e| XtismError::Invalid(format!("not UTF-8: {e}")).into())
     }
 }
 
@@ -174,7 +175,7 @@ macro_rules! numbers {
         impl FromBytesOwned for $t {
             fn from_bytes_owned(data: &[u8]) -> Result<Self, Error> {
                 let bytes = data.try_into().map_err(|_| {
-                    Error::Invalid(format!(
+                    XtismError::Invalid(format!(
                         "expected {} bytes for {}, got {}",
                         std::mem::size_of::<$t>(),
                         stringify!($t),

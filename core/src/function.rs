@@ -15,6 +15,7 @@ use crate::abi::{self, EXTISM_USER_MODULE};
 use crate::convert::{FromBytes, ToBytes};
 use crate::engine::{FuncType, Function, HostAccess, PluginState, Val, ValType};
 use crate::error::Error;
+use crate::error::XtismError;
 
 /// The type of a pointer to kernel memory: a block handle is an `i64`.
 pub const PTR: ValType = ValType::I64;
@@ -81,7 +82,7 @@ impl Function {
             ty: FuncType::new(params, results),
             callback: Arc::new(move |host, inputs, outputs| {
                 let mut plugin = CurrentPlugin { host };
-                f(&mut plugin, inputs, outputs, user_data.clone())
+                f(&mut plugin, inputs, outputs, user_data.clone()).map_err(XtismError::from)
             }),
         }
     }
@@ -109,10 +110,11 @@ impl Function {
 }
 
 /// A decoding error of bytes the guest handed to a host function: the guest's fault.
-pub(crate) fn guest_bytes(e: Error) -> Error {
-    match e {
-        Error::Guest(_) => e,
-        other => Error::Guest(format!("bad argument: {other}")),
+pub(crate) fn guest_bytes(e: Error) -> XtismError {
+    match e.downcast::<XtismError>() {
+        Ok(guest @ XtismError::Guest(_)) => guest,
+        Ok(other) => XtismError::Guest(format!("bad argument: {other}")),
+        Err(other) => XtismError::Guest(format!("bad argument: {other}")),
     }
 }
 
@@ -171,13 +173,14 @@ impl CurrentPlugin<'_> {
     ///
     /// # Errors
     ///
-    /// [`Error::MemoryLimit`] when kernel memory has no room for it.
+    /// [`XtismError::MemoryLimit`] when kernel memory has no room for it.
     pub fn memory_alloc(&mut self, len: u64) -> Result<MemoryHandle, Error> {
         let offset = abi::alloc_block(self.host, len);
         if offset == 0 && len != 0 {
-            return Err(Error::MemoryLimit(format!(
+            return Err(XtismError::MemoryLimit(format!(
                 "no room for a block of {len} bytes in kernel memory"
-            )));
+            ))
+            .into());
         }
         Ok(MemoryHandle {
             offset,
@@ -206,20 +209,24 @@ impl CurrentPlugin<'_> {
             .kernel
             .alloc
             .length(offset)
-            .ok_or_else(|| Error::Guest(format!("{offset} is not the start of an allocated block")))
+            .ok_or_else(|| {
+                XtismError::Guest(format!("{offset} is not the start of an allocated block")).into()
+            })
     }
 
     /// The bytes of a block.
     pub fn memory_bytes(&mut self, handle: MemoryHandle) -> Result<&mut [u8], Error> {
         let (memory, state) = self.host.kernel();
-        abi::block_mut(memory, state, handle.offset)
-            .ok_or_else(|| Error::Guest(format!("{} is not an allocated block", handle.offset)))
+        abi::block_mut(memory, state, handle.offset).ok_or_else(|| {
+            XtismError::Guest(format!("{} is not an allocated block", handle.offset)).into()
+        })
     }
 
     /// The bytes of a block as UTF-8.
     pub fn memory_str(&mut self, handle: MemoryHandle) -> Result<&mut str, Error> {
         let bytes = self.memory_bytes(handle)?;
-        std::str::from_utf8_mut(bytes).map_err(|e| Error::Guest(format!("block is not UTF-8: {e}")))
+        std::str::from_utf8_mut(bytes)
+            .map_err(|e| XtismError::Guest(format!("block is not UTF-8: {e}")).into())
     }
 
     /// Frees a block.
@@ -247,17 +254,17 @@ impl CurrentPlugin<'_> {
     ///
     /// # Errors
     ///
-    /// [`Error::Guest`] when the value is not a block handle or the bytes do not decode as
+    /// [`XtismError::Guest`] when the value is not a block handle or the bytes do not decode as
     /// `T` (the guest handed them over).
     pub fn memory_get_val<'b, T: FromBytes<'b>>(&'b mut self, val: &Val) -> Result<T, Error> {
         if matches!(val, Val::I64(0)) {
-            return T::from_bytes(&[]).map_err(guest_bytes);
+            return Ok(T::from_bytes(&[]).map_err(guest_bytes)?);
         }
         let handle = self
             .memory_from_val(val)
-            .ok_or_else(|| Error::Guest(format!("{val:?} is not a block handle")))?;
+            .ok_or_else(|| XtismError::Guest(format!("{val:?} is not a block handle")))?;
         let bytes = self.memory_bytes(handle)?;
-        T::from_bytes(bytes).map_err(guest_bytes)
+        Ok(T::from_bytes(bytes).map_err(guest_bytes)?)
     }
 
     /// Encodes `data` into a new block and stores its handle in `val`.
@@ -296,10 +303,11 @@ impl CurrentPlugin<'_> {
             .as_mut()
             .and_then(|c| c.downcast_mut::<T>())
             .ok_or_else(|| {
-                Error::Invalid(format!(
+                XtismError::Invalid(format!(
                     "no host context of type {} was given to this call",
                     std::any::type_name::<T>()
                 ))
+                .into()
             })
     }
 }

@@ -24,7 +24,7 @@ use xtism_manifest::{HttpRequest, Manifest};
 
 use crate::abi::{bad_handle, block, new_block};
 use crate::engine::{HostAccess, HostTrap};
-use crate::error::Error;
+use crate::error::XtismError;
 use crate::state::DEFAULT_MAX_HTTP_RESPONSE_BYTES;
 
 /// What the host allows one plug-in's HTTP requests, fixed when it is compiled.
@@ -137,7 +137,7 @@ fn take_request(
     state.extism.kernel.free(memory, body as u64);
     match parsed {
         Ok(request) => Ok((request, body_bytes)),
-        Err(e) => Err(state.fail(Error::Guest(format!(
+        Err(e) => Err(state.fail(XtismError::Guest(format!(
             "http_request: the request is not a JSON object {{\"url\", \"method\", \"headers\"}}: {e}"
         )))),
     }
@@ -188,7 +188,7 @@ fn respond(
     request: &HttpRequest,
     _body: Vec<u8>,
 ) -> Result<i64, HostTrap> {
-    Err(host.state().fail(Error::Http(format!(
+    Err(host.state().fail(XtismError::Http(format!(
         "HTTP request to {} is not allowed: this build of xtism has no HTTP (the `http` feature is off)",
         request.url
     ))))

@@ -42,7 +42,7 @@ pub use engine::{
     Capabilities, CompileOptions, Engine, FuncType, Function, HostImport, PluginState, Profiling,
     Val, ValType,
 };
-pub use error::{BoxError, Error, ErrorKind};
+pub use error::{BoxError, Error, ErrorExt, ErrorKind, XtismError};
 pub use function::{CurrentPlugin, MemoryHandle, PTR, UserData};
 pub use log::{set_log_callback, set_log_file};
 #[doc(hidden)]

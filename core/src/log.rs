@@ -13,6 +13,7 @@ use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 
 use crate::error::Error;
+use crate::error::XtismError;
 
 /// Installs a global `tracing` subscriber that formats every event passing `filter` (an
 /// `EnvFilter` directive such as `info`, or `xtism=trace` for xtism's own targets, which a
@@ -27,12 +28,12 @@ use crate::error::Error;
 ///
 /// # Errors
 ///
-/// [`Error::Invalid`] when a global subscriber is already installed.
+/// [`XtismError::Invalid`] when a global subscriber is already installed.
 pub fn set_log_callback<F>(func: F, filter: impl AsRef<str>) -> Result<(), Error>
 where
     F: Fn(&str) + Send + Sync + 'static,
 {
-    install(LineWriter(Arc::new(func)), filter.as_ref())
+    Ok(install(LineWriter(Arc::new(func)), filter.as_ref())?)
 }
 
 /// Installs a global `tracing` subscriber that appends every event passing `filter` to the
@@ -41,25 +42,25 @@ where
 ///
 /// # Errors
 ///
-/// [`Error::Io`] when the file cannot be opened, [`Error::Invalid`] when a global
+/// [`XtismError::Io`] when the file cannot be opened, [`XtismError::Invalid`] when a global
 /// subscriber is already installed.
 pub fn set_log_file(path: impl AsRef<Path>, filter: impl AsRef<str>) -> Result<(), Error> {
     let path = path.as_ref();
     let filter = filter.as_ref();
     match path.to_str() {
-        Some("stdout") => install(std::io::stdout, filter),
-        Some("stderr") => install(std::io::stderr, filter),
+        Some("stdout") => Ok(install(std::io::stdout, filter)?),
+        Some("stderr") => Ok(install(std::io::stderr, filter)?),
         _ => {
             let file = std::fs::OpenOptions::new()
                 .create(true)
                 .append(true)
                 .open(path)?;
-            install(Mutex::new(file), filter)
+            Ok(install(Mutex::new(file), filter)?)
         }
     }
 }
 
-fn install<W>(writer: W, filter: &str) -> Result<(), Error>
+fn install<W>(writer: W, filter: &str) -> Result<(), XtismError>
 where
     W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
 {
@@ -71,7 +72,7 @@ where
                 .with_writer(writer),
         )
         .try_init()
-        .map_err(|e| Error::Invalid(format!("cannot install the log subscriber: {e}")))
+        .map_err(|e| XtismError::Invalid(format!("cannot install the log subscriber: {e}")))
 }
 
 /// The filter of `directives`, `error` unless they name a level; directives it cannot read

@@ -7,7 +7,7 @@
 /// Each argument is a block handle the guest passes; it is decoded with
 /// [`FromBytes`](crate::FromBytes) (`String`, `Vec<u8>`, `Json<T>`, integers, ...). The
 /// result is encoded with [`ToBytes`](crate::ToBytes) into a new block whose handle the
-/// guest gets back. The body returns `Result<T, Error>`; `user_data` is the
+/// guest gets back. The body returns `Result<T, Error>` (`anyhow::Error`, as in the official crate); `user_data` is the
 /// [`UserData`](crate::UserData) given to [`Function::new`](crate::Function::new).
 ///
 /// ```
@@ -43,9 +43,10 @@ macro_rules! host_fn {
             let result = result?;
             match outputs.first_mut() {
                 Some(out) => plugin.memory_set_val(out, result),
-                None => Err($crate::Error::Invalid(
+                None => Err($crate::XtismError::Invalid(
                     "host_fn with a result needs a function declared with one result".into(),
-                )),
+                )
+                .into()),
             }
         }
     };
@@ -88,17 +89,17 @@ pub fn __host_fn_arg<'a, T: crate::FromBytes<'a>>(
     inputs: &[crate::Val],
     index: usize,
 ) -> Result<T, crate::Error> {
-    let val = inputs
-        .get(index)
-        .ok_or_else(|| crate::Error::Invalid(format!("host_fn argument {index} was not passed")))?;
+    let val = inputs.get(index).ok_or_else(|| {
+        crate::XtismError::Invalid(format!("host_fn argument {index} was not passed"))
+    })?;
     let bytes = match val {
         crate::Val::I64(offset) => crate::abi::block(memory, state, *offset as u64),
         _ => None,
     };
     let bytes = bytes.ok_or_else(|| {
-        crate::Error::Guest(format!(
+        crate::XtismError::Guest(format!(
             "host_fn argument {index} ({val:?}) is not a block handle"
         ))
     })?;
-    T::from_bytes(bytes).map_err(crate::function::guest_bytes)
+    Ok(T::from_bytes(bytes).map_err(crate::function::guest_bytes)?)
 }

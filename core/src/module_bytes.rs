@@ -8,7 +8,7 @@
 
 use std::borrow::Cow;
 
-use crate::Error;
+use crate::XtismError;
 
 /// Whether `bytes` look like WebAssembly text rather than a binary module or a manifest: the
 /// first thing after white space is `(` or a `;;` comment.
@@ -25,11 +25,11 @@ pub(crate) fn is_text(bytes: &[u8]) -> bool {
 ///
 /// # Errors
 ///
-/// [`Error::Compile`] when the bytes are neither a binary module (which starts with `\0asm`)
+/// [`XtismError::Compile`] when the bytes are neither a binary module (which starts with `\0asm`)
 /// nor WebAssembly text, when text does not assemble, or when this build leaves out the
 /// `wat` feature.
-pub fn module_bytes<'a>(module: &str, bytes: &'a [u8]) -> Result<Cow<'a, [u8]>, Error> {
-    let compile_error = |message: String| Error::Compile {
+pub fn module_bytes<'a>(module: &str, bytes: &'a [u8]) -> Result<Cow<'a, [u8]>, XtismError> {
+    let compile_error = |message: String| XtismError::Compile {
         module: module.into(),
         message,
     };
@@ -77,7 +77,7 @@ mod tests {
         assert!(wasm.starts_with(b"\0asm"));
         let err = module_bytes("lib", b"(module (func (export \"f\") (i32.bogus)))").unwrap_err();
         assert!(
-            matches!(&err, Error::Compile { module, .. } if module == "lib"),
+            matches!(&err, XtismError::Compile { module, .. } if module == "lib"),
             "{err}"
         );
         assert!(
@@ -90,7 +90,7 @@ mod tests {
     fn anything_else_is_one_clear_line() {
         let err = module_bytes("main", b"# A README\n\nNot Wasm.").unwrap_err();
         assert!(
-            matches!(&err, Error::Compile { module, .. } if module == "main"),
+            matches!(&err, XtismError::Compile { module, .. } if module == "main"),
             "{err}"
         );
         assert!(

@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use crate::alloc::{Allocator, HEADER_SIZE};
 use crate::engine::{CancelState, Core, ExtismStateSlot, PluginState};
-use crate::error::Error;
+use crate::error::XtismError;
 
 /// Default cap on the bytes held in vars (keys plus values), as in the official runtime.
 pub const DEFAULT_MAX_VAR_BYTES: u64 = 1024 * 1024;
@@ -116,9 +116,14 @@ impl Vars {
     /// Sets (`Some`) or removes (`None`) a var, keeping the total under `max_bytes`. Every
     /// entry counts its key, its value and [`VAR_ENTRY_OVERHEAD`], as in the official
     /// runtime, so plug-ins meet the limit at the same point. `max_bytes` 0 disables vars.
-    pub fn set(&mut self, key: &str, value: Option<&[u8]>, max_bytes: u64) -> Result<(), Error> {
+    pub fn set(
+        &mut self,
+        key: &str,
+        value: Option<&[u8]>,
+        max_bytes: u64,
+    ) -> Result<(), XtismError> {
         if max_bytes == 0 {
-            return Err(Error::Invalid(
+            return Err(XtismError::Invalid(
                 "vars are disabled for this plug-in (max_var_bytes is 0)".into(),
             ));
         }
@@ -131,7 +136,7 @@ impl Vars {
         };
         let total = self.bytes - old + size(value.len());
         if total > max_bytes {
-            return Err(Error::MemoryLimit(format!(
+            return Err(XtismError::MemoryLimit(format!(
                 "the variable store is full: setting var {key:?} would hold {total} bytes, above max_var_bytes = {max_bytes}"
             )));
         }
@@ -226,7 +231,7 @@ mod tests {
         assert_eq!(vars.bytes, 0);
         vars.set("gone", None, max).unwrap();
         assert_eq!(vars.bytes, 0);
-        let disabled = |r: Result<(), Error>| r.unwrap_err().to_string().contains("disabled");
+        let disabled = |r: Result<(), XtismError>| r.unwrap_err().to_string().contains("disabled");
         assert!(disabled(vars.set("a", Some(b"x"), 0)));
         assert!(disabled(vars.set("a", None, 0)), "removal is refused too");
     }

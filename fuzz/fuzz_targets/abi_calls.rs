@@ -25,7 +25,9 @@ use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
 use libfuzzer_sys::fuzz_target;
-use xtism::{CompiledPlugin, ErrorKind, Manifest, Plugin, PluginBuilder, UserData, ValType, Wasm};
+use xtism::{
+    CompiledPlugin, ErrorExt, ErrorKind, Manifest, Plugin, PluginBuilder, UserData, ValType, Wasm,
+};
 
 /// The guest (WAT; xtism assembles it).
 const GUEST: &str = include_str!("../abi_calls.wat");
@@ -159,7 +161,11 @@ impl Model {
     /// limits derived from it, and the input's limits when it starts after the header.
     fn write_header(&mut self) {
         let size = self.memory.len() as u64;
-        let input = if self.input.0 == HEADER { self.input.1 } else { 0 };
+        let input = if self.input.0 == HEADER {
+            self.input.1
+        } else {
+            0
+        };
         let words = [
             self.input.0,
             self.input.1,

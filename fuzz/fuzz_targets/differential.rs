@@ -28,7 +28,7 @@ use std::time::Duration;
 use libfuzzer_sys::arbitrary::{Result, Unstructured};
 use libfuzzer_sys::fuzz_target;
 use wasm_smith::{Config, Module};
-use xtism::{Error, ErrorKind, Manifest, Plugin, PluginBuilder, Wasm};
+use xtism::{Error, ErrorExt, ErrorKind, Manifest, Plugin, PluginBuilder, Wasm, XtismError};
 
 /// Every `extism:host/env` import but `http_request` (no network in a fuzzer), with the
 /// signatures of core's `abi.rs`.
@@ -136,13 +136,15 @@ enum Outcome {
 }
 
 fn outcome(result: std::result::Result<Vec<u8>, Error>) -> Outcome {
-    match result {
+    match result.map_err(XtismError::from) {
         Ok(output) => Outcome::Output(output),
-        Err(Error::Plugin { code, message }) => Outcome::Plugin(code, message),
-        Err(Error::Guest(message)) => Outcome::Guest(message),
-        Err(e @ Error::Timeout(_)) => Outcome::Unknown(e.to_string()),
-        Err(Error::Trap { message, .. }) if message.contains("stack") => Outcome::Unknown(message),
-        Err(Error::Trap { message, .. }) => Outcome::Trap(message),
+        Err(XtismError::Plugin { code, message }) => Outcome::Plugin(code, message),
+        Err(XtismError::Guest(message)) => Outcome::Guest(message),
+        Err(e @ XtismError::Timeout(_)) => Outcome::Unknown(e.to_string()),
+        Err(XtismError::Trap { message, .. }) if message.contains("stack") => {
+            Outcome::Unknown(message)
+        }
+        Err(XtismError::Trap { message, .. }) => Outcome::Trap(message),
         Err(e) => Outcome::Failed(e.kind()),
     }
 }

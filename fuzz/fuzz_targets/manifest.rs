@@ -14,7 +14,9 @@ fuzz_target!(|data: &[u8]| {
         let Ok(manifest) = parsed else {
             continue;
         };
-        let json = manifest.to_json().expect("a parsed manifest serializes to JSON");
+        let json = manifest
+            .to_json()
+            .expect("a parsed manifest serializes to JSON");
         let again = Manifest::from_json(&json).expect("the JSON of a manifest parses");
         assert_eq!(again, manifest, "JSON round trip of {json}");
         // TOML has no null and no integers past i64: a manifest it cannot hold is an error,

@@ -34,12 +34,12 @@ use std::sync::Arc;
 pub use xtism_core::{
     BoxError, CACHE_DIR_ENV, CacheSetting, CancelHandle, Capabilities, CompileOptions,
     CompiledPlugin, CurrentPlugin, DEFAULT_MAX_HTTP_RESPONSE_BYTES, DEFAULT_MAX_VAR_BYTES,
-    DebugOptions, EXTISM_ENV_MODULE, EXTISM_USER_MODULE, Engine, EngineProvider, Error, ErrorKind,
-    FromBytes, FromBytesOwned, FuncType, Function, HOST_IMPORTS, HostImport, Json, KERNEL_EXPORTS,
-    KERNEL_MEMORY_EXPORT, KERNEL_WASM, MAIN_MODULE, Manifest, MemoryHandle, NoDefaultEngine,
-    PAGE_SIZE, PTR, PluginState, Profiling, ToBytes, UserData, VAR_ENTRY_OVERHEAD, Val, ValType,
-    WASI_MODULE, Wasm, WasmInput, WasmMetadata, convert, engine, guest_initializers, host_fn,
-    manifest, module_bytes, set_log_callback, set_log_file,
+    DebugOptions, EXTISM_ENV_MODULE, EXTISM_USER_MODULE, Engine, EngineProvider, Error, ErrorExt,
+    ErrorKind, FromBytes, FromBytesOwned, FuncType, Function, HOST_IMPORTS, HostImport, Json,
+    KERNEL_EXPORTS, KERNEL_MEMORY_EXPORT, KERNEL_WASM, MAIN_MODULE, Manifest, MemoryHandle,
+    NoDefaultEngine, PAGE_SIZE, PTR, PluginState, Profiling, ToBytes, UserData, VAR_ENTRY_OVERHEAD,
+    Val, ValType, WASI_MODULE, Wasm, WasmInput, WasmMetadata, XtismError, convert, engine,
+    guest_initializers, host_fn, manifest, module_bytes, set_log_callback, set_log_file,
 };
 #[cfg(feature = "wasi")]
 pub use xtism_core::{OutputCapture, WASI_OUTPUT_ENV, WasiOutput};
@@ -83,10 +83,11 @@ pub fn engine(name: &str) -> Result<Arc<dyn Engine>, Error> {
         "wasmi" => shared_engine!(xtism_wasmi::WasmiEngine::new()),
         #[cfg(feature = "wasmer")]
         "wasmer" => shared_engine!(xtism_wasmer::WasmerEngine::new()),
-        _ => Err(Error::Invalid(format!(
+        _ => Err(XtismError::Invalid(format!(
             "unknown engine {name:?}; this build has: {}",
             ENGINES.join(", ")
-        ))),
+        ))
+        .into()),
     }
 }
 
@@ -94,16 +95,18 @@ pub fn engine(name: &str) -> Result<Arc<dyn Engine>, Error> {
 pub fn default_engine() -> Result<Arc<dyn Engine>, Error> {
     match std::env::var(ENGINE_ENV) {
         Ok(name) if !name.is_empty() => engine(&name),
-        Err(std::env::VarError::NotUnicode(name)) => Err(Error::Invalid(format!(
+        Err(std::env::VarError::NotUnicode(name)) => Err(XtismError::Invalid(format!(
             "{ENGINE_ENV} is not UTF-8 ({name:?}); this build has: {}",
             ENGINES.join(", ")
-        ))),
+        ))
+        .into()),
         _ => match ENGINES.first() {
             Some(name) => engine(name),
-            None => Err(Error::Invalid(
+            None => Err(XtismError::Invalid(
                 "this build of xtism has no engine: enable a feature (wasmtime, wasmi, wasmer)"
                     .into(),
-            )),
+            )
+            .into()),
         },
     }
 }

@@ -2,6 +2,8 @@
 
 use std::path::Path;
 
+use xtism::ErrorExt;
+
 #[allow(dead_code, reason = "the example's main is not called here")]
 #[path = "../examples/count_vowels.rs"]
 mod example;

@@ -1,7 +1,7 @@
 //! Faults the fuzzers found (`fuzz/`), each kept as the smallest plug-in that showed it; the
 //! reproducers themselves are in `fuzz/regressions/`.
 
-use xtism::{Manifest, Plugin, PluginBuilder, Wasm};
+use xtism::{ErrorExt, Manifest, Plugin, PluginBuilder, Wasm, XtismError};
 
 /// The plug-in `wat` on the engine `name`, with the fuzzers' memory cap.
 fn plugin(name: &str, wat: &str) -> Result<Plugin, xtism::Error> {
@@ -72,8 +72,11 @@ fn a_null_call_indirect_traps_in_the_same_words_on_every_engine() {
         (i32.const 0)))"#;
     for name in xtism::ENGINES {
         let mut plugin = plugin(name, wat).unwrap_or_else(|e| panic!("{name}: {e}"));
-        match plugin.call::<&str, Vec<u8>>("run", "") {
-            Err(xtism::Error::Trap { message, .. }) => {
+        match plugin
+            .call::<&str, Vec<u8>>("run", "")
+            .map_err(XtismError::from)
+        {
+            Err(XtismError::Trap { message, .. }) => {
                 assert_eq!(message, "uninitialized element", "{name}");
             }
             other => panic!("{name}: {other:?}"),

@@ -83,7 +83,7 @@ fn host_function_error(engine: &'static str) {
         [PTR],
         UserData::new(()),
         |_, _, _, _| {
-            Err(Error::host(std::io::Error::new(
+            Err(Error::new(std::io::Error::new(
                 std::io::ErrorKind::NotFound,
                 "no such thing",
             )))

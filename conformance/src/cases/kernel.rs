@@ -283,13 +283,13 @@ fn error_message_fails_even_with_code_zero(engine: &'static str) {
 fn trap_has_wasm_backtrace(engine: &'static str) {
     let mut p = new_plugin(engine, &kernel());
     let backtraces = caps(engine).backtraces;
-    match p.call::<&str, &[u8]>("trap", "") {
-        Err(Error::Trap {
+    match p.call::<&str, &[u8]>("trap", "").map_err(XtismError::from) {
+        Err(XtismError::Trap {
             backtrace: Some(bt),
             ..
         }) if backtraces => assert!(!bt.is_empty()),
         // Without the capability a trap is still a trap, with its message and no frames.
-        Err(Error::Trap {
+        Err(XtismError::Trap {
             backtrace: None,
             message,
             ..

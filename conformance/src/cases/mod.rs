@@ -20,8 +20,9 @@ mod prelude {
     pub(crate) use std::sync::{Arc, Mutex};
 
     pub(crate) use xtism::{
-        CompiledPlugin, CurrentPlugin, DebugOptions, Error, ErrorKind, Function, Json, Manifest,
-        PTR, Plugin, PluginBuilder, Pool, UserData, Val, ValType, host_fn, manifest::Wasm,
+        CompiledPlugin, CurrentPlugin, DebugOptions, Error, ErrorExt, ErrorKind, Function, Json,
+        Manifest, PTR, Plugin, PluginBuilder, Pool, UserData, Val, ValType, XtismError, host_fn,
+        manifest::Wasm,
     };
 
     pub(crate) use super::{
@@ -90,10 +91,14 @@ pub(crate) fn host_function_set(reads_plugin_memory: bool) -> Vec<Function> {
         [PTR],
         UserData::new(reads_plugin_memory),
         |plugin: &mut CurrentPlugin, inputs: &[Val], outputs: &mut [Val], flag: UserData<bool>| {
-            let handle = plugin.memory_from_val(&inputs[0]).ok_or("no input block")?;
+            let handle = plugin
+                .memory_from_val(&inputs[0])
+                .ok_or_else(|| Error::msg("no input block"))?;
             let mut text = plugin.memory_str(handle)?.to_uppercase();
             if *flag.get()?.lock().unwrap() {
-                let own = plugin.plugin_memory().ok_or("no plug-in memory")?;
+                let own = plugin
+                    .plugin_memory()
+                    .ok_or_else(|| Error::msg("no plug-in memory"))?;
                 text.push_str(&String::from_utf8_lossy(&own[..22]));
             }
             plugin.memory_set_val(&mut outputs[0], text)

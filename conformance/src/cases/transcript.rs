@@ -65,8 +65,10 @@ fn transcript(engine: &'static str) -> Vec<String> {
                 Err(_) => format!("{label} ok bytes {}", out.escape_ascii()),
             },
             // Backtraces differ by engine (and wasmi has none); the message must not.
-            Err(Error::Trap { message, .. }) => format!("{label} err Trap {message}"),
-            Err(e) => format!("{label} err {:?} {e}", e.kind()),
+            Err(e) => match e.xtism_error() {
+                Some(XtismError::Trap { message, .. }) => format!("{label} err Trap {message}"),
+                _ => format!("{label} err {:?} {e}", e.kind()),
+            },
         });
         #[cfg(feature = "http")]
         {

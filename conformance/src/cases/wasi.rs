@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use crate::{builder, case, expect_err, plugin, plugin_file};
 use xtism::{
-    ErrorKind, Manifest, OutputCapture, Plugin, PluginBuilder, WasiOutput, manifest::Wasm,
+    ErrorExt, ErrorKind, Manifest, OutputCapture, Plugin, PluginBuilder, WasiOutput, manifest::Wasm,
 };
 
 /// The WASI reactor of the corpus with `dir` mapped at `/sb` (read-only with `ro`).

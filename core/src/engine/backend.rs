@@ -10,20 +10,20 @@ use super::interrupt::CallLimits;
 use super::link_plan::LinkPlan;
 use super::module::Module;
 use super::plugin_state::PluginState;
-use crate::error::Error;
+use crate::error::XtismError;
 
 /// A failed instantiation, handing back the state it was given so nothing is lost.
 #[derive(Debug)]
 pub struct InstantiateError {
     /// What went wrong.
-    pub error: Error,
+    pub error: XtismError,
     /// The state passed to [`Linked::instantiate`].
     pub state: Box<PluginState>,
 }
 
 impl InstantiateError {
     /// The error to report: a host function's own error when one failed, else the engine's.
-    pub fn into_error(mut self) -> Error {
+    pub fn into_error(mut self) -> XtismError {
         self.state.pending_error.take().unwrap_or(self.error)
     }
 }
@@ -38,9 +38,9 @@ pub trait Linked: Send + Sync {
 pub trait Instance: HostAccess + Send {
     /// Calls a main-module export of type `() -> i32` or `() -> ()`, or `(i32, i32) -> ()`
     /// with two zeros (`hs_init`); returns the `i32` when there is one. Running out of
-    /// `limits.fuel` is [`Error::OutOfFuel`]; passing `limits.deadline` is
-    /// [`Error::Timeout`] (core fills in the duration).
-    fn call(&mut self, name: &str, limits: &CallLimits) -> Result<Option<i32>, Error>;
+    /// `limits.fuel` is [`XtismError::OutOfFuel`]; passing `limits.deadline` is
+    /// [`XtismError::Timeout`] (core fills in the duration).
+    fn call(&mut self, name: &str, limits: &CallLimits) -> Result<Option<i32>, XtismError>;
 
     /// Like [`call`](Self::call), for an export of module `module` (an index into
     /// [`LinkPlan::modules`]): how core runs the start functions and initializers of the
@@ -50,7 +50,7 @@ pub trait Instance: HostAccess + Send {
         module: usize,
         name: &str,
         limits: &CallLimits,
-    ) -> Result<Option<i32>, Error>;
+    ) -> Result<Option<i32>, XtismError>;
 
     /// Fuel used by the last call, when fuel is metered.
     fn fuel_consumed(&self) -> Option<u64> {
@@ -83,10 +83,11 @@ pub trait Engine: Send + Sync + 'static {
         name: &str,
         wasm: &[u8],
         options: &CompileOptions,
-    ) -> Result<Arc<dyn Module>, Error>;
+    ) -> Result<Arc<dyn Module>, XtismError>;
 
     /// Prepares a plug-in for instantiation.
-    fn link(&self, plan: LinkPlan, options: &CompileOptions) -> Result<Box<dyn Linked>, Error>;
+    fn link(&self, plan: LinkPlan, options: &CompileOptions)
+    -> Result<Box<dyn Linked>, XtismError>;
 
     /// For the compile cache: bytes naming everything besides the Wasm bytes and the module
     /// name that shapes the code [`compile`](Engine::compile) makes with `options` (engine
@@ -104,10 +105,10 @@ pub trait Engine: Send + Sync + 'static {
     ///
     /// # Errors
     ///
-    /// [`Error::Unsupported`] by default; the engine's own error when serializing fails.
-    fn serialize(&self, module: &dyn Module) -> Result<Vec<u8>, Error> {
+    /// [`XtismError::Unsupported`] by default; the engine's own error when serializing fails.
+    fn serialize(&self, module: &dyn Module) -> Result<Vec<u8>, XtismError> {
         let _ = module;
-        Err(Error::Unsupported {
+        Err(XtismError::Unsupported {
             engine: self.name(),
             feature: "a compilation cache".into(),
         })
@@ -120,16 +121,16 @@ pub trait Engine: Send + Sync + 'static {
     ///
     /// # Errors
     ///
-    /// [`Error::Unsupported`] by default; the engine's own error for an artifact it refuses
+    /// [`XtismError::Unsupported`] by default; the engine's own error for an artifact it refuses
     /// (core then compiles instead).
     fn deserialize(
         &self,
         name: &str,
         artifact: &[u8],
         options: &CompileOptions,
-    ) -> Result<Arc<dyn Module>, Error> {
+    ) -> Result<Arc<dyn Module>, XtismError> {
         let _ = (name, artifact, options);
-        Err(Error::Unsupported {
+        Err(XtismError::Unsupported {
             engine: self.name(),
             feature: "a compilation cache".into(),
         })

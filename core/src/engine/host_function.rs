@@ -10,12 +10,12 @@ use std::sync::Arc;
 
 use super::host_access::{HostAccess, HostTrap};
 use super::values::{FuncType, Val};
-use crate::error::Error;
+use crate::error::XtismError;
 
 /// How a host function runs on the host access: the arguments, and the results to fill in.
 /// `function` makes it from the user's closure.
 pub(crate) type HostCallback =
-    dyn Fn(&mut dyn HostAccess, &[Val], &mut [Val]) -> Result<(), Error> + Send + Sync;
+    dyn Fn(&mut dyn HostAccess, &[Val], &mut [Val]) -> Result<(), XtismError> + Send + Sync;
 
 /// A host function a plug-in can import.
 #[derive(Clone)]
@@ -38,9 +38,9 @@ impl Function {
     pub fn invoke_converted(
         &self,
         host: &mut dyn HostAccess,
-        params: impl IntoIterator<Item = Result<Val, Error>>,
+        params: impl IntoIterator<Item = Result<Val, XtismError>>,
     ) -> Result<Vec<Val>, HostTrap> {
-        let inputs = match params.into_iter().collect::<Result<Vec<Val>, Error>>() {
+        let inputs = match params.into_iter().collect::<Result<Vec<Val>, XtismError>>() {
             Ok(inputs) => inputs,
             Err(e) => return Err(host.state().fail(e)),
         };
@@ -73,7 +73,7 @@ impl Function {
                 .zip(self.ty.results())
                 .find(|(v, ty)| v.ty() != **ty)
             {
-                Some((v, ty)) => Err(Error::Invalid(format!(
+                Some((v, ty)) => Err(XtismError::Invalid(format!(
                     "returned a {} result where its signature declares {ty}",
                     v.ty()
                 ))),
@@ -82,16 +82,16 @@ impl Function {
         });
         outcome.map_err(|e| {
             let e = match e {
-                Error::Host { function, source } if function.is_empty() => Error::Host {
+                XtismError::Host { function, source } if function.is_empty() => XtismError::Host {
                     function: self.name.clone(),
                     source,
                 },
-                Error::Invalid(message) => Error::Host {
+                XtismError::Invalid(message) => XtismError::Host {
                     function: self.name.clone(),
-                    source: message.into(),
+                    source: crate::error::Error::msg(message),
                 },
-                Error::Guest(message) => {
-                    Error::Guest(format!("host function {}: {message}", self.name))
+                XtismError::Guest(message) => {
+                    XtismError::Guest(format!("host function {}: {message}", self.name))
                 }
                 other => other,
             };
@@ -106,7 +106,7 @@ impl Function {
 pub trait DynamicInvoke:
     Fn(
         &mut dyn HostAccess,
-        &mut dyn Iterator<Item = Result<Val, Error>>,
+        &mut dyn Iterator<Item = Result<Val, XtismError>>,
     ) -> Result<Vec<Val>, HostTrap>
     + Send
     + Sync
@@ -117,7 +117,7 @@ pub trait DynamicInvoke:
 impl<F> DynamicInvoke for F where
     F: Fn(
             &mut dyn HostAccess,
-            &mut dyn Iterator<Item = Result<Val, Error>>,
+            &mut dyn Iterator<Item = Result<Val, XtismError>>,
         ) -> Result<Vec<Val>, HostTrap>
         + Send
         + Sync

@@ -6,7 +6,7 @@
 
 use super::host_access::{HostAccess, HostTrap};
 use super::values::{FuncType, Val, ValType};
-use crate::error::Error;
+use crate::error::XtismError;
 
 /// Where one import of a module comes from. Core decides; the backend only materializes.
 #[derive(Debug, Clone)]
@@ -120,9 +120,9 @@ impl WasiImport {
         &self,
         host: &mut dyn HostAccess,
         module: usize,
-        params: impl IntoIterator<Item = Result<Val, Error>>,
+        params: impl IntoIterator<Item = Result<Val, XtismError>>,
     ) -> Result<Vec<Val>, HostTrap> {
-        let params = match params.into_iter().collect::<Result<Vec<Val>, Error>>() {
+        let params = match params.into_iter().collect::<Result<Vec<Val>, XtismError>>() {
             Ok(params) => params,
             Err(e) => return Err(host.state().fail(e)),
         };

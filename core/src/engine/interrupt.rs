@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::error::Error;
+use crate::error::XtismError;
 
 /// The limits of one call.
 #[derive(Debug, Clone, Default)]
@@ -13,24 +13,24 @@ use crate::error::Error;
 pub struct CallLimits {
     /// Fuel budget, when the module was compiled with fuel.
     pub fuel: Option<u64>,
-    /// When to stop the call with [`Error::Timeout`], when compiled interruptible.
+    /// When to stop the call with [`XtismError::Timeout`], when compiled interruptible.
     pub deadline: Option<std::time::Instant>,
-    /// Stop the call with [`Error::Cancelled`] once this says so, when compiled
+    /// Stop the call with [`XtismError::Cancelled`] once this says so, when compiled
     /// interruptible.
     pub cancel: Option<Arc<CancelState>>,
 }
 
 impl CallLimits {
-    /// Why the call must stop now, if it must: [`Error::Cancelled`] or [`Error::Timeout`].
+    /// Why the call must stop now, if it must: [`XtismError::Cancelled`] or [`XtismError::Timeout`].
     /// Backends ask this at their interruption points.
-    pub fn interruption(&self) -> Option<Error> {
+    pub fn interruption(&self) -> Option<XtismError> {
         if self.cancel.as_ref().is_some_and(|c| c.is_cancelled()) {
-            Some(Error::Cancelled)
+            Some(XtismError::Cancelled)
         } else if self
             .deadline
             .is_some_and(|d| std::time::Instant::now() >= d)
         {
-            Some(Error::Timeout(0))
+            Some(XtismError::Timeout(0))
         } else {
             None
         }

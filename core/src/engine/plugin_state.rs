@@ -18,7 +18,7 @@ use std::time::Instant;
 
 use super::host_access::HostTrap;
 use super::interrupt::CancelState;
-use crate::error::Error;
+use crate::error::XtismError;
 
 /// The slot through which `state` names the Extism part of [`PluginState`], which this
 /// layer carries without knowing its type.
@@ -38,7 +38,7 @@ pub struct PluginState {
     /// Core's Extism bookkeeping: kernel blocks, vars, config, limits, the call's context,
     /// HTTP and WASI.
     pub(crate) extism: <Core as ExtismStateSlot>::State,
-    pub(crate) pending_error: Option<Error>,
+    pub(crate) pending_error: Option<XtismError>,
     /// The running call's deadline, for host imports that block (HTTP, WASI sleeps).
     pub(crate) deadline: Option<Instant>,
     /// The plug-in's cancel flag, shared with its [`CancelHandle`](crate::CancelHandle)s.
@@ -46,16 +46,16 @@ pub struct PluginState {
 }
 
 impl PluginState {
-    /// Why the running call must stop now, if it must: [`Error::Cancelled`], or
-    /// [`Error::Timeout`] (core fills in the duration). Host calls that wait ask it as they
+    /// Why the running call must stop now, if it must: [`XtismError::Cancelled`], or
+    /// [`XtismError::Timeout`] (core fills in the duration). Host calls that wait ask it as they
     /// wait, and every host function and WASI call asks it when it returns, so a call stops
     /// as soon as its host call is done on every engine (wasmi checks the deadline between
     /// fuel slices only).
-    pub(crate) fn interruption(&self) -> Option<Error> {
+    pub(crate) fn interruption(&self) -> Option<XtismError> {
         if self.cancel.is_cancelled() {
-            Some(Error::Cancelled)
+            Some(XtismError::Cancelled)
         } else if self.deadline.is_some_and(|d| Instant::now() >= d) {
-            Some(Error::Timeout(0))
+            Some(XtismError::Timeout(0))
         } else {
             None
         }
@@ -70,7 +70,7 @@ impl PluginState {
 
     /// Records the error of a failing host call; the backend then traps and core reports
     /// this error instead of the trap.
-    pub fn fail(&mut self, error: Error) -> HostTrap {
+    pub fn fail(&mut self, error: XtismError) -> HostTrap {
         self.pending_error = Some(error);
         HostTrap
     }

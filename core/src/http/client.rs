@@ -30,7 +30,7 @@ use xtism_manifest::HttpRequest;
 use super::HttpOptions;
 use super::allowed_hosts::AllowedHosts;
 use crate::engine::CancelState;
-use crate::error::Error;
+use crate::error::XtismError;
 
 /// How often a request in flight looks at the plug-in's cancel flag.
 const CANCEL_POLL: Duration = Duration::from_millis(10);
@@ -52,7 +52,7 @@ pub(crate) struct Response {
     /// out, as in the official runtime.
     pub headers: BTreeMap<String, String>,
     /// The body, or why it could not be read (too large, the deadline, the connection).
-    pub body: Result<Vec<u8>, Error>,
+    pub body: Result<Vec<u8>, XtismError>,
 }
 
 /// Sends `request` with `body`, within `options`' sandbox and response cap, stopping at
@@ -60,29 +60,29 @@ pub(crate) struct Response {
 ///
 /// # Errors
 ///
-/// [`Error::Http`] for a URL that is not `http`/`https` or has no host, a host that
+/// [`XtismError::Http`] for a URL that is not `http`/`https` or has no host, a host that
 /// `allowed_hosts` does not allow (nothing is sent), invalid or oversized request headers,
-/// and any failure to get a response; [`Error::Timeout`] at the deadline. A cancelled
-/// request fails with an I/O error; the caller turns it into [`Error::Cancelled`].
+/// and any failure to get a response; [`XtismError::Timeout`] at the deadline. A cancelled
+/// request fails with an I/O error; the caller turns it into [`XtismError::Cancelled`].
 pub(crate) fn send(
     options: &HttpOptions,
     request: &HttpRequest,
     body: Vec<u8>,
     time_left: Option<Duration>,
     cancel: &CancelState,
-) -> Result<Response, Error> {
+) -> Result<Response, XtismError> {
     let url = &request.url;
     let uri: Uri = url
         .parse()
-        .map_err(|e| Error::Http(format!("HTTP request: invalid URL {url:?}: {e}")))?;
+        .map_err(|e| XtismError::Http(format!("HTTP request: invalid URL {url:?}: {e}")))?;
     if !matches!(uri.scheme_str(), Some("http" | "https")) {
-        return Err(Error::Http(format!(
+        return Err(XtismError::Http(format!(
             "HTTP request: the URL {url:?} is not an http or https URL"
         )));
     }
     let host = uri.host().unwrap_or_default();
     if host.is_empty() {
-        return Err(Error::Http(format!(
+        return Err(XtismError::Http(format!(
             "HTTP request: the URL {url:?} has no host"
         )));
     }
@@ -92,7 +92,7 @@ pub(crate) fn send(
     }
     let header_bytes: usize = request.headers.iter().map(|(k, v)| k.len() + v.len()).sum();
     if header_bytes > MAX_REQUEST_HEADER_BYTES {
-        return Err(Error::Http(format!(
+        return Err(XtismError::Http(format!(
             "the HTTP request headers to {url} take {header_bytes} bytes, above the limit of {MAX_REQUEST_HEADER_BYTES}"
         )));
     }
@@ -104,7 +104,7 @@ pub(crate) fn send(
     }
     let http_request = builder
         .body(body)
-        .map_err(|e| Error::Http(format!("invalid HTTP request to {url}: {e}")))?;
+        .map_err(|e| XtismError::Http(format!("invalid HTTP request to {url}: {e}")))?;
 
     let denied_hop = Arc::new(Mutex::new(None));
     let resolver = SandboxResolver {
@@ -133,7 +133,7 @@ pub(crate) fn send(
     })?;
     let hop = denied_hop.lock().unwrap_or_else(|e| e.into_inner()).take();
     match (result, hop) {
-        (Err(_), Some(hop)) => Err(Error::Http(format!(
+        (Err(_), Some(hop)) => Err(XtismError::Http(format!(
             "HTTP request to {hop} (redirected from {url}) is not allowed: its host matches no allowed_hosts entry"
         ))),
         (result, _) => result,
@@ -141,8 +141,8 @@ pub(crate) fn send(
 }
 
 #[cold]
-fn denied(url: &str, host: &str) -> Error {
-    Error::Http(format!(
+fn denied(url: &str, host: &str) -> XtismError {
+    XtismError::Http(format!(
         "HTTP request to {url} is not allowed: {host} matches no allowed_hosts entry"
     ))
 }
@@ -168,7 +168,7 @@ fn exchange(
     request: ureq::http::Request<Vec<u8>>,
     url: &str,
     max_bytes: u64,
-) -> Result<Response, Error> {
+) -> Result<Response, XtismError> {
     let mut response = agent.run(request).map_err(|e| failed(url, e))?;
     let mut headers = BTreeMap::new();
     for name in response.headers().keys() {
@@ -184,7 +184,7 @@ fn exchange(
         .limit(max_bytes.saturating_add(1))
         .read_to_vec()
         .map_err(|e| match e {
-            ureq::Error::BodyExceedsLimit(_) => Error::Http(format!(
+            ureq::Error::BodyExceedsLimit(_) => XtismError::Http(format!(
                 "HTTP response from {url} exceeds the configured maximum number of bytes: {max_bytes} (max_http_response_bytes)"
             )),
             other => failed(url, other),
@@ -197,15 +197,15 @@ fn exchange(
 }
 
 /// The error of a request that got no (complete) response.
-fn failed(url: &str, error: ureq::Error) -> Error {
+fn failed(url: &str, error: ureq::Error) -> XtismError {
     match error {
-        ureq::Error::Timeout(_) => Error::Timeout(0),
+        ureq::Error::Timeout(_) => XtismError::Timeout(0),
         // ureq's message counts the bytes it happened to read: say the limit only, so the
         // message is the same whatever the reads.
-        ureq::Error::LargeResponseHeader(_, limit) => Error::Http(format!(
+        ureq::Error::LargeResponseHeader(_, limit) => XtismError::Http(format!(
             "HTTP request to {url} failed: the response headers are larger than {limit} bytes"
         )),
-        other => Error::Http(format!("HTTP request to {url} failed: {other}")),
+        other => XtismError::Http(format!("HTTP request to {url} failed: {other}")),
     }
 }
 

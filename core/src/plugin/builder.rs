@@ -22,6 +22,7 @@ use crate::engine::{
     CompileOptions, Engine, ExternKind, FuncType, Function, KernelMemory, Val, ValType,
 };
 use crate::error::Error;
+use crate::error::XtismError;
 use crate::function::{CurrentPlugin, UserData};
 use crate::http::HttpSettings;
 use crate::start;
@@ -85,7 +86,7 @@ impl<'a, P: EngineProvider> PluginBuilder<'a, P> {
 
     /// Gives the plug-in WASI preview 1 (when it imports it: a plug-in without WASI imports
     /// gets no WASI context). Without the `wasi` feature, a plug-in that imports WASI fails
-    /// to link with [`Error::Link`] saying so; one that does not is built as usual.
+    /// to link with [`XtismError::Link`] saying so; one that does not is built as usual.
     pub fn with_wasi(mut self, wasi: bool) -> Self {
         self.wasi = wasi;
         self
@@ -256,6 +257,11 @@ impl<'a, P: EngineProvider> PluginBuilder<'a, P> {
 
     /// Compiles and links the plug-in without instantiating it.
     pub fn compile(self) -> Result<CompiledPlugin, Error> {
+        Ok(self.compile_typed()?)
+    }
+
+    /// [`compile`](Self::compile), with xtism's typed error.
+    fn compile_typed(self) -> Result<CompiledPlugin, XtismError> {
         let engine = match self.engine {
             Some(engine) => engine,
             None => P::default_engine()?,
@@ -283,13 +289,13 @@ impl<'a, P: EngineProvider> PluginBuilder<'a, P> {
             .timeout
             .or(manifest.timeout_ms.map(Duration::from_millis));
         if timeout.is_some() && !caps.timeout {
-            return Err(Error::Unsupported {
+            return Err(XtismError::Unsupported {
                 engine: engine.name(),
                 feature: "timeouts".into(),
             });
         }
         if self.fuel.is_some() && !caps.fuel {
-            return Err(Error::Unsupported {
+            return Err(XtismError::Unsupported {
                 engine: engine.name(),
                 feature: "fuel limits".into(),
             });
@@ -323,7 +329,7 @@ impl<'a, P: EngineProvider> PluginBuilder<'a, P> {
         let sources = manifest.load_all(None)?;
         let main_index = manifest
             .main_index()
-            .ok_or_else(|| Error::Invalid("the manifest has no main module".into()))?;
+            .ok_or_else(|| XtismError::Invalid("the manifest has no main module".into()))?;
         let mut modules = Vec::with_capacity(sources.len());
         let mut deferred = Vec::with_capacity(sources.len());
         // The kernel's data path goes into a plug-in of one module (see `merge`); modules of

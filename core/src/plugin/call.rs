@@ -12,6 +12,7 @@ use crate::abi;
 use crate::convert::{FromBytes, ToBytes};
 use crate::engine::{CallLimits, FuncType, HostAccess, PluginState, ValType};
 use crate::error::Error;
+use crate::error::XtismError;
 use crate::state::{Region, range};
 
 /// Whether `ty` is the type of an Extism export: no parameters, an `i32` or nothing back.
@@ -50,7 +51,7 @@ impl<P: EngineProvider> Plugin<P> {
     ) -> Result<O, Error> {
         let input = input.to_bytes()?;
         let output = self.checked_call(name.as_ref(), input.as_ref(), None)?;
-        self.output(output)
+        Ok(self.output(output)?)
     }
 
     /// Like [`call`](Self::call), and host functions can reach `host_context` through
@@ -66,13 +67,13 @@ impl<P: EngineProvider> Plugin<P> {
         let input = input.to_bytes()?;
         let output =
             self.checked_call(name.as_ref(), input.as_ref(), Some(Box::new(host_context)))?;
-        self.output(output)
+        Ok(self.output(output)?)
     }
 
-    fn output<'b, O: FromBytes<'b>>(&'b mut self, output: Region) -> Result<O, Error> {
+    fn output<'b, O: FromBytes<'b>>(&'b mut self, output: Region) -> Result<O, XtismError> {
         let (memory, _) = self.instance()?.kernel();
         let r = range(memory.len(), output.offset, output.len).unwrap_or(0..0);
-        O::from_bytes(&memory[r])
+        Ok(O::from_bytes(&memory[r])?)
     }
 
     /// [`raw_call`](Self::raw_call), writing a memory dump when the call fails and one was
@@ -82,7 +83,7 @@ impl<P: EngineProvider> Plugin<P> {
         name: &str,
         input: &[u8],
         host_context: Option<Box<dyn Any + Send>>,
-    ) -> Result<Region, Error> {
+    ) -> Result<Region, XtismError> {
         let result = self.raw_call(name, input, host_context);
         if let (Err(_), Some(path)) = (&result, &self.compiled.inner.memdump) {
             let memory = self
@@ -104,7 +105,7 @@ impl<P: EngineProvider> Plugin<P> {
         name: &str,
         input: &[u8],
         host_context: Option<Box<dyn Any + Send>>,
-    ) -> Result<Region, Error> {
+    ) -> Result<Region, XtismError> {
         let timeout = self.compiled.inner.timeout;
         let limits = CallLimits {
             fuel: self.compiled.inner.fuel,
@@ -116,9 +117,9 @@ impl<P: EngineProvider> Plugin<P> {
         let result = self.call_with_limits(name, input, host_context, &limits);
         drop(running);
         result.map_err(|e| match e {
-            Error::Timeout(_) => {
-                Error::Timeout(timeout.map_or(0, |t| t.as_millis().try_into().unwrap_or(u64::MAX)))
-            }
+            XtismError::Timeout(_) => XtismError::Timeout(
+                timeout.map_or(0, |t| t.as_millis().try_into().unwrap_or(u64::MAX)),
+            ),
             other => other,
         })
     }
@@ -129,15 +130,15 @@ impl<P: EngineProvider> Plugin<P> {
         input: &[u8],
         host_context: Option<Box<dyn Any + Send>>,
         limits: &CallLimits,
-    ) -> Result<Region, Error> {
+    ) -> Result<Region, XtismError> {
         match self.compiled.inner.exports.get(name) {
             None => {
-                return Err(Error::FunctionNotFound(format!(
+                return Err(XtismError::FunctionNotFound(format!(
                     "the plug-in has no function named {name:?}"
                 )));
             }
             Some(ty) if !is_extism_export(ty) => {
-                return Err(Error::FunctionNotFound(format!(
+                return Err(XtismError::FunctionNotFound(format!(
                     "{name:?} has type {ty}; Extism exports take no parameters and return i32 or nothing"
                 )));
             }
@@ -169,7 +170,7 @@ impl<P: EngineProvider> Plugin<P> {
         };
         if placed.is_none() {
             let offset = abi::new_block(host, input).map_err(|_| {
-                Error::MemoryLimit(format!(
+                XtismError::MemoryLimit(format!(
                     "the input ({} bytes) does not fit in kernel memory",
                     input.len()
                 ))
@@ -205,23 +206,41 @@ impl<P: EngineProvider> Plugin<P> {
 #[inline]
 fn call_outcome(
     name: &str,
-    result: Result<Option<i32>, Error>,
+    result: Result<Option<i32>, XtismError>,
     exited: Option<i32>,
     memory: &[u8],
     state: &mut PluginState,
-) -> Result<Region, Error> {
-    if let Some(e) = state.pending_error.take() {
-        return Err(e);
-    }
+) -> Result<Region, XtismError> {
     // The plug-in's error message: a non-empty block set with `error_set`.
     let handle = state.extism.kernel.error;
     let guest_message = abi::block(memory, state, handle)
         .filter(|bytes| handle != 0 && !bytes.is_empty())
         .map(|bytes| String::from_utf8_lossy(bytes).into_owned());
+    match (state.pending_error.take(), guest_message) {
+        // A host function that set the plug-in's error and then failed: as in the official
+        // runtime (`Plugin::raw_call`), the message is the root cause, under the host's error.
+        (Some(XtismError::Host { function, source }), Some(message)) => Err(XtismError::Host {
+            function,
+            source: Error::msg(message).context(source),
+        }),
+        (Some(e), _) => Err(e),
+        (None, guest_message) => plugin_outcome(name, result, exited, guest_message, handle, state),
+    }
+}
+
+/// The outcome of a call no host function failed: the plug-in's own error or its output.
+fn plugin_outcome(
+    name: &str,
+    result: Result<Option<i32>, XtismError>,
+    exited: Option<i32>,
+    guest_message: Option<String>,
+    handle: u64,
+    state: &PluginState,
+) -> Result<Region, XtismError> {
     let (code, verb) = match (result, exited) {
         (_, Some(code)) => (code, "exited with code"),
-        (Err(Error::Trap { message, backtrace }), None) => {
-            return Err(Error::Trap {
+        (Err(XtismError::Trap { message, backtrace }), None) => {
+            return Err(XtismError::Trap {
                 message: match guest_message {
                     Some(guest) => format!("{guest} ({message})"),
                     None => message,
@@ -234,15 +253,15 @@ fn call_outcome(
     };
     // As in the official runtime, an error message fails the call whatever the code.
     match (guest_message, code) {
-        (Some(message), code) => Err(Error::Plugin { code, message }),
+        (Some(message), code) => Err(XtismError::Plugin { code, message }),
         (None, 0) => Ok(state.extism.kernel.output),
-        (None, code) if handle != 0 => Err(Error::Plugin {
+        (None, code) if handle != 0 => Err(XtismError::Plugin {
             code,
             message: format!(
                 "{name} {verb} {code}; its error handle {handle} is not an allocated block"
             ),
         }),
-        (None, code) => Err(Error::Plugin {
+        (None, code) => Err(XtismError::Plugin {
             code,
             message: format!("{name} {verb} {code}"),
         }),

@@ -11,10 +11,10 @@ pub struct CancelHandle {
 }
 
 impl CancelHandle {
-    /// Stops the call running now, if one is, with [`Error::Cancelled`]. A cancel while no
+    /// Stops the call running now, if one is, with [`XtismError::Cancelled`]. A cancel while no
     /// call runs does nothing: the next call runs normally.
     ///
-    /// [`Error::Cancelled`]: crate::Error::Cancelled
+    /// [`XtismError::Cancelled`]: crate::XtismError::Cancelled
     pub fn cancel(&self) {
         self.state.cancel();
     }

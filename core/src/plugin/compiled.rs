@@ -12,6 +12,7 @@ use super::init::InitCall;
 use super::provider::EngineProvider;
 use crate::engine::{Engine, FuncType, Linked, PluginState};
 use crate::error::Error;
+use crate::error::XtismError;
 use crate::http::HttpOptions;
 use crate::state::Limits;
 
@@ -64,7 +65,7 @@ impl CompiledPlugin {
 
     /// Gives `state` a fresh WASI context (empty fd table, the allowed paths opened anew)
     /// when the plug-in uses WASI.
-    pub(super) fn fresh_wasi(&self, state: &mut PluginState) -> Result<(), Error> {
+    pub(super) fn fresh_wasi(&self, state: &mut PluginState) -> Result<(), XtismError> {
         #[cfg(feature = "wasi")]
         if let Some(options) = &self.inner.wasi {
             state.extism.wasi = Some(options.build(Arc::clone(&state.cancel))?);

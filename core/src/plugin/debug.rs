@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 
 use crate::engine::{Engine, Profiling};
-use crate::error::Error;
+use crate::error::XtismError;
 
 /// Debugging switches of a plug-in, as the official runtime's `DebugOptions`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -18,7 +18,7 @@ pub struct DebugOptions {
     /// When a call fails, write the plug-in's exported memory to this file.
     pub memdump: Option<PathBuf>,
     /// Set from the environment: an engine without a feature asked for says so on stderr
-    /// and goes on, where an explicit request is refused with [`Error::Unsupported`].
+    /// and goes on, where an explicit request is refused with [`XtismError::Unsupported`].
     from_env: bool,
 }
 
@@ -43,7 +43,7 @@ impl DebugOptions {
     /// Keeps the switches the engine supports. A missing one is an error when asked for
     /// explicitly; from the environment it is dropped with one line on stderr per engine
     /// and switch.
-    pub(super) fn for_engine(mut self, engine: &dyn Engine) -> Result<DebugOptions, Error> {
+    pub(super) fn for_engine(mut self, engine: &dyn Engine) -> Result<DebugOptions, XtismError> {
         let caps = engine.capabilities();
         let missing = [
             ("debug info".to_owned(), self.debug_info && !caps.debug_info),
@@ -54,7 +54,7 @@ impl DebugOptions {
         ];
         for (feature, _) in missing.iter().filter(|(_, missing)| *missing) {
             if !self.from_env {
-                return Err(Error::Unsupported {
+                return Err(XtismError::Unsupported {
                     engine: engine.name(),
                     feature: feature.clone(),
                 });

@@ -6,7 +6,7 @@ use std::borrow::Cow;
 use xtism_manifest::Manifest;
 
 use super::MAIN_MODULE;
-use crate::error::Error;
+use crate::error::XtismError;
 
 /// What a plug-in is made from: Wasm bytes, or a manifest (as a value or as JSON/TOML bytes).
 #[derive(Debug, Clone)]
@@ -55,7 +55,7 @@ impl<'a> From<&'a Manifest> for WasmInput<'a> {
 
 impl WasmInput<'_> {
     /// The manifest this input describes (a lone Wasm module becomes a one-module manifest).
-    pub(super) fn into_manifest(self) -> Result<Manifest, Error> {
+    pub(super) fn into_manifest(self) -> Result<Manifest, XtismError> {
         match self {
             WasmInput::Manifest(m) => Ok(m.into_owned()),
             WasmInput::Data(data)
@@ -66,7 +66,7 @@ impl WasmInput<'_> {
                 )]))
             }
             WasmInput::Data(data) => {
-                let neither = |detail: String| Error::Compile {
+                let neither = |detail: String| XtismError::Compile {
                     module: MAIN_MODULE.into(),
                     message: format!(
                         "the input is neither a Wasm module (binary modules start with \\0asm), \

@@ -12,6 +12,7 @@ use super::input::WasmInput;
 use super::provider::{EngineProvider, NoDefaultEngine};
 use crate::engine::{CallLimits, CancelState, Function, Instance, InstantiateError, PluginState};
 use crate::error::Error;
+use crate::error::XtismError;
 use crate::http::HttpState;
 
 /// A running plug-in.
@@ -110,7 +111,7 @@ impl<P: EngineProvider> Plugin<P> {
     ///
     /// # Errors
     ///
-    /// [`Error::Invalid`] when the plug-in has no instance (a re-instantiation failed).
+    /// [`XtismError::Invalid`] when the plug-in has no instance (a re-instantiation failed).
     pub fn allow_http_response_headers(&mut self) -> Result<(), Error> {
         self.instance()?
             .state()
@@ -121,14 +122,15 @@ impl<P: EngineProvider> Plugin<P> {
     }
 
     /// A handle that stops this plug-in's running call from another thread. It fails with
-    /// [`Error::Unsupported`] on an engine that cannot interrupt a call.
+    /// [`XtismError::Unsupported`] on an engine that cannot interrupt a call.
     pub fn cancel_handle(&self) -> Result<CancelHandle, Error> {
         let engine = &self.compiled.inner.engine;
         if !engine.capabilities().cancel {
-            return Err(Error::Unsupported {
+            return Err(XtismError::Unsupported {
                 engine: engine.name(),
                 feature: "cancelling a call".into(),
-            });
+            }
+            .into());
         }
         Ok(CancelHandle {
             state: Arc::clone(&self.cancel),
@@ -140,19 +142,21 @@ impl<P: EngineProvider> Plugin<P> {
         self.instance.as_ref()?.fuel_consumed()
     }
 
-    pub(super) fn instance(&mut self) -> Result<&mut Box<dyn Instance>, Error> {
+    pub(super) fn instance(&mut self) -> Result<&mut Box<dyn Instance>, XtismError> {
         self.instance
             .as_mut()
-            .ok_or_else(|| Error::Invalid("the plug-in could not be re-instantiated".into()))
+            .ok_or_else(|| XtismError::Invalid("the plug-in could not be re-instantiated".into()))
     }
 
     /// Replaces the instance by a fresh one holding the same state (after `_start`).
     /// When that fails the state is parked, so vars survive until a later attempt works.
-    pub(super) fn reinstantiate(&mut self) -> Result<(), Error> {
+    pub(super) fn reinstantiate(&mut self) -> Result<(), XtismError> {
         let state = match (self.instance.take(), self.parked.take()) {
             (Some(old), _) => old.into_state(),
             (None, Some(state)) => state,
-            (None, None) => return Err(Error::Invalid("the plug-in has no instance".into())),
+            (None, None) => {
+                return Err(XtismError::Invalid("the plug-in has no instance".into()));
+            }
         };
         let mut state = state;
         // The new instance has a new kernel memory: blocks of the old one mean nothing there.
@@ -179,7 +183,7 @@ impl<P: EngineProvider> Plugin<P> {
 
     /// Runs the deferred start function and the guest runtime's initializers once, under
     /// the first call's limits. When one fails, the next call starts from a fresh instance.
-    pub(super) fn initialize(&mut self, limits: &CallLimits) -> Result<(), Error> {
+    pub(super) fn initialize(&mut self, limits: &CallLimits) -> Result<(), XtismError> {
         let compiled = Arc::clone(&self.compiled.inner);
         let main = compiled.modules - 1;
         for step in &compiled.init {
@@ -194,7 +198,7 @@ impl<P: EngineProvider> Plugin<P> {
             // WASI `proc_exit(0)` ends the step successfully, another code fails it.
             let result = match (state.extism.exit_code.take(), result) {
                 (Some(0), _) => Ok(None),
-                (Some(code), _) => Err(Error::Plugin {
+                (Some(code), _) => Err(XtismError::Plugin {
                     code,
                     message: format!("{} exited with code {code} while initializing", step.name),
                 }),

@@ -10,7 +10,7 @@ use crate::engine::{
     Engine, ExternKind, FuncType, Function, ImportSource, KernelMemory, LinkPlan, Module,
     PlannedModule, ResourceLimits, ValType,
 };
-use crate::error::Error;
+use crate::error::XtismError;
 
 /// Decides where every import of every module comes from.
 pub(super) fn plan_links(
@@ -20,7 +20,7 @@ pub(super) fn plan_links(
     wasi: bool,
     max_pages: Option<u32>,
     engine: &dyn Engine,
-) -> Result<LinkPlan, Error> {
+) -> Result<LinkPlan, XtismError> {
     if !engine.capabilities().simd
         && let Some(f) = functions.iter().find(|f| {
             f.ty()
@@ -30,7 +30,7 @@ pub(super) fn plan_links(
                 .any(|t| *t == ValType::V128)
         })
     {
-        return Err(Error::Unsupported {
+        return Err(XtismError::Unsupported {
             engine: engine.name(),
             feature: format!("v128 values, which host function {} uses", f.name()),
         });
@@ -43,7 +43,7 @@ pub(super) fn plan_links(
     for (name, module) in modules {
         let mut sources = Vec::with_capacity(module.imports().len());
         for import in module.imports() {
-            let link_error = |reason: String| Error::Link {
+            let link_error = |reason: String| XtismError::Link {
                 module: import.module.clone(),
                 field: import.name.clone(),
                 signature: import.kind.to_string(),

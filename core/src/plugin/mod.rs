@@ -2,7 +2,7 @@
 //!
 //! This is where Extism's call protocol lives: resolving the manifest, linking imports,
 //! initializing the guest runtime once, placing the input, running the export, turning
-//! traps, return codes and `error_set` messages into [`Error`](crate::Error)s, and handing
+//! traps, return codes and `error_set` messages into [`XtismError`](crate::XtismError)s, and handing
 //! out the output. Engines only execute.
 //!
 //! One idea per file: choosing the default engine (`provider`), what a plug-in is made from

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use crate::engine::Engine;
 use crate::error::Error;
+use crate::error::XtismError;
 
 /// Chooses the engine when the caller names none. The `xtism` facade crate provides one
 /// that knows the compiled-in backends; core alone knows none.
@@ -20,8 +21,9 @@ pub struct NoDefaultEngine;
 
 impl EngineProvider for NoDefaultEngine {
     fn default_engine() -> Result<Arc<dyn Engine>, Error> {
-        Err(Error::Invalid(
+        Err(XtismError::Invalid(
             "no engine chosen: call PluginBuilder::with_engine, or use the xtism crate".into(),
-        ))
+        )
+        .into())
     }
 }

@@ -42,7 +42,7 @@ impl FileDirs {
         mapping: &PathMapping,
         parent: cap_std::fs::Dir,
         host_name: String,
-    ) -> Result<(), crate::Error> {
+    ) -> Result<(), crate::XtismError> {
         let (dir, name) = split_guest(&mapping.guest)?;
         let file = MappedFile {
             parent: wasi_common::sync::dir::Dir::from_cap_std(parent),

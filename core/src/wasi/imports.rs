@@ -7,7 +7,7 @@ use wiggle::GuestMemory;
 
 use crate::engine::ValType::{I32, I64};
 use crate::engine::{HostAccess, HostTrap, Val, WasiImport};
-use crate::error::Error;
+use crate::error::XtismError;
 
 /// The function of this name, if WASI preview 1 has it.
 pub(crate) fn find(name: &str) -> Option<WasiImport> {
@@ -36,7 +36,7 @@ type Outcome = Result<Result<i32, wiggle::error::Error>, wiggle::error::Error>;
 /// Runs one preview-1 function for module `module` of the plug-in: on that module's memory
 /// (an empty one when it exports none, so every pointer is out of bounds), under the running
 /// call's deadline, and stores its errno in `results`. A trap becomes the call's error: the
-/// interruption of a wait, or a [`Error::Guest`] naming the function (wasi-common traps on
+/// interruption of a wait, or a [`XtismError::Guest`] naming the function (wasi-common traps on
 /// pointers outside the memory).
 fn run(
     host: &mut dyn HostAccess,
@@ -47,7 +47,7 @@ fn run(
 ) -> Result<(), HostTrap> {
     let (memory, state) = host.module_memory(module);
     let Some(wasi) = state.extism.wasi.as_mut() else {
-        return Err(state.fail(Error::Invalid(format!(
+        return Err(state.fail(XtismError::Invalid(format!(
             "{name}: the plug-in was linked to WASI but has no WASI context"
         ))));
     };
@@ -63,7 +63,7 @@ fn run(
         Err(e) => {
             let error = state
                 .interruption()
-                .unwrap_or_else(|| Error::Guest(format!("{name}: {e}")));
+                .unwrap_or_else(|| XtismError::Guest(format!("{name}: {e}")));
             Err(state.fail(error))
         }
     }
@@ -98,7 +98,7 @@ macro_rules! preview1 {
                 results: &[$ret],
                 call: |host, module, params, results| {
                     let &[$($arg),*] = params else {
-                        return Err(host.state().fail(Error::Invalid(format!(
+                        return Err(host.state().fail(XtismError::Invalid(format!(
                             "{}: called with {} arguments", stringify!($name), params.len()
                         ))));
                     };

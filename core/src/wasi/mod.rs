@@ -29,7 +29,7 @@ use wasi_common::WasiCtx;
 use xtism_manifest::PathMapping;
 
 use crate::engine::CancelState;
-use crate::error::Error;
+use crate::error::XtismError;
 
 pub(crate) use imports::find as find_import;
 pub use output::{OutputCapture, WASI_OUTPUT_ENV, WasiOutput};
@@ -57,7 +57,7 @@ impl std::fmt::Debug for WasiState {
 impl WasiOptions {
     /// Checks that every allowed path can be opened, so a bad mapping fails the build with
     /// its path named rather than the first instantiation.
-    pub fn check(&self) -> Result<(), Error> {
+    pub fn check(&self) -> Result<(), XtismError> {
         for mapping in &self.paths {
             Preopen::open(mapping)?;
         }
@@ -65,7 +65,7 @@ impl WasiOptions {
     }
 
     /// A fresh WASI context for one instance.
-    pub fn build(&self, cancel: Arc<CancelState>) -> Result<WasiState, Error> {
+    pub fn build(&self, cancel: Arc<CancelState>) -> Result<WasiState, XtismError> {
         let watch = Arc::new(sched::Watch::new(cancel));
         let ctx = WasiCtx::new(
             wasi_common::sync::random_ctx(),
@@ -105,10 +105,11 @@ enum Preopen {
 }
 
 impl Preopen {
-    fn open(mapping: &PathMapping) -> Result<Preopen, Error> {
+    fn open(mapping: &PathMapping) -> Result<Preopen, XtismError> {
         let host = &mapping.host;
-        let failed =
-            |e: std::io::Error| Error::Invalid(format!("allowed path {}: {e}", host.display()));
+        let failed = |e: std::io::Error| {
+            XtismError::Invalid(format!("allowed path {}: {e}", host.display()))
+        };
         let meta = std::fs::metadata(host).map_err(failed)?;
         let authority = cap_std::ambient_authority();
         if meta.is_dir() {
@@ -120,7 +121,7 @@ impl Preopen {
             .file_name()
             .and_then(|n| n.to_str())
             .ok_or_else(|| {
-                Error::Invalid(format!(
+                XtismError::Invalid(format!(
                     "allowed path {}: a file name must be UTF-8",
                     host.display()
                 ))
@@ -135,17 +136,17 @@ impl Preopen {
     }
 }
 
-fn preopen_error(path: &Path, e: &wasi_common::Error) -> Error {
-    Error::Invalid(format!("allowed path {}: {e}", path.display()))
+fn preopen_error(path: &Path, e: &wasi_common::Error) -> XtismError {
+    XtismError::Invalid(format!("allowed path {}: {e}", path.display()))
 }
 
 /// The guest directory and file name a single-file mapping puts its file at.
-fn split_guest(guest: &Path) -> Result<(PathBuf, String), Error> {
+fn split_guest(guest: &Path) -> Result<(PathBuf, String), XtismError> {
     let name = guest
         .file_name()
         .and_then(|n| n.to_str())
         .ok_or_else(|| {
-            Error::Invalid(format!(
+            XtismError::Invalid(format!(
                 "allowed path: the guest path {} of a file must end in a UTF-8 file name",
                 guest.display()
             ))
