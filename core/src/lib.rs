@@ -53,7 +53,7 @@ pub use plugin::{
     CancelHandle, CompiledPlugin, DebugOptions, EngineProvider, MAIN_MODULE, NoDefaultEngine,
     Plugin, PluginBuilder, WasmInput, guest_initializers,
 };
-pub use pool::{Pool, PoolPlugin};
+pub use pool::{Pool, PoolBuilder, PoolPlugin};
 pub use state::{DEFAULT_MAX_HTTP_RESPONSE_BYTES, DEFAULT_MAX_VAR_BYTES, VAR_ENTRY_OVERHEAD};
 #[cfg(feature = "wasi")]
 pub use wasi::{OutputCapture, WASI_OUTPUT_ENV, WasiOutput};

@@ -127,8 +127,11 @@ pub type Plugin = xtism_core::Plugin<Engines>;
 /// Builds a [`Plugin`] or a [`CompiledPlugin`].
 pub type PluginBuilder<'a> = xtism_core::PluginBuilder<'a, Engines>;
 
-/// A bounded pool of instances of one compiled plug-in, for concurrent callers.
+/// A bounded pool of [`Plugin`] instances for concurrent callers, with the official crate's
+/// `Pool` API; configured by [`PoolBuilder`].
 pub type Pool = xtism_core::Pool<Engines>;
 
-/// An instance borrowed from a [`Pool`].
+/// An instance lent by a [`Pool`]; it goes back to the pool when dropped.
 pub type PoolPlugin = xtism_core::PoolPlugin<Engines>;
+
+pub use xtism_core::PoolBuilder;

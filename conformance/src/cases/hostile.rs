@@ -923,7 +923,7 @@ fn reentry(engine: &'static str, max_instances: usize, input: &'static [u8], exp
             .with_functions([reenter]),
     )
     .unwrap();
-    let pool = Pool::new(compiled, max_instances);
+    let pool = Pool::from_compiled(compiled, max_instances);
     *slot.get().unwrap().lock().unwrap() = Some(pool.clone());
     let mut p = pool.get(Duration::ZERO).unwrap().expect("an instance");
     assault(
