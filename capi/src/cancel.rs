@@ -5,8 +5,8 @@ use xtism::CancelHandle;
 use crate::ffi::guard;
 
 /// `ExtismCancelHandle`: lives inside its plug-in, so the pointer is valid as long as the
-/// plug-in. `None` on an engine that cannot cancel.
-pub struct ExtismCancelHandle(pub(crate) Option<CancelHandle>);
+/// plug-in.
+pub struct ExtismCancelHandle(pub(crate) CancelHandle);
 
 /// Stops the plug-in's running call, which then fails (return code 134); a cancel while no
 /// call runs does nothing. False for NULL or on an engine that cannot cancel.
@@ -19,11 +19,8 @@ pub unsafe extern "C" fn extism_plugin_cancel(handle: *const ExtismCancelHandle)
     guard(false, || {
         // SAFETY: per the contract.
         match unsafe { handle.as_ref() } {
-            Some(ExtismCancelHandle(Some(handle))) => {
-                handle.cancel();
-                true
-            }
-            _ => false,
+            Some(ExtismCancelHandle(handle)) => handle.cancel().is_ok(),
+            None => false,
         }
     })
 }

@@ -162,7 +162,7 @@ unsafe fn build(source: &Source) -> Result<CompiledPlugin, String> {
 fn instantiate(compiled: &CompiledPlugin) -> Result<ExtismPlugin, String> {
     let plugin = Plugin::new_from_compiled(compiled)
         .map_err(|e| format!("Unable to create Extism plugin: {e}"))?;
-    let cancel = ExtismCancelHandle(plugin.cancel_handle().ok());
+    let cancel = ExtismCancelHandle(plugin.cancel_handle());
     let id = *plugin.id.as_bytes();
     let slot = Slot {
         plugin,

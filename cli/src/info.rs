@@ -1,6 +1,8 @@
 //! `xtism info`: compile a plug-in's modules with an engine and report, one item per line,
 //! the engine and its capabilities, each module's imports and exports, the Extism features
-//! the imports show it needs, and the runtime initializer xtism will run.
+//! the imports show it needs, the runtime initializer xtism will run, and the functions a
+//! host can call (from [`xtism::Plugin::functions`], on the plug-in built with a stand-in
+//! for each host function it imports).
 //!
 //! ```text
 //! engine: wasmi
@@ -10,15 +12,18 @@
 //!   export: count_vowels func() -> (i32)
 //!   needs: config
 //!   initializer: none
+//! function: count_vowels func() -> (i32)
 //! ```
 
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
 use std::sync::Arc;
 
-use xtism::engine::{ExternKind, Module};
+use xtism::engine::{Engine, ExternKind, Module};
+use xtism::manifest::Wasm;
 use xtism::{
-    Capabilities, CompileOptions, EXTISM_ENV_MODULE, FuncType, HOST_IMPORTS, KERNEL_EXPORTS,
+    Capabilities, CompileOptions, EXTISM_ENV_MODULE, FuncType, Function, HOST_IMPORTS,
+    KERNEL_EXPORTS, Manifest, PluginBuilder, UserData,
 };
 
 use crate::args::InfoArgs;
@@ -43,13 +48,94 @@ pub fn run(args: &InfoArgs) -> Result<(), CliError> {
         "capabilities: {}",
         describe_capabilities(engine.capabilities())
     );
+    let mut host_functions = Vec::new();
+    let mut wasi = false;
     for (index, (name, bytes)) in sources.iter().enumerate() {
         let bytes = xtism::module_bytes(name, bytes)?;
         let module = engine.compile(name, &bytes, &CompileOptions::default())?;
         describe_module(&mut report, name, &module, index == main, &names);
+        host_functions.extend(host_function_imports(module.as_ref(), name, &names));
+        wasi |= module
+            .imports()
+            .iter()
+            .any(|i| i.module.starts_with("wasi_"));
     }
+    // The modules as loaded: the plug-in is built from them without loading them again.
+    let loaded = Manifest {
+        wasm: sources
+            .into_iter()
+            .map(|(name, bytes)| Wasm::data(bytes).with_name(name))
+            .collect(),
+        ..manifest
+    };
+    describe_functions(&mut report, loaded, engine, host_functions, wasi);
     print!("{report}");
     Ok(())
+}
+
+/// Appends a `function:` line for each function a host can call, in name order, from the
+/// plug-in built with `stand_ins` for the host functions it imports (they fail if called;
+/// nothing is called). A plug-in that does not build gets one line saying why.
+fn describe_functions(
+    report: &mut String,
+    manifest: Manifest,
+    engine: Arc<dyn Engine>,
+    stand_ins: Vec<Function>,
+    wasi: bool,
+) {
+    let built = PluginBuilder::new(manifest)
+        .with_engine(engine)
+        .with_functions(stand_ins)
+        .with_wasi(wasi)
+        .build();
+    match built {
+        Ok(plugin) => {
+            for (name, ty) in plugin.functions() {
+                let _ = writeln!(report, "function: {name} {ty}");
+            }
+        }
+        Err(e) => {
+            let _ = writeln!(
+                report,
+                "functions: unknown (the plug-in does not build: {e})"
+            );
+        }
+    }
+}
+
+/// A stand-in for each host function `module` imports (a function import that neither the
+/// kernel, WASI nor another module of the plug-in provides), failing if called.
+fn host_function_imports(module: &dyn Module, name: &str, modules: &[&str]) -> Vec<Function> {
+    module
+        .imports()
+        .iter()
+        .filter(|import| is_host_function(&import.module, name, modules))
+        .filter_map(|import| {
+            let ExternKind::Func(ty) = &import.kind else {
+                return None;
+            };
+            let field = import.name.clone();
+            let stand_in = Function::new(
+                field.clone(),
+                ty.params().iter().copied(),
+                ty.results().iter().copied(),
+                UserData::new(()),
+                move |_, _, _, _| {
+                    Err(xtism::Error::msg(format!(
+                        "{field} is a stand-in of xtism info"
+                    )))
+                },
+            );
+            Some(stand_in.with_namespace(import.module.clone()))
+        })
+        .collect()
+}
+
+/// Whether an import from `import_module` into module `name` is the host's to provide.
+fn is_host_function(import_module: &str, name: &str, modules: &[&str]) -> bool {
+    import_module != EXTISM_ENV_MODULE
+        && !import_module.starts_with("wasi_")
+        && !(import_module != name && modules.contains(&import_module))
 }
 
 /// `fuel (not: jit, timeout, ...)`.
@@ -139,7 +225,7 @@ fn needs(module: &dyn Module, name: &str, modules: &[&str]) -> Vec<String> {
             features.insert(feature);
         } else if import.module.starts_with("wasi_") {
             features.insert(4);
-        } else if import.module != name && modules.contains(&import.module.as_str()) {
+        } else if !is_host_function(&import.module, name, modules) {
             linked.insert(import.module.as_str());
         } else {
             let signature = match &import.kind {

@@ -937,6 +937,11 @@ fn info_count_vowels() {
     assert!(lines.contains(&"needs: vars"), "{out}");
     assert!(!lines.contains(&"needs: logging"), "{out}");
     assert!(lines.contains(&"initializer: none"), "{out}");
+    // The functions a host can call, from `Plugin::functions`.
+    assert!(
+        lines.contains(&"function: count_vowels func() -> (i32)"),
+        "{out}"
+    );
 }
 
 #[test]
@@ -948,6 +953,11 @@ fn info_features() {
     let out = ok(run(["info", path_str(&plugin("as/host_fn.wasm"))]));
     assert!(
         out.contains("needs: host function extism:host/user::hello_world func(i64) -> (i64)"),
+        "{out}"
+    );
+    // Built with a stand-in for the host function, to list what a host can call.
+    assert!(
+        out.contains("\nfunction: call_host func() -> (i32)\n"),
         "{out}"
     );
 
@@ -991,6 +1001,11 @@ fn info_on_a_manifest_with_several_modules() {
     assert!(lines.contains(&"needs: module lib"), "{out}");
     assert!(
         lines.iter().any(|l| l.starts_with("command: _start")),
+        "{out}"
+    );
+    assert!(lines.contains(&"function: _start func() -> ()"), "{out}");
+    assert!(
+        !lines.contains(&"function: helper func() -> (i32)"),
         "{out}"
     );
 }

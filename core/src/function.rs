@@ -8,14 +8,18 @@
 //! Names follow the official `extism` crate so that host functions port unchanged.
 
 use std::any::Any;
+use std::collections::BTreeMap;
 use std::fmt;
+use std::ops::{Deref, DerefMut};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use crate::abi::{self, EXTISM_USER_MODULE};
 use crate::convert::{FromBytes, ToBytes};
 use crate::engine::{FuncType, Function, HostAccess, PluginState, Val, ValType};
 use crate::error::Error;
 use crate::error::XtismError;
+use crate::state::Vars;
 
 /// The type of a pointer to kernel memory: a block handle is an `i64`.
 pub const PTR: ValType = ValType::I64;
@@ -107,6 +111,16 @@ impl Function {
     pub fn namespace(&self) -> &str {
         self.namespace.as_deref().unwrap_or(EXTISM_USER_MODULE)
     }
+
+    /// The parameter types, as the official `Function::params`.
+    pub fn params(&self) -> &[ValType] {
+        self.ty.params()
+    }
+
+    /// The result types, as the official `Function::results`.
+    pub fn results(&self) -> &[ValType] {
+        self.ty.results()
+    }
 }
 
 /// A decoding error of bytes the guest handed to a host function: the guest's fault.
@@ -145,14 +159,22 @@ impl MemoryHandle {
     }
 }
 
-/// The plug-in a host function was called from: its kernel memory, its own memory, and the
-/// host context passed to the call.
+/// The plug-in a host function was called from: its kernel memory, its own memory, its
+/// vars and error, and the host context passed to the call.
+///
+/// Its methods follow the official crate's `CurrentPlugin`. Those that take `&self` there
+/// (`id`, `vars`, `time_remaining`) take `&mut self` here: the plug-in's state is reached
+/// through the engine's caller, which lends it mutably. A host function holds a
+/// `&mut CurrentPlugin`, so calls port unchanged; only keeping what one of them returned
+/// while calling another does not compile. `vars_mut` gives a guard ([`VarsMut`]) where
+/// the official one gives `&mut BTreeMap`; method calls on it port unchanged.
 pub struct CurrentPlugin<'a> {
     host: &'a mut dyn HostAccess,
 }
 
 impl CurrentPlugin<'_> {
-    /// The plug-in instance id.
+    /// The plug-in's id, the [`Plugin::id`](crate::Plugin::id) of the plug-in that is
+    /// calling (as of the start of the call).
     pub fn id(&mut self) -> uuid::Uuid {
         self.host.state().extism.id
     }
@@ -214,7 +236,34 @@ impl CurrentPlugin<'_> {
             })
     }
 
-    /// The bytes of a block.
+    /// The length of the block starting at `offset`, 0 when no block starts there, as the
+    /// kernel's `length_unsafe` gives it to the plug-in. The official kernel's
+    /// `length_unsafe` skips the check that a block starts at `offset` (and reads garbage
+    /// for another offset); xtism's kernel keeps its bookkeeping outside the plug-in's
+    /// reach, so the checked answer costs no more.
+    ///
+    /// # Errors
+    ///
+    /// None: the `Result` is the official signature's.
+    pub fn memory_length_unsafe(&mut self, offset: u64) -> Result<u64, Error> {
+        Ok(self
+            .host
+            .state()
+            .extism
+            .kernel
+            .alloc
+            .length(offset)
+            .unwrap_or(0))
+    }
+
+    /// The bytes of a block, to read or write (the official `memory_bytes` lends them
+    /// shared, its `memory_bytes_mut` mutably; this and
+    /// [`memory_bytes_mut`](Self::memory_bytes_mut) both lend them mutably). Handle 0 is the
+    /// empty block.
+    ///
+    /// # Errors
+    ///
+    /// [`XtismError::Guest`] when no allocated block starts at `handle.offset`.
     pub fn memory_bytes(&mut self, handle: MemoryHandle) -> Result<&mut [u8], Error> {
         let (memory, state) = self.host.kernel();
         abi::block_mut(memory, state, handle.offset).ok_or_else(|| {
@@ -222,11 +271,52 @@ impl CurrentPlugin<'_> {
         })
     }
 
-    /// The bytes of a block as UTF-8.
+    /// The bytes of a block, to write, as the official `CurrentPlugin::memory_bytes_mut`;
+    /// the same as [`memory_bytes`](Self::memory_bytes).
+    ///
+    /// # Errors
+    ///
+    /// [`XtismError::Guest`] when no allocated block starts at `handle.offset`.
+    pub fn memory_bytes_mut(&mut self, handle: MemoryHandle) -> Result<&mut [u8], Error> {
+        self.memory_bytes(handle)
+    }
+
+    /// The bytes of a block as UTF-8, to read or write (see
+    /// [`memory_bytes`](Self::memory_bytes)).
+    ///
+    /// # Errors
+    ///
+    /// [`XtismError::Guest`] when no allocated block starts at `handle.offset`, or its
+    /// bytes are not UTF-8.
     pub fn memory_str(&mut self, handle: MemoryHandle) -> Result<&mut str, Error> {
         let bytes = self.memory_bytes(handle)?;
         std::str::from_utf8_mut(bytes)
             .map_err(|e| XtismError::Guest(format!("block is not UTF-8: {e}")).into())
+    }
+
+    /// The bytes of a block as UTF-8, to write, as the official
+    /// `CurrentPlugin::memory_str_mut`; the same as [`memory_str`](Self::memory_str).
+    ///
+    /// # Errors
+    ///
+    /// As [`memory_str`](Self::memory_str).
+    pub fn memory_str_mut(&mut self, handle: MemoryHandle) -> Result<&mut str, Error> {
+        self.memory_str(handle)
+    }
+
+    /// Decodes a block as `T`, as the official `CurrentPlugin::memory_get`. Handle 0 is the
+    /// empty block.
+    ///
+    /// # Errors
+    ///
+    /// [`XtismError::Guest`] when no allocated block starts at `handle.offset`, or its bytes
+    /// do not decode as `T` (the guest handed them over).
+    pub fn memory_get<'b, T: FromBytes<'b>>(
+        &'b mut self,
+        handle: MemoryHandle,
+    ) -> Result<T, Error> {
+        let bytes = self.memory_bytes(handle)?;
+        Ok(T::from_bytes(bytes).map_err(guest_bytes)?)
     }
 
     /// Frees a block.
@@ -278,6 +368,73 @@ impl CurrentPlugin<'_> {
         Ok(())
     }
 
+    /// The plug-in's vars, by name, as the official `CurrentPlugin::vars`: what the
+    /// plug-in stored with `var_set` (and the host through [`vars_mut`](Self::vars_mut)).
+    pub fn vars(&mut self) -> &BTreeMap<String, Vec<u8>> {
+        self.host.state().extism.vars.map()
+    }
+
+    /// The plug-in's vars, to change, as the official `CurrentPlugin::vars_mut`: a guard
+    /// that dereferences to the `BTreeMap` and counts the bytes the vars hold again when it
+    /// is dropped.
+    ///
+    /// What the host stores here is not refused, as in the official runtime, but it counts
+    /// toward the plug-in's `max_var_bytes`: while the vars hold more, the plug-in's
+    /// `var_set` fails with [`XtismError::MemoryLimit`] for anything but a removal. (Each
+    /// var counts its key, its value and [`VAR_ENTRY_OVERHEAD`](crate::VAR_ENTRY_OVERHEAD)
+    /// bytes.)
+    pub fn vars_mut(&mut self) -> VarsMut<'_> {
+        let state = self.host.state();
+        let max_bytes = state.extism.limits.max_var_bytes;
+        VarsMut {
+            vars: &mut state.extism.vars,
+            max_bytes,
+        }
+    }
+
+    /// Sets the plug-in's error message, as the guest's `error_set` does and as the
+    /// official `CurrentPlugin::set_error`: `message` goes into a new kernel block, whose
+    /// offset and length come back. The call then fails with `message` as its error's root
+    /// cause: under the host function's error when the host function then fails, else as
+    /// the plug-in's own error ([`XtismError::Plugin`], with the code its export returns),
+    /// unless the error is cleared first. An empty message clears it (handle 0).
+    ///
+    /// # Errors
+    ///
+    /// [`XtismError::MemoryLimit`] when kernel memory has no room for the message.
+    pub fn set_error(&mut self, message: impl AsRef<str>) -> Result<(u64, u64), Error> {
+        let handle = self.memory_new(message.as_ref())?;
+        self.host.state().extism.kernel.error = handle.offset;
+        Ok((handle.offset, handle.length))
+    }
+
+    /// The plug-in's error message, set by it (`error_set`) or by a host function
+    /// ([`set_error`](Self::set_error)) during this call; `None` when there is none, or its
+    /// handle is not a block of UTF-8.
+    pub fn get_error(&mut self) -> Option<&str> {
+        let (memory, state) = self.host.kernel();
+        let handle = state.extism.kernel.error;
+        if handle == 0 {
+            return None;
+        }
+        let bytes = abi::block(memory, state, handle)?;
+        std::str::from_utf8(bytes).ok()
+    }
+
+    /// Clears the plug-in's error message, as the guest's `error_set(0)` does; the call can
+    /// then succeed. The message's block stays allocated until the call ends.
+    pub fn clear_error(&mut self) {
+        self.host.state().extism.kernel.error = 0;
+    }
+
+    /// The time left before the call's timeout, `None` when the plug-in has no timeout, as
+    /// the official `CurrentPlugin::time_remaining`. The timeout counts from the start of
+    /// the call, the guest runtime's initialization (first call) included; zero once it has
+    /// passed (the call then stops when the host function returns).
+    pub fn time_remaining(&mut self) -> Option<Duration> {
+        self.host.state().time_left()
+    }
+
     /// The kernel memory and the plug-in state, shared.
     pub(crate) fn kernel_and_state(&mut self) -> (&[u8], &PluginState) {
         let (memory, state) = self.host.kernel();
@@ -309,5 +466,46 @@ impl CurrentPlugin<'_> {
                 ))
                 .into()
             })
+    }
+}
+
+/// The plug-in's vars, lent to a host function to change
+/// ([`CurrentPlugin::vars_mut`]): dereferences to the `BTreeMap` of var names to values,
+/// and counts the bytes they hold again when dropped.
+pub struct VarsMut<'a> {
+    vars: &'a mut Vars,
+    max_bytes: u64,
+}
+
+impl Deref for VarsMut<'_> {
+    type Target = BTreeMap<String, Vec<u8>>;
+
+    fn deref(&self) -> &Self::Target {
+        self.vars.map()
+    }
+}
+
+impl DerefMut for VarsMut<'_> {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        self.vars.map_mut()
+    }
+}
+
+impl fmt::Debug for VarsMut<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.vars.map(), f)
+    }
+}
+
+impl Drop for VarsMut<'_> {
+    fn drop(&mut self) {
+        let bytes = self.vars.recount();
+        if bytes > self.max_bytes {
+            tracing::debug!(
+                target: "xtism",
+                "a host function left the vars holding {bytes} bytes, above max_var_bytes = {}: the plug-in's var_set fails until they shrink",
+                self.max_bytes
+            );
+        }
     }
 }

@@ -43,7 +43,7 @@ pub use engine::{
     Val, ValType,
 };
 pub use error::{BoxError, Error, ErrorExt, ErrorKind, XtismError};
-pub use function::{CurrentPlugin, MemoryHandle, PTR, UserData};
+pub use function::{CurrentPlugin, MemoryHandle, PTR, UserData, VarsMut};
 pub use log::{set_log_callback, set_log_file};
 #[doc(hidden)]
 pub use macros::{__host_fn_arg, __host_fn_kernel};

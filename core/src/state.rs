@@ -106,11 +106,37 @@ pub(crate) struct Limits {
 pub(crate) struct Vars {
     map: BTreeMap<String, Vec<u8>>,
     bytes: u64,
+    /// The map was lent out to change ([`map_mut`](Self::map_mut)): `bytes` must be
+    /// counted again before it is trusted.
+    stale: bool,
 }
 
 impl Vars {
     pub fn get(&self, key: &str) -> Option<&[u8]> {
         self.map.get(key).map(Vec::as_slice)
+    }
+
+    /// Every var.
+    pub fn map(&self) -> &BTreeMap<String, Vec<u8>> {
+        &self.map
+    }
+
+    /// Every var, to change directly (a host function's `vars_mut`); the bytes are counted
+    /// again at the next [`recount`](Self::recount) or [`set`](Self::set).
+    pub fn map_mut(&mut self) -> &mut BTreeMap<String, Vec<u8>> {
+        self.stale = true;
+        &mut self.map
+    }
+
+    /// Counts the bytes the vars hold, as [`set`](Self::set) counts them, and returns them.
+    pub fn recount(&mut self) -> u64 {
+        self.bytes = self
+            .map
+            .iter()
+            .map(|(key, value)| entry_size(key, value.len()))
+            .sum();
+        self.stale = false;
+        self.bytes
     }
 
     /// Sets (`Some`) or removes (`None`) a var, keeping the total under `max_bytes`. Every
@@ -127,7 +153,10 @@ impl Vars {
                 "vars are disabled for this plug-in (max_var_bytes is 0)".into(),
             ));
         }
-        let size = |value_len: usize| (key.len() + value_len) as u64 + VAR_ENTRY_OVERHEAD;
+        if self.stale {
+            self.recount();
+        }
+        let size = |value_len: usize| entry_size(key, value_len);
         let old = self.map.get(key).map_or(0, |v| size(v.len()));
         let Some(value) = value else {
             self.map.remove(key);
@@ -148,6 +177,11 @@ impl Vars {
 
 /// Bytes each var counts beyond its key and value (the official runtime's bookkeeping).
 pub const VAR_ENTRY_OVERHEAD: u64 = 48;
+
+/// The bytes one var counts toward `max_var_bytes`.
+fn entry_size(key: &str, value_len: usize) -> u64 {
+    (key.len() + value_len) as u64 + VAR_ENTRY_OVERHEAD
+}
 
 /// Core's Extism bookkeeping for one plug-in instance: the part of [`PluginState`] the
 /// engine layer carries without knowing it (see `engine/plugin_state.rs`).
@@ -234,6 +268,23 @@ mod tests {
         let disabled = |r: Result<(), XtismError>| r.unwrap_err().to_string().contains("disabled");
         assert!(disabled(vars.set("a", Some(b"x"), 0)));
         assert!(disabled(vars.set("a", None, 0)), "removal is refused too");
+    }
+
+    #[test]
+    fn vars_changed_directly_are_counted_again() {
+        let max = 2 * VAR_ENTRY_OVERHEAD + 10;
+        let mut vars = Vars::default();
+        vars.set("a", Some(&[0; 4]), max).unwrap();
+        vars.map_mut().insert("b".into(), vec![0; 5]);
+        // Counted before the next change: "c" would pass the limit.
+        assert!(vars.set("c", Some(&[]), max).is_err());
+        vars.map_mut().clear();
+        vars.set("a", Some(&[0; 9]), max).unwrap();
+        assert_eq!(vars.recount(), VAR_ENTRY_OVERHEAD + 10);
+        // A map changed and never handed back is counted again too.
+        vars.map_mut().insert("b".into(), vec![0; 100]);
+        vars.set("b", None, max).unwrap();
+        assert_eq!(vars.bytes, VAR_ENTRY_OVERHEAD + 10);
     }
 
     #[test]

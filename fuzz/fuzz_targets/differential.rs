@@ -180,7 +180,7 @@ fn run(engine: &'static str, wasm: &[u8], input: &[u8]) -> Run {
             };
         }
     };
-    let functions: Vec<String> = plugin.functions().map(str::to_owned).collect();
+    let functions: Vec<String> = plugin.functions().map(|(name, _)| name.to_owned()).collect();
     let mut calls = Vec::new();
     // Each export in order, then the first again: it sees the vars the others left.
     for name in functions.iter().chain(functions.first()) {

@@ -31,7 +31,7 @@ fuzz_target!(|data: &[u8]| {
     let Ok(mut plugin) = built else {
         return;
     };
-    let exports: Vec<String> = plugin.functions().map(str::to_owned).collect();
+    let exports: Vec<String> = plugin.functions().map(|(name, _)| name.to_owned()).collect();
     for export in exports.iter().take(4) {
         let started = Instant::now();
         let _ = plugin.call::<&[u8], &[u8]>(export, b"fuzz");

@@ -189,6 +189,37 @@ fn trap_carries_guest_message(engine: &'static str) {
     still_works(&mut p);
 }
 
+/// `call_get_error_code` pairs each failure with the official runtime's code: the plug-in's
+/// own, 134 for a trap, -1 for a trap after an error message and for a call that could not
+/// start. (Timeouts and fuel: `limits`; a host function's error: `host_functions`.)
+#[case]
+fn call_get_error_code(engine: &'static str) {
+    let mut p = new_plugin(engine, &kernel());
+    let code = |p: &mut Plugin, name: &str, input: &str| {
+        let (err, code) = p
+            .call_get_error_code::<&str, &[u8]>(name, input)
+            .unwrap_err();
+        (err.to_string(), code)
+    };
+    let out: String = p.call_get_error_code("echo", "fine").unwrap();
+    assert_eq!(out, "fine");
+    assert_eq!(
+        code(&mut p, "fail_with_input", "it broke"),
+        ("it broke".into(), 7)
+    );
+    assert_eq!(code(&mut p, "fail_with_bogus_error", "").1, 3);
+    let (text, trap) = code(&mut p, "trap", "");
+    assert_eq!(trap, 134, "{text}");
+    let (text, trap) = code(&mut p, "fail_then_trap", "why");
+    assert_eq!(trap, -1, "{text}");
+    assert_eq!(code(&mut p, "nope", "").1, -1);
+    assert_eq!(code(&mut p, "takes_params", "").1, -1);
+    // The output does not decode as asked.
+    let bad = p.call_get_error_code::<&[u8], &str>("echo", &[0xff]);
+    assert_eq!(bad.unwrap_err().1, -1);
+    still_works(&mut p);
+}
+
 #[case]
 fn void_export(engine: &'static str) {
     let mut p = new_plugin(engine, &kernel());

@@ -61,6 +61,11 @@ fn fuel_limit(engine: &'static str) {
     expect_err(p.call("spin", ""), ErrorKind::OutOfFuel, "fuel");
     still_works(&mut p);
     let used = p.fuel_consumed().expect("fuel is reported");
+    // As in the official runtime, running out of fuel comes with code -1.
+    let (_, code) = p
+        .call_get_error_code::<&str, &[u8]>("spin", "")
+        .unwrap_err();
+    assert_eq!(code, -1);
     assert!(used > 0 && used < 100_000, "{used}");
     // The budget is per call: a long call does not eat into the next one.
     for _ in 0..3 {
@@ -98,6 +103,14 @@ fn timeout_stops_infinite_loop(engine: &'static str) {
             start.elapsed()
         );
         still_works(&mut p);
+        // The official runtime's code for a timeout: the trap's 134.
+        let (err, code) = p
+            .call_get_error_code::<&str, &[u8]>("spin", "")
+            .unwrap_err();
+        assert_eq!(
+            (err.root_cause().to_string(), code),
+            ("timeout".into(), 134)
+        );
     }
 }
 
@@ -133,16 +146,19 @@ fn tables_are_bounded(engine: &'static str) {
 fn cancel_from_another_thread(engine: &'static str) {
     use std::sync::atomic::{AtomicBool, Ordering};
     if !caps(engine).cancel {
-        return unsupported(new_plugin(engine, &kernel()).cancel_handle(), "cancelling");
+        return unsupported(
+            new_plugin(engine, &kernel()).cancel_handle().cancel(),
+            "cancelling",
+        );
     }
     // The timeout only keeps a broken cancel from hanging the suite.
     let mut p = builder(engine, &kernel())
         .with_timeout(std::time::Duration::from_secs(60))
         .build()
         .unwrap();
-    let handle = p.cancel_handle().unwrap();
+    let handle = p.cancel_handle();
     // A cancel while nothing runs does not touch the next call.
-    handle.cancel();
+    handle.cancel().unwrap();
     still_works(&mut p);
     for _ in 0..2 {
         let done = Arc::new(AtomicBool::new(false));
@@ -151,7 +167,7 @@ fn cancel_from_another_thread(engine: &'static str) {
             std::thread::spawn(move || {
                 while !done.load(Ordering::Acquire) {
                     std::thread::sleep(std::time::Duration::from_millis(5));
-                    handle.cancel();
+                    handle.cancel().unwrap();
                 }
             })
         };
@@ -160,6 +176,10 @@ fn cancel_from_another_thread(engine: &'static str) {
         canceller.join().unwrap();
         still_works(&mut p);
     }
+    assert_eq!(handle.id, p.id);
+    drop(p);
+    // A handle outlives its plug-in; a cancel then does nothing.
+    handle.cancel().unwrap();
 }
 
 #[case]

@@ -7,8 +7,18 @@ fn function_not_found(engine: &'static str) {
     let mut p = new_plugin(engine, &kernel());
     assert!(p.function_exists("echo"));
     assert!(!p.function_exists("nope"));
-    let functions: Vec<&str> = p.functions().collect();
+    let functions: Vec<&str> = p.functions().map(|(name, _)| name).collect();
     assert!(functions.contains(&"echo"), "{functions:?}");
+    // Each with its Extism signature.
+    for (name, ty) in p.functions() {
+        assert!(ty.params().is_empty(), "{name}: {ty}");
+        let results: &[ValType] = if name == "void_echo" {
+            &[]
+        } else {
+            &[ValType::I32]
+        };
+        assert_eq!(ty.results(), results, "{name}: {ty}");
+    }
     assert!(functions.is_sorted(), "{functions:?}");
     for not_callable in ["nope", "takes_params", "returns_i64", "memory"] {
         assert!(!functions.contains(&not_callable), "{functions:?}");

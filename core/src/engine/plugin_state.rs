@@ -62,7 +62,6 @@ impl PluginState {
     }
 
     /// The time left before the running call's deadline; `None` when it has none.
-    #[cfg(feature = "http")]
     pub(crate) fn time_left(&self) -> Option<std::time::Duration> {
         self.deadline
             .map(|d| d.saturating_duration_since(Instant::now()))

@@ -20,6 +20,35 @@ pub(super) fn is_extism_export(ty: &FuncType) -> bool {
     ty.params().is_empty() && matches!(ty.results(), [] | [ValType::I32])
 }
 
+/// A failed call: the error, and the return code the official runtime pairs with it
+/// (see [`Plugin::call_get_error_code`]). An error that stops the call before its export
+/// runs has code -1, so `?` on an [`XtismError`] gives that.
+pub(super) struct CallFailure {
+    pub(super) error: XtismError,
+    pub(super) code: i32,
+}
+
+impl From<XtismError> for CallFailure {
+    fn from(error: XtismError) -> Self {
+        CallFailure { error, code: -1 }
+    }
+}
+
+/// The code of a call the plug-in did not end by itself (a trap, the timeout, a cancel, a
+/// host function's error, fuel or memory running out): 134 for the three the official
+/// runtime sees as a trap, unless the plug-in had set an error message first (then, as
+/// there, -1); -1 for the others.
+fn stopped_code(error: &XtismError, guest_message: bool) -> i32 {
+    match error {
+        XtismError::Trap { .. } | XtismError::Timeout(_) | XtismError::Cancelled
+            if !guest_message =>
+        {
+            134
+        }
+        _ => -1,
+    }
+}
+
 impl<P: EngineProvider> Plugin<P> {
     /// Whether the plug-in exports a function `name` that can be called: no parameters, an
     /// `i32` or nothing back.
@@ -27,19 +56,22 @@ impl<P: EngineProvider> Plugin<P> {
         self.compiled.function_exists(name.as_ref())
     }
 
-    /// The names of the functions a host can call (exports taking no parameters and
-    /// returning an `i32` or nothing), sorted.
-    pub fn functions(&self) -> impl Iterator<Item = &str> {
-        let mut names: Vec<&str> = self
+    /// The functions a host can call, in name order, each with its signature: the main
+    /// module's exports that take no parameters and return an `i32` or nothing (the Extism
+    /// signatures, `func() -> (i32)` and `func()`), which is what
+    /// [`function_exists`](Self::function_exists) accepts. The official crate has no such
+    /// method.
+    pub fn functions(&self) -> impl Iterator<Item = (&str, &FuncType)> {
+        let mut functions: Vec<(&str, &FuncType)> = self
             .compiled
             .inner
             .exports
             .iter()
             .filter(|(_, ty)| is_extism_export(ty))
-            .map(|(name, _)| name.as_str())
+            .map(|(name, ty)| (name.as_str(), ty))
             .collect();
-        names.sort_unstable();
-        names.into_iter()
+        functions.sort_unstable_by_key(|(name, _)| *name);
+        functions.into_iter()
     }
 
     /// Calls the export `name` with `input` and decodes its output. Borrowed output lives
@@ -50,7 +82,9 @@ impl<P: EngineProvider> Plugin<P> {
         input: I,
     ) -> Result<O, Error> {
         let input = input.to_bytes()?;
-        let output = self.checked_call(name.as_ref(), input.as_ref(), None)?;
+        let output = self
+            .checked_call(name.as_ref(), input.as_ref(), None)
+            .map_err(|failure| failure.error)?;
         Ok(self.output(output)?)
     }
 
@@ -65,9 +99,39 @@ impl<P: EngineProvider> Plugin<P> {
         host_context: C,
     ) -> Result<O, Error> {
         let input = input.to_bytes()?;
-        let output =
-            self.checked_call(name.as_ref(), input.as_ref(), Some(Box::new(host_context)))?;
+        let output = self
+            .checked_call(name.as_ref(), input.as_ref(), Some(Box::new(host_context)))
+            .map_err(|failure| failure.error)?;
         Ok(self.output(output)?)
+    }
+
+    /// Like [`call`](Self::call), and a failure comes with the code the official runtime's
+    /// `Plugin::call_get_error_code` pairs with it:
+    ///
+    /// - the plug-in's own code when it failed by itself: the `i32` its export returned
+    ///   (with or without an `error_set` message; 0 too, for a message on a zero return),
+    ///   or the code it passed to WASI `proc_exit`;
+    /// - 134 (`EXIT_SIGNALED_SIGABRT`) when a trap, the timeout or a cancel stopped it;
+    /// - -1 for everything else: the call could not start (no such function, the input
+    ///   does not decode or fit, the guest runtime's initializers failed), a host function
+    ///   failed, the fuel ran out, a memory limit was reached, the output does not decode,
+    ///   and a trap or stop after the plug-in set an error message (as there).
+    ///
+    /// # Errors
+    ///
+    /// Those of [`call`](Self::call), each with its code. One difference remains: a
+    /// non-zero return without an error message is an error here (as in `call`), where
+    /// the official method returns the output as if the call had succeeded.
+    pub fn call_get_error_code<'a, 'b, I: ToBytes<'a>, O: FromBytes<'b>>(
+        &'b mut self,
+        name: impl AsRef<str>,
+        input: I,
+    ) -> Result<O, (Error, i32)> {
+        let input = input.to_bytes().map_err(|e| (e, -1))?;
+        let output = self
+            .checked_call(name.as_ref(), input.as_ref(), None)
+            .map_err(|failure| (failure.error.into(), failure.code))?;
+        self.output(output).map_err(|e| (e.into(), -1))
     }
 
     fn output<'b, O: FromBytes<'b>>(&'b mut self, output: Region) -> Result<O, XtismError> {
@@ -83,7 +147,7 @@ impl<P: EngineProvider> Plugin<P> {
         name: &str,
         input: &[u8],
         host_context: Option<Box<dyn Any + Send>>,
-    ) -> Result<Region, XtismError> {
+    ) -> Result<Region, CallFailure> {
         let result = self.raw_call(name, input, host_context);
         if let (Err(_), Some(path)) = (&result, &self.compiled.inner.memdump) {
             let memory = self
@@ -105,7 +169,7 @@ impl<P: EngineProvider> Plugin<P> {
         name: &str,
         input: &[u8],
         host_context: Option<Box<dyn Any + Send>>,
-    ) -> Result<Region, XtismError> {
+    ) -> Result<Region, CallFailure> {
         let timeout = self.compiled.inner.timeout;
         let limits = CallLimits {
             fuel: self.compiled.inner.fuel,
@@ -116,11 +180,11 @@ impl<P: EngineProvider> Plugin<P> {
         let running = cancel.start_call();
         let result = self.call_with_limits(name, input, host_context, &limits);
         drop(running);
-        result.map_err(|e| match e {
-            XtismError::Timeout(_) => XtismError::Timeout(
-                timeout.map_or(0, |t| t.as_millis().try_into().unwrap_or(u64::MAX)),
-            ),
-            other => other,
+        result.map_err(|mut failure| {
+            if let XtismError::Timeout(ms) = &mut failure.error {
+                *ms = timeout.map_or(0, |t| t.as_millis().try_into().unwrap_or(u64::MAX));
+            }
+            failure
         })
     }
 
@@ -130,26 +194,32 @@ impl<P: EngineProvider> Plugin<P> {
         input: &[u8],
         host_context: Option<Box<dyn Any + Send>>,
         limits: &CallLimits,
-    ) -> Result<Region, XtismError> {
+    ) -> Result<Region, CallFailure> {
         match self.compiled.inner.exports.get(name) {
             None => {
                 return Err(XtismError::FunctionNotFound(format!(
                     "the plug-in has no function named {name:?}"
-                )));
+                ))
+                .into());
             }
             Some(ty) if !is_extism_export(ty) => {
                 return Err(XtismError::FunctionNotFound(format!(
                     "{name:?} has type {ty}; Extism exports take no parameters and return i32 or nothing"
-                )));
+                ))
+                .into());
             }
             Some(_) => {}
         }
         if self.needs_reinstantiate {
             self.reinstantiate()?;
         }
+        // The public `id` field may have been changed since the last call.
+        let id = self.id;
         if !self.initialized {
+            let state = self.instance()?.state();
+            state.extism.id = id;
             // Host imports that wait (HTTP, WASI sleeps) stop at the deadline.
-            self.instance()?.state().deadline = limits.deadline;
+            state.deadline = limits.deadline;
             self.initialize(limits)?;
         }
         let instance = self.instance()?;
@@ -160,6 +230,7 @@ impl<P: EngineProvider> Plugin<P> {
             state.extism.kernel.reset(memory);
             state.pending_error = None;
             state.deadline = limits.deadline;
+            state.extism.id = id;
             abi::place_block(memory, state, input).map(|offset| {
                 state.extism.kernel.input = Region {
                     offset,
@@ -202,7 +273,7 @@ impl<P: EngineProvider> Plugin<P> {
 
 /// What a call comes to once the export has returned, trapped or exited: the output region,
 /// or the error to report (a host import's own, the plug-in's with its `error_set` message,
-/// a trap with that message).
+/// a trap with that message) with its return code.
 #[inline]
 fn call_outcome(
     name: &str,
@@ -210,7 +281,7 @@ fn call_outcome(
     exited: Option<i32>,
     memory: &[u8],
     state: &mut PluginState,
-) -> Result<Region, XtismError> {
+) -> Result<Region, CallFailure> {
     // The plug-in's error message: a non-empty block set with `error_set`.
     let handle = state.extism.kernel.error;
     let guest_message = abi::block(memory, state, handle)
@@ -219,11 +290,17 @@ fn call_outcome(
     match (state.pending_error.take(), guest_message) {
         // A host function that set the plug-in's error and then failed: as in the official
         // runtime (`Plugin::raw_call`), the message is the root cause, under the host's error.
-        (Some(XtismError::Host { function, source }), Some(message)) => Err(XtismError::Host {
-            function,
-            source: Error::msg(message).context(source),
+        (Some(XtismError::Host { function, source }), Some(message)) => Err(CallFailure {
+            error: XtismError::Host {
+                function,
+                source: Error::msg(message).context(source),
+            },
+            code: -1,
         }),
-        (Some(e), _) => Err(e),
+        (Some(error), guest_message) => Err(CallFailure {
+            code: stopped_code(&error, guest_message.is_some()),
+            error,
+        }),
         (None, guest_message) => plugin_outcome(name, result, exited, guest_message, handle, state),
     }
 }
@@ -236,34 +313,37 @@ fn plugin_outcome(
     guest_message: Option<String>,
     handle: u64,
     state: &PluginState,
-) -> Result<Region, XtismError> {
+) -> Result<Region, CallFailure> {
     let (code, verb) = match (result, exited) {
         (_, Some(code)) => (code, "exited with code"),
-        (Err(XtismError::Trap { message, backtrace }), None) => {
-            return Err(XtismError::Trap {
-                message: match guest_message {
-                    Some(guest) => format!("{guest} ({message})"),
-                    None => message,
+        (Err(error), None) => {
+            let code = stopped_code(&error, guest_message.is_some());
+            // A trap keeps the plug-in's message in its own.
+            let error = match (error, guest_message) {
+                (XtismError::Trap { message, backtrace }, Some(guest)) => XtismError::Trap {
+                    message: format!("{guest} ({message})"),
+                    backtrace,
                 },
-                backtrace,
-            });
+                (error, _) => error,
+            };
+            return Err(CallFailure { error, code });
         }
-        (Err(e), None) => return Err(e),
         (Ok(code), None) => (code.unwrap_or(0), "returned exit code"),
     };
     // As in the official runtime, an error message fails the call whatever the code.
-    match (guest_message, code) {
-        (Some(message), code) => Err(XtismError::Plugin { code, message }),
-        (None, 0) => Ok(state.extism.kernel.output),
-        (None, code) if handle != 0 => Err(XtismError::Plugin {
+    let error = match (guest_message, code) {
+        (Some(message), code) => XtismError::Plugin { code, message },
+        (None, 0) => return Ok(state.extism.kernel.output),
+        (None, code) if handle != 0 => XtismError::Plugin {
             code,
             message: format!(
                 "{name} {verb} {code}; its error handle {handle} is not an allocated block"
             ),
-        }),
-        (None, code) => Err(XtismError::Plugin {
+        },
+        (None, code) => XtismError::Plugin {
             code,
             message: format!("{name} {verb} {code}"),
-        }),
-    }
+        },
+    };
+    Err(CallFailure { error, code })
 }

@@ -20,7 +20,11 @@ pub struct Plugin<P: EngineProvider = NoDefaultEngine> {
     pub(super) compiled: CompiledPlugin,
     pub(super) cancel: Arc<CancelState>,
     pub(super) instance: Option<Box<dyn Instance>>,
-    /// The instance id, shown in logs.
+    /// The plug-in's id (a random v4 UUID per instance), as the official `Plugin::id`: it
+    /// names the plug-in in logs, and host functions see it as [`CurrentPlugin::id`]. A new
+    /// value assigned here reaches them from the next call on.
+    ///
+    /// [`CurrentPlugin::id`]: crate::CurrentPlugin::id
     pub id: uuid::Uuid,
     parked: Option<PluginState>,
     pub(super) initialized: bool,
@@ -121,20 +125,30 @@ impl<P: EngineProvider> Plugin<P> {
         Ok(())
     }
 
-    /// A handle that stops this plug-in's running call from another thread. It fails with
-    /// [`XtismError::Unsupported`] on an engine that cannot interrupt a call.
-    pub fn cancel_handle(&self) -> Result<CancelHandle, Error> {
+    /// A handle that stops this plug-in's running call from another thread, as the official
+    /// `Plugin::cancel_handle`. Every plug-in has one; on an engine that cannot interrupt a
+    /// call, [`CancelHandle::cancel`] fails with [`XtismError::Unsupported`].
+    pub fn cancel_handle(&self) -> CancelHandle {
         let engine = &self.compiled.inner.engine;
-        if !engine.capabilities().cancel {
-            return Err(XtismError::Unsupported {
-                engine: engine.name(),
-                feature: "cancelling a call".into(),
-            }
-            .into());
-        }
-        Ok(CancelHandle {
+        CancelHandle {
             state: Arc::clone(&self.cancel),
-        })
+            id: self.id,
+            engine: engine.name(),
+            supported: engine.capabilities().cancel,
+        }
+    }
+
+    /// Whether the plug-in runs with a WASI context: it was built with
+    /// [`with_wasi(true)`](PluginBuilder::with_wasi) (or `Plugin::new(.., true)`) and one of
+    /// its modules imports WASI. The official `Plugin::has_wasi` reports the builder's flag
+    /// alone; xtism gives no WASI context to a plug-in that imports none, so this is `false`
+    /// there (no guest code could tell the difference).
+    pub fn has_wasi(&self) -> bool {
+        #[cfg(feature = "wasi")]
+        let wasi = self.compiled.inner.wasi.is_some();
+        #[cfg(not(feature = "wasi"))]
+        let wasi = false;
+        wasi
     }
 
     /// Fuel used by the last call, when a fuel limit is set.
