@@ -32,6 +32,11 @@ pub struct MemoryOptions {
 }
 
 impl MemoryOptions {
+    /// No limits: every field unset (the official crate's `MemoryOptions::new`).
+    pub fn new() -> Self {
+        Self::default()
+    }
+
     /// Sets [`max_pages`](MemoryOptions::max_pages).
     pub fn with_max_pages(mut self, pages: u32) -> Self {
         self.max_pages = Some(pages);
@@ -174,15 +179,20 @@ impl Manifest {
         self
     }
 
-    /// Allows HTTP requests to more host patterns (added to any already
-    /// allowed). Even with an empty iterator, `allowed_hosts` becomes `Some`.
+    /// Allows HTTP requests to exactly these host patterns, replacing any allowed before,
+    /// as the official crate's `with_allowed_hosts` does. An empty iterator allows none.
     pub fn with_allowed_hosts(
         mut self,
         hosts: impl IntoIterator<Item = impl Into<String>>,
     ) -> Self {
-        self.allowed_hosts
-            .get_or_insert_with(Vec::new)
-            .extend(hosts.into_iter().map(Into::into));
+        self.allowed_hosts = Some(hosts.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// Allows no HTTP request at all (`allowed_hosts` empty), as the official crate's
+    /// `disallow_all_hosts`.
+    pub fn disallow_all_hosts(mut self) -> Self {
+        self.allowed_hosts = Some(Vec::new());
         self
     }
 
@@ -192,6 +202,22 @@ impl Manifest {
         self.allowed_paths
             .get_or_insert_with(BTreeMap::new)
             .insert(host.into(), guest.as_ref().to_path_buf());
+        self
+    }
+
+    /// Maps exactly these host paths to guest paths, replacing any mapped before, as the
+    /// official crate's `with_allowed_paths` does (see
+    /// [`with_allowed_path`](Self::with_allowed_path)).
+    pub fn with_allowed_paths(
+        mut self,
+        paths: impl IntoIterator<Item = (impl Into<String>, impl AsRef<Path>)>,
+    ) -> Self {
+        self.allowed_paths = Some(
+            paths
+                .into_iter()
+                .map(|(host, guest)| (host.into(), guest.as_ref().to_path_buf()))
+                .collect(),
+        );
         self
     }
 

@@ -86,6 +86,17 @@ impl<'de> Deserialize<'de> for DataBytes {
                 Ok(DataBytes(v))
             }
 
+            // The official runtime also reads `{"ptr": .., "len": ..}`, an address in the
+            // host's own memory. A manifest may come from anywhere, so it never names host
+            // memory here (the README's differences).
+            fn visit_map<A: de::MapAccess<'de>>(self, _map: A) -> Result<DataBytes, A::Error> {
+                Err(de::Error::custom(
+                    "`data` is an object (the official runtime's {\"ptr\", \"len\"}, a host \
+                     memory address), which xtism does not read from a manifest: give the bytes \
+                     as a base64 string or an array",
+                ))
+            }
+
             fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<DataBytes, A::Error> {
                 let mut bytes = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(1 << 20));
                 while let Some(b) = seq.next_element::<u8>()? {

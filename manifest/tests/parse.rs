@@ -234,6 +234,12 @@ fn bad_data_is_rejected() {
 }
 
 #[test]
+fn a_host_address_is_never_read_from_a_manifest() {
+    let e = json_error(r#"{"wasm": [{"data": {"ptr": 4096, "len": 8}}]}"#);
+    assert!(e.contains("host memory address"), "{e}");
+}
+
+#[test]
 fn unknown_fields_are_named_in_json_errors() {
     let e = json_error(r#"{"wasm": [], "bogus_top": 1}"#);
     assert!(e.contains("unknown field `bogus_top`"), "{e}");
@@ -301,6 +307,7 @@ fn builders() {
         .with_config([("k2", "v2")])
         .with_allowed_host("a.example.com")
         .with_allowed_hosts(["b.example.com", "c.example.com"])
+        .with_allowed_host("d.example.com")
         .with_allowed_path("ro:/host", "/guest")
         .with_allowed_path("/rw".to_string(), PathBuf::from("/data"))
         .with_timeout(Duration::from_millis(1500));
@@ -316,7 +323,11 @@ fn builders() {
     }
     assert_eq!(m.memory.max_pages, Some(3));
     assert_eq!(m.config.len(), 2);
-    assert_eq!(m.allowed_hosts.as_ref().unwrap().len(), 3);
+    assert_eq!(
+        m.allowed_hosts.as_deref().unwrap(),
+        ["b.example.com", "c.example.com", "d.example.com"],
+        "with_allowed_hosts replaces, as the official crate's does"
+    );
     assert_eq!(m.timeout_ms, Some(1500));
     assert_eq!(m.timeout(), Some(Duration::from_millis(1500)));
     assert_eq!(
@@ -408,4 +419,26 @@ fn validate_rejects_bad_names_and_hashes() {
     let upper = WASM_SHA256.to_ascii_uppercase();
     let m = Manifest::new([Wasm::data(WASM_BYTES).with_hash(upper)]);
     assert_eq!(m.validate().unwrap(), ["main"]);
+}
+
+#[test]
+fn setters_of_whole_lists_replace_them() {
+    let m = Manifest::new([Wasm::data(vec![0u8])])
+        .with_allowed_host("a.example.com")
+        .disallow_all_hosts();
+    assert_eq!(m.allowed_hosts, Some(Vec::new()));
+    let m = Manifest::new([Wasm::data(vec![0u8])])
+        .with_allowed_path("/old", "/o")
+        .with_allowed_paths([("/new", "/n")]);
+    let paths = m.allowed_paths.unwrap();
+    assert_eq!(paths.len(), 1);
+    assert_eq!(paths["/new"], PathBuf::from("/n"));
+}
+
+#[test]
+fn memory_options_new_sets_no_limit() {
+    let options = MemoryOptions::new();
+    assert_eq!(options, MemoryOptions::default());
+    assert!(options.is_empty());
+    assert_eq!(options.with_max_pages(4).max_pages, Some(4));
 }
