@@ -57,7 +57,7 @@ impl fmt::Debug for Function {
         write!(
             f,
             "Function({}::{} {})",
-            self.namespace(),
+            self.import_module(),
             self.name,
             self.ty
         )
@@ -107,9 +107,15 @@ impl Function {
         &self.name
     }
 
-    /// The import namespace (default `extism:host/user`).
-    pub fn namespace(&self) -> &str {
-        self.namespace.as_deref().unwrap_or(EXTISM_USER_MODULE)
+    /// The import namespace set with [`with_namespace`](Self::with_namespace), if one was
+    /// (the official `Function::namespace`); `None` means `extism:host/user`.
+    pub fn namespace(&self) -> Option<&str> {
+        self.namespace.as_deref()
+    }
+
+    /// The module the function is imported from: its namespace, else `extism:host/user`.
+    pub fn import_module(&self) -> &str {
+        self.namespace().unwrap_or(EXTISM_USER_MODULE)
     }
 
     /// The parameter types, as the official `Function::params`.
@@ -433,6 +439,12 @@ impl CurrentPlugin<'_> {
     /// passed (the call then stops when the host function returns).
     pub fn time_remaining(&mut self) -> Option<Duration> {
         self.host.state().time_left()
+    }
+
+    /// The manifest the plug-in was built from, with the builder's config merged into its
+    /// `config` (the official `CurrentPlugin::manifest`).
+    pub fn manifest(&mut self) -> &xtism_manifest::Manifest {
+        &self.host.state().extism.manifest
     }
 
     /// The kernel memory and the plug-in state, shared.

@@ -191,6 +191,8 @@ pub(crate) struct ExtismState {
     pub(crate) config: BTreeMap<String, String>,
     pub(crate) limits: Limits,
     pub(crate) id: uuid::Uuid,
+    /// The manifest the plug-in was built from, its config merged with the builder's.
+    pub(crate) manifest: Arc<xtism_manifest::Manifest>,
     pub(crate) host_context: Option<Box<dyn Any + Send>>,
     /// What the plug-in's HTTP requests may do, and the last response's status and headers.
     pub(crate) http: crate::http::HttpState,
@@ -228,6 +230,7 @@ impl PluginState {
                 config,
                 limits,
                 id,
+                manifest: Arc::default(),
                 host_context: None,
                 http: Default::default(),
                 #[cfg(feature = "wasi")]

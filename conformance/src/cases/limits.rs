@@ -71,7 +71,8 @@ fn fuel_limit(engine: &'static str) {
     for _ in 0..3 {
         still_works(&mut p);
     }
-    // Start functions (every AssemblyScript plug-in has one) run outside the budget.
+    // Start functions (every AssemblyScript plug-in has one) run before the first call on a
+    // budget of their own, here as large as a call's.
     let wasm = plugin("as/count_vowels.wasm");
     let mut p = builder(engine, &wasm)
         .with_fuel_limit(10_000_000)
@@ -79,6 +80,60 @@ fn fuel_limit(engine: &'static str) {
         .unwrap();
     let out: String = p.call("count_vowels", "Hello, World!").unwrap();
     assert_eq!(out, r#"{"count":3,"total":3,"vowels":"aeiouAEIOU"}"#);
+}
+
+/// A start function and `_initialize` that each burn the same loop as the export `burn`.
+const TWO_INITIALIZERS: &str = r#"(module
+  (func $burn (local $i i32)
+    (loop $l
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br_if $l (i32.lt_u (local.get $i) (i32.const 20000)))))
+  (start $burn)
+  (func (export "_initialize") (call $burn))
+  (func (export "burn") (result i32) (call $burn) (i32.const 0))
+  (func (export "run") (result i32) (i32.const 0)))"#;
+
+#[case(needs = fuel)]
+fn initialization_fuel_is_one_budget(engine: &'static str) {
+    if !caps(engine).fuel {
+        return;
+    }
+    // As in the official runtime, an initialization budget needs a call budget.
+    let err = builder(engine, TWO_INITIALIZERS.as_bytes())
+        .with_initialization_fuel_limit(1_000)
+        .compile()
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "an initialization fuel limit requires a call fuel limit"
+    );
+    // What one run of the loop costs on this engine, measured as a call.
+    let mut p = builder(engine, TWO_INITIALIZERS.as_bytes())
+        .with_fuel_limit(10_000_000)
+        .build()
+        .unwrap();
+    let _: &[u8] = p.call("burn", "").unwrap();
+    let one = p.fuel_consumed().expect("fuel is reported");
+    assert!(one > 20_000, "{one}");
+    // Two initializers of that cost: a budget for one and a half fails the first call
+    // (the second initializer gets what the first left), one for two and a half does not.
+    let with_budget = |budget: u64| {
+        builder(engine, TWO_INITIALIZERS.as_bytes())
+            .with_fuel_limit(10_000_000)
+            .with_initialization_fuel_limit(budget)
+            .build()
+            .unwrap()
+    };
+    let mut short = with_budget(one * 3 / 2);
+    expect_err(short.call("run", ""), ErrorKind::OutOfFuel, "fuel");
+    let mut enough = with_budget(one * 5 / 2);
+    let _: &[u8] = enough.call("run", "").unwrap();
+    // Without one, initialization gets the call's budget.
+    let mut small_calls = builder(engine, TWO_INITIALIZERS.as_bytes())
+        .with_fuel_limit(one / 2)
+        .build()
+        .unwrap();
+    expect_err(small_calls.call("run", ""), ErrorKind::OutOfFuel, "fuel");
 }
 
 #[case(needs = timeout)]

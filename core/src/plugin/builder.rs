@@ -31,7 +31,8 @@ use crate::state::{DEFAULT_MAX_VAR_BYTES, Limits};
 /// The most 64 KiB pages a 32-bit Wasm memory can have.
 const MAX_PAGES: u32 = 65_536;
 
-/// Builds a [`Plugin`] or a [`CompiledPlugin`].
+/// Builds a [`Plugin`] or a [`CompiledPlugin`]. Cloning it clones its options, its Wasm
+/// source and its host functions (which share their callbacks and user data).
 pub struct PluginBuilder<'a, P: EngineProvider = NoDefaultEngine> {
     source: WasmInput<'a>,
     engine: Option<Arc<dyn Engine>>,
@@ -45,12 +46,40 @@ pub struct PluginBuilder<'a, P: EngineProvider = NoDefaultEngine> {
     config: BTreeMap<String, String>,
     timeout: Option<Duration>,
     fuel: Option<u64>,
+    initialization_fuel: Option<u64>,
     max_pages: Option<u32>,
     max_var_bytes: Option<u64>,
     cache: CacheSetting,
     debug: DebugOptions,
     http: HttpSettings,
     provider: PhantomData<fn() -> P>,
+}
+
+// By hand: a derive would ask `P: Clone` of the engine provider, a marker type.
+impl<P: EngineProvider> Clone for PluginBuilder<'_, P> {
+    fn clone(&self) -> Self {
+        PluginBuilder {
+            source: self.source.clone(),
+            engine: self.engine.clone(),
+            functions: self.functions.clone(),
+            wasi: self.wasi,
+            allowed_paths: self.allowed_paths.clone(),
+            #[cfg(feature = "wasi")]
+            wasi_stdout: self.wasi_stdout.clone(),
+            #[cfg(feature = "wasi")]
+            wasi_stderr: self.wasi_stderr.clone(),
+            config: self.config.clone(),
+            timeout: self.timeout,
+            fuel: self.fuel,
+            initialization_fuel: self.initialization_fuel,
+            max_pages: self.max_pages,
+            max_var_bytes: self.max_var_bytes,
+            cache: self.cache.clone(),
+            debug: self.debug.clone(),
+            http: self.http.clone(),
+            provider: PhantomData,
+        }
+    }
 }
 
 impl<'a, P: EngineProvider> PluginBuilder<'a, P> {
@@ -69,6 +98,7 @@ impl<'a, P: EngineProvider> PluginBuilder<'a, P> {
             config: BTreeMap::new(),
             timeout: None,
             fuel: None,
+            initialization_fuel: None,
             max_pages: None,
             max_var_bytes: None,
             cache: CacheSetting::Default,
@@ -188,6 +218,21 @@ impl<'a, P: EngineProvider> PluginBuilder<'a, P> {
         self
     }
 
+    /// Gives the plug-in's initialization (its deferred start function, `_initialize`,
+    /// `__wasm_call_ctors`, `hs_init`, run before its first call) one budget of `fuel`
+    /// units for all of it, instead of the call's budget (the official runtime's
+    /// `with_initialization_fuel_limit`).
+    ///
+    /// # Errors
+    ///
+    /// Building fails with [`XtismError::Invalid`] (text `an initialization fuel limit
+    /// requires a call fuel limit`, the official runtime's) unless
+    /// [`with_fuel_limit`](Self::with_fuel_limit) is set too.
+    pub fn with_initialization_fuel_limit(mut self, fuel: u64) -> Self {
+        self.initialization_fuel = Some(fuel);
+        self
+    }
+
     /// Caps every linear memory at `pages` (overrides the manifest's `memory.max_pages`).
     pub fn with_memory_max(mut self, pages: u32) -> Self {
         self.max_pages = Some(pages);
@@ -255,6 +300,33 @@ impl<'a, P: EngineProvider> PluginBuilder<'a, P> {
         self
     }
 
+    /// Writes the plug-in's exported memory to `path` when a call fails (the official
+    /// runtime's `with_memdump`; [`DebugOptions::memdump`]).
+    pub fn with_memdump(mut self, path: impl Into<PathBuf>) -> Self {
+        self.debug = self.debug.explicit();
+        self.debug.memdump = Some(path.into());
+        self
+    }
+
+    /// Emits debug info in compiled code for native debuggers (the official runtime's
+    /// `with_debug_info`). Building fails with `Unsupported` on an engine without the
+    /// `debug_info` capability (wasmi).
+    pub fn with_debug_info(mut self) -> Self {
+        self.debug = self.debug.explicit();
+        self.debug.debug_info = true;
+        self
+    }
+
+    /// Emits what the native profiler `profiling` needs (the official runtime's
+    /// `with_profiling_strategy`, which takes wasmtime's `ProfilingStrategy`; xtism's
+    /// [`Profiling`](crate::engine::Profiling) names the same profilers on every engine).
+    /// Building fails with `Unsupported` on an engine without the `profiling` capability.
+    pub fn with_profiling_strategy(mut self, profiling: crate::engine::Profiling) -> Self {
+        self.debug = self.debug.explicit();
+        self.debug.profiling = profiling;
+        self
+    }
+
     /// Compiles and links the plug-in without instantiating it.
     pub fn compile(self) -> Result<CompiledPlugin, Error> {
         Ok(self.compile_typed()?)
@@ -294,6 +366,11 @@ impl<'a, P: EngineProvider> PluginBuilder<'a, P> {
                 feature: "timeouts".into(),
             });
         }
+        if self.initialization_fuel.is_some() && self.fuel.is_none() {
+            return Err(XtismError::Invalid(
+                "an initialization fuel limit requires a call fuel limit".into(),
+            ));
+        }
         if self.fuel.is_some() && !caps.fuel {
             return Err(XtismError::Unsupported {
                 engine: engine.name(),
@@ -310,8 +387,8 @@ impl<'a, P: EngineProvider> PluginBuilder<'a, P> {
             debug_info: debug.debug_info,
             profiling: debug.profiling,
         };
-        let mut config = manifest.config.clone();
-        config.extend(self.config);
+        manifest.config.extend(self.config);
+        let config = manifest.config.clone();
         let limits = Limits {
             max_var_bytes: self
                 .max_var_bytes
@@ -408,6 +485,8 @@ impl<'a, P: EngineProvider> PluginBuilder<'a, P> {
                 config,
                 limits,
                 fuel: self.fuel,
+                initialization_fuel: self.initialization_fuel.or(self.fuel),
+                manifest: Arc::new(manifest),
                 timeout,
                 memdump: debug.memdump,
                 http,

@@ -32,6 +32,12 @@ pub(super) struct CompiledInner {
     pub(super) config: BTreeMap<String, String>,
     pub(super) limits: Limits,
     pub(super) fuel: Option<u64>,
+    /// The one budget of the plug-in's initialization: the builder's initialization fuel,
+    /// else the call's.
+    pub(super) initialization_fuel: Option<u64>,
+    /// The manifest it was built from, its config merged with the builder's (for
+    /// [`CurrentPlugin::manifest`](crate::CurrentPlugin::manifest)).
+    pub(super) manifest: Arc<xtism_manifest::Manifest>,
     pub(super) timeout: Option<Duration>,
     pub(super) memdump: Option<PathBuf>,
     pub(super) http: Arc<HttpOptions>,

@@ -40,6 +40,12 @@ impl DebugOptions {
         }
     }
 
+    /// These switches as asked for explicitly (by the builder): a missing one is refused.
+    pub(super) fn explicit(mut self) -> DebugOptions {
+        self.from_env = false;
+        self
+    }
+
     /// Keeps the switches the engine supports. A missing one is an error when asked for
     /// explicitly; from the environment it is dropped with one line on stderr per engine
     /// and switch.

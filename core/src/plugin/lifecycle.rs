@@ -62,6 +62,7 @@ impl<P: EngineProvider> Plugin<P> {
         let mut state =
             PluginState::new(id, inner.config.clone(), inner.limits, Arc::clone(&cancel));
         state.extism.http = HttpState::new(Arc::clone(&inner.http));
+        state.extism.manifest = Arc::clone(&inner.manifest);
         compiled.fresh_wasi(&mut state)?;
         let mut instance = inner
             .linked
@@ -196,17 +197,28 @@ impl<P: EngineProvider> Plugin<P> {
     }
 
     /// Runs the deferred start function and the guest runtime's initializers once, under
-    /// the first call's limits. When one fails, the next call starts from a fresh instance.
+    /// the first call's deadline and cancellation, with one fuel budget for all of them
+    /// (the initialization fuel, else the call's). When one fails, the next call starts
+    /// from a fresh instance.
     pub(super) fn initialize(&mut self, limits: &CallLimits) -> Result<(), XtismError> {
         let compiled = Arc::clone(&self.compiled.inner);
         let main = compiled.modules - 1;
+        let mut limits = CallLimits {
+            fuel: compiled.initialization_fuel,
+            deadline: limits.deadline,
+            cancel: limits.cancel.clone(),
+        };
         for step in &compiled.init {
             let instance = self.instance()?;
             let result = if step.module == main {
-                instance.call(step.name, limits)
+                instance.call(step.name, &limits)
             } else {
-                instance.call_in_module(step.module, step.name, limits)
+                instance.call_in_module(step.module, step.name, &limits)
             };
+            // What the step used comes out of the budget the next one gets.
+            if let (Some(left), Some(used)) = (limits.fuel, instance.fuel_consumed()) {
+                limits.fuel = Some(left.saturating_sub(used));
+            }
             let state = instance.state();
             let pending = state.pending_error.take();
             // WASI `proc_exit(0)` ends the step successfully, another code fails it.

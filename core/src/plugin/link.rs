@@ -78,7 +78,7 @@ pub(super) fn plan_links(
                 .iter()
                 // The last of several functions with one name wins, as in the official
                 // runtime (whose linker allows shadowing).
-                .rposition(|f| f.namespace() == import.module && f.name() == import.name)
+                .rposition(|f| f.import_module() == import.module && f.name() == import.name)
             {
                 check(functions[index].ty())?;
                 ImportSource::Function(index)
