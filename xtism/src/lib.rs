@@ -31,6 +31,8 @@
 
 use std::sync::Arc;
 
+mod typed_plugin;
+
 pub use xtism_core::{
     BoxError, CACHE_DIR_ENV, CacheSetting, CancelHandle, Capabilities, CompileOptions,
     CompiledPlugin, CurrentPlugin, DEFAULT_MAX_HTTP_RESPONSE_BYTES, DEFAULT_MAX_VAR_BYTES,
@@ -68,6 +70,13 @@ macro_rules! shared_engine {
         static ENGINE: std::sync::OnceLock<Arc<dyn Engine>> = std::sync::OnceLock::new();
         Ok(Arc::clone(ENGINE.get_or_init(|| Arc::new($make))))
     }};
+}
+
+/// The version, e.g. `1.41.0+xtism.0.1.0`: the Extism API version implemented, then xtism's
+/// own as build metadata, as libxtism's `extism_version` gives it (the official crate's
+/// string is its own version, ending in a NUL byte for C; this one has none).
+pub fn extism_version() -> &'static str {
+    concat!("1.41.0+xtism.", env!("CARGO_PKG_VERSION"))
 }
 
 /// Environment variable naming the default engine.
