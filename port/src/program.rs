@@ -1,0 +1,483 @@
+//! A host program written against the official `extism` crate's API. Only the next line
+//! would differ in a program for the official runtime (`use extism::*;`); with the
+//! `official` feature, `xtism` names that crate and this file builds unchanged.
+use xtism::*;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::{bail, ensure};
+use serde::{Deserialize, Serialize};
+
+/// A plug-in that never returns, for timeouts, cancellation and fuel.
+const SPIN: &str = r#"(module
+  (func (export "spin") (result i32) (loop (br 0)) (i32.const 0))
+  (func (export "quick") (result i32) (i32.const 0)))"#;
+
+/// What `count_vowels` outputs.
+#[derive(Debug, Deserialize, Serialize, PartialEq)]
+struct Count {
+    count: u64,
+    total: u64,
+    vowels: String,
+}
+
+typed_plugin!(CountVowels {
+    count_vowels(&str) -> Json<Count>;
+});
+
+host_fn!(hello_world(greeting: String; name: String) -> String {
+    let greeting = greeting.get()?;
+    let greeting = greeting.lock().unwrap();
+    Ok(format!("{greeting} {name}"))
+});
+
+host_fn!(host_reflect(data: Vec<u8>) -> Vec<u8> { Ok(data) });
+
+/// The corpus of plug-ins the program loads, in `conformance/plugins`.
+pub struct Corpus(pub PathBuf);
+
+impl Corpus {
+    fn wasm(&self, name: &str) -> Result<Vec<u8>, Error> {
+        let path = self.0.join(name);
+        std::fs::read(&path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+    }
+}
+
+/// How many parts [`run`] runs.
+pub const PARTS: usize = 15;
+
+/// Runs every part of the program; each returns an error saying what differed.
+///
+/// # Errors
+///
+/// The first part that fails, named.
+pub fn run(corpus: &Corpus, scratch: &Path) -> Result<Vec<&'static str>, Error> {
+    type Part = fn(&Corpus, &Path) -> Result<(), Error>;
+    let parts: [(&'static str, Part); PARTS] = [
+        ("calls and conversions", calls_and_conversions),
+        ("manifest and config", manifest_and_config),
+        ("vars and reset", vars_and_reset),
+        ("host functions", host_functions),
+        ("host context", host_context),
+        ("typed plug-in", typed_plugin),
+        ("compiled plug-ins", compiled_plugins),
+        ("errors", errors),
+        ("timeouts and cancellation", timeouts_and_cancellation),
+        ("fuel", fuel),
+        ("memory limit", memory_limit),
+        ("pool", pool),
+        ("wasi", wasi),
+        ("logging and version", logging_and_version),
+        ("builder options", builder_options),
+    ];
+    let mut done = Vec::new();
+    for (name, part) in parts {
+        part(corpus, scratch).map_err(|e| e.context(format!("part {name:?}")))?;
+        done.push(name);
+    }
+    Ok(done)
+}
+
+fn calls_and_conversions(corpus: &Corpus, _: &Path) -> Result<(), Error> {
+    let mut plugin = Plugin::new(corpus.wasm("c/echo.wasm")?, [], false)?;
+    ensure!(plugin.function_exists("echo"));
+    ensure!(!plugin.function_exists("nope"));
+    let out: &str = plugin.call("echo", "borrowed")?;
+    ensure!(out == "borrowed");
+    let out: String = plugin.call("echo", String::from("owned"))?;
+    ensure!(out == "owned");
+    let out: Vec<u8> = plugin.call("echo", vec![0u8, 1, 2, 255])?;
+    ensure!(out == [0, 1, 2, 255]);
+    let out: &[u8] = plugin.call("echo", b"bytes")?;
+    ensure!(out == b"bytes");
+    let Json(back): Json<Count> = plugin.call(
+        "echo",
+        Json(Count {
+            count: 1,
+            total: 2,
+            vowels: "e".into(),
+        }),
+    )?;
+    ensure!(back.total == 2);
+    let sum: String = plugin.call("sum_bytes", "abc")?;
+    ensure!(sum == "294");
+    let _: () = plugin.call("echo", ())?;
+    ensure!(!plugin.has_wasi());
+    let id = plugin.id;
+    ensure!(!id.is_nil());
+    Ok(())
+}
+
+fn manifest_and_config(corpus: &Corpus, _: &Path) -> Result<(), Error> {
+    let manifest = Manifest::new([Wasm::data(corpus.wasm("as/count_vowels.wasm")?)])
+        .with_config_key("vowels", "o")
+        .with_memory_max(64);
+    let mut plugin = Plugin::new(&manifest, [], false)?;
+    let Json(count): Json<Count> = plugin.call("count_vowels", "Hello, World!")?;
+    ensure!(count.count == 2 && count.vowels == "o", "{count:?}");
+    let file = Manifest::new([Wasm::file(corpus.0.join("as/count_vowels.wasm"))]);
+    let mut plugin = PluginBuilder::new(file).build()?;
+    let Json(count): Json<Count> = plugin.call("count_vowels", "aaa")?;
+    ensure!(count.count == 3, "{count:?}");
+    Ok(())
+}
+
+fn vars_and_reset(corpus: &Corpus, _: &Path) -> Result<(), Error> {
+    let mut plugin = Plugin::new(corpus.wasm("as/count_vowels.wasm")?, [], false)?;
+    let Json(first): Json<Count> = plugin.call("count_vowels", "aa")?;
+    let Json(second): Json<Count> = plugin.call("count_vowels", "aa")?;
+    ensure!(
+        first.total == 2 && second.total == 4,
+        "{first:?} {second:?}"
+    );
+    plugin.reset()?;
+    let Json(after): Json<Count> = plugin.call("count_vowels", "aa")?;
+    ensure!(
+        after.total == 6,
+        "reset frees blocks and keeps vars: {after:?}"
+    );
+    Ok(())
+}
+
+fn host_functions(corpus: &Corpus, _: &Path) -> Result<(), Error> {
+    let greet = Function::new(
+        "hello_world",
+        [PTR],
+        [PTR],
+        UserData::new("Hi".to_string()),
+        hello_world,
+    );
+    ensure!(greet.name() == "hello_world");
+    ensure!(greet.namespace() == Some(EXTISM_USER_MODULE) || greet.namespace().is_none());
+    ensure!(greet.params() == [PTR] && greet.results() == [ValType::I64]);
+    let mut plugin = Plugin::new(corpus.wasm("as/host_fn.wasm")?, [greet], false)?;
+    let out: String = plugin.call("call_host", "Bob")?;
+    ensure!(out == "Hi Bob!", "{out}");
+
+    // The same function by hand, reading and writing blocks through `CurrentPlugin`.
+    let calls = Arc::new(Mutex::new(0u32));
+    let by_hand = Function::new(
+        "hello_world",
+        [ValType::I64],
+        [ValType::I64],
+        UserData::new(Arc::clone(&calls)),
+        |plugin: &mut CurrentPlugin,
+         inputs: &[Val],
+         outputs: &mut [Val],
+         calls: UserData<Arc<Mutex<u32>>>| {
+            *calls.get()?.lock().unwrap().lock().unwrap() += 1;
+            let handle = plugin
+                .memory_from_val(&inputs[0])
+                .ok_or_else(|| Error::msg("no block"))?;
+            let name = plugin.memory_str(handle)?.to_string();
+            let length = plugin.memory_length(handle.offset())?;
+            plugin.memory_free(handle)?;
+            let out = plugin.memory_new(format!("Hey {name} ({length})"))?;
+            outputs[0] = plugin.memory_to_val(out);
+            Ok(())
+        },
+    );
+    let mut plugin = PluginBuilder::new(corpus.wasm("as/host_fn.wasm")?)
+        .with_function_in_namespace(
+            EXTISM_USER_MODULE,
+            "unused",
+            [PTR],
+            [PTR],
+            UserData::<()>::default(),
+            |_, _, _, _| Ok(()),
+        )
+        .with_functions([by_hand])
+        .build()?;
+    let out: String = plugin.call("call_host", "Ann")?;
+    ensure!(out == "Hey Ann (3)!", "{out}");
+    ensure!(*calls.lock().unwrap() == 1);
+
+    // A host function with a typed result, through `memory_get_val`/`memory_set_val`.
+    let typed = Function::new(
+        "host_reflect",
+        [PTR],
+        [PTR],
+        UserData::<()>::default(),
+        |plugin: &mut CurrentPlugin, inputs: &[Val], outputs: &mut [Val], _: UserData<()>| {
+            let bytes: Vec<u8> = plugin.memory_get_val(&inputs[0])?;
+            plugin.memory_set_val(&mut outputs[0], bytes.to_ascii_uppercase())?;
+            Ok(())
+        },
+    );
+    let mut plugin = Plugin::new(corpus.wasm("c/reflect.wasm")?, [typed], false)?;
+    let out: String = plugin.call("reflect", "up")?;
+    ensure!(out == "UP", "{out}");
+    let reflect = Function::new(
+        "host_reflect",
+        [PTR],
+        [PTR],
+        UserData::default(),
+        host_reflect,
+    )
+    .with_namespace(EXTISM_USER_MODULE);
+    let mut plugin = Plugin::new(corpus.wasm("c/reflect.wasm")?, [reflect], false)?;
+    let out: Vec<u8> = plugin.call("reflect", vec![7u8; 1000])?;
+    ensure!(out == vec![7u8; 1000]);
+    Ok(())
+}
+
+fn host_context(corpus: &Corpus, _: &Path) -> Result<(), Error> {
+    let f = Function::new(
+        "host_reflect",
+        [PTR],
+        [PTR],
+        UserData::<()>::default(),
+        |plugin: &mut CurrentPlugin, inputs: &[Val], outputs: &mut [Val], _: UserData<()>| {
+            let suffix = plugin.host_context::<String>()?.clone();
+            let text: String = plugin.memory_get_val(&inputs[0])?;
+            plugin.memory_set_val(&mut outputs[0], format!("{text}{suffix}"))?;
+            Ok(())
+        },
+    );
+    let mut plugin = Plugin::new(corpus.wasm("c/reflect.wasm")?, [f], false)?;
+    let out: String = plugin.call_with_host_context("reflect", "a", String::from("-ctx"))?;
+    ensure!(out == "a-ctx", "{out}");
+    ensure!(
+        plugin.call::<&str, String>("reflect", "a").is_err(),
+        "no context given"
+    );
+    Ok(())
+}
+
+fn typed_plugin(corpus: &Corpus, _: &Path) -> Result<(), Error> {
+    let plugin = Plugin::new(corpus.wasm("as/count_vowels.wasm")?, [], false)?;
+    let mut typed: CountVowels = plugin.try_into()?;
+    let Json(count) = typed.count_vowels("Hello, World!")?;
+    ensure!(count.count == 3, "{count:?}");
+    let plugin: Plugin = typed.into();
+    ensure!(plugin.function_exists("count_vowels"));
+    let wrong = Plugin::new(corpus.wasm("c/echo.wasm")?, [], false)?;
+    ensure!(CountVowels::try_from(wrong).is_err());
+    Ok(())
+}
+
+fn compiled_plugins(corpus: &Corpus, _: &Path) -> Result<(), Error> {
+    let builder = PluginBuilder::new(corpus.wasm("as/count_vowels.wasm")?).with_wasi(false);
+    let compiled = CompiledPlugin::new(builder.clone())?;
+    let also = builder.compile()?;
+    let threads: Vec<_> = (0..4)
+        .map(|i| {
+            let compiled = if i % 2 == 0 { &compiled } else { &also };
+            let mut plugin = Plugin::new_from_compiled(compiled)?;
+            Ok(std::thread::spawn(move || -> Result<u64, Error> {
+                let Json(count): Json<Count> = plugin.call("count_vowels", "aeiou")?;
+                Ok(count.count)
+            }))
+        })
+        .collect::<Result<_, Error>>()?;
+    for thread in threads {
+        let count = thread
+            .join()
+            .map_err(|_| Error::msg("a thread panicked"))??;
+        ensure!(count == 5);
+    }
+    Ok(())
+}
+
+fn errors(corpus: &Corpus, _: &Path) -> Result<(), Error> {
+    let mut plugin = Plugin::new(corpus.wasm("as/errors.wasm")?, [], false)?;
+    let err = plugin.call::<&str, &str>("fail", "x").unwrap_err();
+    ensure!(
+        err.root_cause().to_string() == "failed on purpose: x",
+        "{err:#}"
+    );
+    ensure!(err.chain().count() >= 1);
+    match plugin.call_get_error_code::<&str, &str>("fail", "y") {
+        Err((err, code)) => ensure!(code == 1, "{err}: code {code}"),
+        Ok(out) => bail!("fail returned {out:?}"),
+    }
+    ensure!(plugin.call::<&str, &str>("nope", "").is_err());
+
+    // A host function that sets the plug-in's error, then fails or returns.
+    fn set_then_fail(
+        plugin: &mut CurrentPlugin,
+        _: &[Val],
+        _: &mut [Val],
+        _: UserData<()>,
+    ) -> Result<(), Error> {
+        plugin.set_error("TEST")?;
+        bail!("Error");
+    }
+    fn set_then_return(
+        plugin: &mut CurrentPlugin,
+        inputs: &[Val],
+        outputs: &mut [Val],
+        _: UserData<()>,
+    ) -> Result<(), Error> {
+        let (offset, length) = plugin.set_error("TEST")?;
+        ensure!(offset != 0 && length == 4);
+        outputs[0] = inputs[0];
+        Ok(())
+    }
+    for f in [
+        Function::new(
+            "hello_world",
+            [PTR],
+            [PTR],
+            UserData::default(),
+            set_then_fail,
+        ),
+        Function::new(
+            "hello_world",
+            [PTR],
+            [PTR],
+            UserData::default(),
+            set_then_return,
+        ),
+    ] {
+        let mut plugin = Plugin::new(corpus.wasm("as/host_fn.wasm")?, [f], false)?;
+        let output: Result<String, Error> = plugin.call("call_host", "Bob");
+        let err = output
+            .err()
+            .ok_or_else(|| Error::msg("the call succeeded"))?;
+        ensure!(err.root_cause().to_string() == "TEST", "{err:#}");
+    }
+    Ok(())
+}
+
+fn timeouts_and_cancellation(_: &Corpus, _: &Path) -> Result<(), Error> {
+    let manifest =
+        Manifest::new([Wasm::data(SPIN.as_bytes())]).with_timeout(Duration::from_millis(50));
+    let mut plugin = Plugin::new(&manifest, [], false)?;
+    let output: Result<&[u8], Error> = plugin.call("spin", "");
+    let err = output.err().ok_or_else(|| Error::msg("spin returned"))?;
+    ensure!(err.root_cause().to_string() == "timeout", "{err:#}");
+    let _: &[u8] = plugin.call("quick", "")?;
+
+    let mut plugin = PluginBuilder::new(SPIN.as_bytes()).build()?;
+    let handle = plugin.cancel_handle();
+    let canceller = {
+        let handle = handle.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(50));
+            handle.cancel()
+        })
+    };
+    let output: Result<&[u8], Error> = plugin.call("spin", "");
+    canceller
+        .join()
+        .map_err(|_| Error::msg("the canceller panicked"))??;
+    ensure!(output.is_err(), "a cancelled call fails");
+    let _: &[u8] = plugin.call("quick", "")?;
+    handle.cancel()?;
+    Ok(())
+}
+
+fn fuel(_: &Corpus, _: &Path) -> Result<(), Error> {
+    let mut plugin = PluginBuilder::new(SPIN.as_bytes())
+        .with_fuel_limit(10_000)
+        .with_initialization_fuel_limit(1_000_000)
+        .build()?;
+    let output: Result<&[u8], Error> = plugin.call("spin", "");
+    let err = output.err().ok_or_else(|| Error::msg("spin returned"))?;
+    ensure!(
+        err.chain().any(|cause| cause.to_string().contains("fuel")),
+        "{err:#}"
+    );
+    let _: &[u8] = plugin.call("quick", "")?;
+    ensure!(plugin.fuel_consumed().is_some());
+    let refused = PluginBuilder::new(SPIN.as_bytes())
+        .with_initialization_fuel_limit(10)
+        .compile();
+    let err = refused.err().ok_or_else(|| Error::msg("compiled"))?;
+    ensure!(err.to_string() == "an initialization fuel limit requires a call fuel limit");
+    Ok(())
+}
+
+fn memory_limit(corpus: &Corpus, _: &Path) -> Result<(), Error> {
+    let manifest = Manifest::new([Wasm::data(corpus.wasm("c/echo.wasm")?)]).with_memory_max(20);
+    let mut plugin = Plugin::new(&manifest, [], false)?;
+    let output: Result<Vec<u8>, Error> = plugin.call("echo", vec![b'a'; 4 << 20]);
+    let err = output
+        .err()
+        .ok_or_else(|| Error::msg("4 MiB fit in 20 pages"))?;
+    ensure!(err.root_cause().to_string() == "oom", "{err:#}");
+    let out: String = plugin.call("echo", "small")?;
+    ensure!(out == "small");
+    Ok(())
+}
+
+fn pool(corpus: &Corpus, _: &Path) -> Result<(), Error> {
+    let wasm = corpus.wasm("as/count_vowels.wasm")?;
+    let pool: Pool = PoolBuilder::new()
+        .with_max_instances(2)
+        .build(move || PluginBuilder::new(wasm.clone()).build());
+    let threads: Vec<_> = (0..6)
+        .map(|_| {
+            let pool = pool.clone();
+            std::thread::spawn(move || -> Result<(), Error> {
+                let mut plugin = pool
+                    .get(Duration::from_secs(10))?
+                    .ok_or_else(|| Error::msg("no instance in 10 s"))?;
+                let Json(count): Json<Count> = plugin.call("count_vowels", "abc")?;
+                ensure!(count.count == 1);
+                ensure!(!plugin.id().is_nil());
+                Ok(())
+            })
+        })
+        .collect();
+    for thread in threads {
+        thread
+            .join()
+            .map_err(|_| Error::msg("a thread panicked"))??;
+    }
+    ensure!(pool.count() <= 2, "{}", pool.count());
+    ensure!(pool.function_exists("count_vowels", Duration::from_secs(1))?);
+    ensure!(!pool.function_exists("nope", Duration::from_secs(1))?);
+    let total = pool.with_plugin(Duration::from_secs(1), |plugin| {
+        let Json(count): Json<Count> = plugin.call("count_vowels", "e")?;
+        Ok(count.count)
+    })?;
+    ensure!(total == Some(1));
+    let default_pool = Pool::new(|| Plugin::new(SPIN.as_bytes(), [], false));
+    let held: PoolPlugin = default_pool
+        .get(Duration::from_secs(1))?
+        .ok_or_else(|| Error::msg("no instance"))?;
+    drop(held);
+    ensure!(default_pool.count() == 1);
+    Ok(())
+}
+
+fn wasi(corpus: &Corpus, scratch: &Path) -> Result<(), Error> {
+    std::fs::create_dir_all(scratch)?;
+    std::fs::write(scratch.join("note.txt"), "Hello, WASI!")?;
+    let manifest = Manifest::new([Wasm::data(corpus.wasm("c/wasi.wasm")?)])
+        .with_allowed_path(scratch.display().to_string(), "/sb");
+    let mut plugin = Plugin::new(&manifest, [], true)?;
+    ensure!(plugin.has_wasi());
+    let text: String = plugin.call("read_file", "/sb/note.txt")?;
+    ensure!(text == "Hello, WASI!", "{text}");
+    let ctors: String = plugin.call("ctor_count", "")?;
+    ensure!(ctors == "ctors=1", "{ctors}");
+    Ok(())
+}
+
+fn logging_and_version(_: &Corpus, _: &Path) -> Result<(), Error> {
+    let version = extism_version();
+    ensure!(!version.is_empty());
+    // Once per process; a second install is refused by both runtimes.
+    let _ = set_log_callback(|_line: &str| {}, "error");
+    Ok(())
+}
+
+fn builder_options(corpus: &Corpus, scratch: &Path) -> Result<(), Error> {
+    let dump = scratch.join("memdump.bin");
+    let mut plugin = PluginBuilder::new(corpus.wasm("as/errors.wasm")?)
+        .with_wasi(false)
+        .with_cache_disabled()
+        .with_memdump(&dump)
+        .with_http_response_headers(true)
+        .with_debug_options(DebugOptions::default())
+        .build()?;
+    let _ = plugin.call::<&str, &str>("fail", "x");
+    let out: String = plugin.call("config_or_missing", "k")?;
+    ensure!(out == "<missing>", "{out}");
+    Ok(())
+}
