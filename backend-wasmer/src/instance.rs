@@ -12,8 +12,9 @@ use wasmer::{
 };
 use wasmer_types::TrapCode;
 use xtism_core::engine::{
-    CallLimits, DynamicInvoke, HostAccess, HostTrap, ImportSource, Instance, InstantiateError,
-    KernelMemory, LinkPlan, Linked, Module, ResourceLimits, TypedModule, WasiImport,
+    CallLimits, DynamicInvoke, ExportShape, HostAccess, HostTrap, ImportSource, Instance,
+    InstantiateError, KernelMemory, LinkPlan, Linked, Module, ResourceLimits, TypedModule,
+    WasiImport,
 };
 use xtism_core::{HostImport, KERNEL_MEMORY_EXPORT, PluginState, Val, ValType, XtismError};
 
@@ -464,33 +465,33 @@ impl Linked for WasmerLinked {
     }
 }
 
-/// A callable main-module export, by signature.
+/// An export typed as the [`ExportShape`] core asked for, one variant per shape.
 #[derive(Clone)]
-enum Callable {
-    /// `() -> i32`: an Extism export returning its code.
+enum TypedExport {
+    /// `() -> i32`.
     Code(TypedFunction<(), i32>),
-    /// `() -> ()`: an Extism export or an initializer.
+    /// `() -> ()`.
     Unit(TypedFunction<(), ()>),
-    /// `(i32, i32) -> ()`: `hs_init(argc, argv)`, called with zeros.
+    /// `(i32, i32) -> ()`.
     Args(TypedFunction<(i32, i32), ()>),
 }
 
-/// The export `name` of `instance`, typed.
-fn callable(store: &Store, instance: &WasmerInstance, name: &str) -> Result<Callable, XtismError> {
+/// The export `name` of `instance`, typed as `shape`.
+fn typed_export(
+    store: &Store,
+    instance: &WasmerInstance,
+    name: &str,
+    shape: ExportShape,
+) -> Result<TypedExport, XtismError> {
     let func = instance.exports.get_function(name).map_err(|_| {
         XtismError::FunctionNotFound(format!("the module has no function named {name:?}"))
     })?;
-    let ty = func.ty(store);
-    let unknown = || {
-        XtismError::FunctionNotFound(format!("{name:?} does not have a signature xtism can call"))
-    };
-    use wasmer::Type::I32;
-    Ok(match (ty.params(), ty.results()) {
-        ([], [I32]) => Callable::Code(func.typed(store).map_err(|_| unknown())?),
-        ([], []) => Callable::Unit(func.typed(store).map_err(|_| unknown())?),
-        ([I32, I32], []) => Callable::Args(func.typed(store).map_err(|_| unknown())?),
-        _ => return Err(unknown()),
-    })
+    match shape {
+        ExportShape::Code => func.typed(store).map(TypedExport::Code),
+        ExportShape::Unit => func.typed(store).map(TypedExport::Unit),
+        ExportShape::Args(..) => func.typed(store).map(TypedExport::Args),
+    }
+    .map_err(|_| XtismError::FunctionNotFound(format!("{name:?} is not of shape {shape:?}")))
 }
 
 /// A running plug-in on wasmer.
@@ -504,8 +505,8 @@ struct WasmerPlugin {
     kernel_span: Option<MemorySpan>,
     /// Each module's exported `memory`, in link-plan order (the last is main's).
     memories: Vec<Option<Memory>>,
-    /// Exports resolved and typed on their first call.
-    exports: HashMap<Box<str>, Callable>,
+    /// Main-module exports, typed on their first call as core's shape says.
+    exports: HashMap<Box<str>, TypedExport>,
     /// The instance as the watchdog sees it, when its modules are interruptible.
     slot: Option<Arc<Slot>>,
     /// The interruption flags of every plug-in module, to lower them after an interruption.
@@ -561,11 +562,12 @@ fn trap_error(e: RuntimeError) -> XtismError {
 }
 
 impl WasmerPlugin {
-    fn export(&mut self, name: &str) -> Result<Callable, XtismError> {
+    /// The main-module export `name`, typed as `shape` on its first call.
+    fn export(&mut self, name: &str, shape: ExportShape) -> Result<TypedExport, XtismError> {
         if let Some(export) = self.exports.get(name) {
             return Ok(export.clone());
         }
-        let export = callable(&self.store.0, &self.main, name)?;
+        let export = typed_export(&self.store.0, &self.main, name, shape)?;
         self.exports.insert(name.into(), export.clone());
         Ok(export)
     }
@@ -648,20 +650,26 @@ impl HostAccess for WasmerPlugin {
 }
 
 impl Instance for WasmerPlugin {
-    fn call(&mut self, name: &str, limits: &CallLimits) -> Result<Option<i32>, XtismError> {
-        let export = self.export(name)?;
-        self.run_callable(export, limits)
+    fn call(
+        &mut self,
+        name: &str,
+        shape: ExportShape,
+        limits: &CallLimits,
+    ) -> Result<Option<i32>, XtismError> {
+        let export = self.export(name, shape)?;
+        self.run_export(export, shape, limits)
     }
 
     fn call_in_module(
         &mut self,
         module: usize,
         name: &str,
+        shape: ExportShape,
         limits: &CallLimits,
     ) -> Result<Option<i32>, XtismError> {
         let instance = self.dependencies.get(module).unwrap_or(&self.main);
-        let export = callable(&self.store.0, instance, name)?;
-        self.run_callable(export, limits)
+        let export = typed_export(&self.store.0, instance, name, shape)?;
+        self.run_export(export, shape, limits)
     }
 
     fn fuel_consumed(&self) -> Option<u64> {
@@ -678,12 +686,18 @@ impl Instance for WasmerPlugin {
 }
 
 impl WasmerPlugin {
-    /// Runs a callable export under `limits`: fuel, deadline and cancellation.
-    fn run_callable(
+    /// Runs a typed export under `limits` (fuel, deadline and cancellation), with the
+    /// arguments of `shape`.
+    fn run_export(
         &mut self,
-        export: Callable,
+        export: TypedExport,
+        shape: ExportShape,
         limits: &CallLimits,
     ) -> Result<Option<i32>, XtismError> {
+        let args = match shape {
+            ExportShape::Args(a, b) => (a, b),
+            ExportShape::Code | ExportShape::Unit => (0, 0),
+        };
         let budget = limits.fuel.unwrap_or(u64::MAX);
         if !self.meters.is_empty() {
             self.fill_meters(budget)?;
@@ -695,9 +709,9 @@ impl WasmerPlugin {
             _ => None,
         };
         let result = match export {
-            Callable::Code(f) => f.call(&mut self.store.0).map(Some),
-            Callable::Unit(f) => f.call(&mut self.store.0).map(|()| None),
-            Callable::Args(f) => f.call(&mut self.store.0, 0, 0).map(|()| None),
+            TypedExport::Code(f) => f.call(&mut self.store.0).map(Some),
+            TypedExport::Unit(f) => f.call(&mut self.store.0).map(|()| None),
+            TypedExport::Args(f) => f.call(&mut self.store.0, args.0, args.1).map(|()| None),
         };
         let interrupted = watch.is_some_and(|w| w.finish());
         if interrupted {

@@ -20,9 +20,9 @@ use wasmi::{
     StoreLimits, StoreLimitsBuilder, TypedFunc, TypedResumableCall,
 };
 use xtism_core::engine::{
-    CallLimits, Capabilities, CompileOptions, DynamicInvoke, Engine, Export, ExternKind,
-    HostAccess, HostTrap, Import, ImportSource, Instance, InstantiateError, KernelMemory, LinkPlan,
-    Linked, Module, ResourceLimits, TypedModule, WasiImport,
+    CallLimits, Capabilities, CompileOptions, DynamicInvoke, Engine, Export, ExportShape,
+    ExternKind, HostAccess, HostTrap, Import, ImportSource, Instance, InstantiateError,
+    KernelMemory, LinkPlan, Linked, Module, ResourceLimits, TypedModule, WasiImport,
 };
 use xtism_core::{
     FuncType, HostImport, KERNEL_MEMORY_EXPORT, KERNEL_WASM, PluginState, Val, ValType, XtismError,
@@ -588,18 +588,18 @@ struct WasmiPlugin {
     dependencies: Vec<WasmiInstance>,
     metered: bool,
     fuel_consumed: Option<u64>,
-    /// Exports resolved and typed on their first call.
-    exports: HashMap<Box<str>, Callable>,
+    /// Main-module exports, typed on their first call as core's shape says.
+    exports: HashMap<Box<str>, TypedExport>,
 }
 
-/// A callable main-module export, by signature.
+/// An export typed as the [`ExportShape`] core asked for, one variant per shape.
 #[derive(Clone, Copy)]
-enum Callable {
-    /// `() -> i32`: an Extism export returning its code.
+enum TypedExport {
+    /// `() -> i32`.
     Code(TypedFunc<(), i32>),
-    /// `() -> ()`: an Extism export or an initializer.
+    /// `() -> ()`.
     Unit(TypedFunc<(), ()>),
-    /// `(i32, i32) -> ()`: `hs_init(argc, argv)`, called with zeros.
+    /// `(i32, i32) -> ()`.
     Args(TypedFunc<(i32, i32), ()>),
 }
 
@@ -620,46 +620,50 @@ fn trap_error(e: wasmi::Error) -> XtismError {
 }
 
 impl WasmiPlugin {
-    fn export(&mut self, name: &str) -> Result<Callable, XtismError> {
+    /// The main-module export `name`, typed as `shape` on its first call.
+    fn export(&mut self, name: &str, shape: ExportShape) -> Result<TypedExport, XtismError> {
         if let Some(export) = self.exports.get(name) {
             return Ok(*export);
         }
-        let export = Self::callable(&self.store, &self.main, name)?;
+        let export = Self::typed_export(&self.store, &self.main, name, shape)?;
         self.exports.insert(name.into(), export);
         Ok(export)
     }
 
-    /// The export `name` of `instance`, typed.
-    fn callable(
+    /// The export `name` of `instance`, typed as `shape`.
+    fn typed_export(
         store: &Store<StoreData>,
         instance: &WasmiInstance,
         name: &str,
-    ) -> Result<Callable, XtismError> {
+        shape: ExportShape,
+    ) -> Result<TypedExport, XtismError> {
         let func = instance.get_func(store, name).ok_or_else(|| {
             XtismError::FunctionNotFound(format!("the module has no function named {name:?}"))
         })?;
-        if let Ok(f) = func.typed::<(), i32>(store) {
-            Ok(Callable::Code(f))
-        } else if let Ok(f) = func.typed::<(), ()>(store) {
-            Ok(Callable::Unit(f))
-        } else if let Ok(f) = func.typed::<(i32, i32), ()>(store) {
-            Ok(Callable::Args(f))
-        } else {
-            Err(XtismError::FunctionNotFound(format!(
-                "{name:?} does not have a signature xtism can call"
-            )))
+        match shape {
+            ExportShape::Code => func.typed(store).map(TypedExport::Code),
+            ExportShape::Unit => func.typed(store).map(TypedExport::Unit),
+            ExportShape::Args(..) => func.typed(store).map(TypedExport::Args),
         }
+        .map_err(|_| XtismError::FunctionNotFound(format!("{name:?} is not of shape {shape:?}")))
     }
 
-    fn run_callable(
+    /// Runs a typed export under `limits`, with the arguments of `shape`.
+    fn run_export(
         &mut self,
-        callable: Callable,
+        export: TypedExport,
+        shape: ExportShape,
         limits: &CallLimits,
     ) -> Result<Option<i32>, XtismError> {
-        match callable {
-            Callable::Code(f) => self.run(f, (), limits).map(Some),
-            Callable::Unit(f) => self.run(f, (), limits).map(|()| None),
-            Callable::Args(f) => self.run(f, (0, 0), limits).map(|()| None),
+        match (export, shape) {
+            (TypedExport::Code(f), _) => self.run(f, (), limits).map(Some),
+            (TypedExport::Unit(f), _) => self.run(f, (), limits).map(|()| None),
+            (TypedExport::Args(f), ExportShape::Args(a, b)) => {
+                self.run(f, (a, b), limits).map(|()| None)
+            }
+            (TypedExport::Args(_), _) => Err(XtismError::FunctionNotFound(format!(
+                "the export is not of shape {shape:?}"
+            ))),
         }
     }
 
@@ -733,20 +737,26 @@ impl HostAccess for WasmiPlugin {
 }
 
 impl Instance for WasmiPlugin {
-    fn call(&mut self, name: &str, limits: &CallLimits) -> Result<Option<i32>, XtismError> {
-        let callable = self.export(name)?;
-        self.run_callable(callable, limits)
+    fn call(
+        &mut self,
+        name: &str,
+        shape: ExportShape,
+        limits: &CallLimits,
+    ) -> Result<Option<i32>, XtismError> {
+        let export = self.export(name, shape)?;
+        self.run_export(export, shape, limits)
     }
 
     fn call_in_module(
         &mut self,
         module: usize,
         name: &str,
+        shape: ExportShape,
         limits: &CallLimits,
     ) -> Result<Option<i32>, XtismError> {
         let instance = self.dependencies.get(module).unwrap_or(&self.main);
-        let callable = Self::callable(&self.store, instance, name)?;
-        self.run_callable(callable, limits)
+        let export = Self::typed_export(&self.store, instance, name, shape)?;
+        self.run_export(export, shape, limits)
     }
 
     fn fuel_consumed(&self) -> Option<u64> {

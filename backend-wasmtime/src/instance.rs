@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use wasmtime::{Store, TypedFunc, UpdateDeadline};
-use xtism_core::engine::{CallLimits, HostAccess, Instance};
+use xtism_core::engine::{CallLimits, ExportShape, HostAccess, Instance};
 use xtism_core::{PluginState, XtismError};
 
 use crate::error::trap_error;
@@ -24,17 +24,17 @@ pub(crate) struct WasmtimePlugin {
     fuel: bool,
     interruptible: bool,
     fuel_consumed: Option<u64>,
-    /// Exports resolved and typed on their first call.
-    exports: HashMap<Box<str>, Callable>,
+    /// Main-module exports, typed on their first call as core's shape says.
+    exports: HashMap<Box<str>, TypedExport>,
 }
 
-/// A callable main-module export, by signature.
-enum Callable {
-    /// `() -> i32`: an Extism export returning its code.
+/// An export typed as the [`ExportShape`] core asked for, one variant per shape.
+enum TypedExport {
+    /// `() -> i32`.
     Code(TypedFunc<(), i32>),
-    /// `() -> ()`: an Extism export or an initializer.
+    /// `() -> ()`.
     Unit(TypedFunc<(), ()>),
-    /// `(i32, i32) -> ()`: `hs_init(argc, argv)`, called with zeros.
+    /// `(i32, i32) -> ()`.
     Args(TypedFunc<(i32, i32), ()>),
 }
 
@@ -76,39 +76,35 @@ impl WasmtimePlugin {
     }
 
     /// Resolves and types the export `name` once; later calls find it in `exports`.
-    fn resolve(&mut self, name: &str) -> Result<(), XtismError> {
+    fn resolve(&mut self, name: &str, shape: ExportShape) -> Result<(), XtismError> {
         if !self.exports.contains_key(name) {
-            let export = callable(&mut self.store, &self.main, name)?;
+            let export = typed_export(&mut self.store, &self.main, name, shape)?;
             self.exports.insert(name.into(), export);
         }
         Ok(())
     }
 }
 
-/// The export `name` of `instance`, typed.
-fn callable(
+/// The export `name` of `instance`, typed as `shape`.
+fn typed_export(
     store: &mut Store<StoreData>,
     instance: &wasmtime::Instance,
     name: &str,
-) -> Result<Callable, XtismError> {
+    shape: ExportShape,
+) -> Result<TypedExport, XtismError> {
     let func = instance.get_func(&mut *store, name).ok_or_else(|| {
         XtismError::FunctionNotFound(format!("the module has no function named {name:?}"))
     })?;
-    if let Ok(f) = func.typed::<(), i32>(&*store) {
-        Ok(Callable::Code(f))
-    } else if let Ok(f) = func.typed::<(), ()>(&*store) {
-        Ok(Callable::Unit(f))
-    } else if let Ok(f) = func.typed::<(i32, i32), ()>(&*store) {
-        Ok(Callable::Args(f))
-    } else {
-        Err(XtismError::FunctionNotFound(format!(
-            "{name:?} does not have a signature xtism can call"
-        )))
+    match shape {
+        ExportShape::Code => func.typed(&*store).map(TypedExport::Code),
+        ExportShape::Unit => func.typed(&*store).map(TypedExport::Unit),
+        ExportShape::Args(..) => func.typed(&*store).map(TypedExport::Args),
     }
+    .map_err(|_| XtismError::FunctionNotFound(format!("{name:?} is not of shape {shape:?}")))
 }
 
 /// Runs a typed call under `limits`: fuel budget, deadline and cancel flag. Always inlined,
-/// like [`run_callable`], which calls it from two places.
+/// like [`run_export`], which calls it from two places.
 #[inline(always)]
 fn run<P: wasmtime::WasmParams, R: wasmtime::WasmResults>(
     store: &mut Store<StoreData>,
@@ -149,32 +145,39 @@ fn run<P: wasmtime::WasmParams, R: wasmtime::WasmResults>(
     (outcome, consumed)
 }
 
-/// Runs a callable export under `limits`; returns its outcome and the fuel it used. Always
-/// inlined: it is the body of every call, and a frame of its own measured about 4% of the
-/// 16-byte echo call.
+/// Runs a typed export under `limits`, with the arguments of `shape`; returns its outcome
+/// and the fuel it used. Always inlined: it is the body of every call, and a frame of its
+/// own measured about 4% of the 16-byte echo call.
 #[inline(always)]
-fn run_callable(
+fn run_export(
     store: &mut Store<StoreData>,
     ticker: &Ticker,
     fuel: bool,
     interruptible: bool,
-    callable: &Callable,
+    (export, shape): (&TypedExport, ExportShape),
     limits: &CallLimits,
 ) -> (Result<Option<i32>, XtismError>, Option<u64>) {
-    match callable {
-        Callable::Code(f) => {
+    match (export, shape) {
+        (TypedExport::Code(f), _) => {
             let (r, c) = run(store, ticker, fuel, interruptible, f, (), limits);
             (r.map(Some), c)
         }
-        Callable::Unit(f) => {
+        (TypedExport::Unit(f), _) => {
             let (r, c) = run(store, ticker, fuel, interruptible, f, (), limits);
             (r.map(|()| None), c)
         }
-        Callable::Args(f) => {
-            let (r, c) = run(store, ticker, fuel, interruptible, f, (0, 0), limits);
+        (TypedExport::Args(f), ExportShape::Args(a, b)) => {
+            let (r, c) = run(store, ticker, fuel, interruptible, f, (a, b), limits);
             (r.map(|()| None), c)
         }
+        (TypedExport::Args(_), _) => (Err(shape_mismatch(shape)), None),
     }
+}
+
+/// A cached export called with another shape than it was typed with.
+#[cold]
+fn shape_mismatch(shape: ExportShape) -> XtismError {
+    XtismError::FunctionNotFound(format!("the export is not of shape {shape:?}"))
 }
 
 impl HostAccess for WasmtimePlugin {
@@ -212,8 +215,13 @@ impl HostAccess for WasmtimePlugin {
 }
 
 impl Instance for WasmtimePlugin {
-    fn call(&mut self, name: &str, limits: &CallLimits) -> Result<Option<i32>, XtismError> {
-        self.resolve(name)?;
+    fn call(
+        &mut self,
+        name: &str,
+        shape: ExportShape,
+        limits: &CallLimits,
+    ) -> Result<Option<i32>, XtismError> {
+        self.resolve(name, shape)?;
         let WasmtimePlugin {
             store,
             ticker,
@@ -222,11 +230,17 @@ impl Instance for WasmtimePlugin {
             exports,
             ..
         } = self;
-        let callable = exports
+        let export = exports
             .get(name)
             .ok_or_else(|| XtismError::FunctionNotFound(name.to_owned()))?;
-        let (result, consumed) =
-            run_callable(store, ticker, *fuel, *interruptible, callable, limits);
+        let (result, consumed) = run_export(
+            store,
+            ticker,
+            *fuel,
+            *interruptible,
+            (export, shape),
+            limits,
+        );
         self.fuel_consumed = consumed;
         result
     }
@@ -235,16 +249,17 @@ impl Instance for WasmtimePlugin {
         &mut self,
         module: usize,
         name: &str,
+        shape: ExportShape,
         limits: &CallLimits,
     ) -> Result<Option<i32>, XtismError> {
         let instance = self.dependencies.get(module).copied().unwrap_or(self.main);
-        let callable = callable(&mut self.store, &instance, name)?;
-        let (result, consumed) = run_callable(
+        let export = typed_export(&mut self.store, &instance, name, shape)?;
+        let (result, consumed) = run_export(
             &mut self.store,
             &self.ticker,
             self.fuel,
             self.interruptible,
-            &callable,
+            (&export, shape),
             limits,
         );
         self.fuel_consumed = consumed;

@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use super::capabilities::{Capabilities, CompileOptions};
+use super::export_shape::ExportShape;
 use super::host_access::HostAccess;
 use super::interrupt::CallLimits;
 use super::link_plan::LinkPlan;
@@ -36,11 +37,17 @@ pub trait Linked: Send + Sync {
 
 /// A running plug-in: the engine's store with every module instantiated.
 pub trait Instance: HostAccess + Send {
-    /// Calls a main-module export of type `() -> i32` or `() -> ()`, or `(i32, i32) -> ()`
-    /// with two zeros (`hs_init`); returns the `i32` when there is one. Running out of
-    /// `limits.fuel` is [`XtismError::OutOfFuel`]; passing `limits.deadline` is
-    /// [`XtismError::Timeout`] (core fills in the duration).
-    fn call(&mut self, name: &str, limits: &CallLimits) -> Result<Option<i32>, XtismError>;
+    /// Calls the main-module export `name`, typed as `shape` says and with its arguments;
+    /// returns the `i32` when the shape has one. Core has checked the export's type; a
+    /// backend caches the typed function by name. Running out of `limits.fuel` is
+    /// [`XtismError::OutOfFuel`]; passing `limits.deadline` is [`XtismError::Timeout`]
+    /// (core fills in the duration).
+    fn call(
+        &mut self,
+        name: &str,
+        shape: ExportShape,
+        limits: &CallLimits,
+    ) -> Result<Option<i32>, XtismError>;
 
     /// Like [`call`](Self::call), for an export of module `module` (an index into
     /// [`LinkPlan::modules`]): how core runs the start functions and initializers of the
@@ -49,6 +56,7 @@ pub trait Instance: HostAccess + Send {
         &mut self,
         module: usize,
         name: &str,
+        shape: ExportShape,
         limits: &CallLimits,
     ) -> Result<Option<i32>, XtismError>;
 

@@ -34,7 +34,8 @@
 //!   nothing here looks inside.
 //!
 //! One idea per file: [`Engine`], [`Linked`] and [`Instance`] (`backend`); what an engine
-//! can do and is asked to compile with (`capabilities`); Wasm values and signatures
+//! can do and is asked to compile with (`capabilities`); the exports core calls, by
+//! signature (`export_shape`); Wasm values and signatures
 //! (`values`); a compiled module's imports and exports (`module`); where an import comes
 //! from (`import_source`); user host functions as the engine sees them (`host_function`);
 //! the link plan (`link_plan`); the host's view of a running plug-in (`host_access`); the
@@ -42,6 +43,7 @@
 
 mod backend;
 mod capabilities;
+mod export_shape;
 mod host_access;
 mod host_function;
 mod import_source;
@@ -53,6 +55,7 @@ mod values;
 
 pub use backend::{Engine, Instance, InstantiateError, Linked};
 pub use capabilities::{Capabilities, CompileOptions, Profiling};
+pub use export_shape::ExportShape;
 pub use host_access::{HostAccess, HostTrap};
 pub use host_function::{DynamicInvoke, Function};
 pub use import_source::{HostImport, ImportSource, WasiImport};

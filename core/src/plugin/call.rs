@@ -10,14 +10,14 @@ use super::lifecycle::Plugin;
 use super::provider::EngineProvider;
 use crate::abi;
 use crate::convert::{FromBytes, ToBytes};
-use crate::engine::{CallLimits, FuncType, HostAccess, PluginState, ValType};
+use crate::engine::{CallLimits, ExportShape, FuncType, HostAccess, PluginState};
 use crate::error::Error;
 use crate::error::XtismError;
 use crate::state::{Region, range};
 
 /// Whether `ty` is the type of an Extism export: no parameters, an `i32` or nothing back.
 pub(super) fn is_extism_export(ty: &FuncType) -> bool {
-    ty.params().is_empty() && matches!(ty.results(), [] | [ValType::I32])
+    ExportShape::of(ty).is_some_and(ExportShape::is_plugin_function)
 }
 
 /// A failed call: the error, and the return code the official runtime pairs with it
@@ -195,21 +195,23 @@ impl<P: EngineProvider> Plugin<P> {
         host_context: Option<Box<dyn Any + Send>>,
         limits: &CallLimits,
     ) -> Result<Region, CallFailure> {
-        match self.compiled.inner.exports.get(name) {
+        let shape = match self.compiled.inner.exports.get(name) {
             None => {
                 return Err(XtismError::FunctionNotFound(format!(
                     "the plug-in has no function named {name:?}"
                 ))
                 .into());
             }
-            Some(ty) if !is_extism_export(ty) => {
-                return Err(XtismError::FunctionNotFound(format!(
-                    "{name:?} has type {ty}; Extism exports take no parameters and return i32 or nothing"
-                ))
-                .into());
-            }
-            Some(_) => {}
-        }
+            Some(ty) => match ExportShape::of(ty) {
+                Some(shape) if shape.is_plugin_function() => shape,
+                _ => {
+                    return Err(XtismError::FunctionNotFound(format!(
+                        "{name:?} has type {ty}; Extism exports take no parameters and return i32 or nothing"
+                    ))
+                    .into());
+                }
+            },
+        };
         if self.needs_reinstantiate {
             self.reinstantiate()?;
         }
@@ -255,7 +257,7 @@ impl<P: EngineProvider> Plugin<P> {
         }
         host.state().extism.host_context = host_context;
 
-        let result = instance.call(name, limits);
+        let result = instance.call(name, shape, limits);
 
         let (memory, state) = instance.kernel();
         state.extism.host_context = None;

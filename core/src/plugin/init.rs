@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use crate::engine::{ExternKind, FuncType, LinkPlan, ValType};
+use crate::engine::{ExportShape, ExternKind, FuncType, LinkPlan, ValType};
 use crate::start;
 
 /// The exports that initialize a guest's language runtime, in the order to call them once
@@ -49,17 +49,28 @@ pub(super) fn initialization(plan: &LinkPlan, deferred: &[bool]) -> Vec<InitCall
             init.push(InitCall {
                 module,
                 name: start::DEFERRED_START,
+                shape: ExportShape::Unit,
             });
         }
         let exports = planned.module.exports();
-        let funcs = exports.iter().filter_map(|e| match &e.kind {
-            ExternKind::Func(ty) => Some((e.name.as_str(), ty)),
-            _ => None,
-        });
+        let funcs: HashMap<&str, &FuncType> = exports
+            .iter()
+            .filter_map(|e| match &e.kind {
+                ExternKind::Func(ty) => Some((e.name.as_str(), ty)),
+                _ => None,
+            })
+            .collect();
         init.extend(
-            guest_initializers(funcs)
+            guest_initializers(funcs.iter().map(|(name, ty)| (*name, *ty)))
                 .into_iter()
-                .map(|name| InitCall { module, name }),
+                .filter_map(|name| {
+                    let shape = ExportShape::of(funcs.get(name)?)?;
+                    Some(InitCall {
+                        module,
+                        name,
+                        shape,
+                    })
+                }),
         );
     }
     init
@@ -71,6 +82,8 @@ pub(super) struct InitCall {
     /// Index in [`LinkPlan::modules`].
     pub(super) module: usize,
     pub(super) name: &'static str,
+    /// How to call it.
+    pub(super) shape: ExportShape,
 }
 
 #[cfg(test)]

@@ -211,9 +211,9 @@ impl<P: EngineProvider> Plugin<P> {
         for step in &compiled.init {
             let instance = self.instance()?;
             let result = if step.module == main {
-                instance.call(step.name, &limits)
+                instance.call(step.name, step.shape, &limits)
             } else {
-                instance.call_in_module(step.module, step.name, &limits)
+                instance.call_in_module(step.module, step.name, step.shape, &limits)
             };
             // What the step used comes out of the budget the next one gets.
             if let (Some(left), Some(used)) = (limits.fuel, instance.fuel_consumed()) {
