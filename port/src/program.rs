@@ -3,6 +3,7 @@
 //! `official` feature, `xtism` names that crate and this file builds unchanged.
 use xtism::*;
 
+use convert::Json;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -90,7 +91,7 @@ fn calls_and_conversions(corpus: &Corpus, _: &Path) -> Result<(), Error> {
     ensure!(out == "owned");
     let out: Vec<u8> = plugin.call("echo", vec![0u8, 1, 2, 255])?;
     ensure!(out == [0, 1, 2, 255]);
-    let out: &[u8] = plugin.call("echo", b"bytes")?;
+    let out: &[u8] = plugin.call("echo", &b"bytes"[..])?;
     ensure!(out == b"bytes");
     let Json(back): Json<Count> = plugin.call(
         "echo",
