@@ -10,11 +10,11 @@ use wasmer::{
     Instance as WasmerInstance, InstantiationError, LinkError, Memory, RuntimeError, Store, Type,
     TypedFunction, Value,
 };
-use wasmer_types::TrapCode;
+use wasmer_types::TrapCode as WasmerTrap;
 use xtism_core::engine::{
     CallLimits, DynamicInvoke, ExportShape, HostAccess, HostTrap, ImportSource, Instance,
-    InstantiateError, KernelMemory, LinkPlan, Linked, Module, ResourceLimits, TypedModule,
-    WasiImport,
+    InstantiateError, KernelMemory, LinkPlan, Linked, Module, ResourceLimits, TrapCode,
+    TypedModule, WasiImport,
 };
 use xtism_core::{HostImport, KERNEL_MEMORY_EXPORT, PluginState, Val, ValType, XtismError};
 
@@ -540,25 +540,30 @@ fn backtrace(frames: &[FrameInfo]) -> Option<String> {
     Some(lines.join("\n"))
 }
 
-/// A trap's message in the wording of the WebAssembly specification (and of wasmtime and
-/// wasmi), where wasmer words it differently.
-fn trap_message(e: &RuntimeError) -> String {
+/// wasmer's trap as core's code; one core has no code for keeps wasmer's text.
+fn trap_code(e: &RuntimeError) -> TrapCode {
     if e.is::<HostTrap>() {
-        return HostTrap.to_string();
+        return TrapCode::Other(HostTrap.to_string());
     }
     match e.clone().to_trap() {
-        Some(TrapCode::UnreachableCodeReached) => "wasm `unreachable` instruction executed".into(),
-        Some(TrapCode::HeapMisaligned | TrapCode::UnalignedAtomic) => "unaligned atomic".into(),
-        _ => e.message(),
+        Some(WasmerTrap::UnreachableCodeReached) => TrapCode::Unreachable,
+        Some(WasmerTrap::HeapAccessOutOfBounds) => TrapCode::MemoryOutOfBounds,
+        Some(WasmerTrap::TableAccessOutOfBounds) => TrapCode::TableOutOfBounds,
+        Some(WasmerTrap::IndirectCallToNull) => TrapCode::IndirectCallToNull,
+        Some(WasmerTrap::BadSignature) => TrapCode::IndirectCallTypeMismatch,
+        Some(WasmerTrap::IntegerOverflow) => TrapCode::IntegerOverflow,
+        Some(WasmerTrap::IntegerDivisionByZero) => TrapCode::IntegerDivisionByZero,
+        Some(WasmerTrap::BadConversionToInteger) => TrapCode::BadConversionToInteger,
+        Some(WasmerTrap::StackOverflow) => TrapCode::StackOverflow,
+        Some(WasmerTrap::HeapMisaligned | WasmerTrap::UnalignedAtomic) => TrapCode::UnalignedAtomic,
+        _ => TrapCode::Other(e.message()),
     }
 }
 
+/// A trap as core's error: its code (core words it) and the Wasm backtrace.
+#[cold]
 fn trap_error(e: RuntimeError) -> XtismError {
-    let message = trap_message(&e);
-    XtismError::Trap {
-        message,
-        backtrace: backtrace(e.trace()),
-    }
+    trap_code(&e).into_error(backtrace(e.trace()))
 }
 
 impl WasmerPlugin {

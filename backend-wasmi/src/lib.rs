@@ -22,7 +22,7 @@ use wasmi::{
 use xtism_core::engine::{
     CallLimits, Capabilities, CompileOptions, DynamicInvoke, Engine, Export, ExportShape,
     ExternKind, HostAccess, HostTrap, Import, ImportSource, Instance, InstantiateError,
-    KernelMemory, LinkPlan, Linked, Module, ResourceLimits, TypedModule, WasiImport,
+    KernelMemory, LinkPlan, Linked, Module, ResourceLimits, TrapCode, TypedModule, WasiImport,
 };
 use xtism_core::{
     FuncType, HostImport, KERNEL_MEMORY_EXPORT, KERNEL_WASM, PluginState, Val, ValType, XtismError,
@@ -357,8 +357,8 @@ impl HostAccess for CallerAccess<'_, '_> {
 }
 
 /// Turns a failing host call into a wasmi trap; core keeps the real error.
-fn trap(_: HostTrap) -> wasmi::Error {
-    wasmi::Error::new("host function failed")
+fn trap(e: HostTrap) -> wasmi::Error {
+    wasmi::Error::new(e.to_string())
 }
 
 /// A user host function with its wasmi type, made once at link time.
@@ -507,19 +507,15 @@ fn instantiate_error(e: wasmi::Error) -> XtismError {
     match e.kind() {
         // An active data or element segment out of bounds is a trap of instantiation, as on
         // the other engines and in their words, not a limit.
-        ErrorKind::Memory(MemoryError::OutOfBoundsAccess) => XtismError::Trap {
-            message: "out of bounds memory access".into(),
-            backtrace: None,
-        },
+        ErrorKind::Memory(MemoryError::OutOfBoundsAccess) => {
+            TrapCode::MemoryOutOfBounds.into_error(None)
+        }
         ErrorKind::Table(
             TableError::InitOutOfBounds
             | TableError::FillOutOfBounds
             | TableError::SetOutOfBounds
             | TableError::CopyOutOfBounds,
-        ) => XtismError::Trap {
-            message: "undefined element: out of bounds table access".into(),
-            backtrace: None,
-        },
+        ) => TrapCode::TableOutOfBounds.into_error(None),
         ErrorKind::Memory(_)
         | ErrorKind::Table(_)
         | ErrorKind::Instantiation(
@@ -603,20 +599,24 @@ enum TypedExport {
     Args(TypedFunc<(i32, i32), ()>),
 }
 
+/// A failed call as core's [`TrapCode`] (core words it); wasmi keeps no backtrace.
+#[cold]
 fn trap_error(e: wasmi::Error) -> XtismError {
-    match e.as_trap_code() {
-        Some(wasmi::TrapCode::OutOfFuel) => XtismError::OutOfFuel,
-        // wasmi 2.0.0 words this trap "uninitialized element 2" (a leftover it marks to
-        // remove); the spec, wasmtime and wasmer say "uninitialized element".
-        Some(wasmi::TrapCode::IndirectCallToNull) => XtismError::Trap {
-            message: "uninitialized element".into(),
-            backtrace: None,
-        },
-        _ => XtismError::Trap {
-            message: e.to_string(),
-            backtrace: None,
-        },
-    }
+    use wasmi::TrapCode as Wasmi;
+    let code = match e.as_trap_code() {
+        Some(Wasmi::UnreachableCodeReached) => TrapCode::Unreachable,
+        Some(Wasmi::MemoryOutOfBounds) => TrapCode::MemoryOutOfBounds,
+        Some(Wasmi::TableOutOfBounds) => TrapCode::TableOutOfBounds,
+        Some(Wasmi::IndirectCallToNull) => TrapCode::IndirectCallToNull,
+        Some(Wasmi::IntegerDivisionByZero) => TrapCode::IntegerDivisionByZero,
+        Some(Wasmi::IntegerOverflow) => TrapCode::IntegerOverflow,
+        Some(Wasmi::BadConversionToInteger) => TrapCode::BadConversionToInteger,
+        Some(Wasmi::StackOverflow) => TrapCode::StackOverflow,
+        Some(Wasmi::BadSignature) => TrapCode::IndirectCallTypeMismatch,
+        Some(Wasmi::OutOfFuel) => TrapCode::OutOfFuel,
+        _ => TrapCode::Other(e.to_string()),
+    };
+    code.into_error(None)
 }
 
 impl WasmiPlugin {
@@ -687,10 +687,7 @@ impl WasmiPlugin {
             match call {
                 Ok(TypedResumableCall::Finished(r)) => break Ok(r),
                 Ok(TypedResumableCall::HostTrap(t)) => {
-                    break Err(XtismError::Trap {
-                        message: t.host_error().to_string(),
-                        backtrace: None,
-                    });
+                    break Err(TrapCode::Other(t.host_error().to_string()).into_error(None));
                 }
                 Ok(TypedResumableCall::OutOfFuel(t)) => {
                     if let Some(stop) = limits.interruption() {

@@ -1,9 +1,10 @@
 //! wasmtime's errors in core's terms: an error as one line of text ([`error_message`]), and a
-//! trap as [`XtismError::Trap`] with the trap alone as its message and the Wasm frames, named by
-//! the plug-in's module names, as its backtrace ([`trap_error`]).
+//! trap as core's [`TrapCode`] (core words it) with the Wasm frames, named by the plug-in's
+//! module names, as its backtrace ([`trap_error`]).
 
 use wasmtime::{Trap, WasmBacktrace};
 use xtism_core::XtismError;
+use xtism_core::engine::TrapCode;
 
 use crate::store::ModuleNames;
 
@@ -43,26 +44,16 @@ fn format_backtrace(backtrace: &WasmBacktrace, names: &ModuleNames) -> String {
 pub(crate) fn trap_error(e: wasmtime::Error, names: &ModuleNames) -> XtismError {
     let Some(trap) = e.downcast_ref::<Trap>() else {
         // A host function's error, or the epoch callback's: core reports its own error.
-        return XtismError::Trap {
-            message: error_message(&e),
-            backtrace: e
-                .downcast_ref::<WasmBacktrace>()
-                .map(|bt| format_backtrace(bt, names))
-                .filter(|bt| !bt.is_empty()),
-        };
+        let backtrace = e
+            .downcast_ref::<WasmBacktrace>()
+            .map(|bt| format_backtrace(bt, names))
+            .filter(|bt| !bt.is_empty());
+        return TrapCode::Other(error_message(&e)).into_error(backtrace);
     };
-    if *trap == Trap::OutOfFuel {
-        return XtismError::OutOfFuel;
-    }
-    // The message is the trap alone, in the words of the spec tests ("wasm trap: " is
-    // wasmtime's prefix, and core says "the plug-in trapped"), so it reads the same on
-    // every engine. What only wasmtime knows (the faulting address, the frames) goes with
-    // the backtrace.
+    // Core words the trap; what only wasmtime knows (the faulting address, the frames)
+    // goes with the backtrace.
+    let code = trap_code(*trap);
     let trap_text = trap.to_string();
-    let message = trap_text
-        .strip_prefix("wasm trap: ")
-        .unwrap_or(&trap_text)
-        .to_owned();
     let frames = e.downcast_ref::<WasmBacktrace>();
     let frames_text = frames.map(ToString::to_string);
     let mut details: Vec<String> = e
@@ -72,8 +63,28 @@ pub(crate) fn trap_error(e: wasmtime::Error, names: &ModuleNames) -> XtismError 
         .collect();
     details.extend(frames.map(|bt| format_backtrace(bt, names)));
     details.retain(|d| !d.is_empty());
-    XtismError::Trap {
-        message,
-        backtrace: (!details.is_empty()).then(|| details.join("\n")),
+    code.into_error((!details.is_empty()).then(|| details.join("\n")))
+}
+
+/// wasmtime's trap as core's code; one core has no code for keeps wasmtime's text, without
+/// its `wasm trap: ` prefix.
+fn trap_code(trap: Trap) -> TrapCode {
+    match trap {
+        Trap::UnreachableCodeReached => TrapCode::Unreachable,
+        Trap::MemoryOutOfBounds => TrapCode::MemoryOutOfBounds,
+        Trap::TableOutOfBounds => TrapCode::TableOutOfBounds,
+        Trap::IndirectCallToNull => TrapCode::IndirectCallToNull,
+        Trap::BadSignature => TrapCode::IndirectCallTypeMismatch,
+        Trap::IntegerOverflow => TrapCode::IntegerOverflow,
+        Trap::IntegerDivisionByZero => TrapCode::IntegerDivisionByZero,
+        Trap::BadConversionToInteger => TrapCode::BadConversionToInteger,
+        Trap::StackOverflow => TrapCode::StackOverflow,
+        Trap::HeapMisaligned => TrapCode::UnalignedAtomic,
+        Trap::NullReference => TrapCode::NullReference,
+        Trap::OutOfFuel => TrapCode::OutOfFuel,
+        other => {
+            let text = other.to_string();
+            TrapCode::Other(text.strip_prefix("wasm trap: ").unwrap_or(&text).to_owned())
+        }
     }
 }

@@ -39,7 +39,8 @@
 //! (`values`); a compiled module's imports and exports (`module`); where an import comes
 //! from (`import_source`); user host functions as the engine sees them (`host_function`);
 //! the link plan (`link_plan`); the host's view of a running plug-in (`host_access`); the
-//! store's data (`plugin_state`); and stopping a call (`interrupt`).
+//! store's data (`plugin_state`); stopping a call (`interrupt`); and traps as backends
+//! report them and core words them (`trap`).
 
 mod backend;
 mod capabilities;
@@ -51,6 +52,7 @@ mod interrupt;
 mod link_plan;
 mod module;
 mod plugin_state;
+mod trap;
 mod values;
 
 pub use backend::{Engine, Instance, InstantiateError, Linked};
@@ -63,6 +65,7 @@ pub use interrupt::{CallLimits, CancelState};
 pub use link_plan::{KernelMemory, LinkPlan, PlannedModule, ResourceLimits};
 pub use module::{Export, ExternKind, Import, Module, TypedModule};
 pub use plugin_state::PluginState;
+pub use trap::TrapCode;
 pub use values::{FuncType, Val, ValType};
 
 pub(crate) use plugin_state::{Core, ExtismStateSlot};

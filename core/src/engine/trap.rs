@@ -1,0 +1,94 @@
+//! Traps as a backend reports them ([`TrapCode`]) and as core words them, once, so that a
+//! plug-in that traps reads the same on every engine: the words of the WebAssembly spec
+//! tests, as wasmtime has them.
+
+use crate::error::XtismError;
+
+/// Why a plug-in's code trapped, as the engine saw it. A backend maps its engine's trap to
+/// a code and core words it ([`message`](Self::message)); what only one engine knows stays
+/// in [`Other`](Self::Other), in that engine's words.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TrapCode {
+    /// The `unreachable` instruction ran.
+    Unreachable,
+    /// A load or store outside a linear memory (or an active data segment out of bounds).
+    MemoryOutOfBounds,
+    /// A table access out of bounds (or an active element segment out of bounds).
+    TableOutOfBounds,
+    /// An indirect call through a null table element.
+    IndirectCallToNull,
+    /// An indirect call to a function of another type.
+    IndirectCallTypeMismatch,
+    /// Integer overflow (`i32.div_s` of the minimum by -1, a float truncation out of range).
+    IntegerOverflow,
+    /// Integer division or remainder by zero.
+    IntegerDivisionByZero,
+    /// A float truncation of NaN to an integer.
+    BadConversionToInteger,
+    /// The call stack ran out.
+    StackOverflow,
+    /// A misaligned atomic access.
+    UnalignedAtomic,
+    /// A null reference where one is not allowed.
+    NullReference,
+    /// The fuel budget ran out: [`XtismError::OutOfFuel`], not a trap.
+    OutOfFuel,
+    /// Anything else, in the engine's own words.
+    Other(String),
+}
+
+impl TrapCode {
+    /// The trap in the words core reports it with.
+    pub fn message(&self) -> &str {
+        match self {
+            TrapCode::Unreachable => "wasm `unreachable` instruction executed",
+            TrapCode::MemoryOutOfBounds => "out of bounds memory access",
+            TrapCode::TableOutOfBounds => "undefined element: out of bounds table access",
+            TrapCode::IndirectCallToNull => "uninitialized element",
+            TrapCode::IndirectCallTypeMismatch => "indirect call type mismatch",
+            TrapCode::IntegerOverflow => "integer overflow",
+            TrapCode::IntegerDivisionByZero => "integer divide by zero",
+            TrapCode::BadConversionToInteger => "invalid conversion to integer",
+            TrapCode::StackOverflow => "call stack exhausted",
+            TrapCode::UnalignedAtomic => "unaligned atomic",
+            TrapCode::NullReference => "null reference",
+            TrapCode::OutOfFuel => "all fuel consumed by WebAssembly",
+            TrapCode::Other(message) => message,
+        }
+    }
+
+    /// The error a call that trapped so ends with: [`XtismError::OutOfFuel`] for
+    /// [`OutOfFuel`](Self::OutOfFuel), else [`XtismError::Trap`] with the trap's message and
+    /// `backtrace` (the engine's Wasm frames and details, one per line).
+    #[cold]
+    pub fn into_error(self, backtrace: Option<String>) -> XtismError {
+        match self {
+            TrapCode::OutOfFuel => XtismError::OutOfFuel,
+            TrapCode::Other(message) => XtismError::Trap { message, backtrace },
+            code => XtismError::Trap {
+                message: code.message().to_owned(),
+                backtrace,
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn traps_read_as_the_spec_tests_word_them() {
+        let error = TrapCode::Unreachable.into_error(None);
+        assert_eq!(
+            error.to_string(),
+            "the plug-in trapped: wasm `unreachable` instruction executed"
+        );
+        assert!(matches!(
+            TrapCode::OutOfFuel.into_error(None),
+            XtismError::OutOfFuel
+        ));
+        assert_eq!(TrapCode::Other("odd".into()).message(), "odd");
+    }
+}
