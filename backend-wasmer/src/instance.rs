@@ -16,6 +16,7 @@ use xtism_core::engine::{
     InstantiateError, KernelMemory, LinkPlan, Linked, Module, ResourceLimits, TrapCode,
     TypedModule, WasiImport,
 };
+use xtism_core::engine::{KERNEL_MODULE_MEMORY, MODULE_MEMORY_EXPORT};
 use xtism_core::{HostImport, KERNEL_MEMORY_EXPORT, PluginState, Val, ValType, XtismError};
 
 use crate::interrupt::{FLAG_EXPORT, Slot};
@@ -287,7 +288,7 @@ impl WasmerLinked {
         let budget = Budget::open(self.limits);
         let kernel = match &self.kernel {
             Some(module) => {
-                budget.watch_memory("memory");
+                budget.watch_memory(KERNEL_MODULE_MEMORY);
                 let kernel =
                     WasmerInstance::new_by_index(store, module, &[]).map_err(instantiate_error)?;
                 parts.kernel_span = budget.take_memory();
@@ -300,7 +301,7 @@ impl WasmerLinked {
         };
         let mut kernel_memory = kernel
             .as_ref()
-            .and_then(|k| k.exports.get_memory("memory").ok().cloned());
+            .and_then(|k| k.exports.get_memory(KERNEL_MODULE_MEMORY).ok().cloned());
         env.as_mut(store).kernel = kernel_memory.clone();
         let mut instances: Vec<WasmerInstance> = Vec::with_capacity(self.modules.len());
         for (index, linked) in self.modules.iter().enumerate() {
@@ -333,7 +334,11 @@ impl WasmerLinked {
             let instance = WasmerInstance::new_by_index(store, &linked.module, &externs)
                 .map_err(instantiate_error)?;
             parts.add(&instance, &budget, self.config)?;
-            let memory = instance.exports.get_memory("memory").ok().cloned();
+            let memory = instance
+                .exports
+                .get_memory(MODULE_MEMORY_EXPORT)
+                .ok()
+                .cloned();
             env.as_mut(store).memories.push(memory.clone());
             parts.memories.push(memory);
             instances.push(instance);

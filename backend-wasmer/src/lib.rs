@@ -57,6 +57,7 @@ use wasmer::sys::{
     ModuleMiddleware, NativeEngineExt, Target,
 };
 use wasmer::{ExternType, LocalFunctionIndex, ModuleInfo, Type};
+use xtism_core::engine::KERNEL_MODULE_NAME;
 use xtism_core::engine::{
     Capabilities, CompileOptions, Engine, Export, ExternKind, Import, LinkPlan, Linked, Module,
     TypedModule,
@@ -164,11 +165,11 @@ struct Variant {
 impl Variant {
     fn new(config: Config) -> Result<Variant, XtismError> {
         let mut cranelift = Cranelift::new();
-        cranelift.push_middleware(Arc::new(ModuleName("kernel".into())));
+        cranelift.push_middleware(Arc::new(ModuleName(KERNEL_MODULE_NAME.into())));
         let engine = with_tunables(EngineBuilder::new(cranelift).into());
         let kernel =
             wasmer::Module::new(&engine, KERNEL_WASM).map_err(|e| XtismError::Compile {
-                module: "kernel".into(),
+                module: KERNEL_MODULE_NAME.into(),
                 message: e.to_string(),
             })?;
         Ok(Variant {

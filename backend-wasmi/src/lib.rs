@@ -24,6 +24,7 @@ use xtism_core::engine::{
     ExternKind, HostAccess, HostTrap, Import, ImportSource, Instance, InstantiateError,
     KernelMemory, LinkPlan, Linked, Module, ResourceLimits, TrapCode, TypedModule, WasiImport,
 };
+use xtism_core::engine::{KERNEL_MODULE_MEMORY, MODULE_MEMORY_EXPORT};
 use xtism_core::{
     FuncType, HostImport, KERNEL_MEMORY_EXPORT, KERNEL_WASM, PluginState, Val, ValType, XtismError,
 };
@@ -455,7 +456,7 @@ impl WasmiLinked {
             Some(module) => {
                 let kernel =
                     WasmiInstance::new(&mut *store, module, &[]).map_err(instantiate_error)?;
-                store.data_mut().kernel = kernel.get_memory(&*store, "memory");
+                store.data_mut().kernel = kernel.get_memory(&*store, KERNEL_MODULE_MEMORY);
                 Some(kernel)
             }
             None => None,
@@ -488,7 +489,7 @@ impl WasmiLinked {
             }
             let instance =
                 WasmiInstance::new(&mut *store, module, &externs).map_err(instantiate_error)?;
-            let memory = instance.get_memory(&*store, "memory");
+            let memory = instance.get_memory(&*store, MODULE_MEMORY_EXPORT);
             store.data_mut().memories.push(memory);
             instances.push(instance);
         }

@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex};
 use wasmtime::{
     Config, InstancePre, Linker, ModuleExport, ProfilingStrategy, WasmBacktraceDetails,
 };
+use xtism_core::engine::KERNEL_MODULE_MEMORY;
 use xtism_core::engine::{
     Capabilities, CompileOptions, Engine, LinkPlan, Linked, Module, Profiling, TypedModule,
 };
@@ -107,7 +108,7 @@ impl Variant {
             .filter_map(|(name, _, _)| Some((*name, kernel.get_export_index(name)?)))
             .collect();
         let kernel_memory = kernel
-            .get_export_index("memory")
+            .get_export_index(KERNEL_MODULE_MEMORY)
             .ok_or_else(|| XtismError::Invalid("the kernel module exports no memory".into()))?;
         let kernel = Linker::new(&engine)
             .instantiate_pre(&kernel)

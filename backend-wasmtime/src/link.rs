@@ -13,6 +13,7 @@ use xtism_core::XtismError;
 use xtism_core::engine::{
     CompileOptions, ImportSource, KernelMemory, LinkPlan, ResourceLimits, TypedModule,
 };
+use xtism_core::engine::{KERNEL_MODULE_NAME, MODULE_MEMORY_EXPORT};
 
 use crate::engine::Variant;
 use crate::host::{
@@ -99,7 +100,7 @@ impl WasmtimeLinked {
         let mut linker: Linker<StoreData> = Linker::new(engine);
         let mut defined: HashSet<(String, String)> = HashSet::new();
         let mut modules: Vec<LinkedModule> = Vec::with_capacity(plan.modules.len());
-        let mut names = vec![(variant.kernel.module().clone(), "xtism-kernel".into())];
+        let mut names = vec![(variant.kernel.module().clone(), KERNEL_MODULE_NAME.into())];
         // A kernel instance has one memory; a merged kernel's memory is the main module's.
         let kernel_instance = u32::from(plan.kernel_memory == KernelMemory::Instance);
         let mut needs = Needs {
@@ -191,7 +192,7 @@ impl WasmtimeLinked {
         }
         let memories = modules
             .iter()
-            .map(|m| m.module.get_export_index("memory"))
+            .map(|m| m.module.get_export_index(MODULE_MEMORY_EXPORT))
             .collect();
         let kernel = match plan.kernel_memory {
             KernelMemory::Instance => KernelPlace::Instance,

@@ -32,7 +32,7 @@ impl StoreData {
 }
 
 /// The name each module of a plug-in goes by in backtraces: its name in the manifest
-/// (`main` for the plug-in itself), and `xtism-kernel` for core's kernel.
+/// (`main` for the plug-in itself), and core's name for its kernel.
 pub(crate) struct ModuleNames(pub(crate) Vec<(wasmtime::Module, Box<str>)>);
 
 impl ModuleNames {

@@ -1,13 +1,25 @@
 //! The link plan: how core tells a backend to instantiate a plug-in. Every module in
 //! instantiation order with the source of each import ([`PlannedModule`]), where the kernel
 //! memory lives ([`KernelMemory`]), the user host functions, and what the store may hold
-//! ([`ResourceLimits`]). Core makes every decision in it; a backend only carries it out.
+//! ([`ResourceLimits`]), and the names a backend looks exports up by. Core makes every
+//! decision in it; a backend only carries it out.
 
 use std::sync::Arc;
 
 use super::host_function::Function;
 use super::import_source::ImportSource;
 use super::module::Module;
+
+/// The name core's kernel module goes by in backtraces and errors, on every engine.
+pub const KERNEL_MODULE_NAME: &str = "xtism-kernel";
+
+/// The kernel module's export of the kernel memory, when the kernel memory lives in an
+/// instance of it ([`KernelMemory::Instance`]).
+pub const KERNEL_MODULE_MEMORY: &str = "memory";
+
+/// The export through which a plug-in module shares its linear memory with the host (WASI,
+/// host functions, memory dumps): Extism's `memory`.
+pub const MODULE_MEMORY_EXPORT: &str = "memory";
 
 /// One module to instantiate, with the source of each of its imports.
 #[derive(Clone)]
@@ -24,7 +36,7 @@ pub struct PlannedModule {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KernelMemory {
     /// In an instance of the kernel module ([`KERNEL_WASM`](crate::KERNEL_WASM)), made
-    /// before the plug-in's modules: its export `memory`; the modules' data-path imports are
+    /// before the plug-in's modules: its export [`KERNEL_MODULE_MEMORY`]; the modules' data-path imports are
     /// [`ImportSource::Kernel`] exports of that instance.
     Instance,
     /// Core merged the kernel's data path into the main module (the plug-in has no other):

@@ -62,7 +62,10 @@ pub use host_access::{HostAccess, HostTrap};
 pub use host_function::{DynamicInvoke, Function};
 pub use import_source::{HostImport, ImportSource, WasiImport};
 pub use interrupt::{CallLimits, CancelState};
-pub use link_plan::{KernelMemory, LinkPlan, PlannedModule, ResourceLimits};
+pub use link_plan::{
+    KERNEL_MODULE_MEMORY, KERNEL_MODULE_NAME, KernelMemory, LinkPlan, MODULE_MEMORY_EXPORT,
+    PlannedModule, ResourceLimits,
+};
 pub use module::{Export, ExternKind, Import, Module, TypedModule};
 pub use plugin_state::PluginState;
 pub use trap::TrapCode;
