@@ -172,7 +172,9 @@ impl WasmtimeEngine {
     ///
     /// - **Live plug-ins.** A slot holds two wasmtime instances, two linear memories and two
     ///   tables: one plug-in of one module (merged with the kernel's data path, or beside a
-    ///   kernel instance). A plug-in of several modules takes a slot's share per module.
+    ///   kernel instance). A plug-in of several modules takes a slot's share per module, and
+    ///   one that uses `externref` a third memory for its GC heap, so fewer plug-ins fit.
+    ///   With 0 slots every instantiation fails.
     ///   Each set of compile options that changes the wasmtime engine (fuel, timeouts or
     ///   cancellation, debug info, profiling) has a pool of its own.
     /// - **Module shape.** A module may define at most four memories and four tables, of
@@ -187,8 +189,8 @@ impl WasmtimeEngine {
     /// None here. Compiling fails with [`XtismError::Engine`] if the pool's address space cannot
     /// be reserved (a `ulimit -v`, a 32-bit host); instantiating a plug-in while every slot
     /// is taken fails with [`XtismError::Engine`] saying the pool is full, and works again once
-    /// a plug-in is dropped; a module beyond the shape above fails to instantiate with
-    /// wasmtime's error naming the limit.
+    /// a plug-in is dropped; a module beyond the shape above fails to compile
+    /// ([`XtismError::Compile`]) with wasmtime's error naming the limit.
     pub fn with_instance_pool(slots: u32) -> Self {
         WasmtimeEngine {
             pool: Some(slots),

@@ -34,7 +34,7 @@
 //!   images. Most of an instantiation is the operating system's work on two fresh linear
 //!   memories (reserve, protect, map the image; unmap on drop). wasmtime's pooling
 //!   allocator reuses memory slots instead and instantiates about 2.5x faster (the
-//!   `instantiate` benchmark row: 6.7 µs pooled, 17 µs on demand), but it fixes up front,
+//!   `instantiate` benchmark row: about 7 µs pooled, 18 µs on demand), but it fixes up front,
 //!   for the whole engine, how many instances, memories and tables may exist at once and
 //!   the most any one module may use; past those, instantiation fails. The official
 //!   runtime has no such cap, so the pool is opt-in:

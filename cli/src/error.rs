@@ -90,7 +90,7 @@ impl From<xtism::manifest::ManifestError> for CliError {
 }
 
 /// A library error as the command prints it: a trap without its Wasm backtrace, which takes
-/// many lines (the library's `Error::Trap` keeps it for programs).
+/// many lines (the library's `XtismError::Trap` keeps it for programs).
 fn describe(err: &xtism::Error) -> String {
     match err.xtism_error() {
         Some(XtismError::Trap { message, .. }) => format!("the plug-in trapped: {message}"),

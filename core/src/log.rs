@@ -54,7 +54,8 @@ pub fn set_log_file(path: impl AsRef<Path>, filter: impl AsRef<str>) -> Result<(
             let file = std::fs::OpenOptions::new()
                 .create(true)
                 .append(true)
-                .open(path)?;
+                .open(path)
+                .map_err(XtismError::Io)?;
             Ok(install(Mutex::new(file), filter)?)
         }
     }

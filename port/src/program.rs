@@ -289,7 +289,6 @@ fn errors(corpus: &Corpus, _: &Path) -> Result<(), Error> {
         err.root_cause().to_string() == "failed on purpose: x",
         "{err:#}"
     );
-    ensure!(err.chain().count() >= 1);
     match plugin.call_get_error_code::<&str, &str>("fail", "y") {
         Err((err, code)) => ensure!(code == 1, "{err}: code {code}"),
         Ok(out) => bail!("fail returned {out:?}"),
@@ -352,16 +351,23 @@ fn timeouts_and_cancellation(_: &Corpus, _: &Path) -> Result<(), Error> {
     ensure!(err.root_cause().to_string() == "timeout", "{err:#}");
     let _: &[u8] = plugin.call("quick", "")?;
 
+    // A cancel while no call runs does nothing, so the canceller keeps at it until the
+    // call has returned.
     let mut plugin = PluginBuilder::new(SPIN.as_bytes()).build()?;
     let handle = plugin.cancel_handle();
+    let returned = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let canceller = {
-        let handle = handle.clone();
-        std::thread::spawn(move || {
-            std::thread::sleep(Duration::from_millis(50));
-            handle.cancel()
+        let (handle, returned) = (handle.clone(), Arc::clone(&returned));
+        std::thread::spawn(move || -> Result<(), Error> {
+            while !returned.load(std::sync::atomic::Ordering::SeqCst) {
+                std::thread::sleep(Duration::from_millis(10));
+                handle.cancel()?;
+            }
+            Ok(())
         })
     };
     let output: Result<&[u8], Error> = plugin.call("spin", "");
+    returned.store(true, std::sync::atomic::Ordering::SeqCst);
     canceller
         .join()
         .map_err(|_| Error::msg("the canceller panicked"))??;
@@ -383,7 +389,11 @@ fn fuel(_: &Corpus, _: &Path) -> Result<(), Error> {
         "{err:#}"
     );
     let _: &[u8] = plugin.call("quick", "")?;
-    ensure!(plugin.fuel_consumed().is_some());
+    ensure!(
+        plugin
+            .fuel_consumed()
+            .is_some_and(|used| used > 0 && used < 10_000)
+    );
     let refused = PluginBuilder::new(SPIN.as_bytes())
         .with_initialization_fuel_limit(10)
         .compile();
@@ -460,25 +470,46 @@ fn wasi(corpus: &Corpus, scratch: &Path) -> Result<(), Error> {
     Ok(())
 }
 
-fn logging_and_version(_: &Corpus, _: &Path) -> Result<(), Error> {
+fn logging_and_version(corpus: &Corpus, _: &Path) -> Result<(), Error> {
     let version = extism_version();
     ensure!(!version.is_empty());
-    // Once per process; a second install is refused by both runtimes.
-    let _ = set_log_callback(|_line: &str| {}, "error");
+    // Once per process: the program installs it here only.
+    let lines = Arc::new(Mutex::new(Vec::<String>::new()));
+    let sink = Arc::clone(&lines);
+    set_log_callback(
+        move |line: &str| sink.lock().unwrap().push(line.to_string()),
+        "error",
+    )?;
+    let mut plugin = Plugin::new(corpus.wasm("as/errors.wasm")?, [], false)?;
+    let out: String = plugin.call("log_all", "port-log-line")?;
+    ensure!(out == "logged", "{out}");
+    let lines = lines.lock().unwrap();
+    ensure!(
+        lines.iter().any(|l| l.contains("port-log-line")),
+        "the error-level line reached the callback: {lines:?}"
+    );
     Ok(())
 }
 
-fn builder_options(corpus: &Corpus, scratch: &Path) -> Result<(), Error> {
+/// A plug-in whose `boom` traps, with a memory to dump.
+const TRAP: &str = r#"(module
+  (memory (export "memory") 1)
+  (func (export "boom") (result i32) unreachable)
+  (func (export "quick") (result i32) (i32.const 0)))"#;
+
+fn builder_options(_: &Corpus, scratch: &Path) -> Result<(), Error> {
+    std::fs::create_dir_all(scratch)?;
     let dump = scratch.join("memdump.bin");
-    let mut plugin = PluginBuilder::new(corpus.wasm("as/errors.wasm")?)
+    let mut plugin = PluginBuilder::new(TRAP.as_bytes())
+        .with_debug_options(DebugOptions::default())
         .with_wasi(false)
         .with_cache_disabled()
         .with_memdump(&dump)
         .with_http_response_headers(true)
-        .with_debug_options(DebugOptions::default())
         .build()?;
-    let _ = plugin.call::<&str, &str>("fail", "x");
-    let out: String = plugin.call("config_or_missing", "k")?;
-    ensure!(out == "<missing>", "{out}");
+    ensure!(plugin.call::<&str, &str>("boom", "x").is_err());
+    let written = std::fs::metadata(&dump).map(|m| m.len()).unwrap_or(0);
+    ensure!(written > 0, "a trap writes the memory dump");
+    let _: &str = plugin.call("quick", "")?;
     Ok(())
 }

@@ -116,7 +116,7 @@ fn attacks(
 }
 
 /// A Guest error: "the guest handed the host something invalid (a bad handle, range or
-/// string)" (`Error::Guest`).
+/// string)" (`XtismError::Guest`).
 fn guest(needles: &'static [&'static str]) -> Expect {
     Expect::Error(ErrorKind::Guest, needles)
 }
@@ -135,7 +135,7 @@ fn hostile_infinite_loop(engine: &'static str) {
             export: "attack",
             input: b"",
             // README, Limits: "the call stops with `Timeout`; the plug-in stays usable";
-            // `Error::Timeout`: "the call timed out after {0} ms".
+            // `XtismError::Timeout`: "the call timed out after {0} ms".
             expect: Expect::Error(ErrorKind::Timeout, &["timed out after 250 ms"]),
             configure: plain,
         },
@@ -837,7 +837,7 @@ fn hostile_host_function_wrong_handle(engine: &'static str) {
     // "{val:?} is not a block handle"; `memory_length`: "{offset}
     // is not the start of an allocated block"; `memory_str`: "block is not UTF-8";
     // `__host_fn_arg`: "host_fn argument {index} ({val:?}) is not a block handle"; all
-    // `Error::Guest`: "the guest handed the host something invalid (a bad handle, range or
+    // `XtismError::Guest`: "the guest handed the host something invalid (a bad handle, range or
     // string)". README, Differences: "handle 0 is the empty block everywhere a handle
     // names a block".
     attacks(
@@ -869,7 +869,7 @@ fn hostile_host_function_wrong_handle(engine: &'static str) {
 #[case]
 fn hostile_host_function_string_not_utf8(engine: &'static str) {
     // README: "Every guest-supplied handle, offset, length and string is checked: bad ones
-    // give 0 or a clear `Guest` error"; `Error::Guest`: "the guest handed the host
+    // give 0 or a clear `Guest` error"; `XtismError::Guest`: "the guest handed the host
     // something invalid (a bad handle, range or string)"; `memory_str` gives that error
     // for the same block (above).
     attacks(
@@ -944,7 +944,7 @@ fn reentry(engine: &'static str, max_instances: usize, input: &'static [u8], exp
 #[case]
 fn hostile_host_function_reenters_its_plugin(engine: &'static str) {
     // README: `pool.get(timeout)` "waits for one to come back (`None` after `timeout`)";
-    // "a host function's error is `Error::Host`"; and, for the C API, "a host function
+    // "a host function's error is `XtismError::Host`"; and, for the C API, "a host function
     // calling back into the plug-in running it fails the call (libextism deadlocks)".
     reentry(
         engine,
@@ -998,7 +998,7 @@ fn failing_midway(b: PluginBuilder<'_>) -> PluginBuilder<'_> {
 fn hostile_host_function_fails_midway(engine: &'static str) {
     // `PluginState::fail`: "Records the error of a failing host call; the backend then
     // traps and core reports this error instead of the trap"; `memory_alloc`:
-    // "[`Error::MemoryLimit`] when kernel memory has no room for it"; `Function::invoke`
+    // "[`XtismError::MemoryLimit`] when kernel memory has no room for it"; `Function::invoke`
     // reports a result of the wrong type as "returned a {} result where its signature
     // declares {ty}", a Host error naming the function.
     attacks(

@@ -328,16 +328,17 @@ impl<'a, P: EngineProvider> PluginBuilder<'a, P> {
     }
 
     /// Compiles and links the plug-in without instantiating it.
-    pub fn compile(self) -> Result<CompiledPlugin, Error> {
-        Ok(self.compile_typed()?)
-    }
-
-    /// [`compile`](Self::compile), with xtism's typed error.
-    fn compile_typed(self) -> Result<CompiledPlugin, XtismError> {
-        let engine = match self.engine {
+    pub fn compile(mut self) -> Result<CompiledPlugin, Error> {
+        // The provider's error is its own; everything after it is xtism's.
+        let engine = match self.engine.take() {
             Some(engine) => engine,
             None => P::default_engine()?,
         };
+        Ok(self.compile_typed(engine)?)
+    }
+
+    /// [`compile`](Self::compile) on `engine`, with xtism's typed error.
+    fn compile_typed(self, engine: Arc<dyn Engine>) -> Result<CompiledPlugin, XtismError> {
         let engine = engine.for_plugin().unwrap_or(engine);
         let mut manifest = self.source.into_manifest()?;
         let caps = engine.capabilities();

@@ -85,7 +85,7 @@ impl<P: EngineProvider> Plugin<P> {
         let output = self
             .checked_call(name.as_ref(), input.as_ref(), None)
             .map_err(|failure| failure.error)?;
-        Ok(self.output(output)?)
+        self.output(output)
     }
 
     /// Like [`call`](Self::call), and host functions can reach `host_context` through
@@ -102,7 +102,7 @@ impl<P: EngineProvider> Plugin<P> {
         let output = self
             .checked_call(name.as_ref(), input.as_ref(), Some(Box::new(host_context)))
             .map_err(|failure| failure.error)?;
-        Ok(self.output(output)?)
+        self.output(output)
     }
 
     /// Like [`call`](Self::call), and a failure comes with the code the official runtime's
@@ -131,13 +131,14 @@ impl<P: EngineProvider> Plugin<P> {
         let output = self
             .checked_call(name.as_ref(), input.as_ref(), None)
             .map_err(|failure| (failure.error.into(), failure.code))?;
-        self.output(output).map_err(|e| (e.into(), -1))
+        self.output(output).map_err(|e| (e, -1))
     }
 
-    fn output<'b, O: FromBytes<'b>>(&'b mut self, output: Region) -> Result<O, XtismError> {
+    /// The output decoded as `O`; a decoding error is the conversion's own.
+    fn output<'b, O: FromBytes<'b>>(&'b mut self, output: Region) -> Result<O, Error> {
         let (memory, _) = self.instance()?.kernel();
         let r = range(memory.len(), output.offset, output.len).unwrap_or(0..0);
-        Ok(O::from_bytes(&memory[r])?)
+        O::from_bytes(&memory[r])
     }
 
     /// [`raw_call`](Self::raw_call), writing a memory dump when the call fails and one was
