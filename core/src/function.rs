@@ -86,7 +86,7 @@ impl Function {
             ty: FuncType::new(params, results),
             callback: Arc::new(move |host, inputs, outputs| {
                 let mut plugin = CurrentPlugin { host };
-                f(&mut plugin, inputs, outputs, user_data.clone()).map_err(XtismError::from)
+                f(&mut plugin, inputs, outputs, user_data.clone()).map_err(host_failure)
             }),
         }
     }
@@ -126,6 +126,22 @@ impl Function {
     /// The result types, as the official `Function::results`.
     pub fn results(&self) -> &[ValType] {
         self.ty.results()
+    }
+}
+
+/// A host function's error as the call reports it. What [`CurrentPlugin`] says of the
+/// guest's handles and of kernel memory stays as it is (`Guest`, `MemoryLimit`, `Invalid`);
+/// anything else is the host function's own, whole: an error of another plug-in it called
+/// (a timeout, a trap) is not this call's.
+fn host_failure(error: Error) -> XtismError {
+    match error.downcast_ref::<XtismError>() {
+        Some(XtismError::Guest(_) | XtismError::MemoryLimit(_) | XtismError::Invalid(_)) => {
+            XtismError::from(error)
+        }
+        _ => XtismError::Host {
+            function: String::new(),
+            source: error,
+        },
     }
 }
 

@@ -101,6 +101,51 @@ fn host_function_error(engine: &'static str) {
 }
 
 #[case]
+fn another_plugins_error_is_the_host_functions(engine: &'static str) {
+    // A host function that calls another plug-in and passes its failure on: the call
+    // reports a host function error holding it, not the other plug-in's timeout as its own.
+    let wasm = plugin("wat/host_functions.wat");
+    let mut functions = host_function_set(false);
+    functions[0] = Function::new(
+        "transform",
+        [PTR],
+        [PTR],
+        UserData::new(()),
+        |_, _, _, _| Err(Error::from(XtismError::Timeout(5)).context("the inner plug-in")),
+    );
+    let mut p = builder(engine, &wasm)
+        .with_functions(functions)
+        .build()
+        .unwrap();
+    let err = p.call::<&str, &str>("transform", "x").unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Host, "{err:#}");
+    assert!(err.to_string().contains("the inner plug-in"), "{err}");
+    assert!(
+        matches!(err.host_error::<XtismError>(), Some(XtismError::Timeout(5))),
+        "{err:#}"
+    );
+    assert_eq!(err.root_cause().to_string(), "timeout");
+    // What the host function says of the guest's handles stays the guest's fault.
+    let mut functions = host_function_set(false);
+    functions[0] = Function::new(
+        "transform",
+        [PTR],
+        [PTR],
+        UserData::new(()),
+        |plugin: &mut CurrentPlugin, _: &[Val], _: &mut [Val], _: UserData<()>| {
+            plugin.memory_length(3)?;
+            Ok(())
+        },
+    );
+    let mut p = builder(engine, &wasm)
+        .with_functions(functions)
+        .build()
+        .unwrap();
+    let err = p.call::<&str, &str>("transform", "x").unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Guest, "{err:#}");
+}
+
+#[case]
 fn host_context(engine: &'static str) {
     struct Tally(u32);
     let wasm = plugin("wat/host_functions.wat");
