@@ -283,9 +283,9 @@ impl XtismError {
 }
 
 impl From<Error> for XtismError {
-    /// The typed error inside `error`; an error xtism did not make (a host function's or a
-    /// conversion's own) becomes [`XtismError::Host`], its function named by the caller
-    /// that knows it.
+    /// The typed error inside `error`; an error xtism did not make becomes
+    /// [`XtismError::Host`] (core names the host function where it knows it). For matching
+    /// on a call's error in tests and tools: `result.map_err(XtismError::from)`.
     #[cold]
     fn from(error: Error) -> Self {
         match error.downcast::<XtismError>() {
