@@ -37,18 +37,17 @@ fn user_host_functions(engine: &'static str) {
 #[case]
 fn host_fn_macro(engine: &'static str) {
     let wasm = plugin("wat/host_functions.wat");
-    let mut functions = host_function_set(false);
-    functions[0] = Function::new(
-        "transform",
-        [PTR],
-        [PTR],
-        UserData::new(">> ".to_string()),
-        shout,
+    let mut p = with_transform(
+        engine,
+        &wasm,
+        Function::new(
+            "transform",
+            [PTR],
+            [PTR],
+            UserData::new(">> ".to_string()),
+            shout,
+        ),
     );
-    let mut p = builder(engine, &wasm)
-        .with_functions(functions)
-        .build()
-        .unwrap();
     let out: String = p.call("transform", "macro").unwrap();
     assert_eq!(out, ">> MACRO");
     // Borrowed (&str, &[u8]) and number arguments side by side.
@@ -56,15 +55,25 @@ fn host_fn_macro(engine: &'static str) {
     assert_eq!(out, "in+xy+7");
 }
 
+/// The plug-in `wasm` built on `engine` with the corpus's host functions, `transform`
+/// replaced by `transform`.
+fn with_transform(engine: &'static str, wasm: &[u8], transform: Function) -> Plugin {
+    let mut functions = host_function_set(false);
+    functions[0] = transform;
+    builder(engine, wasm)
+        .with_functions(functions)
+        .build()
+        .unwrap()
+}
+
 #[case]
 fn host_function_error(engine: &'static str) {
     let wasm = plugin("wat/host_functions.wat");
-    let mut functions = host_function_set(false);
-    functions[0] = Function::new("transform", [PTR], [PTR], UserData::new(()), refuse);
-    let mut p = builder(engine, &wasm)
-        .with_functions(functions)
-        .build()
-        .unwrap();
+    let mut p = with_transform(
+        engine,
+        &wasm,
+        Function::new("transform", [PTR], [PTR], UserData::new(()), refuse),
+    );
     let err = p.call::<&str, &str>("transform", "12345").unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Host, "{err}");
     assert_eq!(
@@ -76,23 +85,22 @@ fn host_function_error(engine: &'static str) {
     assert_eq!(f[1], 42);
 
     // A host function's own error type can be recovered.
-    let mut functions = host_function_set(false);
-    functions[0] = Function::new(
-        "transform",
-        [PTR],
-        [PTR],
-        UserData::new(()),
-        |_, _, _, _| {
-            Err(Error::new(std::io::Error::new(
-                std::io::ErrorKind::NotFound,
-                "no such thing",
-            )))
-        },
+    let mut p = with_transform(
+        engine,
+        &wasm,
+        Function::new(
+            "transform",
+            [PTR],
+            [PTR],
+            UserData::new(()),
+            |_, _, _, _| {
+                Err(Error::new(std::io::Error::new(
+                    std::io::ErrorKind::NotFound,
+                    "no such thing",
+                )))
+            },
+        ),
     );
-    let mut p = builder(engine, &wasm)
-        .with_functions(functions)
-        .build()
-        .unwrap();
     let err = p.call::<&str, &str>("transform", "x").unwrap_err();
     let io = err
         .host_error::<std::io::Error>()
@@ -105,18 +113,17 @@ fn another_plugins_error_is_the_host_functions(engine: &'static str) {
     // A host function that calls another plug-in and passes its failure on: the call
     // reports a host function error holding it, not the other plug-in's timeout as its own.
     let wasm = plugin("wat/host_functions.wat");
-    let mut functions = host_function_set(false);
-    functions[0] = Function::new(
-        "transform",
-        [PTR],
-        [PTR],
-        UserData::new(()),
-        |_, _, _, _| Err(Error::from(XtismError::Timeout(5)).context("the inner plug-in")),
+    let mut p = with_transform(
+        engine,
+        &wasm,
+        Function::new(
+            "transform",
+            [PTR],
+            [PTR],
+            UserData::new(()),
+            |_, _, _, _| Err(Error::from(XtismError::Timeout(5)).context("the inner plug-in")),
+        ),
     );
-    let mut p = builder(engine, &wasm)
-        .with_functions(functions)
-        .build()
-        .unwrap();
     let err = p.call::<&str, &str>("transform", "x").unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Host, "{err:#}");
     assert!(err.to_string().contains("the inner plug-in"), "{err}");
@@ -126,21 +133,20 @@ fn another_plugins_error_is_the_host_functions(engine: &'static str) {
     );
     assert_eq!(err.root_cause().to_string(), "timeout");
     // What the host function says of the guest's handles stays the guest's fault.
-    let mut functions = host_function_set(false);
-    functions[0] = Function::new(
-        "transform",
-        [PTR],
-        [PTR],
-        UserData::new(()),
-        |plugin: &mut CurrentPlugin, _: &[Val], _: &mut [Val], _: UserData<()>| {
-            plugin.memory_length(3)?;
-            Ok(())
-        },
+    let mut p = with_transform(
+        engine,
+        &wasm,
+        Function::new(
+            "transform",
+            [PTR],
+            [PTR],
+            UserData::new(()),
+            |plugin: &mut CurrentPlugin, _: &[Val], _: &mut [Val], _: UserData<()>| {
+                plugin.memory_length(3)?;
+                Ok(())
+            },
+        ),
     );
-    let mut p = builder(engine, &wasm)
-        .with_functions(functions)
-        .build()
-        .unwrap();
     let err = p.call::<&str, &str>("transform", "x").unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Guest, "{err:#}");
 }
@@ -149,24 +155,23 @@ fn another_plugins_error_is_the_host_functions(engine: &'static str) {
 fn host_context(engine: &'static str) {
     struct Tally(u32);
     let wasm = plugin("wat/host_functions.wat");
-    let mut functions = host_function_set(false);
-    functions[0] = Function::new(
-        "transform",
-        [PTR],
-        [PTR],
-        UserData::new(()),
-        |plugin, inputs, outputs, _| {
-            let tally = plugin.host_context::<Tally>()?;
-            tally.0 += 1;
-            let n = tally.0;
-            let text: String = plugin.memory_get_val(&inputs[0])?;
-            plugin.memory_set_val(&mut outputs[0], format!("{text}{n}"))
-        },
+    let mut p = with_transform(
+        engine,
+        &wasm,
+        Function::new(
+            "transform",
+            [PTR],
+            [PTR],
+            UserData::new(()),
+            |plugin, inputs, outputs, _| {
+                let tally = plugin.host_context::<Tally>()?;
+                tally.0 += 1;
+                let n = tally.0;
+                let text: String = plugin.memory_get_val(&inputs[0])?;
+                plugin.memory_set_val(&mut outputs[0], format!("{text}{n}"))
+            },
+        ),
     );
-    let mut p = builder(engine, &wasm)
-        .with_functions(functions)
-        .build()
-        .unwrap();
     let out: String = p
         .call_with_host_context("transform", "call ", Tally(41))
         .unwrap();
