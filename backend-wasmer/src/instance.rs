@@ -43,6 +43,12 @@ impl StoreData {
             .as_mut()
             .expect("the plug-in state is only taken out of a store being dropped")
     }
+
+    fn shared_state(&self) -> &PluginState {
+        self.state
+            .as_ref()
+            .expect("the plug-in state is only taken out of a store being dropped")
+    }
 }
 
 /// [`HostAccess`] inside a host call.
@@ -62,6 +68,10 @@ impl EnvAccess<'_> {
 }
 
 impl HostAccess for EnvAccess<'_> {
+    fn shared_state(&self) -> &PluginState {
+        self.0.data().shared_state()
+    }
+
     fn kernel(&mut self) -> (&mut [u8], &mut PluginState) {
         let env = self.0.as_ref();
         match self.0.data().kernel_span {
@@ -626,6 +636,10 @@ impl WasmerPlugin {
 }
 
 impl HostAccess for WasmerPlugin {
+    fn shared_state(&self) -> &PluginState {
+        self.env.as_ref(&self.store.0).shared_state()
+    }
+
     fn kernel(&mut self) -> (&mut [u8], &mut PluginState) {
         match self.kernel_span {
             Some(span) => {

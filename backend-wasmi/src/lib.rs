@@ -336,6 +336,10 @@ fn module_memory_of<C: WithData>(
 struct CallerAccess<'a, 'b>(&'a mut Caller<'b, StoreData>);
 
 impl HostAccess for CallerAccess<'_, '_> {
+    fn shared_state(&self) -> &PluginState {
+        &self.0.data().state
+    }
+
     fn kernel(&mut self) -> (&mut [u8], &mut PluginState) {
         kernel_of(self.0)
     }
@@ -713,6 +717,10 @@ impl WasmiPlugin {
 }
 
 impl HostAccess for WasmiPlugin {
+    fn shared_state(&self) -> &PluginState {
+        &self.store.data().state
+    }
+
     fn kernel(&mut self) -> (&mut [u8], &mut PluginState) {
         kernel_of(&mut self.store)
     }

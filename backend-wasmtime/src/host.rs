@@ -23,6 +23,10 @@ pub(crate) const WASI_FUNCTIONS: &str = "xtism:wasi/";
 struct CallerAccess<'a, 'b>(&'a mut Caller<'b, StoreData>);
 
 impl HostAccess for CallerAccess<'_, '_> {
+    fn shared_state(&self) -> &PluginState {
+        &self.0.data().state
+    }
+
     fn kernel(&mut self) -> (&mut [u8], &mut PluginState) {
         match self.0.data().kernel {
             Some(memory) => {

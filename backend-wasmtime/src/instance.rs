@@ -181,6 +181,10 @@ fn shape_mismatch(shape: ExportShape) -> XtismError {
 }
 
 impl HostAccess for WasmtimePlugin {
+    fn shared_state(&self) -> &PluginState {
+        &self.store.data().state
+    }
+
     fn kernel(&mut self) -> (&mut [u8], &mut PluginState) {
         match self.store.data().kernel {
             Some(memory) => {

@@ -403,6 +403,10 @@ mod tests {
     }
 
     impl HostAccess for Host {
+        fn shared_state(&self) -> &PluginState {
+            &self.state
+        }
+
         fn kernel(&mut self) -> (&mut [u8], &mut PluginState) {
             (&mut self.memory, &mut self.state)
         }

@@ -184,12 +184,10 @@ impl MemoryHandle {
 /// The plug-in a host function was called from: its kernel memory, its own memory, its
 /// vars and error, and the host context passed to the call.
 ///
-/// Its methods follow the official crate's `CurrentPlugin`. Those that take `&self` there
-/// (`id`, `vars`, `time_remaining`) take `&mut self` here: the plug-in's state is reached
-/// through the engine's caller, which lends it mutably. A host function holds a
-/// `&mut CurrentPlugin`, so calls port unchanged; only keeping what one of them returned
-/// while calling another does not compile. `vars_mut` gives a guard ([`VarsMut`]) where
-/// the official one gives `&mut BTreeMap`; method calls on it port unchanged.
+/// Its methods follow the official crate's `CurrentPlugin`, with the same receivers (`id`,
+/// `vars`, `manifest` and `time_remaining` read through `&self`). `vars_mut` gives a guard
+/// ([`VarsMut`]) where the official one gives `&mut BTreeMap`; method calls on it port
+/// unchanged.
 pub struct CurrentPlugin<'a> {
     host: &'a mut dyn HostAccess,
 }
@@ -197,8 +195,8 @@ pub struct CurrentPlugin<'a> {
 impl CurrentPlugin<'_> {
     /// The plug-in's id, the [`Plugin::id`](crate::Plugin::id) of the plug-in that is
     /// calling (as of the start of the call).
-    pub fn id(&mut self) -> uuid::Uuid {
-        self.host.state().extism.id
+    pub fn id(&self) -> uuid::Uuid {
+        self.host.shared_state().extism.id
     }
 
     /// Copies `data` into a new block.
@@ -392,8 +390,8 @@ impl CurrentPlugin<'_> {
 
     /// The plug-in's vars, by name, as the official `CurrentPlugin::vars`: what the
     /// plug-in stored with `var_set` (and the host through [`vars_mut`](Self::vars_mut)).
-    pub fn vars(&mut self) -> &BTreeMap<String, Vec<u8>> {
-        self.host.state().extism.vars.map()
+    pub fn vars(&self) -> &BTreeMap<String, Vec<u8>> {
+        self.host.shared_state().extism.vars.map()
     }
 
     /// The plug-in's vars, to change, as the official `CurrentPlugin::vars_mut`: a guard
@@ -453,14 +451,14 @@ impl CurrentPlugin<'_> {
     /// the official `CurrentPlugin::time_remaining`. The timeout counts from the start of
     /// the call, the guest runtime's initialization (first call) included; zero once it has
     /// passed (the call then stops when the host function returns).
-    pub fn time_remaining(&mut self) -> Option<Duration> {
-        self.host.state().time_left()
+    pub fn time_remaining(&self) -> Option<Duration> {
+        self.host.shared_state().time_left()
     }
 
     /// The manifest the plug-in was built from, with the builder's config merged into its
     /// `config` (the official `CurrentPlugin::manifest`).
-    pub fn manifest(&mut self) -> &xtism_manifest::Manifest {
-        &self.host.state().extism.manifest
+    pub fn manifest(&self) -> &xtism_manifest::Manifest {
+        &self.host.shared_state().extism.manifest
     }
 
     /// The kernel memory and the plug-in state, shared.

@@ -169,6 +169,10 @@ fn host_functions(corpus: &Corpus, _: &Path) -> Result<(), Error> {
          outputs: &mut [Val],
          calls: UserData<Arc<Mutex<u32>>>| {
             *calls.get()?.lock().unwrap().lock().unwrap() += 1;
+            // Shared reads held side by side, as the official API allows.
+            let vars = plugin.vars();
+            let id = plugin.id();
+            ensure!(vars.is_empty() && !id.is_nil() && plugin.time_remaining().is_none());
             let handle = plugin
                 .memory_from_val(&inputs[0])
                 .ok_or_else(|| Error::msg("no block"))?;

@@ -40,4 +40,8 @@ pub trait HostAccess {
     fn state(&mut self) -> &mut PluginState {
         self.kernel().1
     }
+
+    /// The plug-in state, shared: for reads that borrow nothing else (a host function's
+    /// `id`, vars, manifest, remaining time).
+    fn shared_state(&self) -> &PluginState;
 }
