@@ -12,14 +12,14 @@ use wasmer::{
 };
 use wasmer_types::TrapCode as WasmerTrap;
 use xtism_core::engine::{
-    CallLimits, DynamicInvoke, ExportShape, HostAccess, HostTrap, ImportSource, Instance,
-    InstantiateError, KernelMemory, LinkPlan, Linked, Module, ResourceLimits, TrapCode,
-    TypedModule, WasiImport,
+    CallLimits, CompiledModule, DynamicInvoke, ExportShape, HostAccess, HostTrap, ImportSource,
+    Instance, InstantiateError, KernelMemory, LinkPlan, Linked, Module, ResourceLimits, TrapCode,
+    WasiImport,
 };
 use xtism_core::engine::{KERNEL_MODULE_MEMORY, MODULE_MEMORY_EXPORT};
 use xtism_core::{HostImport, KERNEL_MEMORY_EXPORT, PluginState, Val, ValType, XtismError};
 
-use crate::interrupt::{FLAG_EXPORT, Slot};
+use crate::interrupt::{FLAG_EXPORT, WatchedInstance};
 use crate::limits::Budget;
 use crate::raw::{self, Flag, MemorySpan, SendStore};
 use crate::{Config, METERING_EXHAUSTED, METERING_REMAINING, NAME, WasmerModule, wasmer_type};
@@ -146,19 +146,19 @@ fn host_function(store: &mut Store, env: &FunctionEnv<StoreData>, import: HostIm
         HostImport::I64ToI64(f) => {
             Function::new_typed_with_env(store, env, move |e: Env, a: i64| f(&mut EnvAccess(e), a))
         }
-        HostImport::I64(f) => {
+        HostImport::I64ToNone(f) => {
             Function::new_typed_with_env(store, env, move |e: Env, a: i64| f(&mut EnvAccess(e), a))
         }
-        HostImport::ToI64(f) => {
+        HostImport::NoneToI64(f) => {
             Function::new_typed_with_env(store, env, move |e: Env| f(&mut EnvAccess(e)))
         }
-        HostImport::ToI32(f) => {
+        HostImport::NoneToI32(f) => {
             Function::new_typed_with_env(store, env, move |e: Env| f(&mut EnvAccess(e)))
         }
-        HostImport::Unit(f) => {
+        HostImport::NoneToNone(f) => {
             Function::new_typed_with_env(store, env, move |e: Env| f(&mut EnvAccess(e)))
         }
-        HostImport::I64I64(f) => {
+        HostImport::I64I64ToNone(f) => {
             Function::new_typed_with_env(store, env, move |e: Env, a: i64, b: i64| {
                 f(&mut EnvAccess(e), a, b)
             })
@@ -245,7 +245,7 @@ impl WasmerLinked {
     ) -> Result<WasmerLinked, XtismError> {
         let mut modules = Vec::with_capacity(plan.modules.len());
         for planned in plan.modules {
-            let module = TypedModule::<WasmerModule>::downcast(planned.module.as_ref())
+            let module = CompiledModule::<WasmerModule>::downcast(planned.module.as_ref())
                 .filter(|m| m.config == config)
                 .ok_or_else(|| {
                     XtismError::Invalid(format!(
@@ -471,7 +471,10 @@ impl Linked for WasmerLinked {
             kernel_span: parts.kernel_span,
             memories: parts.memories,
             exports: HashMap::new(),
-            slot: self.config.interruptible.then(|| Slot::new(parts.flags)),
+            slot: self
+                .config
+                .interruptible
+                .then(|| WatchedInstance::new(parts.flags)),
             flag_globals: parts.flag_globals,
             meters: parts.meters,
             fuel_consumed: None,
@@ -523,7 +526,7 @@ struct WasmerPlugin {
     /// Main-module exports, typed on their first call as core's shape says.
     exports: HashMap<Box<str>, TypedExport>,
     /// The instance as the watchdog sees it, when its modules are interruptible.
-    slot: Option<Arc<Slot>>,
+    slot: Option<Arc<WatchedInstance>>,
     /// The interruption flags of every plug-in module, to lower them after an interruption.
     flag_globals: Vec<Global>,
     meters: Vec<Meter>,

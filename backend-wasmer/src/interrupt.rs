@@ -19,11 +19,11 @@
 //! would never see the flag change. The store carries no dependency across iterations.
 //!
 //! The flags are raised by the [`Watchdog`], one thread per process. Each interruptible
-//! instance has a [`Slot`] holding the storage addresses of its flags and the deadline and
+//! instance has a [`WatchedInstance`] holding the storage addresses of its flags and the deadline and
 //! cancel state of its running call; every [`TICK`] the watchdog asks core's
 //! [`CallLimits::interruption`] whether a running call must stop, and if so raises its flags:
 //! an atomic store into the globals' storage, which the guest reads with plain loads. The
-//! slot's phases (see [`Slot`]) guarantee that storage is alive whenever it is written, and
+//! slot's phases (see [`WatchedInstance`]) guarantee that storage is alive whenever it is written, and
 //! keep the cost of a call to a few atomic operations on the instance's own slot.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -153,7 +153,7 @@ impl<'a> FunctionMiddleware<'a> for FunctionCheck {
     }
 }
 
-/// Phases of a [`Slot`], in the low bits of its state; the rest counts calls.
+/// Phases of a [`WatchedInstance`], in the low bits of its state; the rest counts calls.
 const IDLE: u64 = 0;
 const RUNNING: u64 = 1;
 const RAISING: u64 = 2;
@@ -172,7 +172,7 @@ static EPOCH: LazyLock<Instant> = LazyLock::new(Instant::now);
 /// ends. A call waits out `RAISING` before it returns, so flags are never written once a
 /// call is over. The call counter in the state keeps the watchdog from acting on a call
 /// that ended, with the limits of the next one.
-pub(crate) struct Slot {
+pub(crate) struct WatchedInstance {
     flags: Box<[Flag]>,
     state: AtomicU64,
     /// Whether the slot is in the watchdog's list.
@@ -185,9 +185,9 @@ pub(crate) struct Slot {
     cancel_address: AtomicUsize,
 }
 
-impl Slot {
-    pub(crate) fn new(flags: Vec<Flag>) -> Arc<Slot> {
-        Arc::new(Slot {
+impl WatchedInstance {
+    pub(crate) fn new(flags: Vec<Flag>) -> Arc<WatchedInstance> {
+        Arc::new(WatchedInstance {
             flags: flags.into(),
             state: AtomicU64::new(IDLE),
             listed: AtomicBool::new(false),
@@ -198,7 +198,10 @@ impl Slot {
     }
 
     /// Watches a call until the returned guard is finished or dropped.
-    pub(crate) fn start(self: &Arc<Slot>, limits: &CallLimits) -> Result<Running<'_>, XtismError> {
+    pub(crate) fn start(
+        self: &Arc<WatchedInstance>,
+        limits: &CallLimits,
+    ) -> Result<Running<'_>, XtismError> {
         let deadline = limits.deadline.map_or(u64::MAX, |d| {
             u64::try_from(d.saturating_duration_since(*EPOCH).as_nanos()).unwrap_or(u64::MAX - 1)
         });
@@ -237,7 +240,7 @@ impl Slot {
 
 /// A call being watched. Dropping it ends the watch (also when the call unwinds).
 pub(crate) struct Running<'a> {
-    slot: &'a Slot,
+    slot: &'a WatchedInstance,
 }
 
 impl Running<'_> {
@@ -284,27 +287,27 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 #[derive(Default)]
-struct Slots {
-    listed: Vec<Arc<Slot>>,
+struct WatchedInstances {
+    listed: Vec<Arc<WatchedInstance>>,
     started: bool,
     sleeping: bool,
 }
 
 /// The thread that raises the flags of calls that must stop.
 pub(crate) struct Watchdog {
-    slots: Mutex<Slots>,
+    slots: Mutex<WatchedInstances>,
     wake: Condvar,
 }
 
 /// The process's watchdog.
 static WATCHDOG: LazyLock<Watchdog> = LazyLock::new(|| Watchdog {
-    slots: Mutex::new(Slots::default()),
+    slots: Mutex::new(WatchedInstances::default()),
     wake: Condvar::new(),
 });
 
 impl Watchdog {
     /// Adds a slot to the list the watchdog looks at, starting the thread if needed.
-    fn list(&'static self, slot: Arc<Slot>) -> Result<(), XtismError> {
+    fn list(&'static self, slot: Arc<WatchedInstance>) -> Result<(), XtismError> {
         let mut slots = lock(&self.slots);
         if !slots.started {
             std::thread::Builder::new()
@@ -332,7 +335,7 @@ impl Watchdog {
     /// either the watchdog sees the call running and keeps the slot, or the call sees the
     /// slot unlisted and lists it again. A slot may be listed twice for a while; that only
     /// costs a second look.
-    fn tick(slots: &mut Vec<Arc<Slot>>) {
+    fn tick(slots: &mut Vec<Arc<WatchedInstance>>) {
         slots.retain(|slot| {
             let current = slot.state.load(Ordering::SeqCst);
             match current & PHASE {

@@ -59,8 +59,8 @@ use wasmer::sys::{
 use wasmer::{ExternType, LocalFunctionIndex, ModuleInfo, Type};
 use xtism_core::engine::KERNEL_MODULE_NAME;
 use xtism_core::engine::{
-    Capabilities, CompileOptions, Engine, Export, ExternKind, Import, LinkPlan, Linked, Module,
-    TypedModule,
+    Capabilities, CompileOptions, CompiledModule, Engine, Export, ExternKind, Import, LinkPlan,
+    Linked, Module,
 };
 use xtism_core::{FuncType, KERNEL_WASM, ValType, XtismError};
 
@@ -156,14 +156,14 @@ fn with_tunables(mut engine: wasmer::Engine) -> wasmer::Engine {
 
 /// The engine that owns the stores of one configuration, with the kernel compiled for it.
 /// The kernel is trusted and has no loops, so it is compiled without middlewares.
-struct Variant {
+struct ConfiguredEngine {
     engine: wasmer::Engine,
     kernel: wasmer::Module,
     config: Config,
 }
 
-impl Variant {
-    fn new(config: Config) -> Result<Variant, XtismError> {
+impl ConfiguredEngine {
+    fn new(config: Config) -> Result<ConfiguredEngine, XtismError> {
         let mut cranelift = Cranelift::new();
         cranelift.push_middleware(Arc::new(ModuleName(KERNEL_MODULE_NAME.into())));
         let engine = with_tunables(EngineBuilder::new(cranelift).into());
@@ -172,7 +172,7 @@ impl Variant {
                 module: KERNEL_MODULE_NAME.into(),
                 message: e.to_string(),
             })?;
-        Ok(Variant {
+        Ok(ConfiguredEngine {
             engine,
             kernel,
             config,
@@ -186,7 +186,7 @@ impl Variant {
 /// the code of the modules that need them (see the crate documentation).
 #[derive(Default)]
 pub struct WasmerEngine {
-    variants: [OnceLock<Variant>; 4],
+    configured: [OnceLock<ConfiguredEngine>; 4],
 }
 
 impl std::fmt::Debug for WasmerEngine {
@@ -201,12 +201,12 @@ impl WasmerEngine {
         WasmerEngine::default()
     }
 
-    fn variant(&self, config: Config) -> Result<&Variant, XtismError> {
-        let cell = &self.variants[config.index()];
+    fn configured(&self, config: Config) -> Result<&ConfiguredEngine, XtismError> {
+        let cell = &self.configured[config.index()];
         if let Some(v) = cell.get() {
             return Ok(v);
         }
-        let v = Variant::new(config)?;
+        let v = ConfiguredEngine::new(config)?;
         Ok(cell.get_or_init(|| v))
     }
 }
@@ -251,7 +251,7 @@ fn wrap(
             })
         })
         .collect();
-    Ok(Arc::new(TypedModule::new(
+    Ok(Arc::new(CompiledModule::new(
         WasmerModule {
             module,
             _engine: engine,
@@ -375,7 +375,7 @@ impl Engine for WasmerEngine {
     }
 
     fn serialize(&self, module: &dyn Module) -> Result<Vec<u8>, XtismError> {
-        let module = TypedModule::<WasmerModule>::downcast(module)
+        let module = CompiledModule::<WasmerModule>::downcast(module)
             .ok_or_else(|| XtismError::engine("a module of another engine"))?;
         Ok(module
             .module
@@ -400,11 +400,11 @@ impl Engine for WasmerEngine {
         plan: LinkPlan,
         options: &CompileOptions,
     ) -> Result<Box<dyn Linked>, XtismError> {
-        let variant = self.variant(Config::of(options))?;
+        let configured = self.configured(Config::of(options))?;
         instance::WasmerLinked::new(
-            variant.engine.clone(),
-            variant.kernel.clone(),
-            variant.config,
+            configured.engine.clone(),
+            configured.kernel.clone(),
+            configured.config,
             plan,
         )
         .map(|l| Box::new(l) as Box<dyn Linked>)

@@ -157,7 +157,7 @@ const _: () = {
 pub(crate) struct Flag(NonNull<VMGlobalDefinition>);
 
 // SAFETY: a `Flag` is only dereferenced by `Flag::raise`, from the watchdog, while its
-// instance's call is held open in the `RAISING` phase (see `interrupt::Slot`).
+// instance's call is held open in the `RAISING` phase (see `interrupt::WatchedInstance`).
 unsafe impl Send for Flag {}
 // SAFETY: as for `Send`.
 unsafe impl Sync for Flag {}
@@ -165,7 +165,7 @@ unsafe impl Sync for Flag {}
 impl Flag {
     /// Raises the flag from the watchdog thread while the guest may be reading it.
     ///
-    /// Only to be called while the flag's `Slot` is in the `RAISING` phase, as
+    /// Only to be called while the flag's `WatchedInstance` is in the `RAISING` phase, as
     /// `Watchdog::tick` does; the compiler does not check this.
     pub(crate) fn raise(self) {
         // SAFETY: the slot is `RAISING`, which the watchdog enters only from `RUNNING` and

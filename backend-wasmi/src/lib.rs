@@ -20,9 +20,9 @@ use wasmi::{
     StoreLimits, StoreLimitsBuilder, TypedFunc, TypedResumableCall,
 };
 use xtism_core::engine::{
-    CallLimits, Capabilities, CompileOptions, DynamicInvoke, Engine, Export, ExportShape,
-    ExternKind, HostAccess, HostTrap, Import, ImportSource, Instance, InstantiateError,
-    KernelMemory, LinkPlan, Linked, Module, ResourceLimits, TrapCode, TypedModule, WasiImport,
+    CallLimits, Capabilities, CompileOptions, CompiledModule, DynamicInvoke, Engine, Export,
+    ExportShape, ExternKind, HostAccess, HostTrap, Import, ImportSource, Instance,
+    InstantiateError, KernelMemory, LinkPlan, Linked, Module, ResourceLimits, TrapCode, WasiImport,
 };
 use xtism_core::engine::{KERNEL_MODULE_MEMORY, MODULE_MEMORY_EXPORT};
 use xtism_core::{
@@ -37,18 +37,18 @@ const NAME: &str = "wasmi";
 pub const SLICE: u64 = 1 << 20;
 
 /// One wasmi engine with the kernel module compiled for it.
-struct Variant {
+struct ConfiguredEngine {
     engine: wasmi::Engine,
     kernel: wasmi::Module,
 }
 
-impl Variant {
-    fn new(fuel: bool) -> Result<Variant, XtismError> {
+impl ConfiguredEngine {
+    fn new(fuel: bool) -> Result<ConfiguredEngine, XtismError> {
         let mut config = Config::default();
         config.consume_fuel(fuel);
         let engine = wasmi::Engine::new(&config);
         let kernel = wasmi::Module::new(&engine, KERNEL_WASM).map_err(XtismError::engine)?;
-        Ok(Variant { engine, kernel })
+        Ok(ConfiguredEngine { engine, kernel })
     }
 }
 
@@ -58,8 +58,8 @@ impl Variant {
 /// the clock between slices.
 #[derive(Default)]
 pub struct WasmiEngine {
-    plain: OnceLock<Variant>,
-    fueled: OnceLock<Variant>,
+    plain: OnceLock<ConfiguredEngine>,
+    fueled: OnceLock<ConfiguredEngine>,
 }
 
 impl std::fmt::Debug for WasmiEngine {
@@ -74,12 +74,12 @@ impl WasmiEngine {
         WasmiEngine::default()
     }
 
-    fn variant(&self, metered: bool) -> Result<&Variant, XtismError> {
+    fn configured(&self, metered: bool) -> Result<&ConfiguredEngine, XtismError> {
         let cell = if metered { &self.fueled } else { &self.plain };
         if let Some(v) = cell.get() {
             return Ok(v);
         }
-        let v = Variant::new(metered)?;
+        let v = ConfiguredEngine::new(metered)?;
         Ok(cell.get_or_init(|| v))
     }
 }
@@ -192,11 +192,11 @@ impl Engine for WasmiEngine {
         options: &CompileOptions,
     ) -> Result<Arc<dyn Module>, XtismError> {
         let metered = metered(options);
-        let variant = self.variant(metered)?;
+        let configured = self.configured(metered)?;
         let unfused = select_fix::unfuse_selects(wasm);
         let wasm = unfused.as_deref().unwrap_or(wasm);
         let module =
-            wasmi::Module::new(&variant.engine, wasm).map_err(|e| XtismError::Compile {
+            wasmi::Module::new(&configured.engine, wasm).map_err(|e| XtismError::Compile {
                 module: name.to_owned(),
                 message: e.to_string(),
             })?;
@@ -215,7 +215,7 @@ impl Engine for WasmiEngine {
                 kind: extern_kind(e.ty()),
             })
             .collect();
-        Ok(Arc::new(TypedModule::new(
+        Ok(Arc::new(CompiledModule::new(
             WasmiModule { module, metered },
             imports,
             exports,
@@ -228,10 +228,10 @@ impl Engine for WasmiEngine {
         options: &CompileOptions,
     ) -> Result<Box<dyn Linked>, XtismError> {
         let metered = metered(options);
-        let variant = self.variant(metered)?;
+        let configured = self.configured(metered)?;
         let mut modules = Vec::with_capacity(plan.modules.len());
         for planned in &plan.modules {
-            let module = TypedModule::<WasmiModule>::downcast(planned.module.as_ref())
+            let module = CompiledModule::<WasmiModule>::downcast(planned.module.as_ref())
                 .filter(|m| m.metered == metered)
                 .ok_or_else(|| {
                     XtismError::Invalid(format!(
@@ -242,8 +242,9 @@ impl Engine for WasmiEngine {
             modules.push((module.module.clone(), planned.imports.clone()));
         }
         Ok(Box::new(WasmiLinked {
-            engine: variant.engine.clone(),
-            kernel: (plan.kernel_memory == KernelMemory::Instance).then(|| variant.kernel.clone()),
+            engine: configured.engine.clone(),
+            kernel: (plan.kernel_memory == KernelMemory::Instance)
+                .then(|| configured.kernel.clone()),
             modules,
             functions: plan
                 .functions
@@ -388,19 +389,21 @@ impl WasmiLinked {
                     f(&mut CallerAccess(&mut c), a).map_err(trap)
                 })
             }
-            HostImport::I64(f) => Func::wrap(store, move |mut c: Caller<'_, StoreData>, a: i64| {
-                f(&mut CallerAccess(&mut c), a).map_err(trap)
-            }),
-            HostImport::ToI64(f) => Func::wrap(store, move |mut c: Caller<'_, StoreData>| {
+            HostImport::I64ToNone(f) => {
+                Func::wrap(store, move |mut c: Caller<'_, StoreData>, a: i64| {
+                    f(&mut CallerAccess(&mut c), a).map_err(trap)
+                })
+            }
+            HostImport::NoneToI64(f) => Func::wrap(store, move |mut c: Caller<'_, StoreData>| {
                 f(&mut CallerAccess(&mut c)).map_err(trap)
             }),
-            HostImport::ToI32(f) => Func::wrap(store, move |mut c: Caller<'_, StoreData>| {
+            HostImport::NoneToI32(f) => Func::wrap(store, move |mut c: Caller<'_, StoreData>| {
                 f(&mut CallerAccess(&mut c)).map_err(trap)
             }),
-            HostImport::Unit(f) => Func::wrap(store, move |mut c: Caller<'_, StoreData>| {
+            HostImport::NoneToNone(f) => Func::wrap(store, move |mut c: Caller<'_, StoreData>| {
                 f(&mut CallerAccess(&mut c)).map_err(trap)
             }),
-            HostImport::I64I64(f) => Func::wrap(
+            HostImport::I64I64ToNone(f) => Func::wrap(
                 store,
                 move |mut c: Caller<'_, StoreData>, a: i64, b: i64| {
                     f(&mut CallerAccess(&mut c), a, b).map_err(trap)

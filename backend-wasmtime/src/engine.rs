@@ -1,4 +1,4 @@
-//! The engine: [`WasmtimeEngine`], its wasmtime engines (one [`Variant`] per set of compile
+//! The engine: [`WasmtimeEngine`], its wasmtime engines (one [`ConfiguredEngine`] per set of compile
 //! options that wasmtime fixes per engine, each with core's kernel compiled for it), and
 //! core's [`Engine`] trait over them: compiling, the compile cache's identity and artifacts,
 //! and linking (see [`crate::link`]).
@@ -11,7 +11,7 @@ use wasmtime::{
 };
 use xtism_core::engine::KERNEL_MODULE_MEMORY;
 use xtism_core::engine::{
-    Capabilities, CompileOptions, Engine, LinkPlan, Linked, Module, Profiling, TypedModule,
+    Capabilities, CompileOptions, CompiledModule, Engine, LinkPlan, Linked, Module, Profiling,
 };
 use xtism_core::{KERNEL_WASM, XtismError};
 
@@ -24,16 +24,16 @@ use crate::{NAME, pool, raw};
 
 /// The compile options that shape a wasmtime engine.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-struct VariantKey {
+struct EngineKey {
     fuel: bool,
     interruptible: bool,
     debug_info: bool,
     profiling: Profiling,
 }
 
-impl VariantKey {
-    fn of(options: &CompileOptions) -> VariantKey {
-        VariantKey {
+impl EngineKey {
+    fn of(options: &CompileOptions) -> EngineKey {
+        EngineKey {
             fuel: options.fuel,
             interruptible: options.interruptible,
             debug_info: options.debug_info,
@@ -59,7 +59,7 @@ fn profiler(profiling: Profiling) -> Result<ProfilingStrategy, XtismError> {
 }
 
 /// One wasmtime engine with the kernel module compiled for it.
-pub(crate) struct Variant {
+pub(crate) struct ConfiguredEngine {
     pub(crate) engine: wasmtime::Engine,
     /// The kernel, ready to instantiate (it has no imports).
     pub(crate) kernel: InstancePre<StoreData>,
@@ -71,8 +71,12 @@ pub(crate) struct Variant {
     pub(crate) pool: Option<u32>,
 }
 
-impl Variant {
-    fn new(key: VariantKey, ticker: &Ticker, pool: Option<u32>) -> Result<Variant, XtismError> {
+impl ConfiguredEngine {
+    fn new(
+        key: EngineKey,
+        ticker: &Ticker,
+        pool: Option<u32>,
+    ) -> Result<ConfiguredEngine, XtismError> {
         let mut config = Config::new();
         // The `gc` feature (for `externref`) turns the GC and exception-handling proposals
         // on by default; they stay off, as on the other engines.
@@ -116,7 +120,7 @@ impl Variant {
         if key.interruptible {
             ticker.add(&engine)?;
         }
-        Ok(Variant {
+        Ok(ConfiguredEngine {
             engine,
             kernel,
             kernel_exports,
@@ -131,9 +135,9 @@ impl Variant {
 /// each is made on first use and kept. One thread ticks the epoch of the interruptible
 /// ones while calls run.
 pub struct WasmtimeEngine {
-    variants: Mutex<HashMap<VariantKey, Arc<Variant>>>,
+    configured: Mutex<HashMap<EngineKey, Arc<ConfiguredEngine>>>,
     pub(crate) ticker: Arc<Ticker>,
-    /// The slots of each variant's instance pool, if instances come from one.
+    /// The slots of each configured engine's instance pool, if instances come from one.
     pool: Option<u32>,
 }
 
@@ -156,7 +160,7 @@ impl WasmtimeEngine {
     /// compiled.
     pub fn new() -> Self {
         WasmtimeEngine {
-            variants: Mutex::default(),
+            configured: Mutex::default(),
             ticker: Arc::default(),
             pool: None,
         }
@@ -198,15 +202,15 @@ impl WasmtimeEngine {
         }
     }
 
-    fn variant(&self, options: &CompileOptions) -> Result<Arc<Variant>, XtismError> {
-        let key = VariantKey::of(options);
-        // Made under the lock, so two threads never build the same variant twice.
-        let mut variants = self.variants.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(v) = variants.get(&key) {
+    fn configured(&self, options: &CompileOptions) -> Result<Arc<ConfiguredEngine>, XtismError> {
+        let key = EngineKey::of(options);
+        // Made under the lock, so two threads never build the same configured engine twice.
+        let mut configured = self.configured.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(v) = configured.get(&key) {
             return Ok(Arc::clone(v));
         }
-        let v = Arc::new(Variant::new(key, &self.ticker, self.pool)?);
-        variants.insert(key, Arc::clone(&v));
+        let v = Arc::new(ConfiguredEngine::new(key, &self.ticker, self.pool)?);
+        configured.insert(key, Arc::clone(&v));
         Ok(v)
     }
 }
@@ -238,9 +242,9 @@ impl Engine for WasmtimeEngine {
         wasm: &[u8],
         options: &CompileOptions,
     ) -> Result<Arc<dyn Module>, XtismError> {
-        let variant = self.variant(options)?;
+        let configured = self.configured(options)?;
         let module =
-            wasmtime::Module::new(&variant.engine, wasm).map_err(|e| XtismError::Compile {
+            wasmtime::Module::new(&configured.engine, wasm).map_err(|e| XtismError::Compile {
                 module: name.to_owned(),
                 message: error_message(&e),
             })?;
@@ -248,14 +252,17 @@ impl Engine for WasmtimeEngine {
     }
 
     fn code_identity(&self, options: &CompileOptions) -> Option<Vec<u8>> {
-        let variant = self.variant(options).ok()?;
+        let configured = self.configured(options).ok()?;
         let mut hasher = IdentityHasher(Vec::new());
-        std::hash::Hash::hash(&variant.engine.precompile_compatibility_hash(), &mut hasher);
+        std::hash::Hash::hash(
+            &configured.engine.precompile_compatibility_hash(),
+            &mut hasher,
+        );
         Some(hasher.0)
     }
 
     fn serialize(&self, module: &dyn Module) -> Result<Vec<u8>, XtismError> {
-        let module = TypedModule::<WasmtimeModule>::downcast(module)
+        let module = CompiledModule::<WasmtimeModule>::downcast(module)
             .ok_or_else(|| XtismError::engine("a module of another engine"))?;
         module
             .module
@@ -269,8 +276,8 @@ impl Engine for WasmtimeEngine {
         artifact: &[u8],
         options: &CompileOptions,
     ) -> Result<Arc<dyn Module>, XtismError> {
-        let variant = self.variant(options)?;
-        let module = raw::deserialize(&variant.engine, artifact)
+        let configured = self.configured(options)?;
+        let module = raw::deserialize(&configured.engine, artifact)
             .map_err(|e| XtismError::engine(error_message(&e)))?;
         Ok(wrap(module))
     }
@@ -280,9 +287,9 @@ impl Engine for WasmtimeEngine {
         plan: LinkPlan,
         options: &CompileOptions,
     ) -> Result<Box<dyn Linked>, XtismError> {
-        let variant = self.variant(options)?;
+        let configured = self.configured(options)?;
         Ok(Box::new(WasmtimeLinked::new(
-            &variant,
+            &configured,
             &self.ticker,
             plan,
             options,
@@ -300,8 +307,8 @@ mod tests {
         let plain = CompileOptions::default();
         let mut fuel = CompileOptions::default();
         fuel.fuel = true;
-        let a = engine.variant(&plain).unwrap();
-        assert!(Arc::ptr_eq(&a, &engine.variant(&plain).unwrap()));
-        assert!(!Arc::ptr_eq(&a, &engine.variant(&fuel).unwrap()));
+        let a = engine.configured(&plain).unwrap();
+        assert!(Arc::ptr_eq(&a, &engine.configured(&plain).unwrap()));
+        assert!(!Arc::ptr_eq(&a, &engine.configured(&fuel).unwrap()));
     }
 }

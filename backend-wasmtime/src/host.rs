@@ -79,19 +79,19 @@ pub(crate) fn define_host_import(
         HostImport::I64ToI64(f) => linker.func_wrap(module, name, move |mut c: C<'_>, a: i64| {
             f(&mut CallerAccess(&mut c), a).map_err(trap)
         }),
-        HostImport::I64(f) => linker.func_wrap(module, name, move |mut c: C<'_>, a: i64| {
+        HostImport::I64ToNone(f) => linker.func_wrap(module, name, move |mut c: C<'_>, a: i64| {
             f(&mut CallerAccess(&mut c), a).map_err(trap)
         }),
-        HostImport::ToI64(f) => linker.func_wrap(module, name, move |mut c: C<'_>| {
+        HostImport::NoneToI64(f) => linker.func_wrap(module, name, move |mut c: C<'_>| {
             f(&mut CallerAccess(&mut c)).map_err(trap)
         }),
-        HostImport::ToI32(f) => linker.func_wrap(module, name, move |mut c: C<'_>| {
+        HostImport::NoneToI32(f) => linker.func_wrap(module, name, move |mut c: C<'_>| {
             f(&mut CallerAccess(&mut c)).map_err(trap)
         }),
-        HostImport::Unit(f) => linker.func_wrap(module, name, move |mut c: C<'_>| {
+        HostImport::NoneToNone(f) => linker.func_wrap(module, name, move |mut c: C<'_>| {
             f(&mut CallerAccess(&mut c)).map_err(trap)
         }),
-        HostImport::I64I64(f) => {
+        HostImport::I64I64ToNone(f) => {
             linker.func_wrap(module, name, move |mut c: C<'_>, a: i64, b: i64| {
                 f(&mut CallerAccess(&mut c), a, b).map_err(trap)
             })

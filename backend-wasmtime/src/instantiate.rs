@@ -26,12 +26,12 @@ impl WasmtimeLinked {
         let kernel = match self.kernel {
             KernelPlace::Instance => {
                 let kernel = self
-                    .variant
+                    .configured
                     .kernel
                     .instantiate(&mut *store)
-                    .map_err(|e| instantiate_error(e, store, self.variant.pool))?;
+                    .map_err(|e| instantiate_error(e, store, self.configured.pool))?;
                 store.data_mut().kernel = kernel
-                    .get_module_export(&mut *store, &self.variant.kernel_memory)
+                    .get_module_export(&mut *store, &self.configured.kernel_memory)
                     .and_then(Extern::into_memory);
                 Some(kernel)
             }
@@ -59,7 +59,7 @@ impl WasmtimeLinked {
                 })?);
             }
             let instance = wasmtime::Instance::new(&mut *store, &linked.module, &externs)
-                .map_err(|e| instantiate_error(e, store, self.variant.pool))?;
+                .map_err(|e| instantiate_error(e, store, self.configured.pool))?;
             let memory = memory
                 .as_ref()
                 .and_then(|m| instance.get_module_export(&mut *store, m))
@@ -105,7 +105,7 @@ impl Linked for WasmtimeLinked {
             stop: None,
             names: Arc::clone(&self.names),
         };
-        let mut store = Store::new(&self.variant.engine, data);
+        let mut store = Store::new(&self.configured.engine, data);
         store.limiter(|d| &mut d.limiter);
         if self.fuel {
             // Core defers the main module's start function to the first call; what runs

@@ -7,7 +7,7 @@
 //! importing module) with dynamically typed ones, and exposes the kernel memory and each
 //! module's memory. Extism's meaning stays in core.
 //!
-//! The modules follow a plug-in's life: `engine` (the engine, its variants, compiling),
+//! The modules follow a plug-in's life: `engine` (the engine, its configured engines, compiling),
 //! `module` (a compiled module in core's terms), `link` and `host` (a link plan as a linker
 //! and per-module import plans; the host functions defined in that linker), `instantiate`
 //! (a store and its instances), `store` (what a store holds, and its resource limiter),
@@ -16,7 +16,7 @@
 //!
 //! Choices, and why:
 //!
-//! - **Engine variants.** Fuel metering, epoch interruption, debug info and the profiler
+//! - **Configured engines.** Fuel metering, epoch interruption, debug info and the profiler
 //!   are fixed per wasmtime engine, so each combination of those [`CompileOptions`] gets its
 //!   own engine, made on first use and kept, with core's kernel module compiled for it once
 //!   (see `engine`).
@@ -51,7 +51,7 @@
 //!   [`XtismError::MemoryLimit`] (see `store`).
 //! - **Compile cache.** Core's (see [`Engine::code_identity`]), over `Module::serialize` and
 //!   `Module::deserialize`; the identity is wasmtime's `precompile_compatibility_hash` of the
-//!   variant's engine (version, target, flags, tunables, features).
+//!   configured engine (version, target, flags, tunables, features).
 //! - **Backtraces.** A trap's message is the trap alone, in the spec's words (as on other
 //!   engines); its backtrace holds what only wasmtime knows: the faulting address, if any,
 //!   and the Wasm frames, one per line, named by the modules' manifest names (see `error`).

@@ -11,11 +11,11 @@ use wasmtime::{Linker, ModuleExport};
 use xtism_core::KERNEL_MEMORY_EXPORT;
 use xtism_core::XtismError;
 use xtism_core::engine::{
-    CompileOptions, ImportSource, KernelMemory, LinkPlan, ResourceLimits, TypedModule,
+    CompileOptions, CompiledModule, ImportSource, KernelMemory, LinkPlan, ResourceLimits,
 };
 use xtism_core::engine::{KERNEL_MODULE_NAME, MODULE_MEMORY_EXPORT};
 
-use crate::engine::Variant;
+use crate::engine::ConfiguredEngine;
 use crate::host::{
     USER_FUNCTIONS, WASI_FUNCTIONS, define_host_import, define_user_function, define_wasi_import,
 };
@@ -57,7 +57,7 @@ pub(crate) enum PlannedImport {
 
 /// Where a [`WasmtimeLinked`]'s kernel memory comes from.
 pub(crate) enum KernelPlace {
-    /// The variant's kernel module, instantiated first.
+    /// The configured engine's kernel module, instantiated first.
     Instance,
     /// This export of the main module.
     MainExport(ModuleExport),
@@ -71,7 +71,7 @@ pub(crate) struct LinkedModule {
 
 /// A plug-in linked for wasmtime.
 pub(crate) struct WasmtimeLinked {
-    pub(crate) variant: Arc<Variant>,
+    pub(crate) configured: Arc<ConfiguredEngine>,
     pub(crate) ticker: Arc<Ticker>,
     pub(crate) linker: Linker<StoreData>,
     pub(crate) modules: Vec<LinkedModule>,
@@ -88,19 +88,22 @@ pub(crate) struct WasmtimeLinked {
 }
 
 impl WasmtimeLinked {
-    /// Links `plan` for `variant`: defines its host imports in a linker once and plans where
+    /// Links `plan` for `configured`, a configured engine: defines its host imports in a linker once and plans where
     /// each module's imports come from.
     pub(crate) fn new(
-        variant: &Arc<Variant>,
+        configured: &Arc<ConfiguredEngine>,
         ticker: &Arc<Ticker>,
         plan: LinkPlan,
         options: &CompileOptions,
     ) -> Result<WasmtimeLinked, XtismError> {
-        let engine = &variant.engine;
+        let engine = &configured.engine;
         let mut linker: Linker<StoreData> = Linker::new(engine);
         let mut defined: HashSet<(String, String)> = HashSet::new();
         let mut modules: Vec<LinkedModule> = Vec::with_capacity(plan.modules.len());
-        let mut names = vec![(variant.kernel.module().clone(), KERNEL_MODULE_NAME.into())];
+        let mut names = vec![(
+            configured.kernel.module().clone(),
+            KERNEL_MODULE_NAME.into(),
+        )];
         // A kernel instance has one memory; a merged kernel's memory is the main module's.
         let kernel_instance = u32::from(plan.kernel_memory == KernelMemory::Instance);
         let mut needs = Needs {
@@ -109,7 +112,7 @@ impl WasmtimeLinked {
             tables: 0,
         };
         for (module_index, planned) in plan.modules.iter().enumerate() {
-            let module = TypedModule::<WasmtimeModule>::downcast(planned.module.as_ref())
+            let module = CompiledModule::<WasmtimeModule>::downcast(planned.module.as_ref())
                 .filter(|m| wasmtime::Engine::same(m.module.engine(), engine))
                 .ok_or_else(|| {
                     XtismError::Invalid(format!(
@@ -133,7 +136,7 @@ impl WasmtimeLinked {
                 imports.push(match source {
                     ImportSource::Kernel(name) => PlannedImport::Instance {
                         index: None,
-                        export: *variant.kernel_exports.get(name).ok_or_else(missing)?,
+                        export: *configured.kernel_exports.get(name).ok_or_else(missing)?,
                     },
                     ImportSource::Host(host) => {
                         let key = (import.module().to_owned(), import.name().to_owned());
@@ -207,7 +210,7 @@ impl WasmtimeLinked {
         };
         let limits = plan.limits;
         Ok(WasmtimeLinked {
-            variant: Arc::clone(variant),
+            configured: Arc::clone(configured),
             ticker: Arc::clone(ticker),
             linker,
             modules,

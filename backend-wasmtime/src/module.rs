@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use xtism_core::engine::{Export, Import, Module, TypedModule};
+use xtism_core::engine::{CompiledModule, Export, Import, Module};
 
 use crate::convert::extern_kind;
 
@@ -30,7 +30,7 @@ pub(crate) fn wrap(module: wasmtime::Module) -> Arc<dyn Module> {
             kind: extern_kind(&e.ty()),
         })
         .collect();
-    Arc::new(TypedModule::new(
+    Arc::new(CompiledModule::new(
         WasmtimeModule { module },
         imports,
         exports,

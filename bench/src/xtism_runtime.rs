@@ -87,7 +87,7 @@ fn engine(name: &str) -> Result<Arc<dyn Engine>, BenchError> {
         let slots = u32::try_from(crate::workload::INSTANCE_BATCH).unwrap_or(u32::MAX);
         return Ok(Arc::new(xtism::WasmtimeEngine::with_instance_pool(slots)));
     }
-    Ok(xtism::engine(name)?)
+    Ok(xtism::engine_named(name)?)
 }
 
 /// `row` on the xtism engine called `engine` (one of [`xtism::ENGINES`], or

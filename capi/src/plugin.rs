@@ -153,7 +153,7 @@ unsafe fn build(source: &Source) -> Result<CompiledPlugin, String> {
     if let Some(name) = source.engine {
         // SAFETY: per the contract.
         let name = unsafe { str_arg(name, "the engine name") }?;
-        builder = builder.with_engine(xtism::engine(name).map_err(|e| e.to_string())?);
+        builder = builder.with_engine(xtism::engine_named(name).map_err(|e| e.to_string())?);
     }
     builder.compile().map_err(|e| e.to_string())
 }

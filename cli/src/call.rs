@@ -20,7 +20,7 @@ pub fn run(args: &CallArgs) -> Result<(), CliError> {
 
     let mut builder = xtism::PluginBuilder::new(manifest);
     if let Some(name) = &args.source.engine {
-        builder = builder.with_engine(xtism::engine(name)?);
+        builder = builder.with_engine(xtism::engine_named(name)?);
     }
     if args.wasi {
         builder = builder.with_wasi(true);

@@ -33,7 +33,7 @@ use crate::load;
 /// Runs `xtism info`.
 pub fn run(args: &InfoArgs) -> Result<(), CliError> {
     let engine = match &args.source.engine {
-        Some(name) => xtism::engine(name)?,
+        Some(name) => xtism::engine_named(name)?,
         None => xtism::default_engine()?,
     };
     let manifest = load::manifest_of(&args.source)?;

@@ -50,7 +50,7 @@ impl Case {
     /// its fallback branch there.
     pub fn fallback_on(&self, engine: &str) -> Option<&'static str> {
         let needs = self.needs.as_ref()?;
-        let caps = xtism::engine(engine).ok()?.capabilities();
+        let caps = xtism::engine_named(engine).ok()?.capabilities();
         (!(needs.has)(&caps)).then_some(needs.name)
     }
 

@@ -11,7 +11,7 @@ use xtism::ErrorExt;
 /// If no engine of that name is compiled in.
 pub fn builder<'a>(engine: &str, wasm: &'a [u8]) -> xtism::PluginBuilder<'a> {
     xtism::PluginBuilder::new(wasm)
-        .with_engine(xtism::engine(engine).expect("a compiled-in engine"))
+        .with_engine(xtism::engine_named(engine).expect("a compiled-in engine"))
 }
 
 /// Checks that a call failed with an error of `kind` whose message contains `needle`, and
@@ -38,6 +38,11 @@ pub fn expect_err(
 pub fn engines() -> Vec<(&'static str, Arc<dyn xtism::Engine>)> {
     xtism::ENGINES
         .iter()
-        .map(|name| (*name, xtism::engine(name).expect("a compiled-in engine")))
+        .map(|name| {
+            (
+                *name,
+                xtism::engine_named(name).expect("a compiled-in engine"),
+            )
+        })
         .collect()
 }

@@ -62,7 +62,7 @@ fn compiled(engine: &'static str, max_var_bytes: u64) -> CompiledPlugin {
     let mut cache = CACHE.get_or_init(Default::default).lock().unwrap();
     let compiled = cache.entry((engine, max_var_bytes)).or_insert_with(|| {
         PluginBuilder::new(Manifest::new([Wasm::data(GUEST.as_bytes().to_vec())]))
-            .with_engine(xtism::engine(engine).expect("a compiled-in engine"))
+            .with_engine(xtism::engine_named(engine).expect("a compiled-in engine"))
             .with_timeout(Duration::from_secs(10))
             .with_memory_max(MAX_PAGES as u32)
             .with_var_max(max_var_bytes)

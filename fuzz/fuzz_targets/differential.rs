@@ -161,7 +161,7 @@ struct Run {
 
 fn run(engine: &'static str, wasm: &[u8], input: &[u8]) -> Run {
     let built = PluginBuilder::new(Manifest::new([Wasm::data(wasm.to_vec())]))
-        .with_engine(xtism::engine(engine).expect("a compiled-in engine"))
+        .with_engine(xtism::engine_named(engine).expect("a compiled-in engine"))
         .with_timeout(TIMEOUT)
         .with_memory_max(MAX_PAGES)
         .with_var_max(4096)

@@ -17,7 +17,7 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let name = xtism::ENGINES[usize::from(pick) % xtism::ENGINES.len()];
-    let engine = xtism::engine(name).expect("a compiled-in engine");
+    let engine = xtism::engine_named(name).expect("a compiled-in engine");
     // As a module, never as a manifest (which could name files or URLs).
     let manifest = Manifest::new([Wasm::data(module.to_vec())]);
     let built = PluginBuilder::new(manifest)

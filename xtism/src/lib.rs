@@ -20,7 +20,7 @@
 //! # Ok::<(), xtism::Error>(())
 //! ```
 //!
-//! The engine is chosen by [`PluginBuilder::with_engine`] (see [`engine()`]), else by the
+//! The engine is chosen by [`PluginBuilder::with_engine`] (see [`engine_named`]), else by the
 //! `XTISM_ENGINE` environment variable, else the default: wasmtime when compiled in, else
 //! wasmi, else wasmer. The engine types are re-exported for engines with options of their
 //! own: `WasmtimeEngine::with_instance_pool(slots)` makes a wasmtime engine that
@@ -84,7 +84,7 @@ pub const ENGINE_ENV: &str = "XTISM_ENGINE";
 
 /// The engine called `name` (`wasmtime`, `wasmi`, `wasmer`), if compiled in. Engines are
 /// made once per process and shared.
-pub fn engine(name: &str) -> Result<Arc<dyn Engine>, Error> {
+pub fn engine_named(name: &str) -> Result<Arc<dyn Engine>, Error> {
     match name {
         #[cfg(feature = "wasmtime")]
         "wasmtime" => shared_engine!(xtism_wasmtime::WasmtimeEngine::new()),
@@ -103,14 +103,14 @@ pub fn engine(name: &str) -> Result<Arc<dyn Engine>, Error> {
 /// The engine named by `XTISM_ENGINE`, else the first of [`ENGINES`].
 pub fn default_engine() -> Result<Arc<dyn Engine>, Error> {
     match std::env::var(ENGINE_ENV) {
-        Ok(name) if !name.is_empty() => engine(&name),
+        Ok(name) if !name.is_empty() => engine_named(&name),
         Err(std::env::VarError::NotUnicode(name)) => Err(XtismError::Invalid(format!(
             "{ENGINE_ENV} is not UTF-8 ({name:?}); this build has: {}",
             ENGINES.join(", ")
         ))
         .into()),
         _ => match ENGINES.first() {
-            Some(name) => engine(name),
+            Some(name) => engine_named(name),
             None => Err(XtismError::Invalid(
                 "this build of xtism has no engine: enable a feature (wasmtime, wasmi, wasmer)"
                     .into(),

@@ -74,9 +74,9 @@ fn readme_wasi_example_runs() {
 #[test]
 fn engines_by_name() {
     for name in xtism::ENGINES {
-        assert_eq!(xtism::engine(name).unwrap().name(), *name);
+        assert_eq!(xtism::engine_named(name).unwrap().name(), *name);
     }
-    let err = xtism::engine("nope").err().unwrap();
+    let err = xtism::engine_named("nope").err().unwrap();
     assert_eq!(err.kind(), xtism::ErrorKind::Invalid);
     for name in xtism::ENGINES {
         assert!(err.to_string().contains(name), "{err}");

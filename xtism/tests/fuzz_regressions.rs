@@ -6,7 +6,7 @@ use xtism::{ErrorExt, Manifest, Plugin, PluginBuilder, Wasm, XtismError};
 /// The plug-in `wat` on the engine `name`, with the fuzzers' memory cap.
 fn plugin(name: &str, wat: &str) -> Result<Plugin, xtism::Error> {
     PluginBuilder::new(Manifest::new([Wasm::data(wat.as_bytes().to_vec())]))
-        .with_engine(xtism::engine(name).unwrap())
+        .with_engine(xtism::engine_named(name).unwrap())
         .with_memory_max(16)
         .build()
 }

@@ -48,7 +48,7 @@ fn instances(runtime: &str, count: usize) -> Result<Box<dyn std::any::Any>, Stri
         }
         return Ok(Box::new((compiled, live)));
     }
-    let engine = xtism::engine(runtime).map_err(|e| e.to_string())?;
+    let engine = xtism::engine_named(runtime).map_err(|e| e.to_string())?;
     let compiled = xtism::CompiledPlugin::new(
         xtism::PluginBuilder::new(plugins::COUNT_VOWELS).with_engine(engine),
     )

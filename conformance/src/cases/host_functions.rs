@@ -11,7 +11,7 @@ fn host_functions_written_in_wasm(engine: &'static str) {
         Wasm::data(plugin("as/host_fn.wasm")).with_name("main"),
     ]);
     let mut p = PluginBuilder::new(manifest)
-        .with_engine(xtism::engine(engine).unwrap())
+        .with_engine(xtism::engine_named(engine).unwrap())
         .build()
         .unwrap();
     for name in ["Bob", "Alice"] {

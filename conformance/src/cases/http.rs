@@ -146,7 +146,7 @@ fn http_response_over_the_limit(engine: &'static str) {
             xtism::manifest::MemoryOptions::default().with_max_http_response_bytes(10),
         );
     let mut p = PluginBuilder::new(&manifest)
-        .with_engine(xtism::engine(engine).unwrap())
+        .with_engine(xtism::engine_named(engine).unwrap())
         .build()
         .unwrap();
     expect_err(p.call("http", at.as_str()), ErrorKind::Http, "bytes: 10 ");

@@ -138,7 +138,7 @@ fn manifest_var_limit(engine: &'static str) {
     let mut manifest = Manifest::new([Wasm::data(kernel())]);
     manifest.memory.max_var_bytes = Some(xtism::VAR_ENTRY_OVERHEAD + 8);
     let mut p = PluginBuilder::new(manifest)
-        .with_engine(xtism::engine(engine).unwrap())
+        .with_engine(xtism::engine_named(engine).unwrap())
         .build()
         .unwrap();
     let _: &[u8] = p.call("set_count_to_input", "abc").unwrap();

@@ -227,7 +227,7 @@ fn pool_function_exists(engine: &'static str) {
     let manifest = Manifest::new([Wasm::data(wasm.clone())]);
     let pool = PoolBuilder::new().with_max_instances(1).build(move || {
         PluginBuilder::new(&manifest)
-            .with_engine(xtism::engine(engine)?)
+            .with_engine(xtism::engine_named(engine)?)
             .build()
     });
     let timeout = Duration::from_secs(1);

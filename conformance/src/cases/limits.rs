@@ -174,7 +174,7 @@ fn manifest_timeout_with_fuel(engine: &'static str) {
     let manifest =
         Manifest::new([Wasm::data(kernel())]).with_timeout(std::time::Duration::from_secs(30));
     let mut p = PluginBuilder::new(manifest)
-        .with_engine(xtism::engine(engine).unwrap())
+        .with_engine(xtism::engine_named(engine).unwrap())
         .with_fuel_limit(5_000_000)
         .build()
         .unwrap();

@@ -36,7 +36,7 @@ use prelude::*;
 
 /// What the engine called `engine` can do.
 pub(crate) fn caps(engine: &str) -> xtism::Capabilities {
-    xtism::engine(engine)
+    xtism::engine_named(engine)
         .expect("a compiled-in engine")
         .capabilities()
 }

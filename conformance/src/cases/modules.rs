@@ -103,7 +103,7 @@ fn malformed_wasm(engine: &'static str) {
 fn manifest_hash_mismatch(engine: &'static str) {
     let manifest = Manifest::new([Wasm::data(kernel()).with_hash("00".repeat(32))]);
     let err = PluginBuilder::new(manifest)
-        .with_engine(xtism::engine(engine).unwrap())
+        .with_engine(xtism::engine_named(engine).unwrap())
         .build()
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Manifest);
@@ -124,7 +124,7 @@ fn webassembly_text_wherever_wasm_goes(engine: &'static str) {
         Wasm::data(uses_math.clone()),
     ]);
     let mut p = PluginBuilder::new(manifest)
-        .with_engine(xtism::engine(engine).unwrap())
+        .with_engine(xtism::engine_named(engine).unwrap())
         .build()
         .unwrap();
     let out: u64 = p.call("run", "abc").unwrap();
@@ -160,7 +160,7 @@ fn manifest_with_linked_module(engine: &'static str) {
         Wasm::data(plugin("wat/uses_math.wat")),
     ]);
     let mut p = PluginBuilder::new(manifest)
-        .with_engine(xtism::engine(engine).unwrap())
+        .with_engine(xtism::engine_named(engine).unwrap())
         .build()
         .unwrap();
     let out: u64 = p.call("run", "abc").unwrap();
@@ -198,7 +198,7 @@ fn manifest_from_url(engine: &'static str) {
     let (url, server) = serve(wasm, 2);
     let manifest = Manifest::new([Wasm::url(format!("{url}/count_vowels.wasm")).with_hash(hash)]);
     let mut p = PluginBuilder::new(&manifest)
-        .with_engine(xtism::engine(engine).unwrap())
+        .with_engine(xtism::engine_named(engine).unwrap())
         .build()
         .unwrap();
     let out: String = p.call("count_vowels", "Hello, World!").unwrap();
@@ -206,7 +206,7 @@ fn manifest_from_url(engine: &'static str) {
     // The same bytes under another hash are refused.
     let manifest = Manifest::new([Wasm::url(format!("{url}/x.wasm")).with_hash("ab".repeat(32))]);
     let err = PluginBuilder::new(&manifest)
-        .with_engine(xtism::engine(engine).unwrap())
+        .with_engine(xtism::engine_named(engine).unwrap())
         .build()
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Manifest, "{err}");

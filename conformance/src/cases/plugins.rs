@@ -44,7 +44,7 @@ fn count_vowels_json_output(engine: &'static str) {
     let manifest =
         Manifest::new([Wasm::data(plugin("as/count_vowels.wasm"))]).with_config_key("vowels", "o");
     let mut p = PluginBuilder::new(manifest)
-        .with_engine(xtism::engine(engine).unwrap())
+        .with_engine(xtism::engine_named(engine).unwrap())
         .build()
         .unwrap();
     let Json(c): Json<Count> = p.call("count_vowels", "foo boo").unwrap();

@@ -549,7 +549,7 @@ fn wasi_linked_library_module(engine: &'static str) {
         Wasm::data(plugin("wat/uses_wasi_lib.wat")),
     ]);
     let mut p = PluginBuilder::new(manifest)
-        .with_engine(xtism::engine(engine).unwrap())
+        .with_engine(xtism::engine_named(engine).unwrap())
         .with_wasi(true)
         .with_wasi_stdout(WasiOutput::Capture(stdout.clone()))
         .build()
@@ -656,7 +656,7 @@ fn linked_module_start_is_bounded(engine: &'static str) {
     ])
     .with_timeout(Duration::from_millis(100));
     let mut p = PluginBuilder::new(manifest)
-        .with_engine(xtism::engine(engine).unwrap())
+        .with_engine(xtism::engine_named(engine).unwrap())
         .build()
         .unwrap();
     expect_err(

@@ -39,15 +39,15 @@ pub enum HostImport {
     /// `(i64) -> i64`
     I64ToI64(fn(&mut dyn HostAccess, i64) -> Result<i64, HostTrap>),
     /// `(i64) -> ()`
-    I64(fn(&mut dyn HostAccess, i64) -> Result<(), HostTrap>),
+    I64ToNone(fn(&mut dyn HostAccess, i64) -> Result<(), HostTrap>),
     /// `() -> i64`
-    ToI64(fn(&mut dyn HostAccess) -> Result<i64, HostTrap>),
+    NoneToI64(fn(&mut dyn HostAccess) -> Result<i64, HostTrap>),
     /// `() -> i32`
-    ToI32(fn(&mut dyn HostAccess) -> Result<i32, HostTrap>),
+    NoneToI32(fn(&mut dyn HostAccess) -> Result<i32, HostTrap>),
     /// `() -> ()`
-    Unit(fn(&mut dyn HostAccess) -> Result<(), HostTrap>),
+    NoneToNone(fn(&mut dyn HostAccess) -> Result<(), HostTrap>),
     /// `(i64, i64) -> ()`
-    I64I64(fn(&mut dyn HostAccess, i64, i64) -> Result<(), HostTrap>),
+    I64I64ToNone(fn(&mut dyn HostAccess, i64, i64) -> Result<(), HostTrap>),
     /// `(i64, i64) -> i64`
     I64I64ToI64(fn(&mut dyn HostAccess, i64, i64) -> Result<i64, HostTrap>),
 }
@@ -64,11 +64,11 @@ impl HostImport {
         use ValType::{I32, I64};
         let (params, results): (&[ValType], &[ValType]) = match self {
             HostImport::I64ToI64(_) => (&[I64], &[I64]),
-            HostImport::I64(_) => (&[I64], &[]),
-            HostImport::ToI64(_) => (&[], &[I64]),
-            HostImport::ToI32(_) => (&[], &[I32]),
-            HostImport::Unit(_) => (&[], &[]),
-            HostImport::I64I64(_) => (&[I64, I64], &[]),
+            HostImport::I64ToNone(_) => (&[I64], &[]),
+            HostImport::NoneToI64(_) => (&[], &[I64]),
+            HostImport::NoneToI32(_) => (&[], &[I32]),
+            HostImport::NoneToNone(_) => (&[], &[]),
+            HostImport::I64I64ToNone(_) => (&[I64, I64], &[]),
             HostImport::I64I64ToI64(_) => (&[I64, I64], &[I64]),
         };
         FuncType::new(params.iter().copied(), results.iter().copied())

@@ -66,7 +66,7 @@ pub use link_plan::{
     KERNEL_MODULE_MEMORY, KERNEL_MODULE_NAME, KernelMemory, LinkPlan, MODULE_MEMORY_EXPORT,
     PlannedModule, ResourceLimits,
 };
-pub use module::{Export, ExternKind, Import, Module, TypedModule};
+pub use module::{CompiledModule, Export, ExternKind, Import, Module};
 pub use plugin_state::PluginState;
 pub use trap::TrapCode;
 pub use values::{FuncType, Val, ValType};

@@ -1,5 +1,5 @@
 //! A module compiled by a backend, as core sees it: its [`Import`]s and [`Export`]s with
-//! their [`ExternKind`], behind the [`Module`] trait; [`TypedModule`] is the one
+//! their [`ExternKind`], behind the [`Module`] trait; [`CompiledModule`] is the one
 //! implementation, wrapping a backend's own module type.
 
 use std::any::Any;
@@ -62,17 +62,17 @@ pub trait Module: Send + Sync + Any {
 
 /// A backend's compiled module `M` with its imports and exports in core's terms: the one
 /// [`Module`] implementation, so a backend only supplies its own module type.
-pub struct TypedModule<M> {
+pub struct CompiledModule<M> {
     /// The backend's compiled module.
     pub inner: M,
     imports: Vec<Import>,
     exports: Vec<Export>,
 }
 
-impl<M> TypedModule<M> {
+impl<M> CompiledModule<M> {
     /// Wraps a backend's module with its imports (in the module's order) and exports.
     pub fn new(inner: M, imports: Vec<Import>, exports: Vec<Export>) -> Self {
-        TypedModule {
+        CompiledModule {
             inner,
             imports,
             exports,
@@ -86,12 +86,12 @@ impl<M> TypedModule<M> {
     {
         module
             .as_any()
-            .downcast_ref::<TypedModule<M>>()
+            .downcast_ref::<CompiledModule<M>>()
             .map(|m| &m.inner)
     }
 }
 
-impl<M: Send + Sync + 'static> Module for TypedModule<M> {
+impl<M: Send + Sync + 'static> Module for CompiledModule<M> {
     fn imports(&self) -> &[Import] {
         &self.imports
     }

@@ -83,7 +83,7 @@ impl<P: EngineProvider> Plugin<P> {
     ) -> Result<O, Error> {
         let input = input.to_bytes()?;
         let output = self
-            .checked_call(name.as_ref(), input.as_ref(), None)
+            .call_to_output(name.as_ref(), input.as_ref(), None)
             .map_err(|failure| failure.error)?;
         self.output(output)
     }
@@ -100,7 +100,7 @@ impl<P: EngineProvider> Plugin<P> {
     ) -> Result<O, Error> {
         let input = input.to_bytes()?;
         let output = self
-            .checked_call(name.as_ref(), input.as_ref(), Some(Box::new(host_context)))
+            .call_to_output(name.as_ref(), input.as_ref(), Some(Box::new(host_context)))
             .map_err(|failure| failure.error)?;
         self.output(output)
     }
@@ -129,7 +129,7 @@ impl<P: EngineProvider> Plugin<P> {
     ) -> Result<O, (Error, i32)> {
         let input = input.to_bytes().map_err(|e| (e, -1))?;
         let output = self
-            .checked_call(name.as_ref(), input.as_ref(), None)
+            .call_to_output(name.as_ref(), input.as_ref(), None)
             .map_err(|failure| (failure.error.into(), failure.code))?;
         self.output(output).map_err(|e| (e, -1))
     }
@@ -141,15 +141,15 @@ impl<P: EngineProvider> Plugin<P> {
         O::from_bytes(&memory[r])
     }
 
-    /// [`raw_call`](Self::raw_call), writing a memory dump when the call fails and one was
+    /// [`call_under_limits`](Self::call_under_limits), writing a memory dump when the call fails and one was
     /// asked for.
-    fn checked_call(
+    fn call_to_output(
         &mut self,
         name: &str,
         input: &[u8],
         host_context: Option<Box<dyn Any + Send>>,
     ) -> Result<Region, CallFailure> {
-        let result = self.raw_call(name, input, host_context);
+        let result = self.call_under_limits(name, input, host_context);
         if let (Err(_), Some(path)) = (&result, &self.compiled.inner.memdump) {
             let memory = self
                 .instance
@@ -165,7 +165,7 @@ impl<P: EngineProvider> Plugin<P> {
 
     /// One call under the plug-in's limits; the deadline covers the first call's
     /// initialization too.
-    fn raw_call(
+    fn call_under_limits(
         &mut self,
         name: &str,
         input: &[u8],
