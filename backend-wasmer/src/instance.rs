@@ -6,15 +6,15 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use wasmer::{
-    Extern, FrameInfo, Function, FunctionEnv, FunctionEnvMut, FunctionType, Global,
+    Extern, Function, FunctionEnv, FunctionEnvMut, FunctionType, Global,
     Instance as WasmerInstance, InstantiationError, LinkError, Memory, RuntimeError, Store, Type,
     TypedFunction, Value,
 };
 use wasmer_types::TrapCode as WasmerTrap;
 use xtism_core::engine::{
-    CallLimits, CompiledModule, DynamicInvoke, ExportShape, HostAccess, HostTrap, ImportSource,
-    Instance, InstantiateError, KernelMemory, LinkPlan, Linked, Module, ResourceLimits, TrapCode,
-    WasiImport,
+    CallLimits, CompiledModule, DynamicInvoke, ExportShape, Frame, HostAccess, HostTrap,
+    ImportSource, Instance, InstantiateError, KernelMemory, LinkPlan, Linked, Module,
+    ResourceLimits, TrapCode, WasiImport, format_backtrace,
 };
 use xtism_core::engine::{KERNEL_MODULE_MEMORY, MODULE_MEMORY_EXPORT};
 use xtism_core::{HostImport, KERNEL_MEMORY_EXPORT, PluginState, Val, ValType, XtismError};
@@ -287,13 +287,6 @@ impl WasmerLinked {
         store: &mut Store,
         env: &FunctionEnv<StoreData>,
     ) -> Result<(Vec<WasmerInstance>, Instrumented), XtismError> {
-        let instances = self.modules.len() + usize::from(self.kernel.is_some());
-        if instances > usize::try_from(self.limits.max_instances).unwrap_or(usize::MAX) {
-            return Err(XtismError::MemoryLimit(format!(
-                "the plug-in needs {instances} instances, more than the limit of {}",
-                self.limits.max_instances
-            )));
-        }
         let mut parts = Instrumented::default();
         let budget = Budget::open(self.limits);
         let kernel = match &self.kernel {
@@ -379,6 +372,9 @@ impl WasmerLinked {
         }
         env.as_mut(store).kernel_span = parts.kernel_span;
         parts.kernel_memory = kernel_memory;
+        if self.config.interruptible {
+            parts.watched = Some(WatchedInstance::new(std::mem::take(&mut parts.flags))?);
+        }
         Ok((instances, parts))
     }
 }
@@ -392,6 +388,8 @@ struct Instrumented {
     /// Each module's exported `memory`, in link-plan order.
     memories: Vec<Option<Memory>>,
     flags: Vec<Flag>,
+    /// The instance as the watchdog sees it, when its modules are interruptible.
+    watched: Option<Arc<WatchedInstance>>,
     flag_globals: Vec<Global>,
     meters: Vec<Meter>,
 }
@@ -471,10 +469,7 @@ impl Linked for WasmerLinked {
             kernel_span: parts.kernel_span,
             memories: parts.memories,
             exports: HashMap::new(),
-            slot: self
-                .config
-                .interruptible
-                .then(|| WatchedInstance::new(parts.flags)),
+            watched: parts.watched,
             flag_globals: parts.flag_globals,
             meters: parts.meters,
             fuel_consumed: None,
@@ -526,36 +521,13 @@ struct WasmerPlugin {
     /// Main-module exports, typed on their first call as core's shape says.
     exports: HashMap<Box<str>, TypedExport>,
     /// The instance as the watchdog sees it, when its modules are interruptible.
-    slot: Option<Arc<WatchedInstance>>,
+    watched: Option<Arc<WatchedInstance>>,
     /// The interruption flags of every plug-in module, to lower them after an interruption.
     flag_globals: Vec<Global>,
     meters: Vec<Meter>,
     fuel_consumed: Option<u64>,
     /// Keeps the modules' code alive as long as the store (declared after it: dropped after).
     _modules: Arc<[LinkedModule]>,
-}
-
-/// The Wasm backtrace of a trap, one frame per line, innermost first.
-fn backtrace(frames: &[FrameInfo]) -> Option<String> {
-    if frames.is_empty() {
-        return None;
-    }
-    let lines: Vec<String> = frames
-        .iter()
-        .enumerate()
-        .map(|(i, frame)| {
-            let function = match frame.function_name() {
-                Some(name) => name.to_owned(),
-                None => format!("<func {}>", frame.func_index()),
-            };
-            format!(
-                "{i:>4}: {}!{function} @ 0x{:x}",
-                frame.module_name(),
-                frame.module_offset()
-            )
-        })
-        .collect();
-    Some(lines.join("\n"))
 }
 
 /// wasmer's trap as core's code; one core has no code for keeps wasmer's text.
@@ -581,7 +553,13 @@ fn trap_code(e: &RuntimeError) -> TrapCode {
 /// A trap as core's error: its code (core words it) and the Wasm backtrace.
 #[cold]
 fn trap_error(e: RuntimeError) -> XtismError {
-    trap_code(&e).into_error(backtrace(e.trace()))
+    let frames = e.trace().iter().map(|frame| Frame {
+        module: frame.module_name(),
+        function: frame.function_name(),
+        function_index: frame.func_index(),
+        offset: Some(frame.module_offset()),
+    });
+    trap_code(&e).into_error(format_backtrace(frames))
 }
 
 impl WasmerPlugin {
@@ -729,9 +707,9 @@ impl WasmerPlugin {
         if !self.meters.is_empty() {
             self.fill_meters(budget)?;
         }
-        let watch = match &self.slot {
-            Some(slot) if limits.deadline.is_some() || limits.cancel.is_some() => {
-                Some(slot.start(limits)?)
+        let watch = match &self.watched {
+            Some(watched) if limits.deadline.is_some() || limits.cancel.is_some() => {
+                Some(watched.start(limits))
             }
             _ => None,
         };

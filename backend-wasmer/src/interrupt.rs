@@ -18,16 +18,17 @@
 //! flag's value loaded before a loop that stores nothing (`(loop (br 0))`), and the loop
 //! would never see the flag change. The store carries no dependency across iterations.
 //!
-//! The flags are raised by the [`Watchdog`], one thread per process. Each interruptible
-//! instance has a [`WatchedInstance`] holding the storage addresses of its flags and the deadline and
-//! cancel state of its running call; every [`TICK`] the watchdog asks core's
+//! The flags are raised by the watchdog: core's [`Ticker`], one per process, whose tick looks
+//! at every interruptible instance while calls run. Each such instance has a
+//! [`WatchedInstance`] holding the storage addresses of its flags and the deadline and cancel
+//! state of its running call; at each tick the watchdog asks core's
 //! [`CallLimits::interruption`] whether a running call must stop, and if so raises its flags:
 //! an atomic store into the globals' storage, which the guest reads with plain loads. The
-//! slot's phases (see [`WatchedInstance`]) guarantee that storage is alive whenever it is written, and
-//! keep the cost of a call to a few atomic operations on the instance's own slot.
+//! phases of a [`WatchedInstance`] guarantee that storage is alive whenever it is written,
+//! and keep the cost of a call to a few atomic operations on the instance's own state.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, LazyLock, Mutex, MutexGuard, OnceLock};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, LazyLock, Mutex, MutexGuard, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
 use wasmer::sys::wasmparser::{BlockType, Operator};
@@ -36,7 +37,7 @@ use wasmer::{
     ExportIndex, GlobalInit, GlobalType, LocalFunctionIndex, ModuleInfo, Mutability, Type,
 };
 use xtism_core::XtismError;
-use xtism_core::engine::{CallLimits, CancelState};
+use xtism_core::engine::{CallLimits, CancelState, Ticker, TickingCall};
 
 use crate::raw::Flag;
 
@@ -45,13 +46,6 @@ pub(crate) const FLAG_EXPORT: &str = "__xtism_interrupt";
 
 /// Version of the injected code, part of the compile cache key.
 pub(crate) const CHECK_VERSION: u32 = 2;
-
-/// How often the watchdog looks at the running calls. A call stops within about one tick
-/// of its deadline or of being cancelled.
-pub(crate) const TICK: Duration = Duration::from_millis(1);
-
-/// Ticks without a running call before the watchdog sleeps until the next call.
-const LINGER_TICKS: u32 = 100;
 
 /// The middleware that adds the flag global and the checks. One per compiled module (it
 /// remembers the module's flag index).
@@ -175,8 +169,6 @@ static EPOCH: LazyLock<Instant> = LazyLock::new(Instant::now);
 pub(crate) struct WatchedInstance {
     flags: Box<[Flag]>,
     state: AtomicU64,
-    /// Whether the slot is in the watchdog's list.
-    listed: AtomicBool,
     /// The running call's deadline, in nanoseconds since [`EPOCH`]; `u64::MAX` for none.
     deadline: AtomicU64,
     /// The running call's cancel state.
@@ -186,22 +178,25 @@ pub(crate) struct WatchedInstance {
 }
 
 impl WatchedInstance {
-    pub(crate) fn new(flags: Vec<Flag>) -> Arc<WatchedInstance> {
-        Arc::new(WatchedInstance {
+    /// Watches an instance with these flags for as long as it lives.
+    ///
+    /// # Errors
+    ///
+    /// [`XtismError::Engine`] when the watchdog thread cannot be started.
+    pub(crate) fn new(flags: Vec<Flag>) -> Result<Arc<WatchedInstance>, XtismError> {
+        let watched = Arc::new(WatchedInstance {
             flags: flags.into(),
             state: AtomicU64::new(IDLE),
-            listed: AtomicBool::new(false),
             deadline: AtomicU64::new(u64::MAX),
             cancel: Mutex::new(None),
             cancel_address: AtomicUsize::new(0),
-        })
+        });
+        WATCHDOG.watch(&watched)?;
+        Ok(watched)
     }
 
     /// Watches a call until the returned guard is finished or dropped.
-    pub(crate) fn start(
-        self: &Arc<WatchedInstance>,
-        limits: &CallLimits,
-    ) -> Result<Running<'_>, XtismError> {
+    pub(crate) fn start(&self, limits: &CallLimits) -> Running<'_> {
         let deadline = limits.deadline.map_or(u64::MAX, |d| {
             u64::try_from(d.saturating_duration_since(*EPOCH).as_nanos()).unwrap_or(u64::MAX - 1)
         });
@@ -218,12 +213,10 @@ impl WatchedInstance {
         }
         let call = (self.state.load(Ordering::Relaxed) & !PHASE).wrapping_add(CALL);
         self.state.store(call | RUNNING, Ordering::SeqCst);
-        let running = Running { slot: self };
-        // See `Watchdog::tick` for why this order lists every running call.
-        if !self.listed.load(Ordering::SeqCst) && !self.listed.swap(true, Ordering::SeqCst) {
-            WATCHDOG.list(Arc::clone(self))?;
+        Running {
+            slot: self,
+            _ticking: WATCHDOG.ticker.enter(),
         }
-        Ok(running)
     }
 
     /// Whether the call running in this slot must stop now.
@@ -241,6 +234,8 @@ impl WatchedInstance {
 /// A call being watched. Dropping it ends the watch (also when the call unwinds).
 pub(crate) struct Running<'a> {
     slot: &'a WatchedInstance,
+    /// Keeps the watchdog ticking while the call runs.
+    _ticking: TickingCall<'static>,
 }
 
 impl Running<'_> {
@@ -286,110 +281,62 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-#[derive(Default)]
-struct WatchedInstances {
-    listed: Vec<Arc<WatchedInstance>>,
-    started: bool,
-    sleeping: bool,
+/// The process's watchdog: a ticker, and the instances it watches.
+struct Watchdog {
+    ticker: Ticker,
+    instances: Arc<Mutex<Vec<Weak<WatchedInstance>>>>,
+    /// Why the ticker's thread could not be started, if it could not.
+    failed: Option<String>,
 }
 
-/// The thread that raises the flags of calls that must stop.
-pub(crate) struct Watchdog {
-    slots: Mutex<WatchedInstances>,
-    wake: Condvar,
-}
-
-/// The process's watchdog.
-static WATCHDOG: LazyLock<Watchdog> = LazyLock::new(|| Watchdog {
-    slots: Mutex::new(WatchedInstances::default()),
-    wake: Condvar::new(),
+static WATCHDOG: LazyLock<Watchdog> = LazyLock::new(|| {
+    let ticker = Ticker::new("xtism-wasmer-watchdog");
+    let instances: Arc<Mutex<Vec<Weak<WatchedInstance>>>> = Arc::default();
+    let watched = Arc::clone(&instances);
+    let failed = ticker
+        .add(move || Watchdog::tick(&mut lock(&watched)))
+        .err()
+        .map(|e| format!("cannot start the wasmer watchdog thread: {e}"));
+    Watchdog {
+        ticker,
+        instances,
+        failed,
+    }
 });
 
 impl Watchdog {
-    /// Adds a slot to the list the watchdog looks at, starting the thread if needed.
-    fn list(&'static self, slot: Arc<WatchedInstance>) -> Result<(), XtismError> {
-        let mut slots = lock(&self.slots);
-        if !slots.started {
-            std::thread::Builder::new()
-                .name("xtism-wasmer-watchdog".into())
-                .spawn(move || self.run())
-                .map_err(|e| {
-                    slot.listed.store(false, Ordering::SeqCst);
-                    XtismError::engine(format!("cannot start the wasmer watchdog thread: {e}"))
-                })?;
-            slots.started = true;
+    /// Adds an instance to those the watchdog looks at; drops the ones gone.
+    fn watch(&self, instance: &Arc<WatchedInstance>) -> Result<(), XtismError> {
+        if let Some(failed) = &self.failed {
+            return Err(XtismError::engine(failed.clone()));
         }
-        slots.listed.push(slot);
-        if slots.sleeping {
-            slots.sleeping = false;
-            self.wake.notify_one();
-        }
+        let mut instances = lock(&self.instances);
+        instances.retain(|w| w.strong_count() > 0);
+        instances.push(Arc::downgrade(instance));
         Ok(())
     }
 
-    /// Raises the flags of the running calls that must stop, and drops idle slots from the
-    /// list.
-    ///
-    /// A slot leaves the list only if it is still idle after `listed` was cleared, and a
-    /// call checks `listed` after entering `RUNNING` (both sequentially consistent): so
-    /// either the watchdog sees the call running and keeps the slot, or the call sees the
-    /// slot unlisted and lists it again. A slot may be listed twice for a while; that only
-    /// costs a second look.
-    fn tick(slots: &mut Vec<Arc<WatchedInstance>>) {
-        slots.retain(|slot| {
+    /// Raises the flags of the running calls that must stop, and forgets the instances
+    /// gone.
+    fn tick(instances: &mut Vec<Weak<WatchedInstance>>) {
+        instances.retain(|weak| {
+            let Some(slot) = weak.upgrade() else {
+                return false;
+            };
             let current = slot.state.load(Ordering::SeqCst);
-            match current & PHASE {
-                RUNNING => {
-                    let raising = (current & !PHASE) | RAISING;
-                    if slot.must_stop()
-                        && slot
-                            .state
-                            .compare_exchange(current, raising, Ordering::SeqCst, Ordering::SeqCst)
-                            .is_ok()
-                    {
-                        slot.flags.iter().for_each(|f| f.raise());
-                        slot.state
-                            .store((current & !PHASE) | FIRED, Ordering::SeqCst);
-                    }
-                    true
+            if current & PHASE == RUNNING && slot.must_stop() {
+                let raising = (current & !PHASE) | RAISING;
+                if slot
+                    .state
+                    .compare_exchange(current, raising, Ordering::SeqCst, Ordering::SeqCst)
+                    .is_ok()
+                {
+                    slot.flags.iter().for_each(|f| f.raise());
+                    slot.state
+                        .store((current & !PHASE) | FIRED, Ordering::SeqCst);
                 }
-                IDLE => {
-                    slot.listed.store(false, Ordering::SeqCst);
-                    if slot.state.load(Ordering::SeqCst) & PHASE == IDLE {
-                        false
-                    } else {
-                        slot.listed.store(true, Ordering::SeqCst);
-                        true
-                    }
-                }
-                _ => true,
             }
+            true
         });
-    }
-
-    fn run(&self) {
-        let mut slots = lock(&self.slots);
-        let mut idle = 0;
-        loop {
-            Self::tick(&mut slots.listed);
-            if slots.listed.is_empty() {
-                idle += 1;
-                if idle > LINGER_TICKS {
-                    slots.sleeping = true;
-                    while slots.sleeping {
-                        slots = self.wake.wait(slots).unwrap_or_else(|e| e.into_inner());
-                    }
-                    idle = 0;
-                    continue;
-                }
-            } else {
-                idle = 0;
-            }
-            slots = self
-                .wake
-                .wait_timeout(slots, TICK)
-                .unwrap_or_else(|e| e.into_inner())
-                .0;
-        }
     }
 }

@@ -129,17 +129,11 @@ pub(crate) fn allowed_memory(ty: &MemoryType) -> Result<MemoryType, MemoryError>
                 a.limits.max_memories
             ));
         }
-        if let Some(cap) = a.limits.max_pages {
-            let cap = Pages(cap);
-            if ty.minimum > cap {
-                return Some(format!(
-                    "a memory of {} pages exceeds the limit of {} pages",
-                    ty.minimum.0, cap.0
-                ));
-            }
+        let refusal = a.limits.memory_refusal(ty.minimum.0.into());
+        if let Some(cap) = a.limits.max_pages.map(Pages) {
             ty.maximum = Some(ty.maximum.map_or(cap, |max| max.min(cap)));
         }
-        None
+        refusal
     });
     match refused.flatten() {
         Some(reason) => Err(MemoryError::Generic(reason)),
@@ -159,14 +153,8 @@ pub(crate) fn allowed_table(ty: &TableType) -> Result<TableType, String> {
             ));
         }
         let cap = a.limits.max_table_elements;
-        if ty.minimum > cap {
-            return Some(format!(
-                "a table of {} elements exceeds the limit of {cap} elements",
-                ty.minimum
-            ));
-        }
         ty.maximum = Some(ty.maximum.map_or(cap, |max| max.min(cap)));
-        None
+        a.limits.table_refusal(ty.minimum.into())
     });
     match refused.flatten() {
         Some(reason) => Err(reason),

@@ -16,13 +16,14 @@ use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
 
 use wasmi::{
-    Caller, Config, Extern, ExternType, Func, Instance as WasmiInstance, Memory, Store,
-    StoreLimits, StoreLimitsBuilder, TypedFunc, TypedResumableCall,
+    Caller, Config, Extern, ExternType, Func, Instance as WasmiInstance, Memory, Store, TypedFunc,
+    TypedResumableCall,
 };
 use xtism_core::engine::{
     CallLimits, Capabilities, CompileOptions, CompiledModule, DynamicInvoke, Engine, Export,
     ExportShape, ExternKind, HostAccess, HostTrap, Import, ImportSource, Instance,
-    InstantiateError, KernelMemory, LinkPlan, Linked, Module, ResourceLimits, TrapCode, WasiImport,
+    InstantiateError, KernelMemory, LinkPlan, Linked, Module, ResourceLimits, StoreLimiter,
+    TrapCode, WasiImport,
 };
 use xtism_core::engine::{KERNEL_MODULE_MEMORY, MODULE_MEMORY_EXPORT};
 use xtism_core::{
@@ -277,7 +278,42 @@ struct StoreData {
     kernel: Option<Memory>,
     /// Each module's exported `memory`, in link-plan order (the last is main's).
     memories: Vec<Option<Memory>>,
-    limits: StoreLimits,
+    limiter: Limiter,
+}
+
+/// Core's [`StoreLimiter`] as wasmi's resource limiter.
+struct Limiter(StoreLimiter);
+
+impl wasmi::ResourceLimiter for Limiter {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> Result<bool, wasmi_core::LimiterError> {
+        Ok(self.0.memory_growing(desired))
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> Result<bool, wasmi_core::LimiterError> {
+        Ok(self.0.table_growing(desired))
+    }
+
+    fn instances(&self) -> usize {
+        self.0.instances()
+    }
+
+    fn tables(&self) -> usize {
+        self.0.tables()
+    }
+
+    fn memories(&self) -> usize {
+        self.0.memories()
+    }
 }
 
 impl StoreData {
@@ -461,8 +497,8 @@ impl WasmiLinked {
     ) -> Result<(WasmiInstance, Vec<WasmiInstance>), XtismError> {
         let kernel = match &self.kernel {
             Some(module) => {
-                let kernel =
-                    WasmiInstance::new(&mut *store, module, &[]).map_err(instantiate_error)?;
+                let kernel = WasmiInstance::new(&mut *store, module, &[])
+                    .map_err(|e| instantiate_error(e, store))?;
                 store.data_mut().kernel = kernel.get_memory(&*store, KERNEL_MODULE_MEMORY);
                 Some(kernel)
             }
@@ -494,8 +530,8 @@ impl WasmiLinked {
                     XtismError::Invalid("the link plan names an import that does not exist".into())
                 })?);
             }
-            let instance =
-                WasmiInstance::new(&mut *store, module, &externs).map_err(instantiate_error)?;
+            let instance = WasmiInstance::new(&mut *store, module, &externs)
+                .map_err(|e| instantiate_error(e, store))?;
             let memory = instance.get_memory(&*store, MODULE_MEMORY_EXPORT);
             store.data_mut().memories.push(memory);
             instances.push(instance);
@@ -510,8 +546,12 @@ impl WasmiLinked {
     }
 }
 
-fn instantiate_error(e: wasmi::Error) -> XtismError {
+/// A failed instantiation in core's terms: a growth core's limiter refused, in its words.
+fn instantiate_error(e: wasmi::Error, store: &mut Store<StoreData>) -> XtismError {
     use wasmi::errors::{ErrorKind, InstantiationError, MemoryError, TableError};
+    if let Some(refused) = store.data_mut().limiter.0.take_refusal() {
+        return XtismError::MemoryLimit(refused);
+    }
     match e.kind() {
         // An active data or element segment out of bounds is a trap of instantiation, as on
         // the other engines and in their words, not a limit.
@@ -539,24 +579,14 @@ fn instantiate_error(e: wasmi::Error) -> XtismError {
 
 impl Linked for WasmiLinked {
     fn instantiate(&self, state: PluginState) -> Result<Box<dyn Instance>, InstantiateError> {
-        let to_usize = |n: u64| usize::try_from(n).unwrap_or(usize::MAX);
-        let l = self.limits;
-        let mut limits = StoreLimitsBuilder::new()
-            .table_elements(to_usize(l.max_table_elements.into()))
-            .memories(to_usize(l.max_memories.into()))
-            .tables(to_usize(l.max_tables.into()))
-            .instances(to_usize(l.max_instances.into()));
-        if let Some(pages) = l.max_pages {
-            limits = limits.memory_size(to_usize(u64::from(pages) * xtism_core::PAGE_SIZE));
-        }
         let data = StoreData {
             state,
             kernel: None,
             memories: Vec::with_capacity(self.modules.len()),
-            limits: limits.build(),
+            limiter: Limiter(StoreLimiter::new(self.limits)),
         };
         let mut store = Store::new(&self.engine, data);
-        store.limiter(|d| &mut d.limits);
+        store.limiter(|d| &mut d.limiter);
         if self.metered {
             // Core defers the main module's start function to the first call; what runs
             // here (other modules' start functions) is not metered.

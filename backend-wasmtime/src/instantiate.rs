@@ -20,9 +20,6 @@ impl WasmtimeLinked {
         &self,
         store: &mut Store<StoreData>,
     ) -> Result<Vec<wasmtime::Instance>, XtismError> {
-        if let Some(refusal) = &self.refusal {
-            return Err(XtismError::MemoryLimit(refusal.clone()));
-        }
         let kernel = match self.kernel {
             KernelPlace::Instance => {
                 let kernel = self

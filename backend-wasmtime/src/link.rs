@@ -1,8 +1,7 @@
 //! Linking: a [`LinkPlan`] as a [`WasmtimeLinked`], everything an instantiation needs that
 //! does not depend on the store. Core's host imports, the user's functions and WASI are
-//! defined once in a wasmtime [`Linker`] (see [`crate::host`]), each module's imports are
-//! planned by source, and what one instantiation would create is checked against the
-//! limits up front.
+//! defined once in a wasmtime [`Linker`] (see [`crate::host`]), and each module's imports
+//! are planned by source.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -22,27 +21,6 @@ use crate::host::{
 use crate::module::WasmtimeModule;
 use crate::store::{ModuleNames, StoreData};
 use crate::ticker::Ticker;
-
-/// Instances, memories and tables one instantiation creates.
-struct Needs {
-    instances: u32,
-    memories: u32,
-    tables: u32,
-}
-
-impl Needs {
-    /// Why these limits forbid instantiating, if they do.
-    fn refusal(&self, limits: &ResourceLimits) -> Option<String> {
-        [
-            ("module instances", self.instances, limits.max_instances),
-            ("linear memories", self.memories, limits.max_memories),
-            ("tables", self.tables, limits.max_tables),
-        ]
-        .into_iter()
-        .find(|(_, need, max)| need > max)
-        .map(|(what, need, max)| format!("the plug-in needs {need} {what}; the limit is {max}"))
-    }
-}
 
 /// Where one import comes from when instantiating.
 pub(crate) enum PlannedImport {
@@ -79,8 +57,6 @@ pub(crate) struct WasmtimeLinked {
     pub(crate) memories: Vec<Option<ModuleExport>>,
     /// Where the kernel memory comes from.
     pub(crate) kernel: KernelPlace,
-    /// Why these limits forbid every instantiation, if they do.
-    pub(crate) refusal: Option<String>,
     pub(crate) limits: ResourceLimits,
     pub(crate) fuel: bool,
     pub(crate) interruptible: bool,
@@ -104,13 +80,6 @@ impl WasmtimeLinked {
             configured.kernel.module().clone(),
             KERNEL_MODULE_NAME.into(),
         )];
-        // A kernel instance has one memory; a merged kernel's memory is the main module's.
-        let kernel_instance = u32::from(plan.kernel_memory == KernelMemory::Instance);
-        let mut needs = Needs {
-            instances: kernel_instance,
-            memories: kernel_instance,
-            tables: 0,
-        };
         for (module_index, planned) in plan.modules.iter().enumerate() {
             let module = CompiledModule::<WasmtimeModule>::downcast(planned.module.as_ref())
                 .filter(|m| wasmtime::Engine::same(m.module.engine(), engine))
@@ -120,10 +89,6 @@ impl WasmtimeLinked {
                         planned.name
                     ))
                 })?;
-            let resources = module.module.resources_required();
-            needs.instances += 1;
-            needs.memories += resources.num_memories;
-            needs.tables += resources.num_tables;
             let mut imports = Vec::with_capacity(planned.imports.len());
             for (source, import) in planned.imports.iter().zip(module.module.imports()) {
                 let missing = || {
@@ -216,7 +181,6 @@ impl WasmtimeLinked {
             modules,
             memories,
             kernel,
-            refusal: needs.refusal(&limits),
             limits,
             fuel: options.fuel,
             interruptible: options.interruptible,

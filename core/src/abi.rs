@@ -29,8 +29,7 @@ pub const EXTISM_USER_MODULE: &str = "extism:host/user";
 /// The compiled kernel module (see `kernel.wat`).
 pub const KERNEL_WASM: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/kernel.wasm"));
 
-/// Wasm page size.
-pub const PAGE_SIZE: u64 = 65536;
+pub use crate::engine::PAGE_SIZE;
 
 /// Kernel memory is a 32-bit memory: at most 65536 pages.
 const MAX_KERNEL_BYTES: u64 = 1 << 32;

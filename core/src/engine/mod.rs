@@ -49,9 +49,11 @@ mod host_access;
 mod host_function;
 mod import_source;
 mod interrupt;
+mod limiter;
 mod link_plan;
 mod module;
 mod plugin_state;
+mod ticker;
 mod trap;
 mod values;
 
@@ -62,13 +64,15 @@ pub use host_access::{HostAccess, HostTrap};
 pub use host_function::{DynamicInvoke, Function};
 pub use import_source::{HostImport, ImportSource, WasiImport};
 pub use interrupt::{CallLimits, CancelState};
+pub use limiter::{PAGE_SIZE, StoreLimiter};
 pub use link_plan::{
     KERNEL_MODULE_MEMORY, KERNEL_MODULE_NAME, KernelMemory, LinkPlan, MODULE_MEMORY_EXPORT,
     PlannedModule, ResourceLimits,
 };
 pub use module::{CompiledModule, Export, ExternKind, Import, Module};
 pub use plugin_state::PluginState;
-pub use trap::TrapCode;
+pub use ticker::{LINGER, TICK, Ticker, TickingCall};
+pub use trap::{Frame, TrapCode, format_backtrace};
 pub use values::{FuncType, Val, ValType};
 
 pub(crate) use plugin_state::{Core, ExtismStateSlot};

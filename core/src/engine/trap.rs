@@ -74,6 +74,44 @@ impl TrapCode {
     }
 }
 
+/// One Wasm frame of a trap's backtrace, as a backend reads it from its engine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Frame<'a> {
+    /// The name of the frame's module in the plug-in: its manifest name (`main` for the
+    /// plug-in itself), or [`KERNEL_MODULE_NAME`](super::KERNEL_MODULE_NAME).
+    pub module: &'a str,
+    /// The function's name, from the module's name section, if it has one.
+    pub function: Option<&'a str>,
+    /// The function's index in its module.
+    pub function_index: u32,
+    /// The byte offset of the instruction in the module, if the engine knows it.
+    pub offset: Option<usize>,
+}
+
+/// A backtrace as core reports it: one frame per line, innermost first, as
+/// `   0: main!run @ 0x1f` (a function without a name is `<function 3>`); `None` without
+/// frames.
+pub fn format_backtrace<'a>(frames: impl IntoIterator<Item = Frame<'a>>) -> Option<String> {
+    use std::fmt::Write;
+    let mut out = String::new();
+    for (i, frame) in frames.into_iter().enumerate() {
+        if i > 0 {
+            out.push('\n');
+        }
+        let _ = write!(out, "{i:>4}: {}!", frame.module);
+        match frame.function {
+            Some(name) => out.push_str(name),
+            None => {
+                let _ = write!(out, "<function {}>", frame.function_index);
+            }
+        }
+        if let Some(offset) = frame.offset {
+            let _ = write!(out, " @ {offset:#x}");
+        }
+    }
+    (!out.is_empty()).then_some(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -90,5 +128,20 @@ mod tests {
             XtismError::OutOfFuel
         ));
         assert_eq!(TrapCode::Other("odd".into()).message(), "odd");
+    }
+
+    #[test]
+    fn backtraces_have_a_frame_per_line() {
+        let frame = |function, offset| Frame {
+            module: "main",
+            function,
+            function_index: 3,
+            offset,
+        };
+        assert_eq!(format_backtrace([]), None);
+        assert_eq!(
+            format_backtrace([frame(Some("run"), Some(0x1f)), frame(None, None)]).as_deref(),
+            Some("   0: main!run @ 0x1f\n   1: main!<function 3>")
+        );
     }
 }

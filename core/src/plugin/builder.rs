@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::compiled::{CompiledInner, CompiledPlugin};
+use super::resources::StoreResources;
 use super::debug::DebugOptions;
 use super::init::initialization;
 use super::input::WasmInput;
@@ -415,6 +416,7 @@ impl<'a, P: EngineProvider> PluginBuilder<'a, P> {
         // as the user compiled it, so it keeps the module unchanged.
         let merge = sources.len() == 1 && !options.debug_info;
         let mut merged = false;
+        let mut needs = StoreResources::default();
         for (name, bytes) in &sources {
             let bytes = crate::module_bytes(name, bytes)?;
             let rewritten = start::defer_start(&bytes);
@@ -429,6 +431,7 @@ impl<'a, P: EngineProvider> PluginBuilder<'a, P> {
                 merge,
             )?;
             merged = compiled.merged;
+            needs.add_module(bytes, merged)?;
             modules.push((name.clone(), compiled.module));
         }
         // Dependencies first, main last.
@@ -442,6 +445,7 @@ impl<'a, P: EngineProvider> PluginBuilder<'a, P> {
         } else {
             KernelMemory::Instance
         };
+        needs.add(StoreResources::kernel(!merged));
         let plan = plan_links(
             &modules,
             kernel_memory,
@@ -450,6 +454,7 @@ impl<'a, P: EngineProvider> PluginBuilder<'a, P> {
             max_pages,
             engine.as_ref(),
         )?;
+        needs.check(&plan.limits)?;
         #[cfg(feature = "wasi")]
         let wasi = wasi.filter(|_| {
             plan.modules

@@ -6,7 +6,8 @@
 //! out the output. Engines only execute.
 //!
 //! One idea per file: choosing the default engine (`provider`), what a plug-in is made from
-//! (`input`), debugging switches (`debug`), the builder (`builder`), link planning (`link`),
+//! (`input`), debugging switches (`debug`), the builder (`builder`), link planning (`link`), what a
+//! plug-in makes in its store (`resources`),
 //! guest initialisation (`init`), the compiled plug-in (`compiled`), cancellation
 //! (`cancel`), the plug-in's lifecycle (`lifecycle`) and the call (`call`).
 
@@ -20,6 +21,7 @@ mod input;
 mod lifecycle;
 mod link;
 mod provider;
+mod resources;
 
 pub use builder::PluginBuilder;
 pub use cancel::CancelHandle;
