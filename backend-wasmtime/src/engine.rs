@@ -29,6 +29,7 @@ struct EngineKey {
     interruptible: bool,
     debug_info: bool,
     profiling: Profiling,
+    coredump: bool,
 }
 
 impl EngineKey {
@@ -38,6 +39,7 @@ impl EngineKey {
             interruptible: options.interruptible,
             debug_info: options.debug_info,
             profiling: options.profiling,
+            coredump: options.coredump,
         }
     }
 }
@@ -86,6 +88,7 @@ impl ConfiguredEngine {
             .consume_fuel(key.fuel)
             .epoch_interruption(key.interruptible)
             .debug_info(key.debug_info)
+            .coredump_on_trap(key.coredump)
             .wasm_backtrace_details(WasmBacktraceDetails::Disable)
             .profiler(profiler(key.profiling)?);
         if let Some(slots) = pool {
@@ -130,10 +133,10 @@ impl ConfiguredEngine {
     }
 }
 
-/// The wasmtime engine. Modules compiled with different fuel, interruption, debug-info or
-/// profiling options use different wasmtime engines (wasmtime fixes those per engine);
-/// each is made on first use and kept. One thread ticks the epoch of the interruptible
-/// ones while calls run.
+/// The wasmtime engine. Modules compiled with different fuel, interruption, debug-info,
+/// profiling or core-dump options use different wasmtime engines (wasmtime fixes those per
+/// engine); each is made on first use and kept. One thread ticks the epoch of the
+/// interruptible ones while calls run.
 pub struct WasmtimeEngine {
     configured: Mutex<HashMap<EngineKey, Arc<ConfiguredEngine>>>,
     pub(crate) ticker: Arc<Ticker>,
@@ -180,7 +183,7 @@ impl WasmtimeEngine {
     ///   one that uses `externref` a third memory for its GC heap, so fewer plug-ins fit.
     ///   With 0 slots every instantiation fails.
     ///   Each set of compile options that changes the wasmtime engine (fuel, timeouts or
-    ///   cancellation, debug info, profiling) has a pool of its own.
+    ///   cancellation, debug info, profiling, core dumps) has a pool of its own.
     /// - **Module shape.** A module may define at most four memories and four tables, of
     ///   at most 4 GiB and 20,000 elements (wasmtime's defaults).
     /// - **Address space.** Each pool reserves two linear memories' worth of address space
@@ -233,6 +236,7 @@ impl Engine for WasmtimeEngine {
         // profiler the platform lacks is refused with XtismError::Unsupported when compiling.
         caps.profiling = cfg!(unix) || cfg!(all(windows, target_arch = "x86_64"));
         caps.compile_cache = true;
+        caps.coredump = true;
         caps
     }
 
@@ -251,6 +255,9 @@ impl Engine for WasmtimeEngine {
         Ok(wrap(module))
     }
 
+    // wasmtime's hash covers what shapes compiled code. Core dumps are not in it: they are
+    // made at run time from the store, so an artifact compiled with them and one compiled
+    // without are the same code and share one cache file.
     fn code_identity(&self, options: &CompileOptions) -> Option<Vec<u8>> {
         let configured = self.configured(options).ok()?;
         let mut hasher = IdentityHasher(Vec::new());

@@ -1,19 +1,45 @@
-//! wasmtime's errors in core's terms: an error as one line of text ([`error_message`]), and a
+//! wasmtime's errors in core's terms: an error as one line of text ([`error_message`]), a
 //! trap as core's [`TrapCode`] (core words it) with the Wasm frames, named by the plug-in's
-//! module names, as its backtrace ([`trap_error`]).
+//! module names, as its backtrace ([`trap_error`]), and the core dump wasmtime attaches to
+//! a failed call's error as the bytes of a core dump file ([`serialize_core_dump`]).
 
-use wasmtime::{Trap, WasmBacktrace};
+use wasmtime::{AsContextMut, Trap, WasmBacktrace, WasmCoreDump};
 use xtism_core::XtismError;
 use xtism_core::engine::TrapCode;
 
 use crate::store::ModuleNames;
 
-/// An error as one line: its messages from the outside in, without the backtrace.
+/// The name a core dump gives the program that ran, as the official runtime names it.
+const CORE_DUMP_NAME: &str = "extism";
+
+/// The core dump wasmtime attached to `e` (when the engine has `coredump_on_trap`), as the
+/// bytes of a core dump file; `store` is the store the failed call ran in, whose memories
+/// and globals go into the dump.
+#[cold]
+pub(crate) fn serialize_core_dump(
+    e: &wasmtime::Error,
+    store: impl AsContextMut,
+) -> Option<Vec<u8>> {
+    let dump = e.downcast_ref::<WasmCoreDump>()?;
+    Some(dump.serialize(store, CORE_DUMP_NAME))
+}
+
+/// The texts of what wasmtime adds to an error for the embedder (the backtrace, the core
+/// dump's summary), which no message repeats.
+fn attachments(e: &wasmtime::Error) -> [Option<String>; 2] {
+    [
+        e.downcast_ref::<WasmBacktrace>().map(ToString::to_string),
+        e.downcast_ref::<WasmCoreDump>().map(ToString::to_string),
+    ]
+}
+
+/// An error as one line: its messages from the outside in, without the backtrace or the
+/// core dump.
 pub(crate) fn error_message(e: &wasmtime::Error) -> String {
-    let backtrace = e.downcast_ref::<WasmBacktrace>().map(ToString::to_string);
+    let attached = attachments(e);
     e.chain()
         .map(ToString::to_string)
-        .filter(|m| Some(m) != backtrace.as_ref())
+        .filter(|m| !attached.iter().flatten().any(|a| a == m))
         .collect::<Vec<_>>()
         .join(": ")
 }
@@ -55,11 +81,11 @@ pub(crate) fn trap_error(e: wasmtime::Error, names: &ModuleNames) -> XtismError 
     let code = trap_code(*trap);
     let trap_text = trap.to_string();
     let frames = e.downcast_ref::<WasmBacktrace>();
-    let frames_text = frames.map(ToString::to_string);
+    let attached = attachments(&e);
     let mut details: Vec<String> = e
         .chain()
         .map(ToString::to_string)
-        .filter(|m| *m != trap_text && Some(m) != frames_text.as_ref())
+        .filter(|m| *m != trap_text && !attached.iter().flatten().any(|a| a == m))
         .collect();
     details.extend(frames.map(|bt| format_backtrace(bt, names)));
     details.retain(|d| !d.is_empty());

@@ -1,7 +1,8 @@
 //! A running plug-in ([`WasmtimePlugin`]) and its calls: exports resolved and typed on
 //! their first call, each call run under its fuel budget, deadline and cancel flag (the
-//! epoch callback, [`on_epoch`], decides at each tick whether a call goes on), and core's
-//! [`HostAccess`] over the store between calls.
+//! epoch callback, [`on_epoch`], decides at each tick whether a call goes on), the core
+//! dump of a failed call kept for core, and core's [`HostAccess`] over the store between
+//! calls.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -10,7 +11,7 @@ use wasmtime::{Store, TypedFunc, UpdateDeadline};
 use xtism_core::engine::{CallLimits, ExportShape, HostAccess, Instance};
 use xtism_core::{PluginState, XtismError};
 
-use crate::error::trap_error;
+use crate::error::{serialize_core_dump, trap_error};
 use crate::store::StoreData;
 use crate::ticker::Ticker;
 
@@ -20,12 +21,20 @@ pub(crate) struct WasmtimePlugin {
     main: wasmtime::Instance,
     /// The other modules' instances, in link-plan order.
     dependencies: Vec<wasmtime::Instance>,
+    settings: CallSettings,
+    fuel_consumed: Option<u64>,
+    /// The core dump of the last failed call, serialized, until core takes it.
+    core_dump: Option<Vec<u8>>,
+    /// Main-module exports, typed on their first call as core's shape says.
+    exports: HashMap<Box<str>, TypedExport>,
+}
+
+/// How every call of a plug-in runs: the epoch ticker, whether fuel is metered, whether
+/// calls can be interrupted.
+struct CallSettings {
     ticker: Arc<Ticker>,
     fuel: bool,
     interruptible: bool,
-    fuel_consumed: Option<u64>,
-    /// Main-module exports, typed on their first call as core's shape says.
-    exports: HashMap<Box<str>, TypedExport>,
 }
 
 /// An export typed as the [`ExportShape`] core asked for, one variant per shape.
@@ -67,10 +76,13 @@ impl WasmtimePlugin {
             store,
             main,
             dependencies,
-            ticker,
-            fuel,
-            interruptible,
+            settings: CallSettings {
+                ticker,
+                fuel,
+                interruptible,
+            },
             fuel_consumed: None,
+            core_dump: None,
             exports: HashMap::new(),
         }
     }
@@ -103,23 +115,29 @@ fn typed_export(
     .map_err(|_| XtismError::FunctionNotFound(format!("{name:?} is not of shape {shape:?}")))
 }
 
-/// Runs a typed call under `limits`: fuel budget, deadline and cancel flag. Always inlined,
-/// like [`run_export`], which calls it from two places.
+/// Runs a typed call under `limits`: fuel budget, deadline and cancel flag. A failed call's
+/// core dump, when wasmtime made one, goes to `core_dump` (replacing what was there). Always
+/// inlined, like [`run_export`], which calls it from two places.
 #[inline(always)]
 fn run<P: wasmtime::WasmParams, R: wasmtime::WasmResults>(
     store: &mut Store<StoreData>,
-    ticker: &Ticker,
-    fuel: bool,
-    interruptible: bool,
+    settings: &CallSettings,
+    core_dump: &mut Option<Vec<u8>>,
     func: &TypedFunc<P, R>,
     params: P,
     limits: &CallLimits,
 ) -> (Result<R, XtismError>, Option<u64>) {
+    let CallSettings {
+        ticker,
+        fuel,
+        interruptible,
+    } = settings;
+    let fuel = *fuel;
     let budget = limits.fuel.unwrap_or(u64::MAX);
     if fuel && let Err(e) = store.set_fuel(budget) {
         return (Err(XtismError::engine(e)), None);
     }
-    let watched = interruptible && (limits.deadline.is_some() || limits.cancel.is_some());
+    let watched = *interruptible && (limits.deadline.is_some() || limits.cancel.is_some());
     let outcome = if watched {
         let data = store.data_mut();
         data.call = Some(limits.clone());
@@ -131,12 +149,15 @@ fn run<P: wasmtime::WasmParams, R: wasmtime::WasmResults>(
         let data = store.data_mut();
         data.call = None;
         match (outcome, data.stop.take()) {
-            (Err(_), Some(stop)) => Err(stop),
-            (outcome, _) => outcome.map_err(|e| trap_error(e, &store.data().names)),
+            (Err(e), Some(stop)) => {
+                *core_dump = serialize_core_dump(&e, &mut *store);
+                Err(stop)
+            }
+            (outcome, _) => outcome.map_err(|e| failed_call(e, store, core_dump)),
         }
     } else {
         func.call(&mut *store, params)
-            .map_err(|e| trap_error(e, &store.data().names))
+            .map_err(|e| failed_call(e, store, core_dump))
     };
     let consumed = match (fuel, limits.fuel) {
         (true, Some(budget)) => Some(budget.saturating_sub(store.get_fuel().unwrap_or(0))),
@@ -145,29 +166,39 @@ fn run<P: wasmtime::WasmParams, R: wasmtime::WasmResults>(
     (outcome, consumed)
 }
 
+/// A call that wasmtime failed, in core's terms, its core dump (if any) kept in `core_dump`.
+#[cold]
+fn failed_call(
+    e: wasmtime::Error,
+    store: &mut Store<StoreData>,
+    core_dump: &mut Option<Vec<u8>>,
+) -> XtismError {
+    *core_dump = serialize_core_dump(&e, &mut *store);
+    trap_error(e, &store.data().names)
+}
+
 /// Runs a typed export under `limits`, with the arguments of `shape`; returns its outcome
 /// and the fuel it used. Always inlined: it is the body of every call, and a frame of its
 /// own measured about 4% of the 16-byte echo call.
 #[inline(always)]
 fn run_export(
     store: &mut Store<StoreData>,
-    ticker: &Ticker,
-    fuel: bool,
-    interruptible: bool,
+    settings: &CallSettings,
+    core_dump: &mut Option<Vec<u8>>,
     (export, shape): (&TypedExport, ExportShape),
     limits: &CallLimits,
 ) -> (Result<Option<i32>, XtismError>, Option<u64>) {
     match (export, shape) {
         (TypedExport::Code(f), _) => {
-            let (r, c) = run(store, ticker, fuel, interruptible, f, (), limits);
+            let (r, c) = run(store, settings, core_dump, f, (), limits);
             (r.map(Some), c)
         }
         (TypedExport::Unit(f), _) => {
-            let (r, c) = run(store, ticker, fuel, interruptible, f, (), limits);
+            let (r, c) = run(store, settings, core_dump, f, (), limits);
             (r.map(|()| None), c)
         }
         (TypedExport::Args(f), ExportShape::Args(a, b)) => {
-            let (r, c) = run(store, ticker, fuel, interruptible, f, (a, b), limits);
+            let (r, c) = run(store, settings, core_dump, f, (a, b), limits);
             (r.map(|()| None), c)
         }
         (TypedExport::Args(_), _) => (Err(shape_mismatch(shape)), None),
@@ -228,23 +259,15 @@ impl Instance for WasmtimePlugin {
         self.resolve(name, shape)?;
         let WasmtimePlugin {
             store,
-            ticker,
-            fuel,
-            interruptible,
+            settings,
+            core_dump,
             exports,
             ..
         } = self;
         let export = exports
             .get(name)
             .ok_or_else(|| XtismError::FunctionNotFound(name.to_owned()))?;
-        let (result, consumed) = run_export(
-            store,
-            ticker,
-            *fuel,
-            *interruptible,
-            (export, shape),
-            limits,
-        );
+        let (result, consumed) = run_export(store, settings, core_dump, (export, shape), limits);
         self.fuel_consumed = consumed;
         result
     }
@@ -260,9 +283,8 @@ impl Instance for WasmtimePlugin {
         let export = typed_export(&mut self.store, &instance, name, shape)?;
         let (result, consumed) = run_export(
             &mut self.store,
-            &self.ticker,
-            self.fuel,
-            self.interruptible,
+            &self.settings,
+            &mut self.core_dump,
             (&export, shape),
             limits,
         );
@@ -272,6 +294,10 @@ impl Instance for WasmtimePlugin {
 
     fn fuel_consumed(&self) -> Option<u64> {
         self.fuel_consumed
+    }
+
+    fn take_core_dump(&mut self) -> Option<Vec<u8>> {
+        self.core_dump.take()
     }
 
     fn into_state(self: Box<Self>) -> PluginState {

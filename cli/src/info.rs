@@ -283,13 +283,13 @@ mod tests {
     fn capabilities_line() {
         assert_eq!(
             describe_capabilities(Capabilities::NONE),
-            "none (not: jit, fuel, timeout, cancel, simd, backtraces, debug info, profiling, compile cache)"
+            "none (not: jit, fuel, timeout, cancel, simd, backtraces, debug info, profiling, compile cache, coredump)"
         );
         let mut caps = Capabilities::NONE;
         caps.fuel = true;
         assert_eq!(
             describe_capabilities(caps),
-            "fuel (not: jit, timeout, cancel, simd, backtraces, debug info, profiling, compile cache)"
+            "fuel (not: jit, timeout, cancel, simd, backtraces, debug info, profiling, compile cache, coredump)"
         );
     }
 }

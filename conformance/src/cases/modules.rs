@@ -336,3 +336,129 @@ fn profiling_is_honoured_or_refused(engine: &'static str) {
         unsupported(built, "profiling");
     }
 }
+
+/// Core dumps, as the engine's capabilities say. Where it has them: a call that traps
+/// writes a Wasm core dump, and so does a call stopped at its timeout or by a host
+/// function's error (as in the official runtime); a call that succeeds
+/// or that the plug-in failed by itself writes nothing; a dump that cannot be written is a
+/// warning and the call's own error stands; a module loaded from the compile cache dumps
+/// too. Elsewhere the builder refuses them.
+#[case(needs = coredump)]
+fn coredump_is_written_or_refused(engine: &'static str) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("trap.coredump");
+    let wasm = kernel();
+    let built = builder(engine, &wasm).with_coredump(&path).build();
+    if !caps(engine).coredump {
+        return unsupported(built, "core dumps");
+    }
+    let mut p = built.unwrap();
+    still_works(&mut p);
+    expect_err(p.call("fail_with_input", "mine"), ErrorKind::Plugin, "mine");
+    assert!(!path.exists(), "no core dump without a trap");
+
+    let err = expect_err(p.call("trap", ""), ErrorKind::Trap, "unreachable");
+    let trap = format!("{:?}", err.xtism_error());
+    assert!(
+        trap.contains("main!") && !trap.contains("coredump generated"),
+        "a backtrace, without the dump's summary: {trap}"
+    );
+    assert_core_dump(&std::fs::read(&path).unwrap());
+    std::fs::remove_file(&path).unwrap();
+    still_works(&mut p);
+    assert!(!path.exists(), "a good call after a trap writes nothing");
+
+    // The second build loads the module the first left in the compile cache, and it dumps.
+    let cache = dir.path().join("cache");
+    let cached = || {
+        builder(engine, &wasm)
+            .with_cache_dir(&cache)
+            .with_coredump(&path)
+            .with_timeout(std::time::Duration::from_millis(50))
+            .build()
+            .unwrap()
+    };
+    drop(cached());
+    let mut p = cached();
+    assert_eq!(
+        std::fs::read_dir(&cache).unwrap().count(),
+        1,
+        "one artifact"
+    );
+    expect_err(p.call("spin", ""), ErrorKind::Timeout, "50 ms");
+    assert_core_dump(&std::fs::read(&path).unwrap());
+
+    // A host function's error stops the plug-in where it called: that is dumped too.
+    std::fs::remove_file(&path).unwrap();
+    let mut functions = host_function_set(false);
+    functions[0] = Function::new("transform", [PTR], [PTR], UserData::new(()), refuse);
+    let mut p = builder(engine, &plugin("wat/host_functions.wat"))
+        .with_functions(functions)
+        .with_coredump(&path)
+        .build()
+        .unwrap();
+    expect_err(
+        p.call("transform", "12345"),
+        ErrorKind::Host,
+        "refusing 5 bytes",
+    );
+    assert_core_dump(&std::fs::read(&path).unwrap());
+
+    // An unwritable path: a warning, and the trap is the error.
+    let unwritable = dir.path().join("missing").join("trap.coredump");
+    let mut p = builder(engine, &wasm)
+        .with_coredump(&unwritable)
+        .build()
+        .unwrap();
+    let (result, logs) = capture_logs(|| p.call::<&str, &[u8]>("trap", "").map(<[u8]>::to_vec));
+    let err = result.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Trap, "{err}");
+    assert!(
+        logs.contains("WARN") && logs.contains("coredump to"),
+        "a warning: {logs}"
+    );
+}
+
+/// Checks that `dump` is a Wasm core dump: a Wasm module with the custom sections `core`
+/// (the process) and `corestack` (the trapping thread's frames).
+fn assert_core_dump(dump: &[u8]) {
+    assert_eq!(
+        dump.get(..8),
+        Some(&b"\0asm\x01\0\0\0"[..]),
+        "a Wasm module"
+    );
+    /// An unsigned LEB128 number at `*at`, moving past it.
+    fn leb(bytes: &[u8], at: &mut usize) -> usize {
+        let (mut n, mut shift) = (0, 0);
+        loop {
+            let byte = bytes[*at];
+            *at += 1;
+            n |= usize::from(byte & 0x7f) << shift;
+            if byte & 0x80 == 0 {
+                return n;
+            }
+            shift += 7;
+        }
+    }
+    let mut custom = Vec::new();
+    let mut at = 8;
+    while at < dump.len() {
+        let id = dump[at];
+        at += 1;
+        let size = leb(dump, &mut at);
+        let end = at + size;
+        if id == 0 {
+            let mut name_at = at;
+            let len = leb(dump, &mut name_at);
+            custom.push(String::from_utf8_lossy(&dump[name_at..name_at + len]).into_owned());
+        }
+        at = end;
+    }
+    assert_eq!(at, dump.len(), "sections end with the file");
+    for name in ["core", "corestack"] {
+        assert!(
+            custom.iter().any(|c| c == name),
+            "no {name:?} in {custom:?}"
+        );
+    }
+}

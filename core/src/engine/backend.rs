@@ -65,6 +65,21 @@ pub trait Instance: HostAccess + Send {
         None
     }
 
+    /// Takes the core dump of the last call that failed in the engine (a trap, a host
+    /// function's error, an interruption), leaving none behind: the bytes of a Wasm core
+    /// dump file in the tool-conventions format (a Wasm module whose custom sections `core`,
+    /// `coremodules`, `coreinstances` and `corestack` describe the store's modules,
+    /// instances and stack, with every linear memory and global as data), ready to write to
+    /// disk. A later failed call replaces an untaken dump.
+    ///
+    /// `None` when no dump was made: the plug-in was compiled without
+    /// [`CompileOptions::coredump`], no call has failed since the last take, or the last
+    /// failure was not one the engine dumps. The default is always `None`, for an engine
+    /// without the `coredump` capability. Making the dump cannot fail; core writes it.
+    fn take_core_dump(&mut self) -> Option<Vec<u8>> {
+        None
+    }
+
     /// Hands the state back (before re-instantiation).
     fn into_state(self: Box<Self>) -> PluginState;
 }

@@ -29,6 +29,11 @@ pub struct Capabilities {
     /// [`Engine::serialize`]: super::Engine::serialize
     /// [`Engine::deserialize`]: super::Engine::deserialize
     pub compile_cache: bool,
+    /// Writes a Wasm core dump when a call traps ([`CompileOptions::coredump`],
+    /// [`Instance::take_core_dump`]).
+    ///
+    /// [`Instance::take_core_dump`]: super::Instance::take_core_dump
+    pub coredump: bool,
 }
 
 impl Capabilities {
@@ -43,10 +48,11 @@ impl Capabilities {
         debug_info: false,
         profiling: false,
         compile_cache: false,
+        coredump: false,
     };
 
     /// Each capability by name, with whether the engine has it.
-    pub fn by_name(&self) -> [(&'static str, bool); 9] {
+    pub fn by_name(&self) -> [(&'static str, bool); 10] {
         [
             ("jit", self.jit),
             ("fuel", self.fuel),
@@ -57,6 +63,7 @@ impl Capabilities {
             ("debug info", self.debug_info),
             ("profiling", self.profiling),
             ("compile cache", self.compile_cache),
+            ("coredump", self.coredump),
         ]
     }
 }
@@ -73,6 +80,10 @@ pub struct CompileOptions {
     pub debug_info: bool,
     /// Which native profiler to support.
     pub profiling: Profiling,
+    /// Make a core dump of the store when a call traps, for
+    /// [`Instance::take_core_dump`](super::Instance::take_core_dump). It changes what a
+    /// failed call costs, not the compiled code.
+    pub coredump: bool,
 }
 
 /// A native profiler an engine can emit information for, as the official runtime's

@@ -9,13 +9,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::compiled::{CompiledInner, CompiledPlugin};
-use super::resources::StoreResources;
 use super::debug::DebugOptions;
 use super::init::initialization;
 use super::input::WasmInput;
 use super::lifecycle::Plugin;
 use super::link::plan_links;
 use super::provider::{EngineProvider, NoDefaultEngine};
+use super::resources::StoreResources;
 use crate::cache::{self, CacheSetting};
 #[cfg(feature = "wasi")]
 use crate::engine::ImportSource;
@@ -309,6 +309,30 @@ impl<'a, P: EngineProvider> PluginBuilder<'a, P> {
         self
     }
 
+    /// Writes a Wasm core dump to `path` when a call traps (the official runtime's
+    /// `with_coredump`; [`DebugOptions::coredump`]): the plug-in's modules, instances,
+    /// stack, memories and globals at the trap, in the
+    /// [tool-conventions format](https://github.com/WebAssembly/tool-conventions/blob/main/Coredump.md),
+    /// named `extism` as the official runtime names it. A host function's error, a timeout
+    /// and a cancel are dumped too, as there; a call the plug-in failed by itself (a non-zero
+    /// code, an `error_set` message) is not, and a call that succeeds never writes the file.
+    /// Each dump replaces the last. A plug-in of one module with core dumps keeps its module
+    /// as it was compiled (the kernel's data path is not merged in, as with debug info), so
+    /// the dump's function indices are the module's own.
+    ///
+    /// # Errors
+    ///
+    /// Building fails with [`XtismError::Unsupported`] (`the wasmi engine does not support
+    /// core dumps`) on an engine without the `coredump` capability (wasmi, wasmer). A dump
+    /// that cannot be written fails nothing: the call's own error is returned, and the
+    /// reason is logged as a warning (target `xtism`), as for
+    /// [`with_memdump`](Self::with_memdump).
+    pub fn with_coredump(mut self, path: impl Into<PathBuf>) -> Self {
+        self.debug = self.debug.explicit();
+        self.debug.coredump = Some(path.into());
+        self
+    }
+
     /// Emits debug info in compiled code for native debuggers (the official runtime's
     /// `with_debug_info`). Building fails with `Unsupported` on an engine without the
     /// `debug_info` capability (wasmi).
@@ -388,6 +412,7 @@ impl<'a, P: EngineProvider> PluginBuilder<'a, P> {
             interruptible: timeout.is_some() || caps.cancel,
             debug_info: debug.debug_info,
             profiling: debug.profiling,
+            coredump: debug.coredump.is_some(),
         };
         manifest.config.extend(self.config);
         let config = manifest.config.clone();
@@ -412,9 +437,9 @@ impl<'a, P: EngineProvider> PluginBuilder<'a, P> {
         let mut modules = Vec::with_capacity(sources.len());
         let mut deferred = Vec::with_capacity(sources.len());
         // The kernel's data path goes into a plug-in of one module (see `merge`); modules of
-        // a manifest of several share the kernel instance. Debug info describes the code
-        // as the user compiled it, so it keeps the module unchanged.
-        let merge = sources.len() == 1 && !options.debug_info;
+        // a manifest of several share the kernel instance. Debug info and core dumps describe
+        // the code as the user compiled it, so they keep the module unchanged.
+        let merge = sources.len() == 1 && !options.debug_info && !options.coredump;
         let mut merged = false;
         let mut needs = StoreResources::default();
         for (name, bytes) in &sources {
@@ -494,6 +519,7 @@ impl<'a, P: EngineProvider> PluginBuilder<'a, P> {
                 initialization_fuel: self.initialization_fuel.or(self.fuel),
                 manifest: Arc::new(manifest),
                 timeout,
+                coredump: debug.coredump,
                 memdump: debug.memdump,
                 http,
             }),

@@ -141,8 +141,9 @@ impl<P: EngineProvider> Plugin<P> {
         O::from_bytes(&memory[r])
     }
 
-    /// [`call_under_limits`](Self::call_under_limits), writing a memory dump when the call fails and one was
-    /// asked for.
+    /// [`call_under_limits`](Self::call_under_limits), writing a core dump and a memory dump
+    /// when the call fails and they were asked for. A dump that cannot be written is a
+    /// warning; the call's own error is what the caller gets.
     fn call_to_output(
         &mut self,
         name: &str,
@@ -150,6 +151,16 @@ impl<P: EngineProvider> Plugin<P> {
         host_context: Option<Box<dyn Any + Send>>,
     ) -> Result<Region, CallFailure> {
         let result = self.call_under_limits(name, input, host_context);
+        if let Some(path) = &self.compiled.inner.coredump {
+            // Taken after every call, so that a dump the engine made for a call that still
+            // succeeded (a WASI exit with code 0) is never written for a later one.
+            let dump = self.instance.as_mut().and_then(|i| i.take_core_dump());
+            if let (Err(_), Some(dump)) = (&result, dump)
+                && let Err(e) = std::fs::write(path, dump)
+            {
+                tracing::warn!(target: "xtism", plugin = %self.id, "coredump to {}: {e}", path.display());
+            }
+        }
         if let (Err(_), Some(path)) = (&result, &self.compiled.inner.memdump) {
             let memory = self
                 .instance

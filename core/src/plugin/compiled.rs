@@ -39,6 +39,9 @@ pub(super) struct CompiledInner {
     /// [`CurrentPlugin::manifest`](crate::CurrentPlugin::manifest)).
     pub(super) manifest: Arc<xtism_manifest::Manifest>,
     pub(super) timeout: Option<Duration>,
+    /// Where to write the core dump of a call that traps.
+    pub(super) coredump: Option<PathBuf>,
+    /// Where to write the plug-in's memory when a call fails.
     pub(super) memdump: Option<PathBuf>,
     pub(super) http: Arc<HttpOptions>,
 }

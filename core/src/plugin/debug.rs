@@ -1,6 +1,6 @@
-//! Debugging switches of a plug-in ([`DebugOptions`]): debug info, a native profiler and
-//! memory dumps, set by the builder or read from the official runtime's environment
-//! variables, and kept only where the engine supports them.
+//! Debugging switches of a plug-in ([`DebugOptions`]): debug info, a native profiler, core
+//! dumps and memory dumps, set by the builder or read from the official runtime's
+//! environment variables, and kept only where the engine supports them.
 
 use std::path::PathBuf;
 
@@ -15,6 +15,9 @@ pub struct DebugOptions {
     pub debug_info: bool,
     /// Emit information for a native profiler (JIT engines).
     pub profiling: Profiling,
+    /// When a call traps, write a Wasm core dump of the plug-in's store to this file
+    /// (engines with the `coredump` capability: wasmtime).
+    pub coredump: Option<PathBuf>,
     /// When a call fails, write the plug-in's exported memory to this file.
     pub memdump: Option<PathBuf>,
     /// Set from the environment: an engine without a feature asked for says so on stderr
@@ -24,7 +27,8 @@ pub struct DebugOptions {
 
 impl DebugOptions {
     /// The switches the official runtime reads from the environment: `EXTISM_DEBUG=1`
-    /// (debug info), `EXTISM_PROFILE=perf|jitdump|vtune`, `EXTISM_MEMDUMP=<file>`.
+    /// (debug info), `EXTISM_PROFILE=perf|jitdump|vtune`, `EXTISM_COREDUMP=<file>`,
+    /// `EXTISM_MEMDUMP=<file>`.
     pub fn from_env() -> DebugOptions {
         let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
         DebugOptions {
@@ -35,6 +39,7 @@ impl DebugOptions {
                 Some("vtune") => Profiling::VTune,
                 _ => Profiling::None,
             },
+            coredump: var("EXTISM_COREDUMP").map(PathBuf::from),
             memdump: var("EXTISM_MEMDUMP").map(PathBuf::from),
             from_env: true,
         }
@@ -57,6 +62,10 @@ impl DebugOptions {
                 format!("profiling ({:?})", self.profiling),
                 self.profiling != Profiling::None && !caps.profiling,
             ),
+            (
+                "core dumps".to_owned(),
+                self.coredump.is_some() && !caps.coredump,
+            ),
         ];
         for (feature, _) in missing.iter().filter(|(_, missing)| *missing) {
             if !self.from_env {
@@ -70,6 +79,9 @@ impl DebugOptions {
         self.debug_info &= caps.debug_info;
         if !caps.profiling {
             self.profiling = Profiling::None;
+        }
+        if !caps.coredump {
+            self.coredump = None;
         }
         Ok(self)
     }
