@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use wasmer::{
-    Extern, Function, FunctionEnv, FunctionEnvMut, FunctionType, Global,
+    AsStoreMut, Extern, Function, FunctionEnv, FunctionEnvMut, FunctionType, Global,
     Instance as WasmerInstance, InstantiationError, LinkError, Memory, RuntimeError, Store, Type,
     TypedFunction, Value,
 };
@@ -51,21 +51,43 @@ impl StoreData {
     }
 }
 
-/// [`HostAccess`] inside a host call.
-struct EnvAccess<'a>(FunctionEnvMut<'a, StoreData>);
+/// A memory's bytes (when there is a memory) and the plug-in state, borrowed together from
+/// `store` for as long as it is.
+fn memory_and_state<'a>(
+    store: &'a mut impl AsStoreMut,
+    env: &FunctionEnv<StoreData>,
+    which: impl FnOnce(&StoreData) -> Option<&Memory>,
+) -> (Option<&'a mut [u8]>, &'a mut PluginState) {
+    let memory = which(env.as_ref(&*store)).cloned();
+    let (bytes, data) = raw::memory_and_data(store, env, memory.as_ref());
+    (bytes, data.state())
+}
 
-impl EnvAccess<'_> {
-    /// A memory's bytes and the state, borrowed together from the caller's store.
-    fn memory_and_state(
-        &mut self,
-        which: impl FnOnce(&StoreData) -> Option<&Memory>,
-    ) -> (Option<&mut [u8]>, &mut PluginState) {
-        let env = self.0.as_ref();
-        let memory = which(self.0.data()).cloned();
-        let (bytes, data) = raw::memory_and_data(&mut self.0, &env, memory.as_ref());
-        (bytes, data.state())
+/// The kernel memory's bytes and the plug-in state, borrowed together from `store`.
+fn kernel_and_state<'a>(
+    store: &'a mut impl AsStoreMut,
+    env: &FunctionEnv<StoreData>,
+) -> (&'a mut [u8], &'a mut PluginState) {
+    match env.as_ref(&*store).kernel_span {
+        Some(span) => {
+            let (bytes, data) = raw::span_and_data(store, env, span);
+            (bytes, data.state())
+        }
+        // Only before the kernel is instantiated; no block can exist yet.
+        None => (&mut [], env.as_mut(store).state()),
     }
 }
+
+/// Grows the kernel memory of the store by `pages`.
+fn grow_kernel(store: &mut impl AsStoreMut, env: &FunctionEnv<StoreData>, pages: u64) -> bool {
+    match (env.as_ref(&*store).kernel.clone(), u32::try_from(pages)) {
+        (Some(memory), Ok(pages)) => memory.grow(store, pages).is_ok(),
+        _ => false,
+    }
+}
+
+/// [`HostAccess`] inside a host call.
+struct EnvAccess<'a>(FunctionEnvMut<'a, StoreData>);
 
 impl HostAccess for EnvAccess<'_> {
     fn shared_state(&self) -> &PluginState {
@@ -74,33 +96,58 @@ impl HostAccess for EnvAccess<'_> {
 
     fn kernel(&mut self) -> (&mut [u8], &mut PluginState) {
         let env = self.0.as_ref();
-        match self.0.data().kernel_span {
-            Some(span) => {
-                let (bytes, data) = raw::span_and_data(&mut self.0, &env, span);
-                (bytes, data.state())
-            }
-            None => (&mut [], self.0.data_mut().state()),
-        }
+        kernel_and_state(&mut self.0, &env)
     }
 
     fn grow_kernel(&mut self, pages: u64) -> bool {
-        let (data, mut store) = self.0.data_and_store_mut();
-        match (&data.kernel, u32::try_from(pages)) {
-            (Some(memory), Ok(pages)) => memory.grow(&mut store, pages).is_ok(),
-            _ => false,
-        }
+        let env = self.0.as_ref();
+        grow_kernel(&mut self.0, &env, pages)
     }
 
     fn plugin_memory(&mut self) -> Option<&mut [u8]> {
-        self.memory_and_state(|d| d.memories.last()?.as_ref()).0
+        let env = self.0.as_ref();
+        memory_and_state(&mut self.0, &env, |d| d.memories.last()?.as_ref()).0
     }
 
     fn module_memory(&mut self, module: usize) -> (Option<&mut [u8]>, &mut PluginState) {
-        self.memory_and_state(|d| d.memories.get(module)?.as_ref())
+        let env = self.0.as_ref();
+        memory_and_state(&mut self.0, &env, |d| d.memories.get(module)?.as_ref())
     }
 
     fn state(&mut self) -> &mut PluginState {
         self.0.data_mut().state()
+    }
+}
+
+/// [`HostAccess`] between calls.
+impl HostAccess for WasmerPlugin {
+    fn shared_state(&self) -> &PluginState {
+        self.env.as_ref(&self.store.0).shared_state()
+    }
+
+    fn kernel(&mut self) -> (&mut [u8], &mut PluginState) {
+        kernel_and_state(&mut self.store.0, &self.env)
+    }
+
+    fn grow_kernel(&mut self, pages: u64) -> bool {
+        grow_kernel(&mut self.store.0, &self.env, pages)
+    }
+
+    fn plugin_memory(&mut self) -> Option<&mut [u8]> {
+        memory_and_state(&mut self.store.0, &self.env, |d| {
+            d.memories.last()?.as_ref()
+        })
+        .0
+    }
+
+    fn module_memory(&mut self, module: usize) -> (Option<&mut [u8]>, &mut PluginState) {
+        memory_and_state(&mut self.store.0, &self.env, |d| {
+            d.memories.get(module)?.as_ref()
+        })
+    }
+
+    fn state(&mut self) -> &mut PluginState {
+        self.env.as_mut(&mut self.store.0).state()
     }
 }
 
@@ -288,13 +335,14 @@ impl WasmerLinked {
         env: &FunctionEnv<StoreData>,
     ) -> Result<(Vec<WasmerInstance>, Instrumented), XtismError> {
         let mut parts = Instrumented::default();
+        let mut kernel_span = None;
         let budget = Budget::open(self.limits);
         let kernel = match &self.kernel {
             Some(module) => {
                 budget.watch_memory(KERNEL_MODULE_MEMORY);
                 let kernel =
                     WasmerInstance::new_by_index(store, module, &[]).map_err(instantiate_error)?;
-                parts.kernel_span = budget.take_memory();
+                kernel_span = budget.take_memory();
                 Some(kernel)
             }
             None => {
@@ -342,12 +390,11 @@ impl WasmerLinked {
                 .get_memory(MODULE_MEMORY_EXPORT)
                 .ok()
                 .cloned();
-            env.as_mut(store).memories.push(memory.clone());
-            parts.memories.push(memory);
+            env.as_mut(store).memories.push(memory);
             instances.push(instance);
         }
         if kernel.is_none() {
-            parts.kernel_span = budget.take_memory();
+            kernel_span = budget.take_memory();
         }
         drop(budget);
         // Only a plug-in of one module is merged (core's link plan), so the watched export
@@ -365,13 +412,12 @@ impl WasmerLinked {
             kernel_memory = main.exports.get_memory(KERNEL_MEMORY_EXPORT).ok().cloned();
             env.as_mut(store).kernel = kernel_memory.clone();
         }
-        if kernel_memory.is_some() != parts.kernel_span.is_some() {
+        if kernel_memory.is_some() != kernel_span.is_some() {
             return Err(XtismError::engine(
                 "wasmer did not show where the kernel memory lives (Tunables::create_memories)",
             ));
         }
-        env.as_mut(store).kernel_span = parts.kernel_span;
-        parts.kernel_memory = kernel_memory;
+        env.as_mut(store).kernel_span = kernel_span;
         if self.config.interruptible {
             parts.watched = Some(WatchedInstance::new(std::mem::take(&mut parts.flags))?);
         }
@@ -383,10 +429,6 @@ impl WasmerLinked {
 /// globals the middlewares added to each plug-in module.
 #[derive(Default)]
 struct Instrumented {
-    kernel_memory: Option<Memory>,
-    kernel_span: Option<MemorySpan>,
-    /// Each module's exported `memory`, in link-plan order.
-    memories: Vec<Option<Memory>>,
     flags: Vec<Flag>,
     /// The instance as the watchdog sees it, when its modules are interruptible.
     watched: Option<Arc<WatchedInstance>>,
@@ -465,9 +507,6 @@ impl Linked for WasmerLinked {
             env,
             main,
             dependencies: instances,
-            kernel_memory: parts.kernel_memory,
-            kernel_span: parts.kernel_span,
-            memories: parts.memories,
             exports: HashMap::new(),
             watched: parts.watched,
             flag_globals: parts.flag_globals,
@@ -514,10 +553,6 @@ struct WasmerPlugin {
     main: WasmerInstance,
     /// The other modules' instances, in link-plan order.
     dependencies: Vec<WasmerInstance>,
-    kernel_memory: Option<Memory>,
-    kernel_span: Option<MemorySpan>,
-    /// Each module's exported `memory`, in link-plan order (the last is main's).
-    memories: Vec<Option<Memory>>,
     /// Main-module exports, typed on their first call as core's shape says.
     exports: HashMap<Box<str>, TypedExport>,
     /// The instance as the watchdog sees it, when its modules are interruptible.
@@ -613,44 +648,6 @@ impl WasmerPlugin {
                 .map_err(XtismError::engine)?;
         }
         Ok(())
-    }
-}
-
-impl HostAccess for WasmerPlugin {
-    fn shared_state(&self) -> &PluginState {
-        self.env.as_ref(&self.store.0).shared_state()
-    }
-
-    fn kernel(&mut self) -> (&mut [u8], &mut PluginState) {
-        match self.kernel_span {
-            Some(span) => {
-                let (bytes, data) = raw::span_and_data(&mut self.store.0, &self.env, span);
-                (bytes, data.state())
-            }
-            None => (&mut [], self.env.as_mut(&mut self.store.0).state()),
-        }
-    }
-
-    fn grow_kernel(&mut self, pages: u64) -> bool {
-        match (&self.kernel_memory, u32::try_from(pages)) {
-            (Some(memory), Ok(pages)) => memory.grow(&mut self.store.0, pages).is_ok(),
-            _ => false,
-        }
-    }
-
-    fn plugin_memory(&mut self) -> Option<&mut [u8]> {
-        let memory = self.memories.last()?.as_ref()?;
-        raw::memory_and_data(&mut self.store.0, &self.env, Some(memory)).0
-    }
-
-    fn module_memory(&mut self, module: usize) -> (Option<&mut [u8]>, &mut PluginState) {
-        let memory = self.memories.get(module).and_then(Option::as_ref);
-        let (bytes, data) = raw::memory_and_data(&mut self.store.0, &self.env, memory);
-        (bytes, data.state())
-    }
-
-    fn state(&mut self) -> &mut PluginState {
-        self.env.as_mut(&mut self.store.0).state()
     }
 }
 

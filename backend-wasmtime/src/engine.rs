@@ -9,17 +9,16 @@ use std::sync::{Arc, Mutex};
 use wasmtime::{
     Config, InstancePre, Linker, ModuleExport, ProfilingStrategy, WasmBacktraceDetails,
 };
-use xtism_core::engine::KERNEL_MODULE_MEMORY;
 use xtism_core::engine::{
     Capabilities, CompileOptions, CompiledModule, Engine, LinkPlan, Linked, Module, Profiling,
 };
+use xtism_core::engine::{KERNEL_MODULE_MEMORY, Ticker};
 use xtism_core::{KERNEL_WASM, XtismError};
 
 use crate::error::error_message;
 use crate::link::WasmtimeLinked;
 use crate::module::{IdentityHasher, WasmtimeModule, wrap};
 use crate::store::StoreData;
-use crate::ticker::Ticker;
 use crate::{NAME, pool, raw};
 
 /// The compile options that shape a wasmtime engine.
@@ -121,7 +120,8 @@ impl ConfiguredEngine {
             .instantiate_pre(&kernel)
             .map_err(XtismError::engine)?;
         if key.interruptible {
-            ticker.add(&engine)?;
+            let ticked = engine.clone();
+            ticker.add(move || ticked.increment_epoch())?;
         }
         Ok(ConfiguredEngine {
             engine,
@@ -164,7 +164,7 @@ impl WasmtimeEngine {
     pub fn new() -> Self {
         WasmtimeEngine {
             configured: Mutex::default(),
-            ticker: Arc::default(),
+            ticker: Arc::new(Ticker::new("xtism-wasmtime-epoch")),
             pool: None,
         }
     }

@@ -5,12 +5,9 @@
 
 use wasmtime::{AsContextMut, Trap, WasmBacktrace, WasmCoreDump};
 use xtism_core::XtismError;
-use xtism_core::engine::TrapCode;
+use xtism_core::engine::{CORE_DUMP_NAME, Frame, TrapCode, format_backtrace};
 
 use crate::store::ModuleNames;
-
-/// The name a core dump gives the program that ran, as the official runtime names it.
-const CORE_DUMP_NAME: &str = "extism";
 
 /// The core dump wasmtime attached to `e` (when the engine has `coredump_on_trap`), as the
 /// bytes of a core dump file; `store` is the store the failed call ran in, whose memories
@@ -44,26 +41,15 @@ pub(crate) fn error_message(e: &wasmtime::Error) -> String {
         .join(": ")
 }
 
-/// The Wasm frames of a backtrace, one per line.
-fn format_backtrace(backtrace: &WasmBacktrace, names: &ModuleNames) -> String {
-    use std::fmt::Write;
-    let mut out = String::new();
-    for (i, frame) in backtrace.frames().iter().enumerate() {
-        let module = names.of(frame.module());
-        let _ = write!(out, "{i:>4}: {module}!");
-        match frame.func_name() {
-            Some(name) => out.push_str(name),
-            None => {
-                let _ = write!(out, "<function {}>", frame.func_index());
-            }
-        }
-        if let Some(offset) = frame.module_offset() {
-            let _ = write!(out, " @ {offset:#x}");
-        }
-        out.push('\n');
-    }
-    out.truncate(out.trim_end().len());
-    out
+/// The Wasm frames of a backtrace, named by the plug-in's module names, as core formats
+/// them.
+fn frames(backtrace: &WasmBacktrace, names: &ModuleNames) -> Option<String> {
+    format_backtrace(backtrace.frames().iter().map(|frame| Frame {
+        module: names.of(frame.module()),
+        function: frame.func_name(),
+        function_index: frame.func_index(),
+        offset: frame.module_offset(),
+    }))
 }
 
 #[cold]
@@ -72,22 +58,21 @@ pub(crate) fn trap_error(e: wasmtime::Error, names: &ModuleNames) -> XtismError 
         // A host function's error, or the epoch callback's: core reports its own error.
         let backtrace = e
             .downcast_ref::<WasmBacktrace>()
-            .map(|bt| format_backtrace(bt, names))
-            .filter(|bt| !bt.is_empty());
+            .and_then(|bt| frames(bt, names));
         return TrapCode::Other(error_message(&e)).into_error(backtrace);
     };
     // Core words the trap; what only wasmtime knows (the faulting address, the frames)
     // goes with the backtrace.
     let code = trap_code(*trap);
     let trap_text = trap.to_string();
-    let frames = e.downcast_ref::<WasmBacktrace>();
+    let backtrace = e.downcast_ref::<WasmBacktrace>();
     let attached = attachments(&e);
     let mut details: Vec<String> = e
         .chain()
         .map(ToString::to_string)
         .filter(|m| *m != trap_text && !attached.iter().flatten().any(|a| a == m))
         .collect();
-    details.extend(frames.map(|bt| format_backtrace(bt, names)));
+    details.extend(backtrace.and_then(|bt| frames(bt, names)));
     details.retain(|d| !d.is_empty());
     code.into_error((!details.is_empty()).then(|| details.join("\n")))
 }

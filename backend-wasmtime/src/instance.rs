@@ -8,12 +8,11 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use wasmtime::{Store, TypedFunc, UpdateDeadline};
-use xtism_core::engine::{CallLimits, ExportShape, HostAccess, Instance};
+use xtism_core::engine::{CallLimits, ExportShape, HostAccess, Instance, Ticker};
 use xtism_core::{PluginState, XtismError};
 
 use crate::error::{serialize_core_dump, trap_error};
 use crate::store::StoreData;
-use crate::ticker::Ticker;
 
 /// A running plug-in on wasmtime.
 pub(crate) struct WasmtimePlugin {

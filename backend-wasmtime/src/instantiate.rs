@@ -6,10 +6,10 @@
 use std::sync::Arc;
 
 use wasmtime::{Extern, Store, Trap};
-use xtism_core::engine::{Instance, InstantiateError, Linked};
+use xtism_core::engine::{Instance, InstantiateError, Linked, StoreLimiter};
 use xtism_core::{PluginState, XtismError};
 
-use crate::error::{error_message, trap_error};
+use crate::error::trap_error;
 use crate::instance::{WasmtimePlugin, on_epoch};
 use crate::link::{KernelPlace, PlannedImport, WasmtimeLinked};
 use crate::pool;
@@ -79,8 +79,8 @@ fn instantiate_error(
     store: &mut Store<StoreData>,
     pool: Option<u32>,
 ) -> XtismError {
-    if let Some(refused) = store.data_mut().limiter.refused.take() {
-        return XtismError::MemoryLimit(format!("{refused} ({})", error_message(&e)));
+    if let Some(refused) = store.data_mut().limiter.0.take_refusal() {
+        return XtismError::MemoryLimit(refused);
     }
     if let Some(full) = pool.and_then(|slots| pool::full(&e, slots)) {
         return XtismError::engine(full);
@@ -97,7 +97,7 @@ impl Linked for WasmtimeLinked {
             state,
             kernel: None,
             memories: Vec::with_capacity(self.modules.len()),
-            limiter: Limiter::new(self.limits),
+            limiter: Limiter(StoreLimiter::new(self.limits)),
             call: None,
             stop: None,
             names: Arc::clone(&self.names),

@@ -12,7 +12,7 @@
 //! and per-module import plans; the host functions defined in that linker), `instantiate`
 //! (a store and its instances), `store` (what a store holds, and its resource limiter),
 //! `instance` (a running plug-in and its calls) and `error` (wasmtime's errors and traps in
-//! core's terms). `convert` (types and values), `pool`, `ticker` and `raw` serve them.
+//! core's terms). `convert` (types and values), `pool` and `raw` serve them.
 //!
 //! Choices, and why:
 //!
@@ -40,8 +40,8 @@
 //!   runtime has no such cap, so the pool is opt-in:
 //!   [`WasmtimeEngine::with_instance_pool`] (see `pool`).
 //! - **Interruption.** With `interruptible`, code is compiled with epoch checks. One thread
-//!   per [`WasmtimeEngine`] advances the epoch every millisecond while calls run and parks
-//!   when none has run for a while (see `ticker`). At each tick a running store's deadline
+//!   per [`WasmtimeEngine`], core's [`Ticker`], advances the epoch every millisecond while
+//!   calls run and parks when none has run for a while. At each tick a running store's deadline
 //!   callback (`on_epoch`, in `instance`) asks [`CallLimits::interruption`] whether to stop
 //!   (deadline or cancel); a call stops within a tick or two of either. Fuel, when compiled
 //!   in, is set per call from [`CallLimits::fuel`].
@@ -67,6 +67,7 @@
 //!   argument; the crate denies `unsafe_code` and allows it there only, so the compiler proves
 //!   that no other module has any.
 //!
+//! [`Ticker`]: xtism_core::engine::Ticker
 //! [`CallLimits::fuel`]: xtism_core::engine::CallLimits::fuel
 //! [`CallLimits::interruption`]: xtism_core::engine::CallLimits::interruption
 //! [`CompileOptions`]: xtism_core::engine::CompileOptions
@@ -92,7 +93,6 @@ mod pool;
 #[allow(unsafe_code)]
 mod raw;
 mod store;
-mod ticker;
 
 #[cfg(test)]
 mod tests;

@@ -12,7 +12,7 @@ use xtism_core::XtismError;
 use xtism_core::engine::{
     CompileOptions, CompiledModule, ImportSource, KernelMemory, LinkPlan, ResourceLimits,
 };
-use xtism_core::engine::{KERNEL_MODULE_NAME, MODULE_MEMORY_EXPORT};
+use xtism_core::engine::{KERNEL_MODULE_NAME, MODULE_MEMORY_EXPORT, Ticker};
 
 use crate::engine::ConfiguredEngine;
 use crate::host::{
@@ -20,7 +20,6 @@ use crate::host::{
 };
 use crate::module::WasmtimeModule;
 use crate::store::{ModuleNames, StoreData};
-use crate::ticker::Ticker;
 
 /// Where one import comes from when instantiating.
 pub(crate) enum PlannedImport {

@@ -1,12 +1,12 @@
 //! What a plug-in's wasmtime store holds ([`StoreData`]): core's state, the memories host
 //! calls reach, the names of its modules for backtraces, the limits of the running call for
-//! the epoch callback, and the [`Limiter`] that applies [`ResourceLimits`] to every memory
-//! and table the store creates.
+//! the epoch callback, and the [`Limiter`] through which core's [`StoreLimiter`] applies the
+//! plug-in's resource limits to every memory and table the store creates.
 
 use std::sync::Arc;
 
 use wasmtime::{Memory, ResourceLimiter};
-use xtism_core::engine::{CallLimits, ResourceLimits};
+use xtism_core::engine::{CallLimits, StoreLimiter};
 use xtism_core::{PluginState, XtismError};
 
 /// What the store holds: core's state, the memories host calls need, the limits, and the
@@ -46,52 +46,8 @@ impl ModuleNames {
     }
 }
 
-/// [`ResourceLimits`] as a wasmtime resource limiter, remembering what it refused.
-pub(crate) struct Limiter {
-    max_memory_bytes: Option<usize>,
-    limits: ResourceLimits,
-    /// The last growth refused, for the error of a failed instantiation.
-    pub(crate) refused: Option<Refusal>,
-}
-
-/// A growth the [`Limiter`] refused.
-#[derive(Debug, Clone, Copy)]
-pub(crate) enum Refusal {
-    Memory { desired: usize, max: usize },
-    Table { desired: usize, max: usize },
-}
-
-impl std::fmt::Display for Refusal {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Refusal::Memory { desired, max } => write!(
-                f,
-                "a linear memory of {desired} bytes is above the limit of {max} bytes ({} pages)",
-                *max as u64 / xtism_core::PAGE_SIZE
-            ),
-            Refusal::Table { desired, max } => write!(
-                f,
-                "a table of {desired} elements is above the limit of {max} elements"
-            ),
-        }
-    }
-}
-
-impl Limiter {
-    pub(crate) fn new(limits: ResourceLimits) -> Limiter {
-        Limiter {
-            max_memory_bytes: limits.max_pages.map(|pages| {
-                usize::try_from(u64::from(pages) * xtism_core::PAGE_SIZE).unwrap_or(usize::MAX)
-            }),
-            limits,
-            refused: None,
-        }
-    }
-}
-
-fn to_usize(n: u32) -> usize {
-    usize::try_from(n).unwrap_or(usize::MAX)
-}
+/// Core's [`StoreLimiter`] as wasmtime's resource limiter.
+pub(crate) struct Limiter(pub(crate) StoreLimiter);
 
 impl ResourceLimiter for Limiter {
     fn memory_growing(
@@ -100,13 +56,7 @@ impl ResourceLimiter for Limiter {
         desired: usize,
         _maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
-        match self.max_memory_bytes {
-            Some(max) if desired > max => {
-                self.refused = Some(Refusal::Memory { desired, max });
-                Ok(false)
-            }
-            _ => Ok(true),
-        }
+        Ok(self.0.memory_growing(desired))
     }
 
     fn table_growing(
@@ -115,23 +65,18 @@ impl ResourceLimiter for Limiter {
         desired: usize,
         _maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
-        let max = to_usize(self.limits.max_table_elements);
-        if desired > max {
-            self.refused = Some(Refusal::Table { desired, max });
-            return Ok(false);
-        }
-        Ok(true)
+        Ok(self.0.table_growing(desired))
     }
 
     fn instances(&self) -> usize {
-        to_usize(self.limits.max_instances)
+        self.0.instances()
     }
 
     fn tables(&self) -> usize {
-        to_usize(self.limits.max_tables)
+        self.0.tables()
     }
 
     fn memories(&self) -> usize {
-        to_usize(self.limits.max_memories)
+        self.0.memories()
     }
 }

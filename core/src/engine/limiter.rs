@@ -97,9 +97,11 @@ mod tests {
 
     #[test]
     fn refusals_are_remembered_in_core_words() {
-        let mut limits = ResourceLimits::default();
-        limits.max_pages = Some(2);
-        limits.max_table_elements = 10;
+        let limits = ResourceLimits {
+            max_pages: Some(2),
+            max_table_elements: 10,
+            ..ResourceLimits::default()
+        };
         let mut limiter = StoreLimiter::new(limits);
         assert!(limiter.memory_growing(2 * 65_536));
         assert_eq!(limiter.take_refusal(), None);

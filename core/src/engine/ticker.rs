@@ -151,6 +151,14 @@ impl Ticker {
     }
 }
 
+impl Ticker {
+    /// Whether the thread is parked: no call has run for [`LINGER`] ticks (or none ever
+    /// has).
+    pub fn is_parked(&self) -> bool {
+        self.shared.parked.load(Ordering::SeqCst)
+    }
+}
+
 impl Drop for Ticker {
     fn drop(&mut self) {
         self.shared.lock().shutdown = true;
@@ -196,7 +204,7 @@ mod tests {
     fn ticks_only_while_calls_run_and_parks_when_idle() {
         let ticker = Ticker::new("test-ticker");
         let count = counting(&ticker);
-        let parked = || ticker.shared.parked.load(Ordering::SeqCst);
+        let parked = || ticker.is_parked();
         wait_until("the idle ticker parks", parked);
         let ticks = count.load(Ordering::Relaxed);
         std::thread::sleep(TICK * 20);

@@ -74,6 +74,9 @@ impl TrapCode {
     }
 }
 
+/// The program name a Wasm core dump records: the official runtime's.
+pub const CORE_DUMP_NAME: &str = "extism";
+
 /// One Wasm frame of a trap's backtrace, as a backend reads it from its engine.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Frame<'a> {

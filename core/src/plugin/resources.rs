@@ -98,8 +98,10 @@ mod tests {
         let mut merged = StoreResources::kernel(false);
         merged.add_module(&wasm, true).unwrap();
         assert_eq!(merged.memories, 3);
-        let mut limits = ResourceLimits::default();
-        limits.max_memories = 2;
+        let mut limits = ResourceLimits {
+            max_memories: 2,
+            ..ResourceLimits::default()
+        };
         let err = needs.check(&limits).unwrap_err();
         assert_eq!(
             err.to_string(),
