@@ -37,7 +37,7 @@ pub use abi::{
     WASI_MODULE,
 };
 pub use cache::{CACHE_DIR_ENV, CacheSetting};
-pub use convert::{FromBytes, FromBytesOwned, Json, ToBytes};
+pub use convert::{FromBytes, FromBytesOwned, ToBytes};
 pub use engine::{
     Capabilities, CompileOptions, Engine, FuncType, Function, HostImport, PluginState, Profiling,
     Val, ValType,

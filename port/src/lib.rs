@@ -13,4 +13,12 @@
 #[cfg(all(feature = "official", not(feature = "xtism")))]
 extern crate extism as xtism;
 
+// `#[derive(ToBytes, FromBytes)]` (extism-convert's) reads this crate's manifest, finds the
+// dependency on the package `extism` there (the optional official one, on or off) and
+// writes `::extism::convert`; in the xtism build, `extism` names xtism, whose `convert` is
+// the same crate. A port with xtism alone needs a line of `Cargo.toml` instead (see the
+// README's "Porting from the official crate").
+#[cfg(all(feature = "xtism", not(feature = "official")))]
+extern crate xtism as extism;
+
 pub mod program;

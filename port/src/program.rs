@@ -3,7 +3,7 @@
 //! `official` feature, `xtism` names that crate and this file builds unchanged.
 use xtism::*;
 
-use convert::Json;
+use convert::{Base64, Json, Msgpack, Prost, Raw};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -36,6 +36,51 @@ host_fn!(hello_world(greeting: String; name: String) -> String {
 
 host_fn!(host_reflect(data: Vec<u8>) -> Vec<u8> { Ok(data) });
 
+/// Plain old data, for `Raw`: carried as its own bytes.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, bytemuck::Pod, bytemuck::Zeroable)]
+struct Point {
+    x: u32,
+    y: f32,
+}
+
+/// Plain old data of alignment 1, which `Raw` can decode from any output: it decodes in
+/// place, and the official kernel does not align blocks (`echo`'s 8-byte output starts at
+/// an odd address there), so a `Point` decodes on xtism, whose blocks are 8-byte aligned,
+/// but not always there.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, bytemuck::Pod, bytemuck::Zeroable)]
+struct Rgba {
+    r: u8,
+    g: u8,
+    b: u8,
+    a: u8,
+}
+
+/// A protobuf message, for `Prost`.
+#[derive(Clone, PartialEq, prost::Message)]
+struct Note {
+    #[prost(string, tag = "1")]
+    text: String,
+    #[prost(uint32, tag = "2")]
+    stars: u32,
+}
+
+// An encoding of the program's own: pretty-printed JSON.
+convert::encoding!(
+    PrettyJson,
+    serde_json::to_vec_pretty,
+    serde_json::from_slice
+);
+
+/// A type that converts itself, through the encoding its attribute names.
+#[derive(Debug, PartialEq, Serialize, Deserialize, ToBytes, FromBytes)]
+#[encoding(Json)]
+struct Greeting {
+    to: String,
+    times: u32,
+}
+
 /// The corpus of plug-ins the program loads, in `conformance/plugins`.
 pub struct Corpus(pub PathBuf);
 
@@ -47,7 +92,7 @@ impl Corpus {
 }
 
 /// How many parts [`run`] runs.
-pub const PARTS: usize = 15;
+pub const PARTS: usize = 16;
 
 /// Runs every part of the program; each returns an error saying what differed.
 ///
@@ -58,6 +103,7 @@ pub fn run(corpus: &Corpus, scratch: &Path) -> Result<Vec<&'static str>, Error> 
     type Part = fn(&Corpus, &Path) -> Result<(), Error>;
     let parts: [(&'static str, Part); PARTS] = [
         ("calls and conversions", calls_and_conversions),
+        ("encodings", encodings),
         ("manifest and config", manifest_and_config),
         ("vars and reset", vars_and_reset),
         ("host functions", host_functions),
@@ -108,6 +154,88 @@ fn calls_and_conversions(corpus: &Corpus, _: &Path) -> Result<(), Error> {
     ensure!(!plugin.has_wasi());
     let id = plugin.id;
     ensure!(!id.is_nil());
+    Ok(())
+}
+
+/// Each encoding's bytes go through `echo` and come back: read as bytes, they must be
+/// exactly that encoding's (so a changed encoding fails even if it still round-trips), and
+/// decoded, the value that went in.
+fn encodings(corpus: &Corpus, _: &Path) -> Result<(), Error> {
+    let mut plugin = Plugin::new(corpus.wasm("c/echo.wasm")?, [], false)?;
+    let count = Count {
+        count: 1,
+        total: 2,
+        vowels: "e".into(),
+    };
+
+    // MessagePack: rmp-serde writes a struct as an array of its fields.
+    let bytes: Vec<u8> = plugin.call("echo", Msgpack(&count))?;
+    ensure!(bytes == [0x93, 1, 2, 0xa1, b'e'], "{bytes:?}");
+    let Msgpack(back): Msgpack<Count> = plugin.call("echo", Msgpack(&count))?;
+    ensure!(back == count, "{back:?}");
+
+    let text: String = plugin.call("echo", Base64(b"hi\0"))?;
+    ensure!(text == "aGkA", "{text}");
+    let Base64(back): Base64<Vec<u8>> = plugin.call("echo", Base64(vec![0u8, 255, 7]))?;
+    ensure!(back == [0, 255, 7], "{back:?}");
+    let Base64(back): Base64<String> = plugin.call("echo", "aGkh")?;
+    ensure!(back == "hi!", "{back}");
+    ensure!(
+        plugin
+            .call::<&str, Base64<Vec<u8>>>("echo", "not base64!")
+            .is_err()
+    );
+
+    // Raw: the value's memory, little-endian; decoding borrows the output.
+    let bytes: Vec<u8> = plugin.call("echo", Raw(&Point { x: 7, y: 0.5 }))?;
+    ensure!(bytes == [7, 0, 0, 0, 0, 0, 0, 0x3f], "{bytes:?}");
+    let pixel = Rgba {
+        r: 1,
+        g: 2,
+        b: 3,
+        a: 255,
+    };
+    let Raw(back): Raw<Rgba> = plugin.call("echo", Raw(&pixel))?;
+    let back = *back;
+    ensure!(back == pixel, "{back:?}");
+    ensure!(
+        plugin.call::<&str, Raw<Rgba>>("echo", "abc").is_err(),
+        "3 bytes are no Rgba"
+    );
+
+    let note = Note {
+        text: "hi".into(),
+        stars: 5,
+    };
+    let bytes: Vec<u8> = plugin.call("echo", Prost(note.clone()))?;
+    ensure!(bytes == [0x0a, 2, b'h', b'i', 0x10, 5], "{bytes:?}");
+    let Prost(back): Prost<Note> = plugin.call("echo", Prost(note.clone()))?;
+    ensure!(back == note, "{back:?}");
+
+    let text: String = plugin.call("echo", PrettyJson(&count))?;
+    ensure!(
+        text == "{\n  \"count\": 1,\n  \"total\": 2,\n  \"vowels\": \"e\"\n}",
+        "{text}"
+    );
+    let PrettyJson(back): PrettyJson<Count> = plugin.call("echo", PrettyJson(&count))?;
+    ensure!(back == count, "{back:?}");
+
+    // Derived conversions, by value and by reference.
+    let greeting = Greeting {
+        to: "Ann".into(),
+        times: 2,
+    };
+    let text: String = plugin.call("echo", &greeting)?;
+    ensure!(text == r#"{"to":"Ann","times":2}"#, "{text}");
+    let back: Greeting = plugin.call("echo", greeting)?;
+    ensure!(
+        back == Greeting {
+            to: "Ann".into(),
+            times: 2
+        },
+        "{back:?}"
+    );
+    ensure!(plugin.call::<&str, Greeting>("echo", "{}").is_err());
     Ok(())
 }
 

@@ -7,6 +7,9 @@
 //! default) accepts WebAssembly text wherever Wasm bytes go, as the official runtime does.
 //! `toml` (TOML manifests) and `log-filter` (span and field directives in log filters) are on
 //! by default too; the README's "Small builds" lists what leaving each out costs.
+//! [`convert`] is the official `extism-convert` crate, as in the official `extism` crate;
+//! its encodings beyond JSON and base64 are features: `msgpack`, `prost` and `raw` (on by
+//! default, as there) and `protobuf`.
 //! A program written against the official `extism` crate ports by changing the dependency
 //! and the `use` line:
 //!
@@ -37,7 +40,7 @@ pub use xtism_core::{
     BoxError, CACHE_DIR_ENV, CacheSetting, CancelHandle, Capabilities, CompileOptions,
     CompiledPlugin, CurrentPlugin, DEFAULT_MAX_HTTP_RESPONSE_BYTES, DEFAULT_MAX_VAR_BYTES,
     DebugOptions, EXTISM_ENV_MODULE, EXTISM_USER_MODULE, Engine, EngineProvider, Error, ErrorExt,
-    ErrorKind, FromBytes, FromBytesOwned, FuncType, Function, HOST_IMPORTS, HostImport, Json,
+    ErrorKind, FromBytes, FromBytesOwned, FuncType, Function, HOST_IMPORTS, HostImport,
     KERNEL_EXPORTS, KERNEL_MEMORY_EXPORT, KERNEL_WASM, MAIN_MODULE, Manifest, MemoryHandle,
     NoDefaultEngine, PAGE_SIZE, PTR, PluginState, Profiling, ToBytes, UserData, VAR_ENTRY_OVERHEAD,
     Val, ValType, WASI_MODULE, Wasm, WasmInput, WasmMetadata, XtismError, convert, engine,

@@ -876,7 +876,7 @@ fn hostile_host_function_string_not_utf8(engine: &'static str) {
         engine,
         "wat/hostile/host_wrong_handle.wat",
         describe_measure_shout,
-        vec![("not_utf8", b"", guest(&["not UTF-8"]))],
+        vec![("not_utf8", b"", guest(&["invalid utf-8"]))],
     );
 }
 
@@ -887,7 +887,7 @@ fn hostile_host_fn_macro_string_not_utf8(engine: &'static str) {
         engine,
         "wat/hostile/host_wrong_handle.wat",
         describe_measure_shout,
-        vec![("shout_not_utf8", b"", guest(&["not UTF-8"]))],
+        vec![("shout_not_utf8", b"", guest(&["invalid utf-8"]))],
     );
 }
 

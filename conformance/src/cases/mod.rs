@@ -20,9 +20,9 @@ mod prelude {
     pub(crate) use std::sync::{Arc, Mutex};
 
     pub(crate) use xtism::{
-        CompiledPlugin, CurrentPlugin, DebugOptions, Error, ErrorExt, ErrorKind, Function, Json,
-        Manifest, PTR, Plugin, PluginBuilder, Pool, UserData, Val, ValType, XtismError, host_fn,
-        manifest::Wasm,
+        CompiledPlugin, CurrentPlugin, DebugOptions, Error, ErrorExt, ErrorKind, Function,
+        Manifest, PTR, Plugin, PluginBuilder, Pool, UserData, Val, ValType, XtismError,
+        convert::Json, host_fn, manifest::Wasm,
     };
 
     pub(crate) use super::{
