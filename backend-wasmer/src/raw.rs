@@ -250,7 +250,11 @@ impl Tunables for LimitingTunables {
         memory_definition_locations: &[NonNull<VMMemoryDefinition>],
     ) -> Result<PrimaryMap<LocalMemoryIndex, InternalStoreHandle<VMMemory>>, LinkError> {
         let defined = module.memories.iter().skip(module.num_imported_memories);
-        enough_locations(defined.len(), memory_definition_locations.len(), "memory")?;
+        enough_locations(
+            defined.len(),
+            memory_definition_locations.len(),
+            "linear memory",
+        )?;
         let mut memories = PrimaryMap::with_capacity(defined.len());
         for ((index, ty), location) in defined.zip(memory_definition_locations) {
             let style = memory_styles

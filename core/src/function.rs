@@ -154,32 +154,10 @@ pub(crate) fn guest_bytes(e: Error) -> XtismError {
     }
 }
 
-/// A block of kernel memory: its offset (the handle) and length.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct MemoryHandle {
-    /// Offset of the block in kernel memory.
-    pub offset: u64,
-    /// Length of the block in bytes.
-    pub length: u64,
-}
-
-impl MemoryHandle {
-    /// The offset, as the guest sees it.
-    pub fn offset(&self) -> u64 {
-        self.offset
-    }
-
-    /// The length in bytes (`usize::MAX` for a block too long for this host's address space,
-    /// which no block of a memory it holds can be).
-    pub fn len(&self) -> usize {
-        usize::try_from(self.length).unwrap_or(usize::MAX)
-    }
-
-    /// Whether the block is empty.
-    pub fn is_empty(&self) -> bool {
-        self.length == 0
-    }
-}
+/// A block of kernel memory, its offset (the handle) and length in bytes: the official
+/// crate's type, from `extism-convert`, so that a port naming `convert::MemoryHandle` or
+/// `MemoryHandle` gets the same one.
+pub use crate::convert::MemoryHandle;
 
 /// The plug-in a host function was called from: its kernel memory, its own memory, its
 /// vars and error, and the host context passed to the call.
