@@ -63,12 +63,14 @@ fn memory_and_state<'a>(
     (bytes, data.state())
 }
 
-/// The kernel memory's bytes and the plug-in state, borrowed together from `store`.
+/// The kernel memory's bytes (where `span` says they are) and the plug-in state, borrowed
+/// together from `store`.
 fn kernel_and_state<'a>(
     store: &'a mut impl AsStoreMut,
     env: &FunctionEnv<StoreData>,
+    span: Option<MemorySpan>,
 ) -> (&'a mut [u8], &'a mut PluginState) {
-    match env.as_ref(&*store).kernel_span {
+    match span {
         Some(span) => {
             let (bytes, data) = raw::span_and_data(store, env, span);
             (bytes, data.state())
@@ -96,7 +98,8 @@ impl HostAccess for EnvAccess<'_> {
 
     fn kernel(&mut self) -> (&mut [u8], &mut PluginState) {
         let env = self.0.as_ref();
-        kernel_and_state(&mut self.0, &env)
+        let span = self.0.data().kernel_span;
+        kernel_and_state(&mut self.0, &env, span)
     }
 
     fn grow_kernel(&mut self, pages: u64) -> bool {
@@ -126,7 +129,7 @@ impl HostAccess for WasmerPlugin {
     }
 
     fn kernel(&mut self) -> (&mut [u8], &mut PluginState) {
-        kernel_and_state(&mut self.store.0, &self.env)
+        kernel_and_state(&mut self.store.0, &self.env, self.kernel_span)
     }
 
     fn grow_kernel(&mut self, pages: u64) -> bool {
@@ -418,6 +421,7 @@ impl WasmerLinked {
             ));
         }
         env.as_mut(store).kernel_span = kernel_span;
+        parts.kernel_span = kernel_span;
         if self.config.interruptible {
             parts.watched = Some(WatchedInstance::new(std::mem::take(&mut parts.flags))?);
         }
@@ -429,6 +433,8 @@ impl WasmerLinked {
 /// globals the middlewares added to each plug-in module.
 #[derive(Default)]
 struct Instrumented {
+    /// Where the kernel memory's bytes are.
+    kernel_span: Option<MemorySpan>,
     flags: Vec<Flag>,
     /// The instance as the watchdog sees it, when its modules are interruptible.
     watched: Option<Arc<WatchedInstance>>,
@@ -507,6 +513,7 @@ impl Linked for WasmerLinked {
             env,
             main,
             dependencies: instances,
+            kernel_span: parts.kernel_span,
             exports: HashMap::new(),
             watched: parts.watched,
             flag_globals: parts.flag_globals,
@@ -553,6 +560,9 @@ struct WasmerPlugin {
     main: WasmerInstance,
     /// The other modules' instances, in link-plan order.
     dependencies: Vec<WasmerInstance>,
+    /// Where the kernel memory's bytes are: the store's data has it too, but reading it
+    /// from there costs a store lookup on every access between calls.
+    kernel_span: Option<MemorySpan>,
     /// Main-module exports, typed on their first call as core's shape says.
     exports: HashMap<Box<str>, TypedExport>,
     /// The instance as the watchdog sees it, when its modules are interruptible.
