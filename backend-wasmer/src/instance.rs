@@ -11,13 +11,14 @@ use wasmer::{
     TypedFunction, Value,
 };
 use wasmer_types::TrapCode as WasmerTrap;
+use xtism_core::XtismError;
 use xtism_core::engine::{
     CallLimits, CompiledModule, DynamicInvoke, ExportShape, Frame, HostAccess, HostTrap,
     ImportSource, Instance, InstantiateError, KernelMemory, LinkPlan, Linked, Module,
     ResourceLimits, TrapCode, WasiImport, format_backtrace,
 };
+use xtism_core::engine::{HostImport, KERNEL_MEMORY_EXPORT, PluginState, Val, ValType};
 use xtism_core::engine::{KERNEL_MODULE_MEMORY, MODULE_MEMORY_EXPORT};
-use xtism_core::{HostImport, KERNEL_MEMORY_EXPORT, PluginState, Val, ValType, XtismError};
 
 use crate::interrupt::{FLAG_EXPORT, WatchedInstance};
 use crate::limits::Budget;

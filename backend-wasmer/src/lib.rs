@@ -57,12 +57,13 @@ use wasmer::sys::{
     ModuleMiddleware, NativeEngineExt, Target,
 };
 use wasmer::{ExternType, LocalFunctionIndex, ModuleInfo, Type};
+use xtism_core::XtismError;
 use xtism_core::engine::KERNEL_MODULE_NAME;
 use xtism_core::engine::{
     Capabilities, CompileOptions, CompiledModule, Engine, Export, ExternKind, Import, LinkPlan,
     Linked, Module,
 };
-use xtism_core::{FuncType, KERNEL_WASM, ValType, XtismError};
+use xtism_core::engine::{FuncType, KERNEL_WASM, ValType};
 
 /// The engine name.
 const NAME: &str = "wasmer";

@@ -19,16 +19,17 @@ use wasmi::{
     Caller, Config, Extern, ExternType, Func, Instance as WasmiInstance, Memory, Store, TypedFunc,
     TypedResumableCall,
 };
+use xtism_core::XtismError;
 use xtism_core::engine::{
     CallLimits, Capabilities, CompileOptions, CompiledModule, DynamicInvoke, Engine, Export,
     ExportShape, ExternKind, HostAccess, HostTrap, Import, ImportSource, Instance,
     InstantiateError, KernelMemory, LinkPlan, Linked, Module, ResourceLimits, StoreLimiter,
     TrapCode, WasiImport,
 };
-use xtism_core::engine::{KERNEL_MODULE_MEMORY, MODULE_MEMORY_EXPORT};
-use xtism_core::{
-    FuncType, HostImport, KERNEL_MEMORY_EXPORT, KERNEL_WASM, PluginState, Val, ValType, XtismError,
+use xtism_core::engine::{
+    FuncType, HostImport, KERNEL_MEMORY_EXPORT, KERNEL_WASM, PluginState, Val, ValType,
 };
+use xtism_core::engine::{KERNEL_MODULE_MEMORY, MODULE_MEMORY_EXPORT};
 
 /// The engine name.
 const NAME: &str = "wasmi";

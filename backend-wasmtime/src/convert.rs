@@ -2,8 +2,9 @@
 //! export's kind, and the values a dynamically typed host function receives and returns.
 
 use wasmtime::{ExternType, HeapType};
+use xtism_core::XtismError;
 use xtism_core::engine::ExternKind;
-use xtism_core::{FuncType, Val, ValType, XtismError};
+use xtism_core::engine::{FuncType, Val, ValType};
 
 use crate::NAME;
 

@@ -9,11 +9,12 @@ use std::sync::{Arc, Mutex};
 use wasmtime::{
     Config, InstancePre, Linker, ModuleExport, ProfilingStrategy, WasmBacktraceDetails,
 };
+use xtism_core::XtismError;
+use xtism_core::engine::KERNEL_WASM;
 use xtism_core::engine::{
     Capabilities, CompileOptions, CompiledModule, Engine, LinkPlan, Linked, Module, Profiling,
 };
 use xtism_core::engine::{KERNEL_MODULE_MEMORY, Ticker};
-use xtism_core::{KERNEL_WASM, XtismError};
 
 use crate::error::error_message;
 use crate::link::WasmtimeLinked;

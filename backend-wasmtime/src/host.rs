@@ -4,8 +4,9 @@
 //! store through [`CallerAccess`].
 
 use wasmtime::{Caller, Linker};
+use xtism_core::XtismError;
 use xtism_core::engine::{DynamicInvoke, HostAccess, HostTrap, WasiImport};
-use xtism_core::{HostImport, PluginState, ValType, XtismError};
+use xtism_core::engine::{HostImport, PluginState, ValType};
 
 use crate::convert::{to_core, to_wasmtime, wasmtime_val_type};
 use crate::store::StoreData;

@@ -8,8 +8,9 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use wasmtime::{Store, TypedFunc, UpdateDeadline};
+use xtism_core::XtismError;
+use xtism_core::engine::PluginState;
 use xtism_core::engine::{CallLimits, ExportShape, HostAccess, Instance, Ticker};
-use xtism_core::{PluginState, XtismError};
 
 use crate::error::{serialize_core_dump, trap_error};
 use crate::store::StoreData;

@@ -6,8 +6,9 @@
 use std::sync::Arc;
 
 use wasmtime::{Extern, Store, Trap};
+use xtism_core::XtismError;
+use xtism_core::engine::PluginState;
 use xtism_core::engine::{Instance, InstantiateError, Linked, StoreLimiter};
-use xtism_core::{PluginState, XtismError};
 
 use crate::error::trap_error;
 use crate::instance::{WasmtimePlugin, on_epoch};

@@ -73,7 +73,7 @@
 //! [`CompileOptions`]: xtism_core::engine::CompileOptions
 //! [`Engine::code_identity`]: xtism_core::engine::Engine::code_identity
 //! [`XtismError::MemoryLimit`]: xtism_core::XtismError::MemoryLimit
-//! [`HostImport`]: xtism_core::HostImport
+//! [`HostImport`]: xtism_core::engine::HostImport
 //! [`LinkPlan`]: xtism_core::engine::LinkPlan
 //! [`Linked`]: xtism_core::engine::Linked
 //! [`ResourceLimits`]: xtism_core::engine::ResourceLimits

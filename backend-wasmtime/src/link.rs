@@ -7,8 +7,8 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use wasmtime::{Linker, ModuleExport};
-use xtism_core::KERNEL_MEMORY_EXPORT;
 use xtism_core::XtismError;
+use xtism_core::engine::KERNEL_MEMORY_EXPORT;
 use xtism_core::engine::{
     CompileOptions, CompiledModule, ImportSource, KernelMemory, LinkPlan, ResourceLimits,
 };

@@ -6,8 +6,9 @@
 use std::sync::Arc;
 
 use wasmtime::{Memory, ResourceLimiter};
+use xtism_core::XtismError;
+use xtism_core::engine::PluginState;
 use xtism_core::engine::{CallLimits, StoreLimiter};
-use xtism_core::{PluginState, XtismError};
 
 /// What the store holds: core's state, the memories host calls need, the limits, and the
 /// limits of the call in progress.

@@ -22,8 +22,8 @@ use std::sync::Arc;
 use xtism::engine::{Engine, ExternKind, Module};
 use xtism::manifest::Wasm;
 use xtism::{
-    Capabilities, CompileOptions, EXTISM_ENV_MODULE, FuncType, Function, HOST_IMPORTS,
-    KERNEL_EXPORTS, Manifest, PluginBuilder, UserData,
+    Capabilities, EXTISM_ENV_MODULE, FuncType, Function, HOST_IMPORTS, KERNEL_EXPORTS, Manifest,
+    PluginBuilder, UserData,
 };
 
 use crate::args::InfoArgs;
@@ -52,7 +52,7 @@ pub fn run(args: &InfoArgs) -> Result<(), CliError> {
     let mut wasi = false;
     for (index, (name, bytes)) in sources.iter().enumerate() {
         let bytes = xtism::module_bytes(name, bytes)?;
-        let module = engine.compile(name, &bytes, &CompileOptions::default())?;
+        let module = engine.compile(name, &bytes, &xtism::engine::CompileOptions::default())?;
         describe_module(&mut report, name, &module, index == main, &names);
         host_functions.extend(host_function_imports(module.as_ref(), name, &names));
         wasi |= module

@@ -26,9 +26,6 @@ pub const WASI_MODULE: &str = "wasi_snapshot_preview1";
 /// Default namespace of user host functions.
 pub const EXTISM_USER_MODULE: &str = "extism:host/user";
 
-/// The compiled kernel module (see `kernel.wat`).
-pub const KERNEL_WASM: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/kernel.wasm"));
-
 pub use crate::engine::PAGE_SIZE;
 
 /// Kernel memory is a 32-bit memory: at most 65536 pages.

@@ -38,8 +38,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use sha2::{Digest, Sha256};
 
-use crate::abi::KERNEL_WASM;
-use crate::engine::{CompileOptions, Engine, Module};
+use crate::engine::{CompileOptions, Engine, KERNEL_WASM, Module};
 use crate::error::XtismError;
 use crate::merge::{MERGE_VERSION, merge_kernel};
 

@@ -33,21 +33,16 @@ mod state;
 mod wasi;
 
 pub use abi::{
-    EXTISM_ENV_MODULE, EXTISM_USER_MODULE, HOST_IMPORTS, KERNEL_EXPORTS, KERNEL_WASM, PAGE_SIZE,
-    WASI_MODULE,
+    EXTISM_ENV_MODULE, EXTISM_USER_MODULE, HOST_IMPORTS, KERNEL_EXPORTS, PAGE_SIZE, WASI_MODULE,
 };
 pub use cache::{CACHE_DIR_ENV, CacheSetting};
 pub use convert::{FromBytes, FromBytesOwned, ToBytes};
-pub use engine::{
-    Capabilities, CompileOptions, Engine, FuncType, Function, HostImport, PluginState, Profiling,
-    Val, ValType,
-};
+pub use engine::{Capabilities, Engine, FuncType, Function, Profiling, Val, ValType};
 pub use error::{BoxError, Error, ErrorExt, ErrorKind, XtismError};
 pub use function::{CurrentPlugin, MemoryHandle, PTR, UserData, VarsMut};
 pub use log::{set_log_callback, set_log_file};
 #[doc(hidden)]
 pub use macros::{__host_fn_arg, __host_fn_kernel};
-pub use merge::KERNEL_MEMORY_EXPORT;
 pub use module_bytes::module_bytes;
 pub use plugin::{
     CancelHandle, CompiledPlugin, DebugOptions, EngineProvider, MAIN_MODULE, NoDefaultEngine,

@@ -77,7 +77,7 @@ macro_rules! host_fn {
 #[doc(hidden)]
 pub fn __host_fn_kernel<'a>(
     plugin: &'a mut crate::CurrentPlugin,
-) -> (&'a [u8], &'a crate::PluginState) {
+) -> (&'a [u8], &'a crate::engine::PluginState) {
     plugin.kernel_and_state()
 }
 
@@ -85,7 +85,7 @@ pub fn __host_fn_kernel<'a>(
 /// public API.
 #[doc(hidden)]
 pub fn __host_fn_arg<'a, T: crate::FromBytes<'a>>(
-    (memory, state): (&'a [u8], &'a crate::PluginState),
+    (memory, state): (&'a [u8], &'a crate::engine::PluginState),
     inputs: &[crate::Val],
     index: usize,
 ) -> Result<T, crate::Error> {

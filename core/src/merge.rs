@@ -40,10 +40,8 @@ use wasmparser::{
     TypeSectionReader,
 };
 
-use crate::abi::{EXTISM_ENV_MODULE, KERNEL_WASM};
-
-/// The export name under which a merged plug-in exposes the kernel memory to the host.
-pub const KERNEL_MEMORY_EXPORT: &str = "xtism:kernel-memory";
+use crate::abi::EXTISM_ENV_MODULE;
+use crate::engine::{KERNEL_MEMORY_EXPORT, KERNEL_WASM};
 
 /// Version of the rewrite, part of the compile cache key: change it when the output changes.
 pub(crate) const MERGE_VERSION: &str = "merge v6";

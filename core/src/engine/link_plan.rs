@@ -13,6 +13,15 @@ use super::module::Module;
 /// The name core's kernel module goes by in backtraces and errors, on every engine.
 pub const KERNEL_MODULE_NAME: &str = "xtism-kernel";
 
+/// The compiled kernel module (core's `kernel.wat`, assembled at build time), which a
+/// backend instantiates as [`KERNEL_MODULE_NAME`] when the plan says
+/// [`KernelMemory::Instance`].
+pub const KERNEL_WASM: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/kernel.wasm"));
+
+/// The export under which a plug-in module whose kernel memory core merged into it
+/// ([`KernelMemory::MainExport`]) shares that memory with the host.
+pub const KERNEL_MEMORY_EXPORT: &str = "xtism:kernel-memory";
+
 /// The kernel module's export of the kernel memory, when the kernel memory lives in an
 /// instance of it ([`KernelMemory::Instance`]).
 pub const KERNEL_MODULE_MEMORY: &str = "memory";
@@ -35,12 +44,12 @@ pub struct PlannedModule {
 /// Where a plug-in's kernel memory lives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KernelMemory {
-    /// In an instance of the kernel module ([`KERNEL_WASM`](crate::KERNEL_WASM)), made
+    /// In an instance of the kernel module ([`KERNEL_WASM`]), made
     /// before the plug-in's modules: its export [`KERNEL_MODULE_MEMORY`]; the modules' data-path imports are
     /// [`ImportSource::Kernel`] exports of that instance.
     Instance,
     /// Core merged the kernel's data path into the main module (the plug-in has no other):
-    /// the main instance's memory export [`KERNEL_MEMORY_EXPORT`](crate::KERNEL_MEMORY_EXPORT).
+    /// the main instance's memory export [`KERNEL_MEMORY_EXPORT`].
     /// No kernel instance is made, and no import is [`ImportSource::Kernel`].
     MainExport,
 }

@@ -66,8 +66,8 @@ pub use import_source::{HostImport, ImportSource, WasiImport};
 pub use interrupt::{CallLimits, CancelState};
 pub use limiter::{PAGE_SIZE, StoreLimiter};
 pub use link_plan::{
-    KERNEL_MODULE_MEMORY, KERNEL_MODULE_NAME, KernelMemory, LinkPlan, MODULE_MEMORY_EXPORT,
-    PlannedModule, ResourceLimits,
+    KERNEL_MEMORY_EXPORT, KERNEL_MODULE_MEMORY, KERNEL_MODULE_NAME, KERNEL_WASM, KernelMemory,
+    LinkPlan, MODULE_MEMORY_EXPORT, PlannedModule, ResourceLimits,
 };
 pub use module::{CompiledModule, Export, ExternKind, Import, Module};
 pub use plugin_state::PluginState;
