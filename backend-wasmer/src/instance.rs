@@ -424,7 +424,7 @@ impl WasmerLinked {
         env.as_mut(store).kernel_span = kernel_span;
         parts.kernel_span = kernel_span;
         if self.config.interruptible {
-            parts.watched = Some(WatchedInstance::new(std::mem::take(&mut parts.flags))?);
+            parts.watched = Some(WatchedInstance::new(std::mem::take(&mut parts.flags)));
         }
         Ok((instances, parts))
     }
@@ -717,7 +717,7 @@ impl WasmerPlugin {
         }
         let watch = match &self.watched {
             Some(watched) if limits.deadline.is_some() || limits.cancel.is_some() => {
-                Some(watched.start(limits))
+                Some(watched.start(limits)?)
             }
             _ => None,
         };

@@ -19,7 +19,8 @@
 //! would never see the flag change. The store carries no dependency across iterations.
 //!
 //! The flags are raised by the watchdog: core's [`Ticker`], one per process, whose tick looks
-//! at every interruptible instance while calls run. Each such instance has a
+//! at the interruptible instances called since it last found them idle. Each such instance
+//! has a
 //! [`WatchedInstance`] holding the storage addresses of its flags and the deadline and cancel
 //! state of its running call; at each tick the watchdog asks core's
 //! [`CallLimits::interruption`] whether a running call must stop, and if so raises its flags:
@@ -27,8 +28,8 @@
 //! phases of a [`WatchedInstance`] guarantee that storage is alive whenever it is written,
 //! and keep the cost of a call to a few atomic operations on the instance's own state.
 
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, LazyLock, Mutex, MutexGuard, OnceLock, Weak};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, LazyLock, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
 use wasmer::sys::wasmparser::{BlockType, Operator};
@@ -169,6 +170,8 @@ static EPOCH: LazyLock<Instant> = LazyLock::new(Instant::now);
 pub(crate) struct WatchedInstance {
     flags: Box<[Flag]>,
     state: AtomicU64,
+    /// Whether the instance is in the watchdog's list.
+    listed: AtomicBool,
     /// The running call's deadline, in nanoseconds since [`EPOCH`]; `u64::MAX` for none.
     deadline: AtomicU64,
     /// The running call's cancel state.
@@ -178,25 +181,22 @@ pub(crate) struct WatchedInstance {
 }
 
 impl WatchedInstance {
-    /// Watches an instance with these flags for as long as it lives.
-    ///
-    /// # Errors
-    ///
-    /// [`XtismError::Engine`] when the watchdog thread cannot be started.
-    pub(crate) fn new(flags: Vec<Flag>) -> Result<Arc<WatchedInstance>, XtismError> {
-        let watched = Arc::new(WatchedInstance {
+    pub(crate) fn new(flags: Vec<Flag>) -> Arc<WatchedInstance> {
+        Arc::new(WatchedInstance {
             flags: flags.into(),
             state: AtomicU64::new(IDLE),
+            listed: AtomicBool::new(false),
             deadline: AtomicU64::new(u64::MAX),
             cancel: Mutex::new(None),
             cancel_address: AtomicUsize::new(0),
-        });
-        WATCHDOG.watch(&watched)?;
-        Ok(watched)
+        })
     }
 
     /// Watches a call until the returned guard is finished or dropped.
-    pub(crate) fn start(&self, limits: &CallLimits) -> Running<'_> {
+    pub(crate) fn start(
+        self: &Arc<WatchedInstance>,
+        limits: &CallLimits,
+    ) -> Result<Running<'_>, XtismError> {
         let deadline = limits.deadline.map_or(u64::MAX, |d| {
             u64::try_from(d.saturating_duration_since(*EPOCH).as_nanos()).unwrap_or(u64::MAX - 1)
         });
@@ -213,10 +213,15 @@ impl WatchedInstance {
         }
         let call = (self.state.load(Ordering::Relaxed) & !PHASE).wrapping_add(CALL);
         self.state.store(call | RUNNING, Ordering::SeqCst);
-        Running {
+        let running = Running {
             slot: self,
             _ticking: WATCHDOG.ticker.enter(),
+        };
+        // See `Watchdog::tick` for why this order lists every running call.
+        if !self.listed.load(Ordering::SeqCst) && !self.listed.swap(true, Ordering::SeqCst) {
+            WATCHDOG.list(Arc::clone(self))?;
         }
+        Ok(running)
     }
 
     /// Whether the call running in this slot must stop now.
@@ -281,62 +286,77 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// The process's watchdog: a ticker, and the instances it watches.
+/// The process's watchdog: a ticker, and the instances whose calls it watches.
 struct Watchdog {
     ticker: Ticker,
-    instances: Arc<Mutex<Vec<Weak<WatchedInstance>>>>,
+    listed: Arc<Mutex<Vec<Arc<WatchedInstance>>>>,
     /// Why the ticker's thread could not be started, if it could not.
     failed: Option<String>,
 }
 
 static WATCHDOG: LazyLock<Watchdog> = LazyLock::new(|| {
     let ticker = Ticker::new("xtism-wasmer-watchdog");
-    let instances: Arc<Mutex<Vec<Weak<WatchedInstance>>>> = Arc::default();
-    let watched = Arc::clone(&instances);
+    let listed: Arc<Mutex<Vec<Arc<WatchedInstance>>>> = Arc::default();
+    let watched = Arc::clone(&listed);
     let failed = ticker
         .add(move || Watchdog::tick(&mut lock(&watched)))
         .err()
         .map(|e| format!("cannot start the wasmer watchdog thread: {e}"));
     Watchdog {
         ticker,
-        instances,
+        listed,
         failed,
     }
 });
 
 impl Watchdog {
-    /// Adds an instance to those the watchdog looks at; drops the ones gone.
-    fn watch(&self, instance: &Arc<WatchedInstance>) -> Result<(), XtismError> {
+    /// Adds an instance whose call started to the list the watchdog looks at.
+    fn list(&self, instance: Arc<WatchedInstance>) -> Result<(), XtismError> {
         if let Some(failed) = &self.failed {
+            instance.listed.store(false, Ordering::SeqCst);
             return Err(XtismError::engine(failed.clone()));
         }
-        let mut instances = lock(&self.instances);
-        instances.retain(|w| w.strong_count() > 0);
-        instances.push(Arc::downgrade(instance));
+        lock(&self.listed).push(instance);
         Ok(())
     }
 
-    /// Raises the flags of the running calls that must stop, and forgets the instances
-    /// gone.
-    fn tick(instances: &mut Vec<Weak<WatchedInstance>>) {
-        instances.retain(|weak| {
-            let Some(slot) = weak.upgrade() else {
-                return false;
-            };
+    /// Raises the flags of the running calls that must stop, and drops idle instances from
+    /// the list, so that plug-ins that are not called cost the watchdog nothing.
+    ///
+    /// An instance leaves the list only if it is still idle after `listed` was cleared, and
+    /// a call checks `listed` after entering `RUNNING` (both sequentially consistent): so
+    /// either the watchdog sees the call running and keeps the instance, or the call sees
+    /// it unlisted and lists it again. An instance may be listed twice for a while; that
+    /// only costs a second look.
+    fn tick(listed: &mut Vec<Arc<WatchedInstance>>) {
+        listed.retain(|slot| {
             let current = slot.state.load(Ordering::SeqCst);
-            if current & PHASE == RUNNING && slot.must_stop() {
-                let raising = (current & !PHASE) | RAISING;
-                if slot
-                    .state
-                    .compare_exchange(current, raising, Ordering::SeqCst, Ordering::SeqCst)
-                    .is_ok()
-                {
-                    slot.flags.iter().for_each(|f| f.raise());
-                    slot.state
-                        .store((current & !PHASE) | FIRED, Ordering::SeqCst);
+            match current & PHASE {
+                RUNNING => {
+                    let raising = (current & !PHASE) | RAISING;
+                    if slot.must_stop()
+                        && slot
+                            .state
+                            .compare_exchange(current, raising, Ordering::SeqCst, Ordering::SeqCst)
+                            .is_ok()
+                    {
+                        slot.flags.iter().for_each(|f| f.raise());
+                        slot.state
+                            .store((current & !PHASE) | FIRED, Ordering::SeqCst);
+                    }
+                    true
                 }
+                IDLE => {
+                    slot.listed.store(false, Ordering::SeqCst);
+                    if slot.state.load(Ordering::SeqCst) & PHASE == IDLE {
+                        false
+                    } else {
+                        slot.listed.store(true, Ordering::SeqCst);
+                        true
+                    }
+                }
+                _ => true,
             }
-            true
         });
     }
 }
