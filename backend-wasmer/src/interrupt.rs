@@ -25,8 +25,9 @@
 //! state of its running call; at each tick the watchdog asks core's
 //! [`CallLimits::interruption`] whether a running call must stop, and if so raises its flags:
 //! an atomic store into the globals' storage, which the guest reads with plain loads. The
-//! phases of a [`WatchedInstance`] guarantee that storage is alive whenever it is written,
-//! and keep the cost of a call to a few atomic operations on the instance's own state.
+//! phases of a [`WatchedInstance`] guarantee that storage is alive whenever it is written.
+//! A call costs a few atomic operations on the instance's own state, and the ticker's count
+//! of running calls.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, LazyLock, Mutex, MutexGuard, OnceLock};
@@ -156,13 +157,13 @@ const FIRED: u64 = 3;
 const PHASE: u64 = 3;
 const CALL: u64 = 4;
 
-/// The origin of the deadlines kept in slots as nanoseconds.
+/// The origin of the deadlines kept in watched instances, as nanoseconds.
 static EPOCH: LazyLock<Instant> = LazyLock::new(Instant::now);
 
 /// An interruptible instance as the watchdog sees it: its flags and its running call.
 ///
-/// Made once per instance, so that a call only touches atomics of its own: the call moves
-/// the slot from `IDLE` to `RUNNING` and back; the watchdog moves a running call that must
+/// Made once per instance, so that a call touches atomics of its own: the call moves
+/// the instance from `IDLE` to `RUNNING` and back; the watchdog moves a running call that must
 /// stop to `RAISING`, raises the flags, then to `FIRED`, which the call reports when it
 /// ends. A call waits out `RAISING` before it returns, so flags are never written once a
 /// call is over. The call counter in the state keeps the watchdog from acting on a call
@@ -205,7 +206,7 @@ impl WatchedInstance {
             .cancel
             .as_ref()
             .map_or(0, |c| Arc::as_ptr(c) as usize);
-        // Only this instance's calls write `cancel`; the slot keeps the old one alive, so an
+        // Only this instance's calls write `cancel`; it keeps the old one alive, so an
         // equal address is the same cancel state.
         if self.cancel_address.load(Ordering::Relaxed) != cancel_address {
             *lock(&self.cancel) = limits.cancel.clone();
@@ -214,7 +215,8 @@ impl WatchedInstance {
         let call = (self.state.load(Ordering::Relaxed) & !PHASE).wrapping_add(CALL);
         self.state.store(call | RUNNING, Ordering::SeqCst);
         let running = Running {
-            slot: self,
+            watched: self,
+            ended: false,
             _ticking: WATCHDOG.ticker.enter(),
         };
         // See `Watchdog::tick` for why this order lists every running call.
@@ -224,7 +226,7 @@ impl WatchedInstance {
         Ok(running)
     }
 
-    /// Whether the call running in this slot must stop now.
+    /// Whether the call running in this instance must stop now.
     fn must_stop(&self) -> bool {
         let mut limits = CallLimits::default();
         let deadline = self.deadline.load(Ordering::Relaxed);
@@ -238,21 +240,22 @@ impl WatchedInstance {
 
 /// A call being watched. Dropping it ends the watch (also when the call unwinds).
 pub(crate) struct Running<'a> {
-    slot: &'a WatchedInstance,
-    /// Keeps the watchdog ticking while the call runs.
+    watched: &'a WatchedInstance,
+    /// Whether [`finish`](Self::finish) ended the watch already.
+    ended: bool,
+    /// Keeps the watchdog ticking while the call runs (dropped after the watch ends).
     _ticking: TickingCall<'static>,
 }
 
 impl Running<'_> {
     /// Ends the watch; whether the watchdog raised the call's flags.
-    pub(crate) fn finish(self) -> bool {
-        let fired = self.end();
-        std::mem::forget(self);
-        fired
+    pub(crate) fn finish(mut self) -> bool {
+        self.ended = true;
+        self.end()
     }
 
     fn end(&self) -> bool {
-        let state = &self.slot.state;
+        let state = &self.watched.state;
         loop {
             let current = state.load(Ordering::Acquire);
             match current & PHASE {
@@ -277,7 +280,9 @@ impl Running<'_> {
 
 impl Drop for Running<'_> {
     fn drop(&mut self) {
-        self.end();
+        if !self.ended {
+            self.end();
+        }
     }
 }
 
@@ -290,32 +295,33 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 struct Watchdog {
     ticker: Ticker,
     listed: Arc<Mutex<Vec<Arc<WatchedInstance>>>>,
-    /// Why the ticker's thread could not be started, if it could not.
-    failed: Option<String>,
+    /// Whether the ticker's thread runs the watchdog's tick.
+    started: Mutex<bool>,
 }
 
-static WATCHDOG: LazyLock<Watchdog> = LazyLock::new(|| {
-    let ticker = Ticker::new("xtism-wasmer-watchdog");
-    let listed: Arc<Mutex<Vec<Arc<WatchedInstance>>>> = Arc::default();
-    let watched = Arc::clone(&listed);
-    let failed = ticker
-        .add(move || Watchdog::tick(&mut lock(&watched)))
-        .err()
-        .map(|e| format!("cannot start the wasmer watchdog thread: {e}"));
-    Watchdog {
-        ticker,
-        listed,
-        failed,
-    }
+static WATCHDOG: LazyLock<Watchdog> = LazyLock::new(|| Watchdog {
+    ticker: Ticker::new("xtism-wasmer-watchdog"),
+    listed: Arc::default(),
+    started: Mutex::new(false),
 });
 
 impl Watchdog {
-    /// Adds an instance whose call started to the list the watchdog looks at.
+    /// Adds an instance whose call started to the list the watchdog looks at, starting the
+    /// thread if needed.
     fn list(&self, instance: Arc<WatchedInstance>) -> Result<(), XtismError> {
-        if let Some(failed) = &self.failed {
-            instance.listed.store(false, Ordering::SeqCst);
-            return Err(XtismError::engine(failed.clone()));
+        let mut started = lock(&self.started);
+        if !*started {
+            let listed = Arc::clone(&self.listed);
+            // A failure leaves the watchdog unstarted, so the next call tries again.
+            if let Err(e) = self.ticker.add(move || Watchdog::tick(&mut lock(&listed))) {
+                instance.listed.store(false, Ordering::SeqCst);
+                return Err(XtismError::engine(format!(
+                    "cannot start the wasmer watchdog thread: {e}"
+                )));
+            }
+            *started = true;
         }
+        drop(started);
         lock(&self.listed).push(instance);
         Ok(())
     }
@@ -329,34 +335,69 @@ impl Watchdog {
     /// it unlisted and lists it again. An instance may be listed twice for a while; that
     /// only costs a second look.
     fn tick(listed: &mut Vec<Arc<WatchedInstance>>) {
-        listed.retain(|slot| {
-            let current = slot.state.load(Ordering::SeqCst);
+        listed.retain(|watched| {
+            let current = watched.state.load(Ordering::SeqCst);
             match current & PHASE {
                 RUNNING => {
                     let raising = (current & !PHASE) | RAISING;
-                    if slot.must_stop()
-                        && slot
+                    if watched.must_stop()
+                        && watched
                             .state
                             .compare_exchange(current, raising, Ordering::SeqCst, Ordering::SeqCst)
                             .is_ok()
                     {
-                        slot.flags.iter().for_each(|f| f.raise());
-                        slot.state
+                        watched.flags.iter().for_each(|f| f.raise());
+                        watched
+                            .state
                             .store((current & !PHASE) | FIRED, Ordering::SeqCst);
                     }
                     true
                 }
                 IDLE => {
-                    slot.listed.store(false, Ordering::SeqCst);
-                    if slot.state.load(Ordering::SeqCst) & PHASE == IDLE {
+                    watched.listed.store(false, Ordering::SeqCst);
+                    if watched.state.load(Ordering::SeqCst) & PHASE == IDLE {
                         false
                     } else {
-                        slot.listed.store(true, Ordering::SeqCst);
+                        watched.listed.store(true, Ordering::SeqCst);
                         true
                     }
                 }
                 _ => true,
             }
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, Instant};
+
+    use xtism_core::engine::Engine;
+    use xtism_core::{Plugin, PluginBuilder};
+
+    use super::*;
+
+    #[test]
+    fn the_watchdog_parks_once_calls_are_done() {
+        let wasm =
+            wat::parse_str(r#"(module (func (export "run") (result i32) (i32.const 0)))"#).unwrap();
+        let engine: Arc<dyn Engine> = Arc::new(crate::WasmerEngine::new());
+        let mut plugin: Plugin = PluginBuilder::new(&wasm)
+            .with_engine(engine)
+            .with_timeout(Duration::from_secs(10))
+            .build()
+            .unwrap();
+        // Every call with a deadline is watched, from its start to its end.
+        for _ in 0..3 {
+            let _: &[u8] = plugin.call("run", "").unwrap();
+        }
+        let start = Instant::now();
+        while !WATCHDOG.ticker.is_parked() {
+            assert!(
+                start.elapsed() < Duration::from_secs(5),
+                "the watchdog keeps ticking after its calls ended"
+            );
+            std::thread::sleep(Duration::from_millis(1));
+        }
     }
 }

@@ -22,14 +22,15 @@
 //!   with wasmi. Instead, interruptible modules carry a check, injected by a middleware of
 //!   ours, at every function entry and loop header: it reads a flag global and traps when the
 //!   flag is raised. A watchdog thread raises the flags of running calls whose deadline has
-//!   passed or that were cancelled (it asks core's `CallLimits::interruption` every
-//!   millisecond); the trap is reported as [`XtismError::Timeout`] or [`XtismError::Cancelled`], the flag
+//!   passed or that were cancelled (core's `Ticker`, asking core's `CallLimits::interruption`
+//!   every millisecond); the trap is reported as [`XtismError::Timeout`] or [`XtismError::Cancelled`], the flag
 //!   lowered, and the plug-in stays usable.
 //! - **Resource limits** are applied by our own wasmer `Tunables`, which create every memory
 //!   and table: a memory's maximum is clamped to `max_pages` (so `memory.grow` past it returns
-//!   -1), a table's to `max_table_elements`, and an instantiation that would exceed a limit
-//!   (a larger minimum, too many memories, tables or instances) is refused with
-//!   [`XtismError::MemoryLimit`] before anything is allocated.
+//!   -1), a table's to `max_table_elements`, and a memory or table whose minimum is above
+//!   its cap is refused with [`XtismError::MemoryLimit`], in core's words, before anything
+//!   is allocated. (Core has counted the instances, memories and tables a plug-in makes
+//!   before it is linked; the tunables' own count is a backstop.)
 //! - **Compile cache**: core's (see [`Engine::code_identity`]), over `Module::serialize` and
 //!   `Module::deserialize`; the identity is the wasmer version, the host (target triple and
 //!   CPU features) and the middleware configuration (fuel, interruption and their versions).

@@ -168,7 +168,7 @@ impl Flag {
     /// Only to be called while the flag's `WatchedInstance` is in the `RAISING` phase, as
     /// `Watchdog::tick` does; the compiler does not check this.
     pub(crate) fn raise(self) {
-        // SAFETY: the slot is `RAISING`, which the watchdog enters only from `RUNNING` and
+        // SAFETY: the watched instance is `RAISING`, which the watchdog enters only from `RUNNING` and
         // which the running call waits out before it returns (`Running::finish`, or its
         // drop): the instance's store is alive and borrowed by that call, so the global's
         // storage is too. The storage is an aligned `i32` global (`VMGlobalDefinition` is

@@ -547,12 +547,11 @@ impl WasmiLinked {
     }
 }
 
-/// A failed instantiation in core's terms: a growth core's limiter refused, in its words.
+/// A failed instantiation in core's terms; a limit refusal in the words of core's limiter,
+/// when it refused the growth (not a `memory.grow` it refused earlier, while a start
+/// function ran).
 fn instantiate_error(e: wasmi::Error, store: &mut Store<StoreData>) -> XtismError {
     use wasmi::errors::{ErrorKind, InstantiationError, MemoryError, TableError};
-    if let Some(refused) = store.data_mut().limiter.0.take_refusal() {
-        return XtismError::MemoryLimit(refused);
-    }
     match e.kind() {
         // An active data or element segment out of bounds is a trap of instantiation, as on
         // the other engines and in their words, not a limit.
@@ -573,7 +572,14 @@ fn instantiate_error(e: wasmi::Error, store: &mut Store<StoreData>) -> XtismErro
             | InstantiationError::TooManyInstances
             | InstantiationError::TooManyTables
             | InstantiationError::TooManyMemories,
-        ) => XtismError::MemoryLimit(e.to_string()),
+        ) => XtismError::MemoryLimit(
+            store
+                .data_mut()
+                .limiter
+                .0
+                .take_refusal()
+                .unwrap_or_else(|| e.to_string()),
+        ),
         _ => trap_error(e),
     }
 }

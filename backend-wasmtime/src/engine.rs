@@ -310,7 +310,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn variants_are_made_once_per_set_of_options() {
+    fn configured_engines_are_made_once_per_set_of_options() {
         let engine = WasmtimeEngine::new();
         let plain = CompileOptions::default();
         let mut fuel = CompileOptions::default();

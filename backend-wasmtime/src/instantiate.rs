@@ -74,20 +74,23 @@ impl WasmtimeLinked {
     }
 }
 
+/// A failed instantiation in core's terms. A trap (a start function's, or a segment out of
+/// bounds) comes first: the limiter may remember a `memory.grow` it refused while a start
+/// function ran, which the guest saw as -1 and is not why instantiating failed.
 #[cold]
 fn instantiate_error(
     e: wasmtime::Error,
     store: &mut Store<StoreData>,
     pool: Option<u32>,
 ) -> XtismError {
-    if let Some(refused) = store.data_mut().limiter.0.take_refusal() {
-        return XtismError::MemoryLimit(refused);
+    if e.downcast_ref::<Trap>().is_some() {
+        return trap_error(e, &store.data().names);
     }
     if let Some(full) = pool.and_then(|slots| pool::full(&e, slots)) {
         return XtismError::engine(full);
     }
-    if e.downcast_ref::<Trap>().is_some() {
-        return trap_error(e, &store.data().names);
+    if let Some(refused) = store.data_mut().limiter.0.take_refusal() {
+        return XtismError::MemoryLimit(refused);
     }
     XtismError::engine(e)
 }

@@ -87,6 +87,10 @@ pub const ENGINE_ENV: &str = "XTISM_ENGINE";
 
 /// The engine called `name` (`wasmtime`, `wasmi`, `wasmer`), if compiled in. Engines are
 /// made once per process and shared.
+///
+/// # Errors
+///
+/// [`XtismError::Invalid`] naming the engines this build has, for any other name.
 pub fn engine_named(name: &str) -> Result<Arc<dyn Engine>, Error> {
     match name {
         #[cfg(feature = "wasmtime")]

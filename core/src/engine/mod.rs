@@ -38,9 +38,10 @@
 //! signature (`export_shape`); Wasm values and signatures
 //! (`values`); a compiled module's imports and exports (`module`); where an import comes
 //! from (`import_source`); user host functions as the engine sees them (`host_function`);
-//! the link plan (`link_plan`); the host's view of a running plug-in (`host_access`); the
-//! store's data (`plugin_state`); stopping a call (`interrupt`); and traps as backends
-//! report them and core words them (`trap`).
+//! the link plan (`link_plan`); a store's resource limits in core's words (`limiter`); the
+//! host's view of a running plug-in (`host_access`); the store's data (`plugin_state`);
+//! stopping a call (`interrupt`) and the thread that ticks while calls run (`ticker`); and
+//! traps as backends report them and core words them (`trap`).
 
 mod backend;
 mod capabilities;

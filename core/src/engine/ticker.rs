@@ -8,7 +8,7 @@
 //! on it; the next call wakes it. Lingering keeps back-to-back short calls from paying a
 //! wake-up each. The thread stops when the ticker is dropped.
 //!
-//! A running call costs two atomic operations; only the call that finds the thread parked
+//! A running call costs three atomic operations; only the call that finds the thread parked
 //! takes the lock to wake it.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};

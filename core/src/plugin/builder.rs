@@ -20,7 +20,7 @@ use crate::cache::{self, CacheSetting};
 #[cfg(feature = "wasi")]
 use crate::engine::ImportSource;
 use crate::engine::{
-    CompileOptions, Engine, ExternKind, FuncType, Function, KernelMemory, Val, ValType,
+    CompileOptions, Engine, ExternKind, FuncType, Function, KERNEL_WASM, KernelMemory, Val, ValType,
 };
 use crate::error::Error;
 use crate::error::XtismError;
@@ -470,7 +470,9 @@ impl<'a, P: EngineProvider> PluginBuilder<'a, P> {
         } else {
             KernelMemory::Instance
         };
-        needs.add(StoreResources::kernel(!merged));
+        if !merged {
+            needs.add_module(KERNEL_WASM, false)?;
+        }
         let plan = plan_links(
             &modules,
             kernel_memory,

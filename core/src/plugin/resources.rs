@@ -17,27 +17,9 @@ pub(super) struct StoreResources {
 }
 
 impl StoreResources {
-    /// What the kernel adds: an instance with its memory, unless the kernel memory is merged
-    /// into the main module (then that module counts it).
-    pub(super) fn kernel(instance: bool) -> StoreResources {
-        let n = u32::from(instance);
-        StoreResources {
-            instances: n,
-            memories: n,
-            tables: 0,
-        }
-    }
-
-    /// Adds `other`'s counts.
-    pub(super) fn add(&mut self, other: StoreResources) {
-        self.instances += other.instances;
-        self.memories += other.memories;
-        self.tables += other.tables;
-    }
-
-    /// Counts an instance of the module `wasm` (already validated by the engine): the
-    /// memories and tables it defines, and one more memory when core merged the kernel
-    /// memory into it.
+    /// Counts an instance of the module `wasm` (already validated by the engine, or core's
+    /// kernel module): the memories and tables it defines, and one more memory when core
+    /// merged the kernel memory into it.
     pub(super) fn add_module(&mut self, wasm: &[u8], merged: bool) -> Result<(), XtismError> {
         self.instances += 1;
         self.memories += u32::from(merged);
@@ -74,6 +56,7 @@ impl StoreResources {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::KERNEL_WASM;
 
     #[test]
     fn counts_defined_memories_and_tables_and_refuses_past_the_limits() {
@@ -85,8 +68,10 @@ mod tests {
                  (func (export "f")))"#,
         )
         .unwrap();
-        let mut needs = StoreResources::kernel(true);
+        let mut needs = StoreResources::default();
         needs.add_module(&wasm, false).unwrap();
+        // A kernel instance: one more instance and memory.
+        needs.add_module(KERNEL_WASM, false).unwrap();
         assert_eq!(
             needs,
             StoreResources {
@@ -95,7 +80,7 @@ mod tests {
                 tables: 1
             }
         );
-        let mut merged = StoreResources::kernel(false);
+        let mut merged = StoreResources::default();
         merged.add_module(&wasm, true).unwrap();
         assert_eq!(merged.memories, 3);
         let mut limits = ResourceLimits {
