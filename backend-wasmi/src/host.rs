@@ -1,0 +1,123 @@
+//! Host functions: core's kernel imports bound with `Func::wrap` (one closure per
+//! [`HostImport`] signature), the user's functions and core's WASI functions with `Func::new`,
+//! and [`CallerAccess`], core's view of the store inside a host call.
+
+use std::sync::Arc;
+
+use wasmi::{Caller, Func, Store};
+use xtism_core::engine::{
+    DynamicInvoke, HostAccess, HostImport, HostTrap, PluginState, WasiImport,
+};
+
+use crate::convert::{to_core, to_wasmi, wasmi_val_type};
+use crate::store::{StoreData, kernel_of, module_memory_of};
+
+/// [`HostAccess`] inside a host call.
+struct CallerAccess<'a, 'b>(&'a mut Caller<'b, StoreData>);
+
+impl HostAccess for CallerAccess<'_, '_> {
+    fn shared_state(&self) -> &PluginState {
+        &self.0.data().state
+    }
+
+    fn kernel(&mut self) -> (&mut [u8], &mut PluginState) {
+        kernel_of(self.0)
+    }
+
+    fn grow_kernel(&mut self, pages: u64) -> bool {
+        match self.0.data().kernel {
+            Some(memory) => memory.grow(&mut *self.0, pages).is_ok(),
+            None => false,
+        }
+    }
+
+    fn plugin_memory(&mut self) -> Option<&mut [u8]> {
+        let memory = self.0.data().plugin_memory()?;
+        Some(memory.data_mut(&mut *self.0))
+    }
+
+    fn module_memory(&mut self, module: usize) -> (Option<&mut [u8]>, &mut PluginState) {
+        module_memory_of(self.0, module)
+    }
+}
+
+/// Turns a failing host call into a wasmi trap; core keeps the real error.
+fn trap(e: HostTrap) -> wasmi::Error {
+    wasmi::Error::new(e.to_string())
+}
+
+/// A user host function with its wasmi type, made once at link time.
+pub(crate) type UserFunction = (wasmi::FuncType, Arc<xtism_core::Function>);
+
+pub(crate) fn host_func(store: &mut Store<StoreData>, import: HostImport) -> Func {
+    match import {
+        HostImport::I64ToI64(f) => {
+            Func::wrap(store, move |mut c: Caller<'_, StoreData>, a: i64| {
+                f(&mut CallerAccess(&mut c), a).map_err(trap)
+            })
+        }
+        HostImport::I64ToNone(f) => {
+            Func::wrap(store, move |mut c: Caller<'_, StoreData>, a: i64| {
+                f(&mut CallerAccess(&mut c), a).map_err(trap)
+            })
+        }
+        HostImport::NoneToI64(f) => Func::wrap(store, move |mut c: Caller<'_, StoreData>| {
+            f(&mut CallerAccess(&mut c)).map_err(trap)
+        }),
+        HostImport::NoneToI32(f) => Func::wrap(store, move |mut c: Caller<'_, StoreData>| {
+            f(&mut CallerAccess(&mut c)).map_err(trap)
+        }),
+        HostImport::NoneToNone(f) => Func::wrap(store, move |mut c: Caller<'_, StoreData>| {
+            f(&mut CallerAccess(&mut c)).map_err(trap)
+        }),
+        HostImport::I64I64ToNone(f) => Func::wrap(
+            store,
+            move |mut c: Caller<'_, StoreData>, a: i64, b: i64| {
+                f(&mut CallerAccess(&mut c), a, b).map_err(trap)
+            },
+        ),
+        HostImport::I64I64ToI64(f) => Func::wrap(
+            store,
+            move |mut c: Caller<'_, StoreData>, a: i64, b: i64| {
+                f(&mut CallerAccess(&mut c), a, b).map_err(trap)
+            },
+        ),
+    }
+}
+
+/// A function with wasmi's dynamic API: the signature known at run time, values
+/// converted both ways around `invoke`.
+fn dynamic_func(
+    store: &mut Store<StoreData>,
+    ty: wasmi::FuncType,
+    invoke: impl DynamicInvoke,
+) -> Func {
+    Func::new(store, ty, move |mut caller, params, results| {
+        let mut access = CallerAccess(&mut caller);
+        let outputs = invoke(&mut access, &mut params.iter().map(to_core)).map_err(trap)?;
+        for (slot, val) in results.iter_mut().zip(&outputs) {
+            *slot = match to_wasmi(val) {
+                Ok(v) => v,
+                Err(e) => return Err(trap(access.state().fail(e))),
+            };
+        }
+        Ok(())
+    })
+}
+
+pub(crate) fn user_func(store: &mut Store<StoreData>, function: &UserFunction) -> Func {
+    let (ty, function) = (function.0.clone(), Arc::clone(&function.1));
+    dynamic_func(store, ty, move |host, params| {
+        function.invoke_converted(host, params)
+    })
+}
+
+pub(crate) fn wasi_func(store: &mut Store<StoreData>, import: WasiImport, module: usize) -> Func {
+    let ty = wasmi::FuncType::new(
+        import.params.iter().map(|t| wasmi_val_type(*t)),
+        import.results.iter().map(|t| wasmi_val_type(*t)),
+    );
+    dynamic_func(store, ty, move |host, params| {
+        import.invoke_converted(host, module, params)
+    })
+}

@@ -1,0 +1,103 @@
+//! What a plug-in's wasmi store holds ([`StoreData`]), the [`Limiter`] through which core's
+//! [`StoreLimiter`] applies the plug-in's resource limits, and the kernel memory and module
+//! memories borrowed with the plug-in state from the store or a caller ([`WithData`]).
+
+use wasmi::{Caller, Memory, Store};
+use xtism_core::engine::{PluginState, StoreLimiter};
+
+/// What the store holds: core's state, the memories host calls need, and the limits.
+pub(crate) struct StoreData {
+    pub(crate) state: PluginState,
+    pub(crate) kernel: Option<Memory>,
+    /// Each module's exported `memory`, in link-plan order (the last is main's).
+    pub(crate) memories: Vec<Option<Memory>>,
+    pub(crate) limiter: Limiter,
+}
+
+/// Core's [`StoreLimiter`] as wasmi's resource limiter.
+pub(crate) struct Limiter(pub(crate) StoreLimiter);
+
+impl wasmi::ResourceLimiter for Limiter {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> Result<bool, wasmi_core::LimiterError> {
+        Ok(self.0.memory_growing(desired))
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> Result<bool, wasmi_core::LimiterError> {
+        Ok(self.0.table_growing(desired))
+    }
+
+    fn instances(&self) -> usize {
+        self.0.instances()
+    }
+
+    fn tables(&self) -> usize {
+        self.0.tables()
+    }
+
+    fn memories(&self) -> usize {
+        self.0.memories()
+    }
+}
+
+impl StoreData {
+    pub(crate) fn plugin_memory(&self) -> Option<Memory> {
+        self.memories.last().copied().flatten()
+    }
+
+    pub(crate) fn module_memory(&self, module: usize) -> Option<Memory> {
+        self.memories.get(module).copied().flatten()
+    }
+}
+
+/// A wasmi context that owns [`StoreData`]: the store, or the caller inside a host call.
+pub(crate) trait WithData: wasmi::AsContextMut<Data = StoreData> {
+    fn store_data(&mut self) -> &mut StoreData;
+}
+
+impl WithData for Store<StoreData> {
+    fn store_data(&mut self) -> &mut StoreData {
+        self.data_mut()
+    }
+}
+
+impl WithData for Caller<'_, StoreData> {
+    fn store_data(&mut self) -> &mut StoreData {
+        self.data_mut()
+    }
+}
+
+/// Borrows the kernel memory and the state together.
+pub(crate) fn kernel_of<C: WithData>(ctx: &mut C) -> (&mut [u8], &mut PluginState) {
+    match ctx.store_data().kernel {
+        Some(memory) => {
+            let (bytes, data) = memory.data_and_store_mut(ctx);
+            (bytes, &mut data.state)
+        }
+        // Only before the kernel is instantiated; no block can exist yet.
+        None => (&mut [], &mut ctx.store_data().state),
+    }
+}
+
+/// Borrows a module's memory and the state together.
+pub(crate) fn module_memory_of<C: WithData>(
+    ctx: &mut C,
+    module: usize,
+) -> (Option<&mut [u8]>, &mut PluginState) {
+    match ctx.store_data().module_memory(module) {
+        Some(memory) => {
+            let (bytes, data) = memory.data_and_store_mut(ctx);
+            (Some(bytes), &mut data.state)
+        }
+        None => (None, &mut ctx.store_data().state),
+    }
+}
