@@ -6,7 +6,6 @@
 //! closure per signature), user host functions and core's WASI functions with `Func::new`,
 //! and exposes the kernel memory and each module's memory. Extism's meaning stays in core.
 //! It rewrites one pattern wasmi 2.0.0 miscompiles before compiling (see `select_fix`).
-
 //!
 //! The modules follow a plug-in's life: `engine` (the engine and compiling), `link` (a link
 //! plan as modules and import sources, and instantiating), `host` (the host functions a store
