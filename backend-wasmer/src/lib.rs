@@ -41,15 +41,25 @@
 //! - **Unsafe code** is all in one module, `raw`, each use with its SAFETY argument; the
 //!   crate denies `unsafe_code` and allows it there only, so the compiler proves that no other
 //!   module has any.
+//!
+//! The modules follow a plug-in's life: this one (the engine, its middlewares and compiling),
+//! `link` (a link plan as modules and import sources, and instantiating), `host` (the host
+//! functions a store holds), `store` (what they reach), `instance` (a running plug-in and its
+//! calls); `convert` (types and values), `interrupt` (the injected check and the watchdog),
+//! `limits` and `raw` (the tunables) serve them.
 
 #![deny(missing_docs)]
 #![deny(unsafe_code)]
 
+mod convert;
+mod host;
 mod instance;
 mod interrupt;
 mod limits;
+mod link;
 #[allow(unsafe_code)]
 mod raw;
+mod store;
 
 use std::sync::{Arc, OnceLock};
 
@@ -57,14 +67,15 @@ use wasmer::sys::{
     CompilerConfig, Cranelift, EngineBuilder, FunctionMiddleware, MiddlewareError,
     ModuleMiddleware, NativeEngineExt, Target,
 };
-use wasmer::{ExternType, LocalFunctionIndex, ModuleInfo, Type};
+use wasmer::{LocalFunctionIndex, ModuleInfo};
 use xtism_core::XtismError;
 use xtism_core::engine::KERNEL_MODULE_NAME;
+use xtism_core::engine::KERNEL_WASM;
 use xtism_core::engine::{
-    Capabilities, CompileOptions, CompiledModule, Engine, Export, ExternKind, Import, LinkPlan,
-    Linked, Module,
+    Capabilities, CompileOptions, CompiledModule, Engine, Export, Import, LinkPlan, Linked, Module,
 };
-use xtism_core::engine::{FuncType, KERNEL_WASM, ValType};
+
+use crate::convert::extern_kind;
 
 /// The engine name.
 const NAME: &str = "wasmer";
@@ -264,47 +275,6 @@ fn wrap(
     )))
 }
 
-fn val_type(ty: Type) -> Option<ValType> {
-    Some(match ty {
-        Type::I32 => ValType::I32,
-        Type::I64 => ValType::I64,
-        Type::F32 => ValType::F32,
-        Type::F64 => ValType::F64,
-        Type::V128 => ValType::V128,
-        Type::FuncRef => ValType::FuncRef,
-        Type::ExternRef => ValType::ExternRef,
-        Type::ExceptionRef => return None,
-    })
-}
-
-pub(crate) fn wasmer_type(ty: ValType) -> Type {
-    match ty {
-        ValType::I32 => Type::I32,
-        ValType::I64 => Type::I64,
-        ValType::F32 => Type::F32,
-        ValType::F64 => Type::F64,
-        ValType::V128 => Type::V128,
-        ValType::FuncRef => Type::FuncRef,
-        ValType::ExternRef => Type::ExternRef,
-    }
-}
-
-/// Core's view of an import or export type; `None` for what core cannot name (exception
-/// tags and references), which then matches nothing the host provides.
-fn extern_kind(ty: &ExternType) -> Option<ExternKind> {
-    Some(match ty {
-        ExternType::Function(f) => {
-            let params: Option<Vec<ValType>> = f.params().iter().copied().map(val_type).collect();
-            let results: Option<Vec<ValType>> = f.results().iter().copied().map(val_type).collect();
-            ExternKind::Func(FuncType::new(params?, results?))
-        }
-        ExternType::Memory(_) => ExternKind::Memory,
-        ExternType::Table(_) => ExternKind::Table,
-        ExternType::Global(_) => ExternKind::Global,
-        ExternType::Tag(_) => return None,
-    })
-}
-
 /// Whether an export was added by xtism's middlewares rather than written by the plug-in.
 fn is_instrumentation(name: &str) -> bool {
     name == interrupt::FLAG_EXPORT || name == METERING_REMAINING || name == METERING_EXHAUSTED
@@ -403,7 +373,7 @@ impl Engine for WasmerEngine {
         options: &CompileOptions,
     ) -> Result<Box<dyn Linked>, XtismError> {
         let configured = self.configured(Config::of(options))?;
-        instance::WasmerLinked::new(
+        link::WasmerLinked::new(
             configured.engine.clone(),
             configured.kernel.clone(),
             configured.config,

@@ -21,9 +21,9 @@ use wasmer_types::LocalGlobalIndex;
 use wasmer_types::entity::PrimaryMap;
 use wasmer_types::{LocalMemoryIndex, MemoryIndex, StoreId};
 
-use crate::instance::StoreData;
 use crate::interrupt::FLAG_EXPORT;
 use crate::limits::{allowed_memory, allowed_table, note_flag, note_memory, watched_memory};
+use crate::store::StoreData;
 
 /// Loads an artifact of the compile cache into `engine`.
 ///

@@ -1,0 +1,133 @@
+//! Host functions: core's kernel imports bound with `Function::new_typed_with_env` (one
+//! binding per [`HostImport`] signature), the user's functions and core's WASI functions with
+//! `Function::new_with_env`, and [`EnvAccess`], core's view of the store inside a host call.
+
+use std::sync::Arc;
+
+use wasmer::{Function, FunctionEnv, FunctionEnvMut, FunctionType, RuntimeError, Store, Type};
+use xtism_core::engine::{
+    DynamicInvoke, HostAccess, HostImport, HostTrap, PluginState, ValType, WasiImport,
+};
+
+use crate::convert::{to_core, to_wasmer, wasmer_type};
+use crate::store::{StoreData, grow_kernel, kernel_and_state, memory_and_state};
+
+/// Turns a failing host call into a wasmer trap; core keeps the real error.
+fn trap(e: HostTrap) -> RuntimeError {
+    RuntimeError::user(Box::new(e))
+}
+
+/// [`HostAccess`] inside a host call.
+struct EnvAccess<'a>(FunctionEnvMut<'a, StoreData>);
+
+impl HostAccess for EnvAccess<'_> {
+    fn shared_state(&self) -> &PluginState {
+        self.0.data().shared_state()
+    }
+
+    fn kernel(&mut self) -> (&mut [u8], &mut PluginState) {
+        let env = self.0.as_ref();
+        let span = self.0.data().kernel_span;
+        kernel_and_state(&mut self.0, &env, span)
+    }
+
+    fn grow_kernel(&mut self, pages: u64) -> bool {
+        let env = self.0.as_ref();
+        grow_kernel(&mut self.0, &env, pages)
+    }
+
+    fn plugin_memory(&mut self) -> Option<&mut [u8]> {
+        let env = self.0.as_ref();
+        memory_and_state(&mut self.0, &env, |d| d.memories.last()?.as_ref()).0
+    }
+
+    fn module_memory(&mut self, module: usize) -> (Option<&mut [u8]>, &mut PluginState) {
+        let env = self.0.as_ref();
+        memory_and_state(&mut self.0, &env, |d| d.memories.get(module)?.as_ref())
+    }
+
+    fn state(&mut self) -> &mut PluginState {
+        self.0.data_mut().state()
+    }
+}
+
+/// A kernel import implemented in core, bound with wasmer's typed-function API.
+pub(crate) fn host_function(
+    store: &mut Store,
+    env: &FunctionEnv<StoreData>,
+    import: HostImport,
+) -> Function {
+    type Env<'a> = FunctionEnvMut<'a, StoreData>;
+    match import {
+        HostImport::I64ToI64(f) => {
+            Function::new_typed_with_env(store, env, move |e: Env, a: i64| f(&mut EnvAccess(e), a))
+        }
+        HostImport::I64ToNone(f) => {
+            Function::new_typed_with_env(store, env, move |e: Env, a: i64| f(&mut EnvAccess(e), a))
+        }
+        HostImport::NoneToI64(f) => {
+            Function::new_typed_with_env(store, env, move |e: Env| f(&mut EnvAccess(e)))
+        }
+        HostImport::NoneToI32(f) => {
+            Function::new_typed_with_env(store, env, move |e: Env| f(&mut EnvAccess(e)))
+        }
+        HostImport::NoneToNone(f) => {
+            Function::new_typed_with_env(store, env, move |e: Env| f(&mut EnvAccess(e)))
+        }
+        HostImport::I64I64ToNone(f) => {
+            Function::new_typed_with_env(store, env, move |e: Env, a: i64, b: i64| {
+                f(&mut EnvAccess(e), a, b)
+            })
+        }
+        HostImport::I64I64ToI64(f) => {
+            Function::new_typed_with_env(store, env, move |e: Env, a: i64, b: i64| {
+                f(&mut EnvAccess(e), a, b)
+            })
+        }
+    }
+}
+
+/// A user host function with its wasmer type, made once at link time.
+pub(crate) type UserFunction = (FunctionType, Arc<xtism_core::Function>);
+
+/// A function with wasmer's dynamic API: the signature known at run time, values converted
+/// both ways around `invoke`.
+fn dynamic_function(
+    store: &mut Store,
+    env: &FunctionEnv<StoreData>,
+    ty: FunctionType,
+    invoke: impl DynamicInvoke,
+) -> Function {
+    Function::new_with_env(store, env, ty, move |env, params| {
+        let mut access = EnvAccess(env);
+        let outputs = invoke(&mut access, &mut params.iter().map(to_core)).map_err(trap)?;
+        Ok(outputs.iter().map(to_wasmer).collect())
+    })
+}
+
+/// A user host function (its signature is known at run time only).
+pub(crate) fn user_function(
+    store: &mut Store,
+    env: &FunctionEnv<StoreData>,
+    (ty, function): &UserFunction,
+) -> Function {
+    let function = Arc::clone(function);
+    dynamic_function(store, env, ty.clone(), move |host, params| {
+        function.invoke_converted(host, params)
+    })
+}
+
+/// A WASI function of core, bound for the module at `module` in the link plan.
+pub(crate) fn wasi_function(
+    store: &mut Store,
+    env: &FunctionEnv<StoreData>,
+    import: WasiImport,
+    module: usize,
+) -> Function {
+    let types =
+        |types: &[ValType]| -> Vec<Type> { types.iter().map(|t| wasmer_type(*t)).collect() };
+    let ty = FunctionType::new(types(import.params), types(import.results));
+    dynamic_function(store, env, ty, move |host, params| {
+        import.invoke_converted(host, module, params)
+    })
+}

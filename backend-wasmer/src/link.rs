@@ -1,0 +1,285 @@
+//! Linking and instantiating: [`WasmerLinked`] holds the modules and where their imports come
+//! from; instantiating makes a store, the kernel instance (unless the main module holds the
+//! kernel memory) and one instance per module under the limits' budget, and collects what the
+//! middlewares added to each module (interruption flags, fuel meters).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use wasmer::{
+    Extern, FunctionEnv, FunctionType, Global, Instance as WasmerInstance, InstantiationError,
+    LinkError, Store, Type,
+};
+use xtism_core::XtismError;
+use xtism_core::engine::{
+    CompiledModule, ImportSource, Instance, InstantiateError, KERNEL_MEMORY_EXPORT,
+    KERNEL_MODULE_MEMORY, KernelMemory, LinkPlan, Linked, MODULE_MEMORY_EXPORT, Module,
+    PluginState, ResourceLimits, ValType,
+};
+
+use crate::convert::wasmer_type;
+use crate::host::{UserFunction, host_function, user_function, wasi_function};
+use crate::instance::{WasmerPlugin, trap_error};
+use crate::interrupt::{FLAG_EXPORT, WatchedInstance};
+use crate::limits::Budget;
+use crate::raw::{Flag, MemorySpan, SendStore};
+use crate::store::StoreData;
+use crate::{Config, METERING_EXHAUSTED, METERING_REMAINING, WasmerModule};
+
+/// One module of a linked plug-in.
+pub(crate) struct LinkedModule {
+    module: wasmer::Module,
+    sources: Vec<ImportSource>,
+    /// Keeps the module's code (and the engine holding it) alive.
+    _compiled: Arc<dyn Module>,
+}
+
+/// A plug-in linked for wasmer: modules and where their imports come from.
+pub(crate) struct WasmerLinked {
+    engine: wasmer::Engine,
+    /// The kernel module, when the kernel memory lives in an instance of it.
+    kernel: Option<wasmer::Module>,
+    config: Config,
+    modules: Arc<[LinkedModule]>,
+    functions: Vec<UserFunction>,
+    limits: ResourceLimits,
+}
+
+impl WasmerLinked {
+    /// Checks that every module of `plan` was compiled by this engine for `config`.
+    pub(crate) fn new(
+        engine: wasmer::Engine,
+        kernel: wasmer::Module,
+        config: Config,
+        plan: LinkPlan,
+    ) -> Result<WasmerLinked, XtismError> {
+        let mut modules = Vec::with_capacity(plan.modules.len());
+        for planned in plan.modules {
+            let module = CompiledModule::<WasmerModule>::downcast(planned.module.as_ref())
+                .filter(|m| m.config == config)
+                .ok_or_else(|| {
+                    XtismError::Invalid(format!(
+                        "module {} was not compiled by this wasmer engine with these options",
+                        planned.name
+                    ))
+                })?
+                .module
+                .clone();
+            modules.push(LinkedModule {
+                module,
+                sources: planned.imports,
+                _compiled: planned.module,
+            });
+        }
+        let functions = plan
+            .functions
+            .into_iter()
+            .map(|f| {
+                let types = |types: &[ValType]| -> Vec<Type> {
+                    types.iter().map(|t| wasmer_type(*t)).collect()
+                };
+                let ty = FunctionType::new(types(f.ty().params()), types(f.ty().results()));
+                (ty, Arc::new(f))
+            })
+            .collect();
+        Ok(WasmerLinked {
+            engine,
+            kernel: (plan.kernel_memory == KernelMemory::Instance).then_some(kernel),
+            config,
+            modules: modules.into(),
+            functions,
+            limits: plan.limits,
+        })
+    }
+
+    fn try_instantiate(
+        &self,
+        store: &mut Store,
+        env: &FunctionEnv<StoreData>,
+    ) -> Result<(Vec<WasmerInstance>, Instrumented), XtismError> {
+        let mut parts = Instrumented::default();
+        let mut kernel_span = None;
+        let budget = Budget::open(self.limits);
+        let kernel = match &self.kernel {
+            Some(module) => {
+                budget.watch_memory(KERNEL_MODULE_MEMORY);
+                let kernel =
+                    WasmerInstance::new_by_index(store, module, &[]).map_err(instantiate_error)?;
+                kernel_span = budget.take_memory();
+                Some(kernel)
+            }
+            None => {
+                budget.watch_memory(KERNEL_MEMORY_EXPORT);
+                None
+            }
+        };
+        let mut kernel_memory = kernel
+            .as_ref()
+            .and_then(|k| k.exports.get_memory(KERNEL_MODULE_MEMORY).ok().cloned());
+        env.as_mut(store).kernel = kernel_memory.clone();
+        let mut instances: Vec<WasmerInstance> = Vec::with_capacity(self.modules.len());
+        for (index, linked) in self.modules.iter().enumerate() {
+            let mut externs = Vec::with_capacity(linked.sources.len());
+            for source in &linked.sources {
+                let ext = match source {
+                    ImportSource::Wasi(import) => {
+                        Some(Extern::Function(wasi_function(store, env, *import, index)))
+                    }
+                    ImportSource::Kernel(name) => kernel
+                        .as_ref()
+                        .and_then(|k| k.exports.get_extern(name))
+                        .cloned(),
+                    ImportSource::Host(import) => {
+                        Some(Extern::Function(host_function(store, env, *import)))
+                    }
+                    ImportSource::Function(index) => self
+                        .functions
+                        .get(*index)
+                        .map(|f| Extern::Function(user_function(store, env, f))),
+                    ImportSource::Module { index, name } => instances
+                        .get(*index)
+                        .and_then(|i| i.exports.get_extern(name))
+                        .cloned(),
+                };
+                externs.push(ext.ok_or_else(|| {
+                    XtismError::Invalid("the link plan names an import that does not exist".into())
+                })?);
+            }
+            let instance = WasmerInstance::new_by_index(store, &linked.module, &externs)
+                .map_err(instantiate_error)?;
+            parts.add(&instance, &budget, self.config)?;
+            let memory = instance
+                .exports
+                .get_memory(MODULE_MEMORY_EXPORT)
+                .ok()
+                .cloned();
+            env.as_mut(store).memories.push(memory);
+            instances.push(instance);
+        }
+        if kernel.is_none() {
+            kernel_span = budget.take_memory();
+        }
+        drop(budget);
+        // Only a plug-in of one module is merged (core's link plan), so the watched export
+        // can only be that module's; and without the span the kernel memory could not be
+        // read at all.
+        if kernel.is_none() && self.modules.len() != 1 {
+            return Err(XtismError::Invalid(
+                "the link plan merges the kernel into one of several modules".into(),
+            ));
+        }
+        let Some(main) = instances.last() else {
+            return Err(XtismError::Invalid("the link plan has no modules".into()));
+        };
+        if kernel.is_none() {
+            kernel_memory = main.exports.get_memory(KERNEL_MEMORY_EXPORT).ok().cloned();
+            env.as_mut(store).kernel = kernel_memory.clone();
+        }
+        if kernel_memory.is_some() != kernel_span.is_some() {
+            return Err(XtismError::engine(
+                "wasmer did not show where the kernel memory lives (Tunables::create_memories)",
+            ));
+        }
+        env.as_mut(store).kernel_span = kernel_span;
+        parts.kernel_span = kernel_span;
+        if self.config.interruptible {
+            parts.watched = Some(WatchedInstance::new(std::mem::take(&mut parts.flags)));
+        }
+        Ok((instances, parts))
+    }
+}
+
+/// What an instance needs besides its store and main instance: the memories, and the
+/// globals the middlewares added to each plug-in module.
+#[derive(Default)]
+struct Instrumented {
+    /// Where the kernel memory's bytes are.
+    kernel_span: Option<MemorySpan>,
+    flags: Vec<Flag>,
+    /// The instance as the watchdog sees it, when its modules are interruptible.
+    watched: Option<Arc<WatchedInstance>>,
+    flag_globals: Vec<Global>,
+    meters: Vec<Meter>,
+}
+
+/// The metering globals of one module instance.
+pub(crate) struct Meter {
+    pub(crate) remaining: Global,
+    pub(crate) exhausted: Global,
+}
+
+impl Instrumented {
+    fn add(
+        &mut self,
+        instance: &WasmerInstance,
+        budget: &Budget,
+        config: Config,
+    ) -> Result<(), XtismError> {
+        let global = |name: &str| {
+            instance.exports.get_global(name).cloned().map_err(|_| {
+                XtismError::engine(format!("an instrumented module lacks its {name} global"))
+            })
+        };
+        if config.interruptible {
+            let flag = budget.take_flag().ok_or_else(|| {
+                XtismError::engine("the interruption flag of a module was not found")
+            })?;
+            self.flags.push(flag);
+            self.flag_globals.push(global(FLAG_EXPORT)?);
+        }
+        if config.fuel {
+            self.meters.push(Meter {
+                remaining: global(METERING_REMAINING)?,
+                exhausted: global(METERING_EXHAUSTED)?,
+            });
+        }
+        Ok(())
+    }
+}
+
+fn instantiate_error(e: InstantiationError) -> XtismError {
+    match e {
+        InstantiationError::Link(LinkError::Resource(message)) => XtismError::MemoryLimit(message),
+        InstantiationError::Start(e) => trap_error(e),
+        other => XtismError::engine(other),
+    }
+}
+
+impl Linked for WasmerLinked {
+    fn instantiate(&self, state: PluginState) -> Result<Box<dyn Instance>, InstantiateError> {
+        let mut store = Store::new(self.engine.clone());
+        let data = StoreData {
+            state: Some(state),
+            kernel: None,
+            kernel_span: None,
+            memories: Vec::with_capacity(self.modules.len()),
+        };
+        let env = FunctionEnv::new(&mut store, data);
+        let (mut instances, parts) = match self.try_instantiate(&mut store, &env) {
+            Ok(instantiated) => instantiated,
+            Err(error) => {
+                let state = env.as_mut(&mut store).state.take();
+                return Err(InstantiateError {
+                    error,
+                    state: Box::new(state.expect("the state is in the store until here")),
+                });
+            }
+        };
+        let main = instances
+            .pop()
+            .expect("try_instantiate makes one instance per module");
+        Ok(Box::new(WasmerPlugin {
+            store: SendStore(store),
+            env,
+            main,
+            dependencies: instances,
+            kernel_span: parts.kernel_span,
+            exports: HashMap::new(),
+            watched: parts.watched,
+            flag_globals: parts.flag_globals,
+            meters: parts.meters,
+            fuel_consumed: None,
+            _modules: Arc::clone(&self.modules),
+        }))
+    }
+}
