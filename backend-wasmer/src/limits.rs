@@ -42,6 +42,8 @@ struct Allowance {
     /// The export name of the memory to note the span of, while one is watched.
     watched: Option<&'static str>,
     memory: Option<MemorySpan>,
+    /// Why the last memory or table was refused, in core's words.
+    refused: Option<String>,
 }
 
 thread_local! {
@@ -64,6 +66,7 @@ impl Budget {
             flag: None,
             watched: None,
             memory: None,
+            refused: None,
         };
         Budget {
             previous: ALLOWANCE.with(|a| a.borrow_mut().replace(allowance)),
@@ -79,6 +82,12 @@ impl Budget {
     /// on, until [`take_memory`](Self::take_memory).
     pub(crate) fn watch_memory(&self, name: &'static str) {
         charge(|a| a.watched = Some(name));
+    }
+
+    /// Why the last memory or table was refused, if one was (wasmer reports the refusal
+    /// wrapped in its own words).
+    pub(crate) fn take_refusal(&self) -> Option<String> {
+        charge(|a| a.refused.take()).flatten()
     }
 
     /// The span noted since [`watch_memory`](Self::watch_memory), if any; stops watching.
@@ -129,11 +138,11 @@ pub(crate) fn allowed_memory(ty: &MemoryType) -> Result<MemoryType, MemoryError>
                 a.limits.max_memories
             ));
         }
-        let refusal = a.limits.memory_refusal(ty.minimum.0.into());
         if let Some(cap) = a.limits.max_pages.map(Pages) {
             ty.maximum = Some(ty.maximum.map_or(cap, |max| max.min(cap)));
         }
-        refusal
+        a.refused = a.limits.memory_refusal(ty.minimum.0.into());
+        a.refused.clone()
     });
     match refused.flatten() {
         Some(reason) => Err(MemoryError::Generic(reason)),
@@ -154,7 +163,8 @@ pub(crate) fn allowed_table(ty: &TableType) -> Result<TableType, String> {
         }
         let cap = a.limits.max_table_elements;
         ty.maximum = Some(ty.maximum.map_or(cap, |max| max.min(cap)));
-        a.limits.table_refusal(ty.minimum.into())
+        a.refused = a.limits.table_refusal(ty.minimum.into());
+        a.refused.clone()
     });
     match refused.flatten() {
         Some(reason) => Err(reason),

@@ -103,8 +103,8 @@ impl WasmerLinked {
         let kernel = match &self.kernel {
             Some(module) => {
                 budget.watch_memory(KERNEL_MODULE_MEMORY);
-                let kernel =
-                    WasmerInstance::new_by_index(store, module, &[]).map_err(instantiate_error)?;
+                let kernel = WasmerInstance::new_by_index(store, module, &[])
+                    .map_err(|e| instantiate_error(e, &budget))?;
                 kernel_span = budget.take_memory();
                 Some(kernel)
             }
@@ -146,7 +146,7 @@ impl WasmerLinked {
                 })?);
             }
             let instance = WasmerInstance::new_by_index(store, &linked.module, &externs)
-                .map_err(instantiate_error)?;
+                .map_err(|e| instantiate_error(e, &budget))?;
             parts.add(&instance, &budget, self.config)?;
             let memory = instance
                 .exports
@@ -237,9 +237,13 @@ impl Instrumented {
     }
 }
 
-fn instantiate_error(e: InstantiationError) -> XtismError {
+/// A failed instantiation in core's terms: a memory or table the budget refused, in core's
+/// words (wasmer wraps them in its own).
+fn instantiate_error(e: InstantiationError, budget: &Budget) -> XtismError {
     match e {
-        InstantiationError::Link(LinkError::Resource(message)) => XtismError::MemoryLimit(message),
+        InstantiationError::Link(LinkError::Resource(message)) => {
+            XtismError::MemoryLimit(budget.take_refusal().unwrap_or(message))
+        }
         InstantiationError::Start(e) => trap_error(e),
         other => XtismError::engine(other),
     }

@@ -22,6 +22,37 @@ fn alloc_stops_at_max_pages(engine: &'static str) {
 }
 
 #[case]
+fn limit_refusals_read_the_same_on_every_engine(engine: &'static str) {
+    // Core words every refusal; an engine's own words around it would make the same plug-in
+    // fail differently per engine.
+    let refusal = |wat: &str, pages: u32| {
+        let wasm = wat::parse_str(wat).unwrap();
+        let err = builder(engine, &wasm)
+            .with_memory_max(pages)
+            .build()
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::MemoryLimit, "{err}");
+        err.to_string()
+    };
+    let run = r#"(func (export "run") (result i32) (i32.const 0))"#;
+    assert_eq!(
+        refusal(&format!("(module (memory 10) {run})"), 2),
+        "memory limit reached: a linear memory of 10 pages is above the limit of 2 pages"
+    );
+    let seventeen = "(memory 1) ".repeat(17);
+    assert_eq!(
+        refusal(&format!("(module {seventeen} {run})"), 2),
+        "memory limit reached: the plug-in needs 18 linear memories; the limit is 16"
+    );
+    let table =
+        r#"(module (table 2000000 funcref) (func (export "run") (result i32) (i32.const 0)))"#;
+    assert_eq!(
+        refusal(table, 2),
+        "memory limit reached: a table of 2000000 elements is above the limit of 1048576 elements"
+    );
+}
+
+#[case]
 fn memory_grow_respects_max_pages(engine: &'static str) {
     let mut p = builder(engine, &kernel())
         .with_memory_max(3)
