@@ -92,7 +92,7 @@ impl Corpus {
 }
 
 /// How many parts [`run`] runs.
-pub const PARTS: usize = 16;
+pub const PARTS: usize = 17;
 
 /// Runs every part of the program; each returns an error saying what differed.
 ///
@@ -108,6 +108,7 @@ pub fn run(corpus: &Corpus, scratch: &Path) -> Result<Vec<&'static str>, Error> 
         ("vars and reset", vars_and_reset),
         ("host functions", host_functions),
         ("host context", host_context),
+        ("current plug-in", current_plugin),
         ("typed plug-in", typed_plugin),
         ("compiled plug-ins", compiled_plugins),
         ("errors", errors),
@@ -353,6 +354,76 @@ fn host_functions(corpus: &Corpus, _: &Path) -> Result<(), Error> {
     let mut plugin = Plugin::new(corpus.wasm("c/reflect.wasm")?, [reflect], false)?;
     let out: Vec<u8> = plugin.call("reflect", vec![7u8; 1000])?;
     ensure!(out == vec![7u8; 1000]);
+    Ok(())
+}
+
+/// A host function that works on the calling plug-in's memory, vars and error through every
+/// `CurrentPlugin` method the other parts leave out: it upper-cases the input in place,
+/// answers it with a `!` in a block of its own, and remembers it in a var.
+fn shout(
+    plugin: &mut CurrentPlugin,
+    inputs: &[Val],
+    outputs: &mut [Val],
+    _: UserData<()>,
+) -> Result<(), Error> {
+    let offset = inputs[0].unwrap_i64() as u64;
+    let handle = plugin
+        .memory_handle(offset)
+        .ok_or_else(|| Error::msg("no block at the input's offset"))?;
+    ensure!(plugin.memory_length_unsafe(offset)? == handle.length);
+    let text: String = plugin.memory_get(handle)?;
+    let last = plugin.vars().get("last").cloned();
+    plugin.memory_str_mut(handle)?.make_ascii_uppercase();
+    let upper = plugin.memory_bytes(handle)?.to_vec();
+    ensure!(upper == text.to_ascii_uppercase().into_bytes(), "{upper:?}");
+    let out = plugin.memory_alloc(handle.length + 1)?;
+    let bytes = plugin.memory_bytes_mut(out)?;
+    bytes[..upper.len()].copy_from_slice(&upper);
+    bytes[upper.len()] = b'!';
+    // The var the previous call left, then this call's.
+    if let Some(last) = last {
+        ensure!(last != text.as_bytes(), "the same input twice");
+    }
+    plugin
+        .vars_mut()
+        .insert("last".to_string(), text.into_bytes());
+    ensure!(plugin.get_error().is_none());
+    plugin.set_error("not yet")?;
+    ensure!(plugin.get_error() == Some("not yet"));
+    plugin.clear_error();
+    ensure!(plugin.get_error().is_none());
+    outputs[0] = plugin.memory_to_val(out);
+    Ok(())
+}
+
+fn current_plugin(corpus: &Corpus, _: &Path) -> Result<(), Error> {
+    let mut plugin = PluginBuilder::new(corpus.wasm("c/reflect.wasm")?)
+        .with_function(
+            "host_reflect",
+            [PTR],
+            [PTR],
+            UserData::<()>::default(),
+            shout,
+        )
+        .build()?;
+    for word in ["shout", "louder"] {
+        let out: String = plugin.call("reflect", word)?;
+        ensure!(out == format!("{}!", word.to_ascii_uppercase()), "{out}");
+    }
+    // A function whose namespace is set after it is made.
+    let mut f = Function::new("host_reflect", [PTR], [PTR], UserData::default(), shout);
+    f.set_namespace(EXTISM_USER_MODULE);
+    ensure!(f.namespace() == Some(EXTISM_USER_MODULE));
+    let wasm = corpus.wasm("c/reflect.wasm")?;
+    let pool = Pool::new_from_builder(
+        move || Plugin::new(&wasm, [f.clone()], false),
+        PoolBuilder::new().with_max_instances(1),
+    );
+    let out = pool.with_plugin(Duration::from_secs(5), |plugin| {
+        let out: String = plugin.call("reflect", "pool")?;
+        Ok(out)
+    })?;
+    ensure!(out.as_deref() == Some("POOL!"), "{out:?}");
     Ok(())
 }
 
