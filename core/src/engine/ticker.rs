@@ -76,7 +76,9 @@ impl Shared {
             std::thread::sleep(TICK);
             if self.active.load(Ordering::SeqCst) > 0 {
                 for tick in &self.lock().ticks {
-                    tick();
+                    // A tick that panics does not end the thread: the calls that the other
+                    // ticks stop would run on past their deadlines.
+                    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(tick));
                 }
             }
         }
@@ -220,6 +222,17 @@ mod tests {
         let ticks = count.load(Ordering::Relaxed);
         std::thread::sleep(TICK * 20);
         assert_eq!(count.load(Ordering::Relaxed), ticks);
+    }
+
+    #[test]
+    fn a_tick_that_panics_does_not_stop_the_others() {
+        let ticker = Ticker::new("test-ticker");
+        ticker.add(|| panic!("a tick that panics")).unwrap();
+        let count = counting(&ticker);
+        let _call = ticker.enter();
+        wait_until("ticks after a panicking one", || {
+            count.load(Ordering::Relaxed) >= 3
+        });
     }
 
     #[test]
