@@ -26,8 +26,8 @@
 //! [`CallLimits::interruption`] whether a running call must stop, and if so raises its flags:
 //! an atomic store into the globals' storage, which the guest reads with plain loads. The
 //! phases of a [`WatchedInstance`] guarantee that storage is alive whenever it is written.
-//! A call costs a few atomic operations on the instance's own state, and the ticker's count
-//! of running calls.
+//! A call costs a few atomic operations on the instance's own state. An instance keeps the
+//! ticker running from the call that lists it to the first tick that finds it idle.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, LazyLock, Mutex, MutexGuard, OnceLock};
@@ -217,7 +217,6 @@ impl WatchedInstance {
         let running = Running {
             watched: self,
             ended: false,
-            _ticking: WATCHDOG.ticker.enter(),
         };
         // See `Watchdog::tick` for why this order lists every running call.
         if !self.listed.load(Ordering::SeqCst) && !self.listed.swap(true, Ordering::SeqCst) {
@@ -243,8 +242,6 @@ pub(crate) struct Running<'a> {
     watched: &'a WatchedInstance,
     /// Whether [`finish`](Self::finish) ended the watch already.
     ended: bool,
-    /// Keeps the watchdog ticking while the call runs (dropped after the watch ends).
-    _ticking: TickingCall<'static>,
 }
 
 impl Running<'_> {
@@ -291,10 +288,15 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// An instance in the watchdog's list, with its claim on the ticker: the ticker runs while
+/// any instance is listed, and parks once the tick has dropped them all.
+type Listed = (Arc<WatchedInstance>, TickingCall<'static>);
+
 /// The process's watchdog: a ticker, and the instances whose calls it watches.
 struct Watchdog {
     ticker: Ticker,
-    listed: Arc<Mutex<Vec<Arc<WatchedInstance>>>>,
+    /// The listed instances, each keeping the ticker running while it is listed.
+    listed: Arc<Mutex<Vec<Listed>>>,
     /// Whether the ticker's thread runs the watchdog's tick.
     started: Mutex<bool>,
 }
@@ -308,7 +310,7 @@ static WATCHDOG: LazyLock<Watchdog> = LazyLock::new(|| Watchdog {
 impl Watchdog {
     /// Adds an instance whose call started to the list the watchdog looks at, starting the
     /// thread if needed.
-    fn list(&self, instance: Arc<WatchedInstance>) -> Result<(), XtismError> {
+    fn list(&'static self, instance: Arc<WatchedInstance>) -> Result<(), XtismError> {
         let mut started = lock(&self.started);
         if !*started {
             let listed = Arc::clone(&self.listed);
@@ -322,7 +324,7 @@ impl Watchdog {
             *started = true;
         }
         drop(started);
-        lock(&self.listed).push(instance);
+        lock(&self.listed).push((instance, self.ticker.enter()));
         Ok(())
     }
 
@@ -334,8 +336,8 @@ impl Watchdog {
     /// either the watchdog sees the call running and keeps the instance, or the call sees
     /// it unlisted and lists it again. An instance may be listed twice for a while; that
     /// only costs a second look.
-    fn tick(listed: &mut Vec<Arc<WatchedInstance>>) {
-        listed.retain(|watched| {
+    fn tick(listed: &mut Vec<Listed>) {
+        listed.retain(|(watched, _)| {
             let current = watched.state.load(Ordering::SeqCst);
             match current & PHASE {
                 RUNNING => {
