@@ -324,7 +324,10 @@ impl Watchdog {
             *started = true;
         }
         drop(started);
-        lock(&self.listed).push((instance, self.ticker.enter()));
+        // Claimed before the list is locked: the tick runs under the ticker's lock and takes
+        // the list's, so taking them the other way round could deadlock.
+        let claim = self.ticker.enter();
+        lock(&self.listed).push((instance, claim));
         Ok(())
     }
 
