@@ -72,7 +72,7 @@ pub use link_plan::{
 };
 pub use module::{CompiledModule, Export, ExternKind, Import, Module};
 pub use plugin_state::PluginState;
-pub use ticker::{LINGER, TICK, Ticker, TickingCall};
+pub use ticker::{TICK, Ticker, TickingCall};
 pub use trap::{CORE_DUMP_NAME, Frame, TrapCode, format_backtrace};
 pub use values::{FuncType, Val, ValType};
 

@@ -4,7 +4,7 @@
 //!
 //! The thread starts with the first tick added. While at least one call is running
 //! ([`Ticker::enter`]), it sleeps a [`TICK`] and runs every tick added. When no call has
-//! run for [`LINGER`] ticks it parks on a condition variable, so an idle host spends no CPU
+//! run for `LINGER` (ten) ticks it parks on a condition variable, so an idle host spends no CPU
 //! on it; the next call wakes it. Lingering keeps back-to-back short calls from paying a
 //! wake-up each. The thread stops when the ticker is dropped.
 //!
@@ -21,7 +21,7 @@ use std::time::Duration;
 pub const TICK: Duration = Duration::from_millis(1);
 
 /// Idle ticks before the thread parks.
-pub const LINGER: u32 = 10;
+const LINGER: u32 = 10;
 
 /// One tick's work.
 type Tick = Box<dyn Fn() + Send>;
@@ -154,7 +154,7 @@ impl Ticker {
 }
 
 impl Ticker {
-    /// Whether the thread is parked: no call has run for [`LINGER`] ticks (or none ever
+    /// Whether the thread is parked: no call has run for ten ticks (or none ever
     /// has).
     pub fn is_parked(&self) -> bool {
         self.shared.parked.load(Ordering::SeqCst)
