@@ -83,6 +83,7 @@ impl Engine for WasmiEngine {
         caps.fuel = true;
         caps.timeout = true;
         caps.cancel = true;
+        caps.async_calls = true;
         caps
     }
 

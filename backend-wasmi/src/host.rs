@@ -105,8 +105,20 @@ fn dynamic_func(
     })
 }
 
+/// A user host function. An async one suspends the guest's call: its pending call waits in
+/// core's state for the async call's driver (`instance`), which resumes the guest with its
+/// results.
 pub(crate) fn user_func(store: &mut Store<StoreData>, function: &UserFunction) -> Func {
     let (ty, function) = (function.0.clone(), Arc::clone(&function.1));
+    if function.is_async() {
+        return Func::new(store, ty, move |mut caller, params, _results| {
+            let mut access = CallerAccess(&mut caller);
+            let pending = function
+                .start_async(&mut access, params.iter().map(to_core))
+                .map_err(trap)?;
+            Err(trap(access.state().suspend(pending)))
+        });
+    }
     dynamic_func(store, ty, move |host, params| {
         function.invoke_converted(host, params)
     })

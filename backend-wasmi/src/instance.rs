@@ -3,12 +3,19 @@
 //! core's [`HostAccess`] over the store between calls.
 
 use std::collections::HashMap;
+use std::future::{Future, poll_fn};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Instant;
 
 use wasmi::{Instance as WasmiInstance, Store, TypedFunc, TypedResumableCall};
 use xtism_core::XtismError;
-use xtism_core::engine::{CallLimits, ExportShape, HostAccess, Instance, PluginState, TrapCode};
+use xtism_core::engine::{
+    CallFuture, CallLimits, ExportShape, HostAccess, Instance, PluginState, TrapCode,
+};
 
 use crate::SLICE;
+use crate::convert::to_wasmi;
 use crate::store::{StoreData, kernel_of, module_memory_of};
 
 /// A running plug-in on wasmi.
@@ -112,37 +119,168 @@ impl WasmiPlugin {
         if !self.metered {
             return func.call(&mut self.store, params).map_err(trap_error);
         }
-        let interruptible = limits.deadline.is_some() || limits.cancel.is_some();
-        let slice = if interruptible { SLICE } else { u64::MAX };
-        let budget = limits.fuel.unwrap_or(u64::MAX);
-        let mut given = budget.min(slice);
-        self.store.set_fuel(given).map_err(XtismError::engine)?;
+        let mut slices = Slices::begin(&mut self.store, limits)?;
         let mut call = func.call_resumable(&mut self.store, params);
         let outcome = loop {
             match call {
                 Ok(TypedResumableCall::Finished(r)) => break Ok(r),
-                Ok(TypedResumableCall::HostTrap(t)) => {
-                    break Err(TrapCode::Other(t.host_error().to_string()).into_error(None));
-                }
+                Ok(TypedResumableCall::HostTrap(t)) => break Err(host_trap(t.host_error())),
                 Ok(TypedResumableCall::OutOfFuel(t)) => {
-                    if let Some(stop) = limits.interruption() {
-                        break Err(stop);
+                    if let Err(e) = slices.refuel(&mut self.store, t.required_fuel(), limits) {
+                        break Err(e);
                     }
-                    let left = budget - given;
-                    let next = left.min(slice.max(t.required_fuel()));
-                    if next == 0 || next < t.required_fuel() {
-                        break Err(XtismError::OutOfFuel);
-                    }
-                    self.store.set_fuel(next).map_err(XtismError::engine)?;
-                    given += next;
                     call = t.resume(&mut self.store);
                 }
                 Err(e) => break Err(trap_error(e)),
             }
         };
-        let left = self.store.get_fuel().unwrap_or(0);
-        self.fuel_consumed = limits.fuel.map(|_| given.saturating_sub(left));
+        self.fuel_consumed = slices.consumed(&self.store, limits);
         outcome
+    }
+
+    /// The async form of [`run_export`](Self::run_export).
+    async fn run_export_async(
+        &mut self,
+        export: TypedExport,
+        shape: ExportShape,
+        limits: &CallLimits,
+    ) -> Result<Option<i32>, XtismError> {
+        match (export, shape) {
+            (TypedExport::Code(f), _) => self.run_async(f, (), limits).await.map(Some),
+            (TypedExport::Unit(f), _) => self.run_async(f, (), limits).await.map(|()| None),
+            (TypedExport::Args(f), ExportShape::Args(a, b)) => {
+                self.run_async(f, (a, b), limits).await.map(|()| None)
+            }
+            (TypedExport::Args(_), _) => Err(XtismError::FunctionNotFound(format!(
+                "the export is not of shape {shape:?}"
+            ))),
+        }
+    }
+
+    /// The async form of [`run`](Self::run): a host function that suspended the call
+    /// (core's [`PluginState::suspend`]) is polled here, and the call resumes with its
+    /// results; between fuel slices the call yields to the executor once
+    /// `limits.yield_every` has passed since it last did. Always metered (async calls are
+    /// interruptible).
+    async fn run_async<P: wasmi::WasmParams, R: wasmi::WasmResults>(
+        &mut self,
+        func: TypedFunc<P, R>,
+        params: P,
+        limits: &CallLimits,
+    ) -> Result<R, XtismError> {
+        let mut slices = Slices::begin(&mut self.store, limits)?;
+        let mut yielded = Instant::now();
+        let mut call = func.call_resumable(&mut self.store, params);
+        let outcome = loop {
+            match call {
+                Ok(TypedResumableCall::Finished(r)) => break Ok(r),
+                Ok(TypedResumableCall::HostTrap(t)) => {
+                    let Some(mut pending) = self.store.data_mut().state.take_suspended() else {
+                        break Err(host_trap(t.host_error()));
+                    };
+                    let results = match poll_fn(|cx| pending.poll(self, cx)).await {
+                        Ok(results) => results,
+                        Err(e) => break Err(host_trap(e)),
+                    };
+                    let results = match results.iter().map(to_wasmi).collect::<Result<Vec<_>, _>>()
+                    {
+                        Ok(results) => results,
+                        Err(e) => break Err(e),
+                    };
+                    yielded = Instant::now();
+                    call = t.resume(&mut self.store, &results);
+                }
+                Ok(TypedResumableCall::OutOfFuel(t)) => {
+                    if let Err(e) = slices.refuel(&mut self.store, t.required_fuel(), limits) {
+                        break Err(e);
+                    }
+                    if limits
+                        .yield_every
+                        .is_some_and(|every| yielded.elapsed() >= every)
+                    {
+                        YieldNow(false).await;
+                        yielded = Instant::now();
+                    }
+                    call = t.resume(&mut self.store);
+                }
+                Err(e) => break Err(trap_error(e)),
+            }
+        };
+        self.fuel_consumed = slices.consumed(&self.store, limits);
+        outcome
+    }
+}
+
+/// A host function's failure as a trap; core reports the error the state keeps.
+#[cold]
+fn host_trap(e: impl std::fmt::Display) -> XtismError {
+    TrapCode::Other(e.to_string()).into_error(None)
+}
+
+/// The fuel of a call run in slices: the budget, the slice, and what has been given.
+struct Slices {
+    budget: u64,
+    slice: u64,
+    given: u64,
+}
+
+impl Slices {
+    /// Gives the call its first slice.
+    fn begin(store: &mut Store<StoreData>, limits: &CallLimits) -> Result<Slices, XtismError> {
+        let interruptible = limits.deadline.is_some() || limits.cancel.is_some();
+        let slice = if interruptible { SLICE } else { u64::MAX };
+        let budget = limits.fuel.unwrap_or(u64::MAX);
+        let given = budget.min(slice);
+        store.set_fuel(given).map_err(XtismError::engine)?;
+        Ok(Slices {
+            budget,
+            slice,
+            given,
+        })
+    }
+
+    /// The call ran out of its slice: stop it if its limits say so or the budget is
+    /// spent, else give it the next slice (at least the `required` fuel).
+    fn refuel(
+        &mut self,
+        store: &mut Store<StoreData>,
+        required: u64,
+        limits: &CallLimits,
+    ) -> Result<(), XtismError> {
+        if let Some(stop) = limits.interruption() {
+            return Err(stop);
+        }
+        let left = self.budget - self.given;
+        let next = left.min(self.slice.max(required));
+        if next == 0 || next < required {
+            return Err(XtismError::OutOfFuel);
+        }
+        store.set_fuel(next).map_err(XtismError::engine)?;
+        self.given += next;
+        Ok(())
+    }
+
+    /// The fuel the call used, when it had a budget.
+    fn consumed(&self, store: &Store<StoreData>, limits: &CallLimits) -> Option<u64> {
+        let left = store.get_fuel().unwrap_or(0);
+        limits.fuel.map(|_| self.given.saturating_sub(left))
+    }
+}
+
+/// Gives the thread back to the executor once: pending at the first poll (waking itself),
+/// ready at the next.
+struct YieldNow(bool);
+
+impl Future for YieldNow {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.0 {
+            return Poll::Ready(());
+        }
+        self.0 = true;
+        cx.waker().wake_by_ref();
+        Poll::Pending
     }
 }
 
@@ -193,6 +331,25 @@ impl Instance for WasmiPlugin {
         let instance = self.dependencies.get(module).unwrap_or(&self.main);
         let export = Self::typed_export(&self.store, instance, name, shape)?;
         self.run_export(export, shape, limits)
+    }
+
+    fn call_async<'a>(
+        &'a mut self,
+        module: Option<usize>,
+        name: &'a str,
+        shape: ExportShape,
+        limits: &'a CallLimits,
+    ) -> CallFuture<'a> {
+        Box::pin(async move {
+            let export = match module {
+                None => self.export(name, shape)?,
+                Some(module) => {
+                    let instance = self.dependencies.get(module).unwrap_or(&self.main);
+                    Self::typed_export(&self.store, instance, name, shape)?
+                }
+            };
+            self.run_export_async(export, shape, limits).await
+        })
     }
 
     fn fuel_consumed(&self) -> Option<u64> {

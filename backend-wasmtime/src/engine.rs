@@ -238,6 +238,7 @@ impl Engine for WasmtimeEngine {
         caps.profiling = cfg!(unix) || cfg!(all(windows, target_arch = "x86_64"));
         caps.compile_cache = true;
         caps.coredump = true;
+        caps.async_calls = true;
         caps
     }
 

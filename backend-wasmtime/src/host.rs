@@ -3,10 +3,12 @@
 //! core's WASI functions with dynamically typed ones. Inside a host call, core reaches the
 //! store through [`CallerAccess`].
 
+use std::future::poll_fn;
+
 use wasmtime::{Caller, Linker};
 use xtism_core::XtismError;
 use xtism_core::engine::{DynamicInvoke, HostAccess, HostTrap, WasiImport};
-use xtism_core::engine::{HostImport, PluginState, ValType};
+use xtism_core::engine::{FuncType, HostImport, PluginState, ValType};
 
 use crate::convert::{to_core, to_wasmtime, wasmtime_val_type};
 use crate::store::StoreData;
@@ -141,6 +143,9 @@ pub(crate) fn define_user_function(
 ) -> Result<(), XtismError> {
     let ty = function.ty().clone();
     let function = function.clone();
+    if function.is_async() {
+        return define_async(linker, name, &ty, function);
+    }
     define_dynamic(
         linker,
         USER_FUNCTIONS,
@@ -148,6 +153,46 @@ pub(crate) fn define_user_function(
         (ty.params(), ty.results()),
         Box::new(move |host, params| function.invoke_converted(host, params)),
     )
+}
+
+/// Defines an async user host function in `linker` under [`USER_FUNCTIONS`]`::name`, with
+/// wasmtime's async function API: the guest's call waits on the fiber while core's
+/// [`PendingHostCall`](xtism_core::engine::PendingHostCall) is polled with the caller.
+fn define_async(
+    linker: &mut Linker<StoreData>,
+    name: &str,
+    ty: &FuncType,
+    function: xtism_core::Function,
+) -> Result<(), XtismError> {
+    let wasm_ty = wasmtime::FuncType::new(
+        linker.engine(),
+        ty.params().iter().map(|t| wasmtime_val_type(*t)),
+        ty.results().iter().map(|t| wasmtime_val_type(*t)),
+    );
+    linker
+        .func_new_async(
+            USER_FUNCTIONS,
+            name,
+            wasm_ty,
+            move |mut caller, params, results| {
+                let function = function.clone();
+                Box::new(async move {
+                    let mut access = CallerAccess(&mut caller);
+                    let mut pending = function
+                        .start_async(&mut access, params.iter().map(to_core))
+                        .map_err(trap)?;
+                    let outputs = poll_fn(|cx| pending.poll(&mut access, cx))
+                        .await
+                        .map_err(trap)?;
+                    for (slot, val) in results.iter_mut().zip(&outputs) {
+                        *slot = to_wasmtime(val);
+                    }
+                    Ok(())
+                })
+            },
+        )
+        .map(|_| ())
+        .map_err(XtismError::engine)
 }
 
 /// Defines a WASI function in `linker` under `namespace`, for the module at `module` in the

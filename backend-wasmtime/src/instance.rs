@@ -6,11 +6,12 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Instant;
 
 use wasmtime::{Store, TypedFunc, UpdateDeadline};
 use xtism_core::XtismError;
 use xtism_core::engine::PluginState;
-use xtism_core::engine::{CallLimits, ExportShape, HostAccess, Instance, Ticker};
+use xtism_core::engine::{CallFuture, CallLimits, ExportShape, HostAccess, Instance, Ticker};
 
 use crate::error::{serialize_core_dump, trap_error};
 use crate::store::StoreData;
@@ -47,17 +48,25 @@ enum TypedExport {
     Args(TypedFunc<(i32, i32), ()>),
 }
 
-/// The epoch callback: stops the running call when its limits say so.
+/// The epoch callback: stops the running call when its limits say so, and makes an async
+/// call yield to the executor once its interval has passed since it last did.
 pub(crate) fn on_epoch(
     mut store: wasmtime::StoreContextMut<'_, StoreData>,
 ) -> wasmtime::Result<UpdateDeadline> {
     let data = store.data_mut();
-    match data.call.as_ref().and_then(CallLimits::interruption) {
-        Some(stop) => {
-            data.stop = Some(stop);
-            Err(wasmtime::Error::msg("the call was interrupted"))
+    let Some(call) = data.call.as_ref() else {
+        return Ok(UpdateDeadline::Continue(1));
+    };
+    if let Some(stop) = call.interruption() {
+        data.stop = Some(stop);
+        return Err(wasmtime::Error::msg("the call was interrupted"));
+    }
+    match call.yield_every {
+        Some(every) if data.yielded.elapsed() >= every => {
+            data.yielded = Instant::now();
+            Ok(UpdateDeadline::Yield(1))
         }
-        None => Ok(UpdateDeadline::Continue(1)),
+        _ => Ok(UpdateDeadline::Continue(1)),
     }
 }
 
@@ -205,6 +214,76 @@ fn run_export(
     }
 }
 
+/// The async form of [`run`]: the call runs on a fiber (`call_async`), where it waits for
+/// async host functions and yields at epoch ticks (see [`on_epoch`]). Async calls are
+/// always watched (core gives them a cancel flag).
+async fn run_async<P, R>(
+    store: &mut Store<StoreData>,
+    settings: &CallSettings,
+    core_dump: &mut Option<Vec<u8>>,
+    func: &TypedFunc<P, R>,
+    params: P,
+    limits: &CallLimits,
+) -> (Result<R, XtismError>, Option<u64>)
+where
+    P: wasmtime::WasmParams + Send + Sync,
+    R: wasmtime::WasmResults + Send + Sync,
+{
+    let budget = limits.fuel.unwrap_or(u64::MAX);
+    if settings.fuel
+        && let Err(e) = store.set_fuel(budget)
+    {
+        return (Err(XtismError::engine(e)), None);
+    }
+    let data = store.data_mut();
+    data.call = Some(limits.clone());
+    data.stop = None;
+    data.yielded = Instant::now();
+    store.set_epoch_deadline(1);
+    let running = settings.ticker.enter();
+    let outcome = func.call_async(&mut *store, params).await;
+    drop(running);
+    let data = store.data_mut();
+    data.call = None;
+    let outcome = match (outcome, data.stop.take()) {
+        (Err(e), Some(stop)) => {
+            *core_dump = serialize_core_dump(&e, &mut *store);
+            Err(stop)
+        }
+        (outcome, _) => outcome.map_err(|e| failed_call(e, store, core_dump)),
+    };
+    let consumed = match (settings.fuel, limits.fuel) {
+        (true, Some(budget)) => Some(budget.saturating_sub(store.get_fuel().unwrap_or(0))),
+        _ => None,
+    };
+    (outcome, consumed)
+}
+
+/// The async form of [`run_export`].
+async fn run_export_async(
+    store: &mut Store<StoreData>,
+    settings: &CallSettings,
+    core_dump: &mut Option<Vec<u8>>,
+    (export, shape): (&TypedExport, ExportShape),
+    limits: &CallLimits,
+) -> (Result<Option<i32>, XtismError>, Option<u64>) {
+    match (export, shape) {
+        (TypedExport::Code(f), _) => {
+            let (r, c) = run_async(store, settings, core_dump, f, (), limits).await;
+            (r.map(Some), c)
+        }
+        (TypedExport::Unit(f), _) => {
+            let (r, c) = run_async(store, settings, core_dump, f, (), limits).await;
+            (r.map(|()| None), c)
+        }
+        (TypedExport::Args(f), ExportShape::Args(a, b)) => {
+            let (r, c) = run_async(store, settings, core_dump, f, (a, b), limits).await;
+            (r.map(|()| None), c)
+        }
+        (TypedExport::Args(_), _) => (Err(shape_mismatch(shape)), None),
+    }
+}
+
 /// A cached export called with another shape than it was typed with.
 #[cold]
 fn shape_mismatch(shape: ExportShape) -> XtismError {
@@ -290,6 +369,41 @@ impl Instance for WasmtimePlugin {
         );
         self.fuel_consumed = consumed;
         result
+    }
+
+    fn call_async<'a>(
+        &'a mut self,
+        module: Option<usize>,
+        name: &'a str,
+        shape: ExportShape,
+        limits: &'a CallLimits,
+    ) -> CallFuture<'a> {
+        Box::pin(async move {
+            let typed;
+            let export = match module {
+                None => {
+                    self.resolve(name, shape)?;
+                    self.exports
+                        .get(name)
+                        .ok_or_else(|| XtismError::FunctionNotFound(name.to_owned()))?
+                }
+                Some(module) => {
+                    let instance = self.dependencies.get(module).copied().unwrap_or(self.main);
+                    typed = typed_export(&mut self.store, &instance, name, shape)?;
+                    &typed
+                }
+            };
+            let (result, consumed) = run_export_async(
+                &mut self.store,
+                &self.settings,
+                &mut self.core_dump,
+                (export, shape),
+                limits,
+            )
+            .await;
+            self.fuel_consumed = consumed;
+            result
+        })
     }
 
     fn fuel_consumed(&self) -> Option<u64> {

@@ -3,7 +3,10 @@
 //! per module with its imports taken from the plan; an instantiation that fails is reported
 //! in core's terms ([`instantiate_error`]).
 
+use std::pin::pin;
 use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
+use std::time::Instant;
 
 use wasmtime::{Extern, Store, Trap};
 use xtism_core::XtismError;
@@ -56,8 +59,16 @@ impl WasmtimeLinked {
                     XtismError::Invalid("the link plan names an import that does not exist".into())
                 })?);
             }
-            let instance = wasmtime::Instance::new(&mut *store, &linked.module, &externs)
-                .map_err(|e| instantiate_error(e, store, self.configured.pool))?;
+            let instance = if self.async_functions {
+                at_once(wasmtime::Instance::new_async(
+                    &mut *store,
+                    &linked.module,
+                    &externs,
+                ))
+            } else {
+                wasmtime::Instance::new(&mut *store, &linked.module, &externs)
+            }
+            .map_err(|e| instantiate_error(e, store, self.configured.pool))?;
             let memory = memory
                 .as_ref()
                 .and_then(|m| instance.get_module_export(&mut *store, m))
@@ -71,6 +82,18 @@ impl WasmtimeLinked {
                 .and_then(Extern::into_memory);
         }
         Ok(instances)
+    }
+}
+
+/// The outcome of an async instantiation, which wasmtime asks for once a store has an async
+/// host function. It is ready at its first poll: instantiating runs no guest code (core
+/// defers every start function to the first call), so nothing in it can wait.
+fn at_once<T>(instantiation: impl Future<Output = wasmtime::Result<T>>) -> wasmtime::Result<T> {
+    match pin!(instantiation).poll(&mut Context::from_waker(Waker::noop())) {
+        Poll::Ready(outcome) => outcome,
+        Poll::Pending => Err(wasmtime::Error::msg(
+            "an async instantiation waited, which it cannot without guest code",
+        )),
     }
 }
 
@@ -104,6 +127,7 @@ impl Linked for WasmtimeLinked {
             limiter: Limiter(StoreLimiter::new(self.limits)),
             call: None,
             stop: None,
+            yielded: Instant::now(),
             names: Arc::clone(&self.names),
         };
         let mut store = Store::new(&self.configured.engine, data);

@@ -59,6 +59,9 @@ pub(crate) struct WasmtimeLinked {
     pub(crate) limits: ResourceLimits,
     pub(crate) fuel: bool,
     pub(crate) interruptible: bool,
+    /// Whether the linker has an async host function: wasmtime then asks for async
+    /// instantiation.
+    pub(crate) async_functions: bool,
     pub(crate) names: Arc<ModuleNames>,
 }
 
@@ -183,6 +186,7 @@ impl WasmtimeLinked {
             limits,
             fuel: options.fuel,
             interruptible: options.interruptible,
+            async_functions: plan.functions.iter().any(xtism_core::Function::is_async),
             names: Arc::new(ModuleNames(names)),
         })
     }

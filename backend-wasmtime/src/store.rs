@@ -4,6 +4,7 @@
 //! plug-in's resource limits to every memory and table the store creates.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use wasmtime::{Memory, ResourceLimiter};
 use xtism_core::XtismError;
@@ -22,6 +23,8 @@ pub(crate) struct StoreData {
     pub(crate) call: Option<CallLimits>,
     /// Why the epoch callback stopped the call.
     pub(crate) stop: Option<XtismError>,
+    /// When the running async call started or last yielded to the executor.
+    pub(crate) yielded: Instant,
     /// Names of the store's modules, for backtraces.
     pub(crate) names: Arc<ModuleNames>,
 }

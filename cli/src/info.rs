@@ -283,13 +283,13 @@ mod tests {
     fn capabilities_line() {
         assert_eq!(
             describe_capabilities(Capabilities::NONE),
-            "none (not: jit, fuel, timeout, cancel, simd, backtraces, debug info, profiling, compile cache, coredump)"
+            "none (not: jit, fuel, timeout, cancel, simd, backtraces, debug info, profiling, compile cache, coredump, async calls)"
         );
         let mut caps = Capabilities::NONE;
         caps.fuel = true;
         assert_eq!(
             describe_capabilities(caps),
-            "fuel (not: jit, timeout, cancel, simd, backtraces, debug info, profiling, compile cache, coredump)"
+            "fuel (not: jit, timeout, cancel, simd, backtraces, debug info, profiling, compile cache, coredump, async calls)"
         );
     }
 }

@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use crate::abi::{self, EXTISM_USER_MODULE};
 use crate::convert::{FromBytes, ToBytes};
-use crate::engine::{FuncType, Function, HostAccess, PluginState, Val, ValType};
+use crate::engine::{Callback, FuncType, Function, HostAccess, PluginState, Val, ValType};
 use crate::error::Error;
 use crate::error::XtismError;
 use crate::state::Vars;
@@ -84,10 +84,10 @@ impl Function {
             name: name.into(),
             namespace: None,
             ty: FuncType::new(params, results),
-            callback: Arc::new(move |host, inputs, outputs| {
+            callback: Callback::Sync(Arc::new(move |host, inputs, outputs| {
                 let mut plugin = CurrentPlugin { host };
                 f(&mut plugin, inputs, outputs, user_data.clone()).map_err(host_failure)
-            }),
+            })),
         }
     }
 
@@ -133,7 +133,7 @@ impl Function {
 /// guest's handles and of kernel memory stays as it is (`Guest`, `MemoryLimit`, `Invalid`);
 /// anything else is the host function's own, whole: an error of another plug-in it called
 /// (a timeout, a trap) is not this call's.
-fn host_failure(error: Error) -> XtismError {
+pub(crate) fn host_failure(error: Error) -> XtismError {
     match error.downcast_ref::<XtismError>() {
         Some(XtismError::Guest(_) | XtismError::MemoryLimit(_) | XtismError::Invalid(_)) => {
             XtismError::from(error)
@@ -167,7 +167,7 @@ pub use crate::convert::MemoryHandle;
 /// ([`VarsMut`]) where the official one gives `&mut BTreeMap`; method calls on it port
 /// unchanged.
 pub struct CurrentPlugin<'a> {
-    host: &'a mut dyn HostAccess,
+    pub(crate) host: &'a mut dyn HostAccess,
 }
 
 impl CurrentPlugin<'_> {

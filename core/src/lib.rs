@@ -15,6 +15,7 @@
 
 mod abi;
 mod alloc;
+mod async_function;
 mod cache;
 pub mod convert;
 pub mod engine;
@@ -35,6 +36,7 @@ mod wasi;
 pub use abi::{
     EXTISM_ENV_MODULE, EXTISM_USER_MODULE, HOST_IMPORTS, KERNEL_EXPORTS, PAGE_SIZE, WASI_MODULE,
 };
+pub use async_function::AsyncCurrentPlugin;
 pub use cache::{CACHE_DIR_ENV, CacheSetting};
 pub use convert::{FromBytes, FromBytesOwned, ToBytes};
 pub use engine::{Capabilities, Engine, FuncType, Function, Profiling, Val, ValType};
@@ -45,8 +47,8 @@ pub use log::{set_log_callback, set_log_file};
 pub use macros::{__host_fn_arg, __host_fn_kernel};
 pub use module_bytes::module_bytes;
 pub use plugin::{
-    CancelHandle, CompiledPlugin, DebugOptions, EngineProvider, MAIN_MODULE, NoDefaultEngine,
-    Plugin, PluginBuilder, WasmInput, guest_initializers,
+    CancelHandle, CompiledPlugin, DEFAULT_YIELD_EVERY, DebugOptions, EngineProvider, MAIN_MODULE,
+    NoDefaultEngine, Plugin, PluginBuilder, WasmInput, guest_initializers,
 };
 pub use pool::{Pool, PoolBuilder, PoolPlugin};
 pub use state::{DEFAULT_MAX_HTTP_RESPONSE_BYTES, DEFAULT_MAX_VAR_BYTES, VAR_ENTRY_OVERHEAD};

@@ -240,6 +240,7 @@ impl PluginState {
             pending_error: None,
             deadline: None,
             cancel,
+            suspended: None,
         }
     }
 }

@@ -37,14 +37,14 @@ use std::sync::Arc;
 mod typed_plugin;
 
 pub use xtism_core::{
-    BoxError, CACHE_DIR_ENV, CacheSetting, CancelHandle, Capabilities, CompiledPlugin,
-    CurrentPlugin, DEFAULT_MAX_HTTP_RESPONSE_BYTES, DEFAULT_MAX_VAR_BYTES, DebugOptions,
-    EXTISM_ENV_MODULE, EXTISM_USER_MODULE, Engine, EngineProvider, Error, ErrorExt, ErrorKind,
-    FromBytes, FromBytesOwned, FuncType, Function, HOST_IMPORTS, KERNEL_EXPORTS, MAIN_MODULE,
-    Manifest, MemoryHandle, NoDefaultEngine, PAGE_SIZE, PTR, Profiling, ToBytes, UserData,
-    VAR_ENTRY_OVERHEAD, Val, ValType, WASI_MODULE, Wasm, WasmInput, WasmMetadata, XtismError,
-    convert, engine, guest_initializers, host_fn, manifest, module_bytes, set_log_callback,
-    set_log_file,
+    AsyncCurrentPlugin, BoxError, CACHE_DIR_ENV, CacheSetting, CancelHandle, Capabilities,
+    CompiledPlugin, CurrentPlugin, DEFAULT_MAX_HTTP_RESPONSE_BYTES, DEFAULT_MAX_VAR_BYTES,
+    DEFAULT_YIELD_EVERY, DebugOptions, EXTISM_ENV_MODULE, EXTISM_USER_MODULE, Engine,
+    EngineProvider, Error, ErrorExt, ErrorKind, FromBytes, FromBytesOwned, FuncType, Function,
+    HOST_IMPORTS, KERNEL_EXPORTS, MAIN_MODULE, Manifest, MemoryHandle, NoDefaultEngine, PAGE_SIZE,
+    PTR, Profiling, ToBytes, UserData, VAR_ENTRY_OVERHEAD, Val, ValType, WASI_MODULE, Wasm,
+    WasmInput, WasmMetadata, XtismError, convert, engine, guest_initializers, host_fn, manifest,
+    module_bytes, set_log_callback, set_log_file,
 };
 #[cfg(feature = "wasi")]
 pub use xtism_core::{OutputCapture, WASI_OUTPUT_ENV, WasiOutput};

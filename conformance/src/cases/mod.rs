@@ -2,6 +2,7 @@
 //! `#[case]`, which registers it; it panics (an assertion) when the engine gets something
 //! wrong.
 
+mod async_calls;
 mod host_functions;
 mod hostile;
 #[cfg(feature = "http")]

@@ -2,6 +2,8 @@
 //! [`Linked`] plug-in instantiates, an [`Instance`] calls exports; a failed instantiation
 //! hands its state back in an [`InstantiateError`].
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 
 use super::capabilities::{Capabilities, CompileOptions};
@@ -35,6 +37,11 @@ pub trait Linked: Send + Sync {
     fn instantiate(&self, state: PluginState) -> Result<Box<dyn Instance>, InstantiateError>;
 }
 
+/// What [`Instance::call_async`] gives: the outcome [`Instance::call`] would give, once the
+/// call is done.
+pub type CallFuture<'a> =
+    Pin<Box<dyn Future<Output = Result<Option<i32>, XtismError>> + Send + 'a>>;
+
 /// A running plug-in: the engine's store with every module instantiated.
 pub trait Instance: HostAccess + Send {
     /// Calls the main-module export `name`, typed as `shape` says and with its arguments;
@@ -59,6 +66,33 @@ pub trait Instance: HostAccess + Send {
         shape: ExportShape,
         limits: &CallLimits,
     ) -> Result<Option<i32>, XtismError>;
+
+    /// The async form of [`call`](Self::call) (`module: None`) and
+    /// [`call_in_module`](Self::call_in_module) (`Some(module)`), for an engine with the
+    /// `async_calls` capability: the guest's calls of async host functions
+    /// ([`Function::is_async`](super::Function::is_async)) wait on their
+    /// [`PendingHostCall`](super::PendingHostCall) without blocking the thread, sync host
+    /// functions run as in a sync call, and the guest yields to the executor at its
+    /// interruption points once `limits.yield_every` has passed since it last did.
+    /// Dropping the future abandons the call; the instance stays usable for the next one.
+    ///
+    /// # Errors
+    ///
+    /// Those of [`call`](Self::call). The default is [`XtismError::Unsupported`], for an
+    /// engine without the capability (core does not call it there).
+    fn call_async<'a>(
+        &'a mut self,
+        module: Option<usize>,
+        name: &'a str,
+        shape: ExportShape,
+        limits: &'a CallLimits,
+    ) -> CallFuture<'a> {
+        let _ = (module, name, shape, limits);
+        Box::pin(std::future::ready(Err(XtismError::Unsupported {
+            engine: "this engine",
+            feature: "async calls".into(),
+        })))
+    }
 
     /// Fuel used by the last call, when fuel is metered.
     fn fuel_consumed(&self) -> Option<u64> {

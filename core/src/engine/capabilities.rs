@@ -34,6 +34,12 @@ pub struct Capabilities {
     ///
     /// [`Instance::take_core_dump`]: super::Instance::take_core_dump
     pub coredump: bool,
+    /// Runs async calls ([`Instance::call_async`]): the guest's calls of async host
+    /// functions wait without blocking the thread, and a guest that computes yields to the
+    /// executor.
+    ///
+    /// [`Instance::call_async`]: super::Instance::call_async
+    pub async_calls: bool,
 }
 
 impl Capabilities {
@@ -49,10 +55,11 @@ impl Capabilities {
         profiling: false,
         compile_cache: false,
         coredump: false,
+        async_calls: false,
     };
 
     /// Each capability by name, with whether the engine has it.
-    pub fn by_name(&self) -> [(&'static str, bool); 10] {
+    pub fn by_name(&self) -> [(&'static str, bool); 11] {
         [
             ("jit", self.jit),
             ("fuel", self.fuel),
@@ -64,6 +71,7 @@ impl Capabilities {
             ("profiling", self.profiling),
             ("compile cache", self.compile_cache),
             ("coredump", self.coredump),
+            ("async calls", self.async_calls),
         ]
     }
 }

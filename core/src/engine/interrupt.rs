@@ -1,9 +1,13 @@
-//! Stopping a call: the [`CallLimits`] a backend enforces (fuel, deadline, cancel flag) and
-//! the [`CancelState`] that numbers a plug-in's calls so a cancel reaches only the call it
-//! was meant for.
+//! Stopping a call: the [`CallLimits`] a backend enforces (fuel, deadline, cancel flag, and
+//! for an async call how often it yields) and the [`CancelState`] that numbers a plug-in's
+//! calls so a cancel reaches only the call it was meant for.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::Waker;
+use std::time::Duration;
+
+use atomic_waker::AtomicWaker;
 
 use crate::error::XtismError;
 
@@ -18,6 +22,10 @@ pub struct CallLimits {
     /// Stop the call with [`XtismError::Cancelled`] once this says so, when compiled
     /// interruptible.
     pub cancel: Option<Arc<CancelState>>,
+    /// For an async call: the longest the guest may run without giving its thread back to
+    /// the executor. A backend yields at its interruption points once this much time has
+    /// passed since the call last started or yielded. `None` for a sync call.
+    pub yield_every: Option<Duration>,
 }
 
 impl CallLimits {
@@ -55,6 +63,8 @@ impl Drop for RunningCall<'_> {
 pub struct CancelState {
     call: AtomicU64,
     cancelled: AtomicU64,
+    /// The task of an async call waiting on a host function, woken by a cancel.
+    waiting: AtomicWaker,
 }
 
 impl CancelState {
@@ -75,6 +85,12 @@ impl CancelState {
         let call = self.call.load(Ordering::Acquire);
         if call % 2 == 1 {
             self.cancelled.store(call, Ordering::Release);
+            self.waiting.wake();
         }
+    }
+
+    /// Wakes `waker` at the next cancel (replacing the waker registered before).
+    pub(crate) fn wake_on_cancel(&self, waker: &Waker) {
+        self.waiting.register(waker);
     }
 }

@@ -38,11 +38,13 @@
 //! signature (`export_shape`); Wasm values and signatures
 //! (`values`); a compiled module's imports and exports (`module`); where an import comes
 //! from (`import_source`); user host functions as the engine sees them (`host_function`);
-//! the link plan (`link_plan`); a store's resource limits in core's words (`limiter`); the
+//! an async host function's call while it waits (`pending_call`) and how its future reaches
+//! the plug-in meanwhile (`access_scope`); the link plan (`link_plan`); a store's resource limits in core's words (`limiter`); the
 //! host's view of a running plug-in (`host_access`); the store's data (`plugin_state`);
 //! stopping a call (`interrupt`) and the thread that ticks while calls run (`ticker`); and
 //! traps as backends report them and core words them (`trap`).
 
+mod access_scope;
 mod backend;
 mod capabilities;
 mod export_shape;
@@ -53,12 +55,13 @@ mod interrupt;
 mod limiter;
 mod link_plan;
 mod module;
+mod pending_call;
 mod plugin_state;
 mod ticker;
 mod trap;
 mod values;
 
-pub use backend::{Engine, Instance, InstantiateError, Linked};
+pub use backend::{CallFuture, Engine, Instance, InstantiateError, Linked};
 pub use capabilities::{Capabilities, CompileOptions, Profiling};
 pub use export_shape::ExportShape;
 pub use host_access::{HostAccess, HostTrap};
@@ -71,9 +74,12 @@ pub use link_plan::{
     LinkPlan, MODULE_MEMORY_EXPORT, PlannedModule, ResourceLimits,
 };
 pub use module::{CompiledModule, Export, ExternKind, Import, Module};
+pub use pending_call::PendingHostCall;
 pub use plugin_state::PluginState;
 pub use ticker::{TICK, Ticker, TickingCall};
 pub use trap::{CORE_DUMP_NAME, Frame, TrapCode, format_backtrace};
 pub use values::{FuncType, Val, ValType};
 
+pub(crate) use access_scope::{Token, with as with_lent};
+pub(crate) use host_function::{Callback, HostFuture};
 pub(crate) use plugin_state::{Core, ExtismStateSlot};

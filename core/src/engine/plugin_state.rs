@@ -18,6 +18,7 @@ use std::time::Instant;
 
 use super::host_access::HostTrap;
 use super::interrupt::CancelState;
+use super::pending_call::PendingHostCall;
 use crate::error::XtismError;
 
 /// The slot through which `state` names the Extism part of [`PluginState`], which this
@@ -43,6 +44,9 @@ pub struct PluginState {
     pub(crate) deadline: Option<Instant>,
     /// The plug-in's cancel flag, shared with its [`CancelHandle`](crate::CancelHandle)s.
     pub(crate) cancel: Arc<CancelState>,
+    /// The async host call a backend without futures of its own suspended its guest's call
+    /// on ([`suspend`](Self::suspend)).
+    pub(crate) suspended: Option<PendingHostCall>,
 }
 
 impl PluginState {
@@ -72,5 +76,21 @@ impl PluginState {
     pub fn fail(&mut self, error: XtismError) -> HostTrap {
         self.pending_error = Some(error);
         HostTrap
+    }
+
+    /// For a backend whose engine suspends a call when a host function traps and resumes
+    /// it with that function's results (wasmi's resumable calls): keeps the async host call
+    /// the guest is waiting on, and gives the marker to trap with. The backend then takes
+    /// it back with [`take_suspended`](Self::take_suspended), polls it, and resumes the
+    /// guest with its results.
+    pub fn suspend(&mut self, call: PendingHostCall) -> HostTrap {
+        self.suspended = Some(call);
+        HostTrap
+    }
+
+    /// The async host call kept by [`suspend`](Self::suspend), if the guest's call was
+    /// suspended on one; `None` when the trap was a failure.
+    pub fn take_suspended(&mut self) -> Option<PendingHostCall> {
+        self.suspended.take()
     }
 }

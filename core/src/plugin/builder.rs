@@ -32,6 +32,10 @@ use crate::state::{DEFAULT_MAX_VAR_BYTES, Limits};
 /// The most 64 KiB pages a 32-bit Wasm memory can have.
 const MAX_PAGES: u32 = 65_536;
 
+/// How long the guest of an async call computes before it yields to the executor, unless
+/// [`PluginBuilder::with_async_yield_interval`] says otherwise: 1 ms.
+pub const DEFAULT_YIELD_EVERY: Duration = Duration::from_millis(1);
+
 /// Builds a [`Plugin`] or a [`CompiledPlugin`]. Cloning it clones its options, its Wasm
 /// source and its host functions (which share their callbacks and user data).
 pub struct PluginBuilder<'a, P: EngineProvider = NoDefaultEngine> {
@@ -50,6 +54,7 @@ pub struct PluginBuilder<'a, P: EngineProvider = NoDefaultEngine> {
     initialization_fuel: Option<u64>,
     max_pages: Option<u32>,
     max_var_bytes: Option<u64>,
+    yield_every: Duration,
     cache: CacheSetting,
     debug: DebugOptions,
     http: HttpSettings,
@@ -75,6 +80,7 @@ impl<P: EngineProvider> Clone for PluginBuilder<'_, P> {
             initialization_fuel: self.initialization_fuel,
             max_pages: self.max_pages,
             max_var_bytes: self.max_var_bytes,
+            yield_every: self.yield_every,
             cache: self.cache.clone(),
             debug: self.debug.clone(),
             http: self.http.clone(),
@@ -102,11 +108,24 @@ impl<'a, P: EngineProvider> PluginBuilder<'a, P> {
             initialization_fuel: None,
             max_pages: None,
             max_var_bytes: None,
+            yield_every: DEFAULT_YIELD_EVERY,
             cache: CacheSetting::Default,
             debug: DebugOptions::from_env(),
             http: HttpSettings::default(),
             provider: PhantomData,
         }
+    }
+
+    /// How long the guest of an async call ([`Plugin::call_async`]) may compute before it
+    /// gives its thread back to the executor, so that a plug-in in a long loop does not
+    /// starve the other tasks of that thread; 1 ms by default
+    /// ([`DEFAULT_YIELD_EVERY`]). The guest yields at its engine's interruption points: an
+    /// epoch tick (1 ms) on wasmtime and wasmer, a fuel slice on wasmi, so a shorter
+    /// interval yields at each such point. Sync calls never yield. Not in the official
+    /// crate, which has no async calls.
+    pub fn with_async_yield_interval(mut self, interval: Duration) -> Self {
+        self.yield_every = interval;
+        self
     }
 
     /// Runs the plug-in on `engine` instead of the default one.
@@ -482,6 +501,17 @@ impl<'a, P: EngineProvider> PluginBuilder<'a, P> {
             engine.as_ref(),
         )?;
         needs.check(&plan.limits)?;
+        let async_function = plan
+            .functions
+            .iter()
+            .find(|f| f.is_async())
+            .map(|f| f.name().to_owned());
+        if async_function.is_some() && !caps.async_calls {
+            return Err(XtismError::Unsupported {
+                engine: engine.name(),
+                feature: "async host functions".into(),
+            });
+        }
         #[cfg(feature = "wasi")]
         let wasi = wasi.filter(|_| {
             plan.modules
@@ -524,6 +554,8 @@ impl<'a, P: EngineProvider> PluginBuilder<'a, P> {
                 coredump: debug.coredump,
                 memdump: debug.memdump,
                 http,
+                async_function,
+                yield_every: self.yield_every,
             }),
         })
     }

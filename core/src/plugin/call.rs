@@ -3,14 +3,15 @@
 //! traps, exits, return codes and `error_set` messages into the outcome, `call_outcome`).
 
 use std::any::Any;
+use std::future::Future;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use super::lifecycle::Plugin;
 use super::provider::EngineProvider;
 use crate::abi;
 use crate::convert::{FromBytes, ToBytes};
-use crate::engine::{CallLimits, ExportShape, FuncType, HostAccess, PluginState};
+use crate::engine::{CallLimits, ExportShape, FuncType, HostAccess, Instance, PluginState};
 use crate::error::Error;
 use crate::error::XtismError;
 use crate::state::{Region, range};
@@ -88,6 +89,59 @@ impl<P: EngineProvider> Plugin<P> {
         self.output(output)
     }
 
+    /// The async form of [`call`](Self::call), with the same conversions and errors: the
+    /// guest's calls of async host functions ([`Function::new_async`]) wait without
+    /// blocking the thread, sync host functions run as in `call`, and a guest that computes
+    /// yields to the executor every
+    /// [`with_async_yield_interval`](crate::PluginBuilder::with_async_yield_interval).
+    /// The timeout, fuel and memory limits hold as in `call`.
+    ///
+    /// Dropping the future abandons the call where it is, as a cancel would (an async host
+    /// function's future is dropped with it); the plug-in stays usable, and its next call
+    /// starts afresh. The future is `Send`, for tasks of a multi-threaded executor: the
+    /// input's bytes must be `Send` (those of every input type of `convert` are). Not in the
+    /// official crate, which has no async calls.
+    ///
+    /// # Errors
+    ///
+    /// Those of `call`, and [`XtismError::Unsupported`] on an engine without the
+    /// `async_calls` capability.
+    ///
+    /// [`Function::new_async`]: crate::Function::new_async
+    pub fn call_async<'a, 'b, I, O>(
+        &'b mut self,
+        name: impl AsRef<str> + Send,
+        input: I,
+    ) -> impl Future<Output = Result<O, Error>> + Send
+    where
+        I: ToBytes<'a>,
+        I::Bytes: Send + 'a,
+        O: FromBytes<'b>,
+    {
+        // The input's bytes are boxed as a trait object, so that the future holds no
+        // projection of `ToBytes`: a future that does is not `Send` for a borrowed input
+        // (rustc cannot prove it for every lifetime).
+        let input = input
+            .to_bytes()
+            .map(|bytes| Box::new(bytes) as Box<dyn AsRef<[u8]> + Send + 'a>);
+        async move {
+            let engine = &self.compiled.inner.engine;
+            if !engine.capabilities().async_calls {
+                return Err(XtismError::Unsupported {
+                    engine: engine.name(),
+                    feature: "async calls".into(),
+                }
+                .into());
+            }
+            let input = input?;
+            let output = self
+                .call_to_output_async(name.as_ref(), (*input).as_ref())
+                .await
+                .map_err(|failure| failure.error)?;
+            self.output(output)
+        }
+    }
+
     /// Like [`call`](Self::call), and host functions can reach `host_context` through
     /// [`CurrentPlugin::host_context`] during this call.
     ///
@@ -142,8 +196,7 @@ impl<P: EngineProvider> Plugin<P> {
     }
 
     /// [`call_under_limits`](Self::call_under_limits), writing a core dump and a memory dump
-    /// when the call fails and they were asked for. A dump that cannot be written is a
-    /// warning; the call's own error is what the caller gets.
+    /// when the call fails and they were asked for.
     fn call_to_output(
         &mut self,
         name: &str,
@@ -151,17 +204,41 @@ impl<P: EngineProvider> Plugin<P> {
         host_context: Option<Box<dyn Any + Send>>,
     ) -> Result<Region, CallFailure> {
         let result = self.call_under_limits(name, input, host_context);
+        self.write_dumps(&result);
+        result
+    }
+
+    /// The async form of [`call_to_output`](Self::call_to_output).
+    async fn call_to_output_async(
+        &mut self,
+        name: &str,
+        input: &[u8],
+    ) -> Result<Region, CallFailure> {
+        let (limits, timeout) = self.call_limits(Some(self.compiled.inner.yield_every));
+        let cancel = Arc::clone(&self.cancel);
+        let running = cancel.start_call();
+        let result = self.call_with_limits_async(name, input, &limits).await;
+        drop(running);
+        let result = result.map_err(|failure| with_timeout(failure, timeout));
+        self.write_dumps(&result);
+        result
+    }
+
+    /// Writes the core dump and the memory dump of a failed call, when they were asked
+    /// for. A dump that cannot be written is a warning; the call's own error is what the
+    /// caller gets.
+    fn write_dumps(&mut self, result: &Result<Region, CallFailure>) {
         if let Some(path) = &self.compiled.inner.coredump {
             // Taken after every call, so that a dump the engine made for a call that still
             // succeeded (a WASI exit with code 0) is never written for a later one.
             let dump = self.instance.as_mut().and_then(|i| i.take_core_dump());
-            if let (Err(_), Some(dump)) = (&result, dump)
+            if let (Err(_), Some(dump)) = (result, dump)
                 && let Err(e) = std::fs::write(path, dump)
             {
                 tracing::warn!(target: "xtism", plugin = %self.id, "coredump to {}: {e}", path.display());
             }
         }
-        if let (Err(_), Some(path)) = (&result, &self.compiled.inner.memdump) {
+        if let (Err(_), Some(path)) = (result, &self.compiled.inner.memdump) {
             let memory = self
                 .instance
                 .as_mut()
@@ -171,7 +248,19 @@ impl<P: EngineProvider> Plugin<P> {
                 tracing::warn!(target: "xtism", plugin = %self.id, "memdump to {}: {e}", path.display());
             }
         }
-        result
+    }
+
+    /// The limits of a call starting now, and the plug-in's timeout; `yield_every` is
+    /// `Some` for an async call.
+    fn call_limits(&self, yield_every: Option<Duration>) -> (CallLimits, Option<Duration>) {
+        let timeout = self.compiled.inner.timeout;
+        let limits = CallLimits {
+            fuel: self.compiled.inner.fuel,
+            deadline: timeout.map(|t| Instant::now() + t),
+            cancel: Some(Arc::clone(&self.cancel)),
+            yield_every,
+        };
+        (limits, timeout)
     }
 
     /// One call under the plug-in's limits; the deadline covers the first call's
@@ -182,22 +271,18 @@ impl<P: EngineProvider> Plugin<P> {
         input: &[u8],
         host_context: Option<Box<dyn Any + Send>>,
     ) -> Result<Region, CallFailure> {
-        let timeout = self.compiled.inner.timeout;
-        let limits = CallLimits {
-            fuel: self.compiled.inner.fuel,
-            deadline: timeout.map(|t| Instant::now() + t),
-            cancel: Some(Arc::clone(&self.cancel)),
-        };
+        if let Some(function) = &self.compiled.inner.async_function {
+            return Err(XtismError::Invalid(format!(
+                "the plug-in imports the async host function {function:?}: call it with `call_async`"
+            ))
+            .into());
+        }
+        let (limits, timeout) = self.call_limits(None);
         let cancel = Arc::clone(&self.cancel);
         let running = cancel.start_call();
         let result = self.call_with_limits(name, input, host_context, &limits);
         drop(running);
-        result.map_err(|mut failure| {
-            if let XtismError::Timeout(ms) = &mut failure.error {
-                *ms = timeout.map_or(0, |t| t.as_millis().try_into().unwrap_or(u64::MAX));
-            }
-            failure
-        })
+        result.map_err(|failure| with_timeout(failure, timeout))
     }
 
     fn call_with_limits(
@@ -207,6 +292,34 @@ impl<P: EngineProvider> Plugin<P> {
         host_context: Option<Box<dyn Any + Send>>,
         limits: &CallLimits,
     ) -> Result<Region, CallFailure> {
+        let shape = self.prepare(name)?;
+        if !self.initialized {
+            self.initialize(limits)?;
+        }
+        let instance = self.place_input(input, host_context, limits)?;
+        let result = instance.call(name, shape, limits);
+        self.finish(name, result)
+    }
+
+    /// The async form of [`call_with_limits`](Self::call_with_limits).
+    async fn call_with_limits_async(
+        &mut self,
+        name: &str,
+        input: &[u8],
+        limits: &CallLimits,
+    ) -> Result<Region, CallFailure> {
+        let shape = self.prepare(name)?;
+        if !self.initialized {
+            self.initialize_async(limits).await?;
+        }
+        let instance = self.place_input(input, None, limits)?;
+        let result = instance.call_async(None, name, shape, limits).await;
+        self.finish(name, result)
+    }
+
+    /// Before a call: the shape of the export `name`, and a fresh instance if the last
+    /// call asked for one.
+    fn prepare(&mut self, name: &str) -> Result<ExportShape, CallFailure> {
         let shape = match self.compiled.inner.exports.get(name) {
             None => {
                 return Err(XtismError::FunctionNotFound(format!(
@@ -227,15 +340,19 @@ impl<P: EngineProvider> Plugin<P> {
         if self.needs_reinstantiate {
             self.reinstantiate()?;
         }
+        Ok(shape)
+    }
+
+    /// Resets the kernel and places the call's input, its deadline and its host context;
+    /// gives the instance to call.
+    fn place_input(
+        &mut self,
+        input: &[u8],
+        host_context: Option<Box<dyn Any + Send>>,
+        limits: &CallLimits,
+    ) -> Result<&mut Box<dyn Instance>, CallFailure> {
         // The public `id` field may have been changed since the last call.
         let id = self.id;
-        if !self.initialized {
-            let state = self.instance()?.state();
-            state.extism.id = id;
-            // Host imports that wait (HTTP, WASI sleeps) stop at the deadline.
-            state.deadline = limits.deadline;
-            self.initialize(limits)?;
-        }
         let instance = self.instance()?;
         let host: &mut dyn HostAccess = &mut **instance;
         // The usual call sets up in one borrow of kernel memory: the input fits as it is.
@@ -268,10 +385,16 @@ impl<P: EngineProvider> Plugin<P> {
             state.extism.kernel.write_header(memory);
         }
         host.state().extism.host_context = host_context;
+        Ok(instance)
+    }
 
-        let result = instance.call(name, shape, limits);
-
-        let (memory, state) = instance.kernel();
+    /// After the export has run: the call's output or error.
+    fn finish(
+        &mut self,
+        name: &str,
+        result: Result<Option<i32>, XtismError>,
+    ) -> Result<Region, CallFailure> {
+        let (memory, state) = self.instance()?.kernel();
         state.extism.host_context = None;
         state.deadline = None;
         // WASI `proc_exit(n)` ends the call as if the export returned n; the instance has
@@ -283,6 +406,14 @@ impl<P: EngineProvider> Plugin<P> {
         }
         outcome
     }
+}
+
+/// A failed call's timeout error with the plug-in's timeout in it.
+fn with_timeout(mut failure: CallFailure, timeout: Option<Duration>) -> CallFailure {
+    if let XtismError::Timeout(ms) = &mut failure.error {
+        *ms = timeout.map_or(0, |t| t.as_millis().try_into().unwrap_or(u64::MAX));
+    }
+    failure
 }
 
 /// What a call comes to once the export has returned, trapped or exited: the output region,

@@ -44,6 +44,11 @@ pub(super) struct CompiledInner {
     /// Where to write the plug-in's memory when a call fails.
     pub(super) memdump: Option<PathBuf>,
     pub(super) http: Arc<HttpOptions>,
+    /// An async host function the plug-in imports, if it imports one: such a plug-in is
+    /// called only with `call_async`.
+    pub(super) async_function: Option<String>,
+    /// How long the guest of an async call computes before yielding to the executor.
+    pub(super) yield_every: Duration,
 }
 
 /// A plug-in compiled and linked once, instantiated many times (cheap to clone, shareable

@@ -7,7 +7,8 @@ use std::sync::Arc;
 
 use super::builder::PluginBuilder;
 use super::cancel::CancelHandle;
-use super::compiled::CompiledPlugin;
+use super::compiled::{CompiledInner, CompiledPlugin};
+use super::init::InitCall;
 use super::input::WasmInput;
 use super::provider::{EngineProvider, NoDefaultEngine};
 use crate::engine::{CallLimits, CancelState, Function, Instance, InstantiateError, PluginState};
@@ -201,13 +202,8 @@ impl<P: EngineProvider> Plugin<P> {
     /// (the initialization fuel, else the call's). When one fails, the next call starts
     /// from a fresh instance.
     pub(super) fn initialize(&mut self, limits: &CallLimits) -> Result<(), XtismError> {
-        let compiled = Arc::clone(&self.compiled.inner);
+        let (compiled, mut limits) = self.initialization_limits(limits)?;
         let main = compiled.modules - 1;
-        let mut limits = CallLimits {
-            fuel: compiled.initialization_fuel,
-            deadline: limits.deadline,
-            cancel: limits.cancel.clone(),
-        };
         for step in &compiled.init {
             let instance = self.instance()?;
             let result = if step.module == main {
@@ -215,27 +211,76 @@ impl<P: EngineProvider> Plugin<P> {
             } else {
                 instance.call_in_module(step.module, step.name, step.shape, &limits)
             };
-            // What the step used comes out of the budget the next one gets.
-            if let (Some(left), Some(used)) = (limits.fuel, instance.fuel_consumed()) {
-                limits.fuel = Some(left.saturating_sub(used));
-            }
-            let state = instance.state();
-            let pending = state.pending_error.take();
-            // WASI `proc_exit(0)` ends the step successfully, another code fails it.
-            let result = match (state.extism.exit_code.take(), result) {
-                (Some(0), _) => Ok(None),
-                (Some(code), _) => Err(XtismError::Plugin {
-                    code,
-                    message: format!("{} exited with code {code} while initializing", step.name),
-                }),
-                (None, result) => result.map_err(|e| pending.unwrap_or(e)),
-            };
-            if let Err(e) = result {
-                self.needs_reinstantiate = true;
-                return Err(e);
-            }
+            self.initialized_by(step, result, &mut limits)?;
         }
         self.initialized = true;
+        Ok(())
+    }
+
+    /// The async form of [`initialize`](Self::initialize).
+    pub(super) async fn initialize_async(&mut self, limits: &CallLimits) -> Result<(), XtismError> {
+        let (compiled, mut limits) = self.initialization_limits(limits)?;
+        let main = compiled.modules - 1;
+        for step in &compiled.init {
+            let module = (step.module != main).then_some(step.module);
+            let result = self
+                .instance()?
+                .call_async(module, step.name, step.shape, &limits)
+                .await;
+            self.initialized_by(step, result, &mut limits)?;
+        }
+        self.initialized = true;
+        Ok(())
+    }
+
+    /// Before the initializers run: the plug-in's id and the call's deadline are in the
+    /// state, and the limits they run under.
+    fn initialization_limits(
+        &mut self,
+        limits: &CallLimits,
+    ) -> Result<(Arc<CompiledInner>, CallLimits), XtismError> {
+        let id = self.id;
+        let state = self.instance()?.state();
+        state.extism.id = id;
+        // Host imports that wait (HTTP, WASI sleeps) stop at the deadline.
+        state.deadline = limits.deadline;
+        let compiled = Arc::clone(&self.compiled.inner);
+        let limits = CallLimits {
+            fuel: compiled.initialization_fuel,
+            deadline: limits.deadline,
+            cancel: limits.cancel.clone(),
+            yield_every: limits.yield_every,
+        };
+        Ok((compiled, limits))
+    }
+
+    /// What an initializer's `result` comes to; the fuel it used comes out of the budget
+    /// the next one gets.
+    fn initialized_by(
+        &mut self,
+        step: &InitCall,
+        result: Result<Option<i32>, XtismError>,
+        limits: &mut CallLimits,
+    ) -> Result<(), XtismError> {
+        let instance = self.instance()?;
+        if let (Some(left), Some(used)) = (limits.fuel, instance.fuel_consumed()) {
+            limits.fuel = Some(left.saturating_sub(used));
+        }
+        let state = instance.state();
+        let pending = state.pending_error.take();
+        // WASI `proc_exit(0)` ends the step successfully, another code fails it.
+        let result = match (state.extism.exit_code.take(), result) {
+            (Some(0), _) => Ok(None),
+            (Some(code), _) => Err(XtismError::Plugin {
+                code,
+                message: format!("{} exited with code {code} while initializing", step.name),
+            }),
+            (None, result) => result.map_err(|e| pending.unwrap_or(e)),
+        };
+        if let Err(e) = result {
+            self.needs_reinstantiate = true;
+            return Err(e);
+        }
         Ok(())
     }
 }

@@ -23,7 +23,7 @@ mod link;
 mod provider;
 mod resources;
 
-pub use builder::PluginBuilder;
+pub use builder::{DEFAULT_YIELD_EVERY, PluginBuilder};
 pub use cancel::CancelHandle;
 pub use compiled::CompiledPlugin;
 pub use debug::DebugOptions;
