@@ -10,6 +10,10 @@ mod example;
 
 #[cfg(feature = "http")]
 #[allow(dead_code, reason = "the example's main is not called here")]
+#[path = "../examples/async_host.rs"]
+mod async_example;
+
+#[allow(dead_code, reason = "the example's main is not called here")]
 #[path = "../examples/http_get.rs"]
 mod http_example;
 
@@ -24,6 +28,21 @@ fn readme_example_runs() {
     let (counted, greeted) = example::run(&plugins).unwrap();
     assert_eq!(counted, r#"{"count":3,"total":6,"vowels":"aeiou"}"#);
     assert_eq!(greeted, "Hi Bob!");
+}
+
+/// The README's async example: every call waits in the async host function, on one
+/// thread, and each gets its own greeting.
+#[test]
+fn readme_async_example_runs() {
+    let plugins = Path::new(env!("CARGO_MANIFEST_DIR")).join("../conformance/plugins");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap();
+    let greetings = runtime
+        .block_on(async_example::run(&plugins, &["Ada", "Bob", "Cy"]))
+        .unwrap();
+    assert_eq!(greetings, ["Hi Ada!", "Hi Bob!", "Hi Cy!"]);
 }
 
 /// The README's HTTP example against a one-shot server on 127.0.0.1; a host it does not
@@ -98,6 +117,7 @@ fn readme_shows_the_examples() {
     // The facade's examples, and the conformance case the README shows as a model.
     let examples: Vec<String> = [
         "examples/count_vowels.rs",
+        "examples/async_host.rs",
         "examples/http_get.rs",
         "examples/wasi_files.rs",
         "../conformance/src/cases/kernel.rs",

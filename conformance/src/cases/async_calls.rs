@@ -357,6 +357,52 @@ fn a_guest_in_a_loop_yields_to_other_tasks(engine: &'static str) {
 }
 
 #[case]
+fn a_pool_lends_to_tasks_without_blocking(engine: &'static str) {
+    if !runs_async(engine) {
+        return;
+    }
+    // Ten tasks share two instances on one thread: a task waiting for an instance, or in
+    // its host function, leaves the thread to the others.
+    let compiled = builder(engine, &plugin("wat/async.wat"))
+        .with_functions([fetch_after(Duration::from_millis(5)), sync_shout()])
+        .compile()
+        .unwrap();
+    let pool: Pool = Pool::from_compiled(compiled, 2);
+    let outputs = block_on(async {
+        let calls: Vec<_> = (0..10)
+            .map(|i| {
+                let pool = pool.clone();
+                tokio::spawn(async move {
+                    let mut lent = pool.get_async(Duration::from_secs(30)).await?.unwrap();
+                    lent.call_async::<String, String>("fetch", format!("page {i}"))
+                        .await
+                })
+            })
+            .collect();
+        let mut outputs = Vec::new();
+        for call in calls {
+            outputs.push(call.await.unwrap());
+        }
+        outputs
+    });
+    for (i, out) in outputs.into_iter().enumerate() {
+        assert_eq!(out.unwrap(), format!("fetched page {i}"));
+    }
+    assert_eq!(pool.count(), 2);
+    // None free within the timeout: `None`, as `get`.
+    block_on(async {
+        let _a = pool.get_async(Duration::ZERO).await.unwrap().unwrap();
+        let _b = pool.get_async(Duration::ZERO).await.unwrap().unwrap();
+        assert!(
+            pool.get_async(Duration::from_millis(20))
+                .await
+                .unwrap()
+                .is_none()
+        );
+    });
+}
+
+#[case]
 fn a_thousand_async_calls_wait_together(engine: &'static str) {
     if !runs_async(engine) {
         return;

@@ -8,10 +8,19 @@
 //! any caller and gets `None` after its timeout instead of deadlocking. A source that fails
 //! or panics gives its reservation back, so the count and the room below the maximum are
 //! as before.
+//!
+//! A borrower waits on an `event-listener` event, which serves a thread that blocks
+//! ([`Lender::take`]) and a task that awaits ([`Lender::take_async`]) alike: each value
+//! given back, and each reservation given up, wakes one more waiter.
 
 use std::collections::VecDeque;
-use std::sync::{Condvar, Mutex, MutexGuard};
+use std::future::poll_fn;
+use std::pin::Pin;
+use std::sync::{Mutex, MutexGuard};
+use std::task::Poll;
 use std::time::{Duration, Instant};
+
+use event_listener::{Event, IntoNotification, Listener};
 
 use crate::error::Error;
 
@@ -23,8 +32,8 @@ pub(super) struct Lender<T> {
     source: Box<Source<T>>,
     max: usize,
     slots: Mutex<Slots<T>>,
-    /// Signalled when a value comes back or a reservation is given up.
-    freed: Condvar,
+    /// Notified when a value comes back or a reservation is given up.
+    freed: Event,
 }
 
 struct Slots<T> {
@@ -47,7 +56,7 @@ impl<T> Lender<T> {
                 alive: 0,
                 making: 0,
             }),
-            freed: Condvar::new(),
+            freed: Event::new(),
         }
     }
 
@@ -75,42 +84,83 @@ impl<T> Lender<T> {
     /// in time; the source's error when it failed.
     pub(super) fn take(&self, timeout: Duration) -> Result<Option<T>, Error> {
         let deadline = Instant::now().checked_add(timeout);
-        let mut slots = self.lock();
         loop {
-            if let Some(value) = slots.idle.pop_front() {
-                return Ok(Some(value));
+            if let Some(taken) = self.try_take() {
+                return taken.map(Some);
             }
-            if slots.alive + slots.making < self.max {
-                slots.making += 1;
-                drop(slots);
-                let reservation = Reservation {
-                    lender: self,
-                    made: false,
-                };
-                let made = (self.source)();
-                reservation.settle(made.is_ok());
-                return made.map(Some);
+            // Listening before the second look: a value given back in between notifies it.
+            let listener = self.freed.listen();
+            if let Some(taken) = self.try_take() {
+                return taken.map(Some);
             }
-            slots = match deadline {
-                None => self.freed.wait(slots).unwrap_or_else(|e| e.into_inner()),
-                Some(deadline) => {
-                    let now = Instant::now();
-                    if now >= deadline {
-                        return Ok(None);
-                    }
-                    self.freed
-                        .wait_timeout(slots, deadline - now)
-                        .unwrap_or_else(|e| e.into_inner())
-                        .0
+            let notified = match deadline {
+                None => {
+                    listener.wait();
+                    true
                 }
+                Some(deadline) => listener.wait_deadline(deadline).is_some(),
             };
+            if !notified {
+                return Ok(None);
+            }
         }
+    }
+
+    /// [`take`](Self::take) for async code: waits for a value without blocking the thread
+    /// (the source, when it makes one, runs on the calling task).
+    pub(super) async fn take_async(&self, timeout: Duration) -> Result<Option<T>, Error> {
+        let mut timer = Instant::now()
+            .checked_add(timeout)
+            .map(|_| futures_timer::Delay::new(timeout));
+        loop {
+            if let Some(taken) = self.try_take() {
+                return taken.map(Some);
+            }
+            let mut listener = self.freed.listen();
+            if let Some(taken) = self.try_take() {
+                return taken.map(Some);
+            }
+            let notified = poll_fn(|cx| {
+                if Pin::new(&mut listener).poll(cx).is_ready() {
+                    return Poll::Ready(true);
+                }
+                match timer.as_mut().map(|timer| Pin::new(timer).poll(cx)) {
+                    Some(Poll::Ready(())) => Poll::Ready(false),
+                    _ => Poll::Pending,
+                }
+            })
+            .await;
+            if !notified {
+                return Ok(None);
+            }
+        }
+    }
+
+    /// An idle value, or a new one from the source when there is room: `None` when
+    /// neither (the caller waits).
+    fn try_take(&self) -> Option<Result<T, Error>> {
+        let mut slots = self.lock();
+        if let Some(value) = slots.idle.pop_front() {
+            return Some(Ok(value));
+        }
+        if slots.alive + slots.making >= self.max {
+            return None;
+        }
+        slots.making += 1;
+        drop(slots);
+        let reservation = Reservation {
+            lender: self,
+            made: false,
+        };
+        let made = (self.source)();
+        reservation.settle(made.is_ok());
+        Some(made)
     }
 
     /// Takes `value` back for the next borrower.
     pub(super) fn give_back(&self, value: T) {
         self.lock().idle.push_back(value);
-        self.freed.notify_one();
+        self.freed.notify(1.additional());
     }
 }
 
@@ -135,7 +185,7 @@ impl<T> Drop for Reservation<'_, T> {
             slots.alive += 1;
         } else {
             drop(slots);
-            self.lender.freed.notify_one();
+            self.lender.freed.notify(1.additional());
         }
     }
 }
@@ -203,6 +253,46 @@ mod tests {
         // No deadline: waits for as long as it takes.
         assert_eq!(lender.take(Duration::MAX).unwrap(), Some(held));
         giver.join().unwrap();
+    }
+
+    #[test]
+    fn an_async_waiter_gets_the_value_given_back_or_times_out() {
+        let (lender, _) = numbered(1);
+        let lender = Arc::new(lender);
+        let held = lender.take(Duration::ZERO).unwrap().unwrap();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            // Nothing comes back: the wait ends at its timeout, and the thread was free
+            // meanwhile (the ticking task ran).
+            let ticks = tokio::spawn(async {
+                for _ in 0..3 {
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
+            });
+            let start = Instant::now();
+            assert!(
+                lender
+                    .take_async(Duration::from_millis(40))
+                    .await
+                    .unwrap()
+                    .is_none()
+            );
+            assert!(start.elapsed() >= Duration::from_millis(40));
+            assert!(ticks.is_finished());
+            // Given back from another thread while the task waits.
+            let giver = {
+                let lender = Arc::clone(&lender);
+                std::thread::spawn(move || {
+                    std::thread::sleep(Duration::from_millis(20));
+                    lender.give_back(held);
+                })
+            };
+            assert_eq!(lender.take_async(Duration::MAX).await.unwrap(), Some(held));
+            giver.join().unwrap();
+        });
     }
 
     #[test]

@@ -176,6 +176,26 @@ impl<P: EngineProvider> Pool<P> {
             }))
     }
 
+    /// [`get`](Pool::get) for async code: waits for an instance without blocking the thread,
+    /// for at most `timeout`. A new instance, when the pool makes one, is made on the
+    /// calling task. Then call it with [`Plugin::call_async`] through `Deref`. Not in the
+    /// official crate, which has no async calls.
+    ///
+    /// # Errors
+    ///
+    /// As [`get`](Pool::get).
+    pub async fn get_async(&self, timeout: Duration) -> Result<Option<PoolPlugin<P>>, Error> {
+        Ok(self
+            .shared
+            .instances
+            .take_async(timeout)
+            .await?
+            .map(|plugin| PoolPlugin {
+                plugin: Some(plugin),
+                pool: Arc::downgrade(&self.shared),
+            }))
+    }
+
     /// Runs `f` on an instance from [`get`](Pool::get), then returns the instance to the
     /// pool. `Ok(None)` when no instance became free within `timeout`, else `f`'s result in
     /// `Some`; as the official `Pool::with_plugin`.
