@@ -1,6 +1,7 @@
 //! Async calls (`Plugin::call_async`) and async host functions (`Function::new_async`,
 //! `host_fn!(async ..)`): results, errors, limits, cancellation by dropping, and yielding
-//! under a long loop. An engine without the `async_calls` capability refuses them.
+//! under a long loop. An engine without the `async_calls` capability refuses them, which
+//! each case checks there instead (`runs_async`).
 
 use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -84,7 +85,7 @@ fn fetch_never() -> Function {
     })
 }
 
-#[case]
+#[case(needs = async_calls)]
 fn async_host_functions_answer_the_guest(engine: &'static str) {
     if !runs_async(engine) {
         return;
@@ -115,7 +116,7 @@ fn async_host_functions_answer_the_guest(engine: &'static str) {
     assert_eq!(out, "MACRO: HI");
 }
 
-#[case]
+#[case(needs = async_calls)]
 fn a_plugin_with_async_host_functions_is_called_async(engine: &'static str) {
     if !runs_async(engine) {
         return;
@@ -137,7 +138,7 @@ fn a_plugin_with_async_host_functions_is_called_async(engine: &'static str) {
     assert_eq!(out, "sync");
 }
 
-#[case]
+#[case(needs = async_calls)]
 fn async_host_function_errors_fail_the_call(engine: &'static str) {
     if !runs_async(engine) {
         return;
@@ -192,7 +193,7 @@ fn async_host_function_errors_fail_the_call(engine: &'static str) {
     assert_eq!(out, "fetched after a trap");
 }
 
-#[case]
+#[case(needs = async_calls)]
 fn the_plugin_is_reached_only_from_its_host_calls_polls(engine: &'static str) {
     if !runs_async(engine) {
         return;
@@ -222,7 +223,7 @@ fn the_plugin_is_reached_only_from_its_host_calls_polls(engine: &'static str) {
     );
 }
 
-#[case]
+#[case(needs = async_calls)]
 fn async_calls_keep_their_timeout(engine: &'static str) {
     if !runs_async(engine) || !caps(engine).timeout {
         return;
@@ -244,7 +245,7 @@ fn async_calls_keep_their_timeout(engine: &'static str) {
     });
 }
 
-#[case]
+#[case(needs = async_calls)]
 fn async_calls_keep_their_fuel_limit(engine: &'static str) {
     if !runs_async(engine) || !caps(engine).fuel {
         return;
@@ -261,7 +262,7 @@ fn async_calls_keep_their_fuel_limit(engine: &'static str) {
     });
 }
 
-#[case]
+#[case(needs = async_calls)]
 fn a_cancel_reaches_an_async_call(engine: &'static str) {
     if !runs_async(engine) || !caps(engine).cancel {
         return;
@@ -286,7 +287,7 @@ fn a_cancel_reaches_an_async_call(engine: &'static str) {
     });
 }
 
-#[case]
+#[case(needs = async_calls)]
 fn dropping_an_async_call_leaves_the_plugin_usable(engine: &'static str) {
     if !runs_async(engine) {
         return;
@@ -332,7 +333,7 @@ impl Drop for DropNote {
     }
 }
 
-#[case]
+#[case(needs = async_calls)]
 fn a_guest_in_a_loop_yields_to_other_tasks(engine: &'static str) {
     if !runs_async(engine) || !caps(engine).cancel {
         return;
@@ -356,7 +357,7 @@ fn a_guest_in_a_loop_yields_to_other_tasks(engine: &'static str) {
     assert_eq!(err.kind(), ErrorKind::Cancelled, "{err}");
 }
 
-#[case]
+#[case(needs = async_calls)]
 fn a_pool_lends_to_tasks_without_blocking(engine: &'static str) {
     if !runs_async(engine) {
         return;
@@ -402,7 +403,7 @@ fn a_pool_lends_to_tasks_without_blocking(engine: &'static str) {
     });
 }
 
-#[case]
+#[case(needs = async_calls)]
 fn a_thousand_async_calls_wait_together(engine: &'static str) {
     if !runs_async(engine) {
         return;

@@ -120,7 +120,7 @@ impl<'a, P: EngineProvider> PluginBuilder<'a, P> {
     /// gives its thread back to the executor, so that a plug-in in a long loop does not
     /// starve the other tasks of that thread; 1 ms by default
     /// ([`DEFAULT_YIELD_EVERY`]). The guest yields at its engine's interruption points: an
-    /// epoch tick (1 ms) on wasmtime and wasmer, a fuel slice on wasmi, so a shorter
+    /// epoch tick (1 ms) on wasmtime, a fuel slice (2^20 units) on wasmi, so a shorter
     /// interval yields at each such point. Sync calls never yield. Not in the official
     /// crate, which has no async calls.
     pub fn with_async_yield_interval(mut self, interval: Duration) -> Self {
