@@ -3,7 +3,7 @@
 //!
 //! The future is `'static`: it cannot borrow the plug-in across an await, because on wasmi
 //! the guest's call is suspended and the store is the caller's again while the future
-//! waits, and wasmer's host futures must be `'static` too. It reaches the plug-in instead
+//! waits. It reaches the plug-in instead
 //! through [`AsyncCurrentPlugin::with`], a synchronous closure over a [`CurrentPlugin`],
 //! which works whenever the future is being polled by its host call (the backend lends the
 //! plug-in for each poll; see `engine::access_scope`): read the arguments, await, write the
@@ -55,7 +55,9 @@ impl Function {
     /// without blocking its thread.
     ///
     /// A plug-in with an async host function can only be called with `call_async`: its
-    /// `call` fails with [`XtismError::Unsupported`]. The wait ends at the call's timeout or
+    /// `call` fails with [`XtismError::Invalid`]. Building one fails with
+    /// [`XtismError::Unsupported`] on an engine without the `async_calls` capability. The
+    /// wait ends at the call's timeout or
     /// cancel even if the future never completes (the future is then dropped), and a
     /// future that panics fails the call with the panic's message, as a host function's
     /// error. Not in the official crate, which has no async calls.

@@ -139,6 +139,44 @@ fn a_plugin_with_async_host_functions_is_called_async(engine: &'static str) {
 }
 
 #[case(needs = async_calls)]
+fn the_first_async_call_initializes_the_guest(engine: &'static str) {
+    if !runs_async(engine) {
+        return;
+    }
+    // Initializers run once, before the first call: here through the async call.
+    let mut p = new_plugin(engine, &plugin("wat/init.wat"));
+    block_on(async {
+        for calls in 1..=2 {
+            let out: Vec<u8> = p.call_async("status", "").await.unwrap();
+            assert_eq!(super::facts(&out), [100, calls]);
+        }
+    });
+    // A linked WASI reactor's `_initialize`, and WASI calls (sync host functions) on its
+    // own memory.
+    #[cfg(feature = "wasi")]
+    {
+        let stdout = xtism::OutputCapture::new();
+        let manifest = Manifest::new([
+            Wasm::data(plugin("c/wasi_lib.wasm")).with_name("wasi_lib"),
+            Wasm::data(plugin("wat/uses_wasi_lib.wat")),
+        ]);
+        let mut p = PluginBuilder::new(manifest)
+            .with_engine(xtism::engine_named(engine).unwrap())
+            .with_wasi(true)
+            .with_wasi_stdout(xtism::WasiOutput::Capture(stdout.clone()))
+            .build()
+            .unwrap();
+        block_on(async {
+            for _ in 0..2 {
+                let out: String = p.call_async("run", "").await.unwrap();
+                assert_eq!(out, "wrote=12 ctors=1");
+            }
+        });
+        assert_eq!(stdout.contents(), b"lib says hi\nlib says hi\n");
+    }
+}
+
+#[case(needs = async_calls)]
 fn async_host_function_errors_fail_the_call(engine: &'static str) {
     if !runs_async(engine) {
         return;

@@ -70,13 +70,15 @@ impl PendingHostCall {
                 source: crate::error::Error::msg(format!("panicked: {}", panic_message(&*panic))),
             }),
         };
-        Poll::Ready(match outcome {
-            Ok(results) => self
-                .function
-                .finish(host, Ok(()), &results)
+        let (outcome, results) = match outcome {
+            Ok(results) => (Ok(()), results),
+            Err(e) => (Err(e), Vec::new()),
+        };
+        Poll::Ready(
+            self.function
+                .finish(host, outcome, &results)
                 .map(|()| results),
-            Err(e) => Err(self.function.finish(host, Err(e), &[]).unwrap_err()),
-        })
+        )
     }
 
     /// The future is not ready: be woken by a cancel and at the deadline too, unless one of
