@@ -1,6 +1,7 @@
 //! The rows on the official runtime, the `extism` crate (feature `official`): the same
 //! plug-in bytes, inputs and host function as on the xtism engines, through the official
-//! crate's own API.
+//! crate's own API. The crate has no async calls, so it refuses `echo_16b_async` as
+//! unsupported.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -65,8 +66,13 @@ impl Recipe {
 /// # Errors
 ///
 /// A plug-in that does not compile or link, a call that fails or outputs what the row does
-/// not expect.
+/// not expect; an [unsupported](BenchError::is_unsupported) error for a row of async calls.
 pub fn prepare(row: &Row) -> Result<Box<dyn Workload>, BenchError> {
+    if row.calls_async() {
+        return Err(BenchError::unsupported(format!(
+            "the {NAME} runtime has no async calls"
+        )));
+    }
     let recipe = Recipe {
         wasm: Arc::clone(&row.wasm),
         host: row.host,
@@ -81,10 +87,12 @@ pub fn prepare(row: &Row) -> Result<Box<dyn Workload>, BenchError> {
         Measure::Instantiate => Box::new(Instantiate {
             compiled: CompiledPlugin::new(recipe.builder()).map_err(error)?,
         }),
+        // Sync only: the async rows were refused above.
         Measure::Call {
             function,
             input,
             expect,
+            ..
         } => {
             let mut plugin = recipe.builder().build().map_err(error)?;
             check(&mut plugin, function, input, *expect)?;

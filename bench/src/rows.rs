@@ -29,7 +29,24 @@ pub enum Measure {
         input: Arc<[u8]>,
         /// What the output must be (checked once, before the timing).
         expect: Expect,
+        /// `Plugin::call` or `Plugin::call_async` (the check before the timing calls the
+        /// same way).
+        mode: CallMode,
     },
+}
+
+/// How a [`Measure::Call`] calls.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallMode {
+    /// `Plugin::call`.
+    Sync,
+    /// `Plugin::call_async`, its future driven to completion on the calling thread by a
+    /// loop that polls it with a no-op waker until it is ready (a pending poll, the call
+    /// yielding, is polled again at once). This times xtism's async machinery (wasmtime's
+    /// fiber, wasmi's resumable call) and no executor's scheduling. Runtimes without async
+    /// calls (wasmer, the official crate) refuse such a row
+    /// ([`BenchError::is_unsupported`](crate::BenchError::is_unsupported)).
+    Async,
 }
 
 /// What a call must output, checked once before it is timed so that every runtime is
@@ -121,10 +138,12 @@ impl Row {
                 function,
                 input,
                 expect,
+                mode,
             } => Measure::Call {
                 function,
                 input: input[..input.len().min(1024)].into(),
                 expect,
+                mode,
             },
             measure => measure,
         };
@@ -133,6 +152,17 @@ impl Row {
             measure,
             ..self
         }
+    }
+
+    /// Whether the row calls with `Plugin::call_async` ([`CallMode::Async`]).
+    pub fn calls_async(&self) -> bool {
+        matches!(
+            self.measure,
+            Measure::Call {
+                mode: CallMode::Async,
+                ..
+            }
+        )
     }
 
     /// This row with the plug-in's host functions.
@@ -147,6 +177,17 @@ fn call(function: &str, input: Vec<u8>, expect: Expect) -> Measure {
         function: function.to_owned(),
         input: input.into(),
         expect,
+        mode: CallMode::Sync,
+    }
+}
+
+/// The same call made with `Plugin::call_async` ([`CallMode::Async`]).
+fn call_async(function: &str, input: Vec<u8>, expect: Expect) -> Measure {
+    Measure::Call {
+        function: function.to_owned(),
+        input: input.into(),
+        expect,
+        mode: CallMode::Async,
     }
 }
 
@@ -160,6 +201,7 @@ fn call(function: &str, input: Vec<u8>, expect: Expect) -> Measure {
 /// | `instantiate` | `as/count_vowels.wasm` | a plug-in from a compiled plug-in |
 /// | `count_vowels_13b` | `as/count_vowels.wasm` | `count_vowels("Hello, World!")` |
 /// | `echo_16b` | `c/echo.wasm` | `echo` of 16 bytes |
+/// | `echo_16b_async` | `c/echo.wasm` | the same with `call_async`, polled to completion (not on wasmer or the official crate) |
 /// | `consume_1mib` | `c/consume.wasm` | reading 1 MiB of input, no output |
 /// | `echo_1mib` | `c/echo.wasm` | `echo` of 1 MiB |
 /// | `reflect_64kib` | `c/reflect.wasm` | 64 KiB to a host function and back out |
@@ -218,6 +260,13 @@ pub fn standard_rows() -> Vec<Row> {
             "c/echo.wasm",
             &echo,
             call("echo", inputs::bytes(16), Expect::Input),
+        ),
+        Row::new(
+            "echo_16b_async",
+            "echo of 16 bytes with call_async, polled to completion",
+            "c/echo.wasm",
+            &echo,
+            call_async("echo", inputs::bytes(16), Expect::Input),
         ),
         Row::new(
             "consume_1mib",
@@ -306,12 +355,24 @@ mod tests {
                 "instantiate",
                 "count_vowels_13b",
                 "echo_16b",
+                "echo_16b_async",
                 "consume_1mib",
                 "echo_1mib",
                 "reflect_64kib",
                 "count_vowels_1mib"
             ]
         );
+    }
+
+    #[test]
+    fn only_echo_16b_async_calls_async() {
+        let rows = standard_rows();
+        let asynchronous: Vec<&str> = rows
+            .iter()
+            .filter(|r| r.calls_async())
+            .map(|r| r.id.as_str())
+            .collect();
+        assert_eq!(asynchronous, ["echo_16b_async"]);
     }
 
     #[test]

@@ -1,14 +1,17 @@
 //! The rows on an xtism engine.
 
+use std::future::Future;
 use std::path::PathBuf;
+use std::pin::pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use xtism::{CompiledPlugin, Engine, Function, PTR, Plugin, PluginBuilder, UserData, host_fn};
 
 use crate::workload::{time_all, time_batched, time_each};
-use crate::{BenchError, Expect, HostFunctions, Measure, Row, Workload};
+use crate::{BenchError, CallMode, Expect, HostFunctions, Measure, Row, Workload};
 
 host_fn!(host_reflect(data: Vec<u8>) -> Vec<u8> { Ok(data) });
 
@@ -96,7 +99,8 @@ fn engine(name: &str) -> Result<Arc<dyn Engine>, BenchError> {
 /// # Errors
 ///
 /// An unknown engine, a plug-in that does not compile or link, a call that fails or
-/// outputs what the row does not expect.
+/// outputs what the row does not expect; an [unsupported](BenchError::is_unsupported)
+/// error for a row of async calls on an engine without the `async_calls` capability.
 pub fn prepare(row: &Row, engine: &str) -> Result<Box<dyn Workload>, BenchError> {
     let recipe = Recipe {
         wasm: Arc::clone(&row.wasm),
@@ -106,6 +110,11 @@ pub fn prepare(row: &Row, engine: &str) -> Result<Box<dyn Workload>, BenchError>
         cache: matches!(row.measure, Measure::CreateCached)
             .then(|| Arc::new(CacheDir::new(engine))),
     };
+    if row.calls_async() && !recipe.engine.capabilities().async_calls {
+        return Err(BenchError::unsupported(format!(
+            "the {engine} engine does not support async calls"
+        )));
+    }
     Ok(match &row.measure {
         Measure::Create | Measure::CreateCached => {
             // Fails here, with the plug-in's own error, rather than in the timing; for
@@ -120,31 +129,37 @@ pub fn prepare(row: &Row, engine: &str) -> Result<Box<dyn Workload>, BenchError>
             function,
             input,
             expect,
+            mode,
         } => {
             let mut plugin = recipe.builder().build()?;
-            check(&mut plugin, function, input, *expect)?;
+            check(&mut plugin, function, input, *expect, *mode)?;
             Box::new(Call {
                 plugin,
                 function: function.clone(),
                 input: Arc::clone(input),
+                mode: *mode,
             })
         }
     })
 }
 
-/// Calls `function` once and checks its output against `expect`.
+/// Calls `function` once, as `mode` says, and checks its output against `expect`.
 fn check(
     plugin: &mut Plugin,
     function: &str,
     input: &[u8],
     expect: Expect,
+    mode: CallMode,
 ) -> Result<(), BenchError> {
     if !plugin.function_exists(function) {
         return Err(BenchError::new(format!(
             "the plug-in has no function {function:?}"
         )));
     }
-    let output: &[u8] = plugin.call(function, input)?;
+    let output: &[u8] = match mode {
+        CallMode::Sync => plugin.call(function, input)?,
+        CallMode::Async => poll_to_completion(plugin.call_async(function, input))?,
+    };
     if !expect.accepts(input, output) {
         return Err(BenchError::new(format!(
             "{function} output {} bytes that are not what the benchmark expects ({expect:?})",
@@ -183,14 +198,74 @@ struct Call {
     plugin: Plugin,
     function: String,
     input: Arc<[u8]>,
+    mode: CallMode,
 }
 
 impl Workload for Call {
     fn run(&mut self, iterations: u64) -> Result<Duration, BenchError> {
-        time_all(iterations, || {
-            let output: &[u8] = self.plugin.call(&self.function, &self.input[..])?;
-            std::hint::black_box(output);
-            Ok(())
-        })
+        // One loop per mode, so that the sync row's loop is what it was.
+        match self.mode {
+            CallMode::Sync => time_all(iterations, || {
+                let output: &[u8] = self.plugin.call(&self.function, &self.input[..])?;
+                std::hint::black_box(output);
+                Ok(())
+            }),
+            CallMode::Async => time_all(iterations, || {
+                let output: &[u8] =
+                    poll_to_completion(self.plugin.call_async(&self.function, &self.input[..]))?;
+                std::hint::black_box(output);
+                Ok(())
+            }),
+        }
+    }
+}
+
+/// Drives `future` to completion on this thread: polls it with a waker that does nothing
+/// until it is ready, and polls again at once after a pending poll (a call that yields).
+///
+/// No executor and no scheduling: this is the cost of the async call itself (wasmtime's
+/// fiber, wasmi's resumable call). It suits plug-ins without async host functions, which
+/// never wait on anything; a future waiting on a timer or I/O would be polled in a busy
+/// loop.
+fn poll_to_completion<F: Future>(future: F) -> F::Output {
+    let mut future = pin!(future);
+    let mut context = Context::from_waker(Waker::noop());
+    loop {
+        if let Poll::Ready(output) = future.as_mut().poll(&mut context) {
+            return output;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::standard_rows;
+
+    /// Checked both ways: the async row runs on every engine with `async_calls`, and every
+    /// other engine refuses it as unsupported (not as a failure).
+    #[test]
+    fn the_async_row_runs_exactly_where_the_engine_has_async_calls() {
+        let row = standard_rows()
+            .into_iter()
+            .find(Row::calls_async)
+            .expect("a row of async calls");
+        for name in xtism::ENGINES {
+            let async_calls = engine(name).unwrap().capabilities().async_calls;
+            match prepare(&row, name) {
+                Ok(mut workload) => {
+                    assert!(async_calls, "{name} ran {} without async calls", row.id);
+                    workload.run(3).unwrap();
+                }
+                Err(err) => {
+                    assert!(!async_calls, "{name}: {err}");
+                    assert!(err.is_unsupported(), "{name}: {err}");
+                    assert_eq!(
+                        err.message(),
+                        format!("the {name} engine does not support async calls")
+                    );
+                }
+            }
+        }
     }
 }

@@ -21,8 +21,9 @@ pub struct Measured {
     pub id: String,
     /// What the row measures and on which plug-in, in a few words.
     pub about: String,
-    /// Median time of one operation on each engine.
-    pub medians: Vec<Duration>,
+    /// Median time of one operation on each engine; `None` where the engine cannot run
+    /// the row (async calls on wasmer), shown as `n/a`.
+    pub medians: Vec<Option<Duration>>,
 }
 
 /// Everything a run measured.
@@ -50,14 +51,18 @@ pub fn run(args: &BenchArgs) -> Result<(), CliError> {
     let mut progress = Progress::new(rows.len() * engines.len());
 
     // Everything is made ready before anything is timed, so that a plug-in that does not
-    // build or lacks the function fails at once.
-    let mut workloads: Vec<Vec<Box<dyn Workload>>> = Vec::with_capacity(rows.len());
+    // build or lacks the function fails at once. An engine that cannot run a row at all
+    // has no workload for it.
+    let mut workloads: Vec<Vec<Option<Box<dyn Workload>>>> = Vec::with_capacity(rows.len());
     for row in &rows {
         let mut row_workloads = Vec::with_capacity(engines.len());
         for engine in &engines {
             progress.step(&format!("preparing {} on {engine}", row.id));
-            let workload =
-                xtism_bench::prepare(row, engine).map_err(|e| failure(args, row, engine, &e))?;
+            let workload = match xtism_bench::prepare(row, engine) {
+                Ok(workload) => Some(workload),
+                Err(e) if e.is_unsupported() => None,
+                Err(e) => return Err(failure(args, row, engine, &e)),
+            };
             row_workloads.push(workload);
         }
         workloads.push(row_workloads);
@@ -72,8 +77,13 @@ pub fn run(args: &BenchArgs) -> Result<(), CliError> {
         let mut medians = Vec::with_capacity(engines.len());
         for (engine, workload) in engines.iter().zip(row_workloads.iter_mut()) {
             progress.step(&format!("timing {} on {engine}", row.id));
-            let median = timing::median(workload.as_mut(), budget)
-                .map_err(|e| failure(args, row, engine, &e))?;
+            let median = match workload {
+                Some(workload) => Some(
+                    timing::median(workload.as_mut(), budget)
+                        .map_err(|e| failure(args, row, engine, &e))?,
+                ),
+                None => None,
+            };
             medians.push(median);
         }
         results.rows.push(Measured {
@@ -228,20 +238,24 @@ pub fn table(results: &Results) -> String {
     out
 }
 
-/// The cells of one row: `time (ratio×)` per engine.
+/// The cells of one row: `time (ratio×)` per engine, `n/a` where the engine cannot run it.
 fn cells(row: &Measured) -> Vec<String> {
     let fastest = row
         .medians
         .iter()
+        .flatten()
         .min()
         .copied()
         .unwrap_or_default()
         .max(Duration::from_nanos(1));
     row.medians
         .iter()
-        .map(|median| {
-            let ratio = median.as_secs_f64() / fastest.as_secs_f64();
-            format!("{} ({})", micros(*median), times(ratio))
+        .map(|median| match median {
+            Some(median) => {
+                let ratio = median.as_secs_f64() / fastest.as_secs_f64();
+                format!("{} ({})", micros(*median), times(ratio))
+            }
+            None => "n/a".to_owned(),
         })
         .collect()
 }
@@ -310,21 +324,26 @@ mod tests {
     }
 
     #[test]
-    fn the_table_has_a_column_per_engine_and_a_ratio_to_the_fastest() {
+    fn the_table_has_a_column_per_engine_and_a_ratio_to_the_fastest_or_na() {
         let results = Results {
-            engines: vec!["wasmtime", "wasmi"],
+            engines: vec!["wasmtime", "wasmi", "wasmer"],
             rows: vec![Measured {
                 id: "echo_16b".into(),
                 about: "echo of 16 bytes (c/echo.wasm)".into(),
-                medians: vec![Duration::from_nanos(300), Duration::from_nanos(900)],
+                medians: vec![
+                    Some(Duration::from_nanos(300)),
+                    Some(Duration::from_nanos(900)),
+                    None,
+                ],
             }],
         };
         let table = table(&results);
         let lines: Vec<&str> = table.lines().collect();
         assert!(lines[1].starts_with("measure"), "{table}");
-        assert!(lines[1].ends_with("wasmi"), "{table}");
+        assert!(lines[1].ends_with("wasmer"), "{table}");
         assert!(lines[2].contains("0.300 (1.00×)"), "{table}");
         assert!(lines[2].contains("0.900 (3.00×)"), "{table}");
+        assert!(lines[2].ends_with("n/a"), "{table}");
         assert!(
             table.contains("echo_16b  echo of 16 bytes (c/echo.wasm)"),
             "{table}"

@@ -29,7 +29,7 @@ fn span(results: &Results) -> (f64, f64) {
     let values = results
         .rows
         .iter()
-        .flat_map(|row| row.medians.iter())
+        .flat_map(|row| row.medians.iter().flatten())
         .map(|d| (d.as_secs_f64() * 1e6).max(1e-3));
     let (low, high) = values.fold((f64::INFINITY, 0f64), |(low, high), v| {
         (low.min(v), high.max(v))
@@ -99,7 +99,7 @@ fn draw(path: &Path, results: &Results) -> Result<(), Box<dyn std::error::Error>
     for (column, engine) in results.engines.iter().enumerate() {
         let color = Palette99::pick(column).filled();
         let bars = results.rows.iter().enumerate().filter_map(|(index, row)| {
-            let median = row.medians.get(column)?;
+            let median = row.medians.get(column).copied().flatten()?;
             let value = (median.as_secs_f64() * 1e6).max(low);
             let left = index as f64 + 0.1 + bar * column as f64;
             Some(Rectangle::new([(left, low), (left + bar, value)], color))
@@ -133,7 +133,10 @@ mod tests {
             rows: vec![Measured {
                 id: "a".into(),
                 about: String::new(),
-                medians: vec![Duration::from_nanos(274), Duration::from_millis(66)],
+                medians: vec![
+                    Some(Duration::from_nanos(274)),
+                    Some(Duration::from_millis(66)),
+                ],
             }],
         };
         let (low, high) = span(&results);
@@ -159,18 +162,18 @@ mod tests {
                     id: "create".into(),
                     about: String::new(),
                     medians: vec![
-                        Duration::from_millis(2),
-                        Duration::from_micros(20),
-                        Duration::from_millis(3),
+                        Some(Duration::from_millis(2)),
+                        Some(Duration::from_micros(20)),
+                        Some(Duration::from_millis(3)),
                     ],
                 },
                 Measured {
                     id: "echo_16b".into(),
                     about: String::new(),
                     medians: vec![
-                        Duration::from_nanos(270),
-                        Duration::from_nanos(530),
-                        Duration::from_nanos(340),
+                        Some(Duration::from_nanos(270)),
+                        Some(Duration::from_nanos(530)),
+                        None,
                     ],
                 },
             ],

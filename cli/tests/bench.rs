@@ -112,6 +112,32 @@ fn a_standard_row_on_one_engine() {
     assert!(stdout.contains("(c/echo.wasm)"), "{stdout}");
 }
 
+#[test]
+fn the_async_row_is_not_applicable_where_an_engine_has_no_async_calls() {
+    let out = run(["bench", "--quick", "--row", "echo_16b_async"]);
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", text(&out.stderr));
+    let line = stdout
+        .lines()
+        .find(|l| l.starts_with("echo_16b_async"))
+        .expect("the row's line");
+    let with_async = xtism::ENGINES
+        .iter()
+        .filter(|engine| {
+            xtism::engine_named(engine)
+                .unwrap()
+                .capabilities()
+                .async_calls
+        })
+        .count();
+    assert_eq!(line.matches("×)").count(), with_async, "{line}");
+    assert_eq!(
+        line.matches("n/a").count(),
+        xtism::ENGINES.len() - with_async,
+        "{line}"
+    );
+}
+
 /// Asserts exit code 1 and one `error:` line on stderr containing `needle`.
 #[track_caller]
 fn fails_with(out: Output, needle: &str) {
