@@ -59,7 +59,7 @@ pub(crate) struct WasmtimeLinked {
     pub(crate) limits: ResourceLimits,
     pub(crate) fuel: bool,
     pub(crate) interruptible: bool,
-    /// Whether the linker has an async host function: wasmtime then asks for async
+    /// Whether a module imports an async host function: wasmtime then asks for async
     /// instantiation.
     pub(crate) async_functions: bool,
     pub(crate) names: Arc<ModuleNames>,
@@ -77,6 +77,7 @@ impl WasmtimeLinked {
         let engine = &configured.engine;
         let mut linker: Linker<StoreData> = Linker::new(engine);
         let mut defined: HashSet<(String, String)> = HashSet::new();
+        let mut async_functions = false;
         let mut modules: Vec<LinkedModule> = Vec::with_capacity(plan.modules.len());
         let mut names = vec![(
             configured.kernel.module().clone(),
@@ -127,6 +128,7 @@ impl WasmtimeLinked {
                     }
                     ImportSource::Function(index) => {
                         let function = plan.functions.get(*index).ok_or_else(missing)?;
+                        async_functions |= function.is_async();
                         let key = (USER_FUNCTIONS.to_owned(), index.to_string());
                         if !defined.contains(&key) {
                             define_user_function(&mut linker, &key.1, function)?;
@@ -186,7 +188,7 @@ impl WasmtimeLinked {
             limits,
             fuel: options.fuel,
             interruptible: options.interruptible,
-            async_functions: plan.functions.iter().any(xtism_core::Function::is_async),
+            async_functions,
             names: Arc::new(ModuleNames(names)),
         })
     }

@@ -232,6 +232,102 @@ fn async_host_function_errors_fail_the_call(engine: &'static str) {
 }
 
 #[case(needs = async_calls)]
+fn a_panic_before_the_future_fails_the_call(engine: &'static str) {
+    if !runs_async(engine) {
+        return;
+    }
+    // The callback panics before it gives its future.
+    let panicking = Function::new_async("fetch", [PTR], [PTR], UserData::new(()), |_, _, _| {
+        if true {
+            panic!("no future today");
+        }
+        async { Ok(Vec::new()) }
+    });
+    let mut p = async_plugin(engine, panicking, |b| b);
+    let err = block_on(p.call_async::<&str, String>("fetch", "x")).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Host, "{err}");
+    assert_eq!(err.root_cause().to_string(), "panicked: no future today");
+    let out: String = block_on(p.call_async("echo", "after a panic")).unwrap();
+    assert_eq!(out, "after a panic");
+}
+
+#[case(needs = async_calls)]
+fn an_async_host_function_not_imported_leaves_sync_calls(engine: &'static str) {
+    if !runs_async(engine) {
+        return;
+    }
+    // `c/echo.wasm` imports no host function: the async one given is not linked.
+    let mut p = builder(engine, &plugin("c/echo.wasm"))
+        .with_functions([fetch_after(Duration::ZERO)])
+        .build()
+        .unwrap();
+    let out: String = p.call("echo", "sync").unwrap();
+    assert_eq!(out, "sync");
+}
+
+/// A start function that calls `fetch` (async) once, and an export `g` that outputs how
+/// many times the start function ran.
+const START_THEN_FETCH: &str = r#"
+(module
+  (import "extism:host/env" "alloc" (func $alloc (param i64) (result i64)))
+  (import "extism:host/env" "store_u64" (func $store_u64 (param i64 i64)))
+  (import "extism:host/env" "output_set" (func $output_set (param i64 i64)))
+  (import "extism:host/user" "fetch" (func $fetch (param i64) (result i64)))
+  (global $runs (mut i64) (i64.const 0))
+  (func $start
+    (global.set $runs (i64.add (global.get $runs) (i64.const 1)))
+    (drop (call $fetch (i64.const 0))))
+  (start $start)
+  (func (export "g") (result i32)
+    (local $h i64)
+    (local.set $h (call $alloc (i64.const 8)))
+    (call $store_u64 (local.get $h) (global.get $runs))
+    (call $output_set (local.get $h) (i64.const 8))
+    (i32.const 0)))
+"#;
+
+#[case(needs = async_calls)]
+fn a_call_dropped_while_initializing_gets_a_fresh_instance(engine: &'static str) {
+    if !runs_async(engine) {
+        return;
+    }
+    // The first `fetch` waits long, the others not at all.
+    let first = Arc::new(AtomicUsize::new(0));
+    let fetch = Function::new_async(
+        "fetch",
+        [PTR],
+        [PTR],
+        UserData::new(first),
+        |_, _, first: UserData<Arc<AtomicUsize>>| async move {
+            let first = Arc::clone(&*first.get()?.lock().unwrap());
+            if first.fetch_add(1, Ordering::SeqCst) == 0 {
+                tokio::time::sleep(Duration::from_secs(30)).await;
+            }
+            Ok(vec![Val::I64(0)])
+        },
+    );
+    let mut p = builder(engine, START_THEN_FETCH.as_bytes())
+        .with_functions([fetch])
+        .build()
+        .unwrap();
+    block_on(async {
+        // Dropped inside the start function.
+        let dropped = tokio::time::timeout(
+            Duration::from_millis(20),
+            p.call_async::<&str, Vec<u8>>("g", ""),
+        )
+        .await;
+        assert!(
+            dropped.is_err(),
+            "the first call waits in the start function"
+        );
+        // A fresh instance runs the start function once.
+        let out: Vec<u8> = p.call_async("g", "").await.unwrap();
+        assert_eq!(super::facts(&out), [1]);
+    });
+}
+
+#[case(needs = async_calls)]
 fn the_plugin_is_reached_only_from_its_host_calls_polls(engine: &'static str) {
     if !runs_async(engine) {
         return;

@@ -67,6 +67,30 @@ fn with_transform(engine: &'static str, wasm: &[u8], transform: Function) -> Plu
 }
 
 #[case]
+fn a_panicking_host_function_fails_the_call(engine: &'static str) {
+    // A panic is the host function's error on every engine (unwinding through wasmi's
+    // interpreter would abort the process), and the plug-in goes on.
+    let wasm = plugin("wat/host_functions.wat");
+    let mut p = with_transform(
+        engine,
+        &wasm,
+        Function::new(
+            "transform",
+            [PTR],
+            [PTR],
+            UserData::new(()),
+            |_, _, _, _| panic!("the host broke"),
+        ),
+    );
+    let err = p.call::<&str, &str>("transform", "x").unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Host, "{err}");
+    assert_eq!(err.root_cause().to_string(), "panicked: the host broke");
+    assert!(err.to_string().contains("transform"), "{err}");
+    let f = call_facts(&mut p, "numbers", b"");
+    assert_eq!(f[1], 42);
+}
+
+#[case]
 fn host_function_error(engine: &'static str) {
     let wasm = plugin("wat/host_functions.wat");
     let mut p = with_transform(

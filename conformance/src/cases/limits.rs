@@ -168,6 +168,18 @@ fn initialization_fuel_is_one_budget(engine: &'static str) {
 }
 
 #[case(needs = timeout)]
+fn a_timeout_past_the_clock_is_no_deadline(engine: &'static str) {
+    let built = builder(engine, &kernel())
+        .with_timeout(std::time::Duration::MAX)
+        .build();
+    if !caps(engine).timeout {
+        return unsupported(built, "timeouts");
+    }
+    let mut p = built.unwrap();
+    still_works(&mut p);
+}
+
+#[case(needs = timeout)]
 fn timeout_stops_infinite_loop(engine: &'static str) {
     if !caps(engine).timeout {
         let built = builder(engine, &kernel())

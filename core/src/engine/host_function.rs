@@ -9,6 +9,7 @@
 //! constructors and the import namespace.
 
 use std::future::Future;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
 use std::sync::Arc;
 
@@ -82,7 +83,14 @@ impl Function {
         };
         let token = Token::fresh();
         let future: HostFuture = match &self.callback {
-            Callback::Async(start) => start(token, inputs),
+            Callback::Async(start) => match catch_unwind(AssertUnwindSafe(|| start(token, inputs)))
+            {
+                Ok(future) => future,
+                Err(panic) => {
+                    let _ = self.finish(host, Err(panicked(&*panic)), &[]);
+                    return Err(HostTrap);
+                }
+            },
             Callback::Sync(_) => {
                 let results = self.invoke_converted(host, inputs.into_iter().map(Ok))?;
                 Box::pin(std::future::ready(Ok(results)))
@@ -123,7 +131,14 @@ impl Function {
         results: &mut [Val],
     ) -> Result<(), HostTrap> {
         let outcome = match &self.callback {
-            Callback::Sync(callback) => callback(host, params, results),
+            // A panic fails the call: unwinding through the engine is not allowed on every
+            // engine (wasmi aborts the process).
+            Callback::Sync(callback) => {
+                match catch_unwind(AssertUnwindSafe(|| callback(&mut *host, params, results))) {
+                    Ok(outcome) => outcome,
+                    Err(panic) => Err(panicked(&*panic)),
+                }
+            }
             Callback::Async(_) => Err(XtismError::Invalid(
                 "it is async, and the plug-in was not called with `call_async`".into(),
             )),
@@ -207,4 +222,18 @@ impl<F> DynamicInvoke for F where
         + Sync
         + 'static
 {
+}
+
+/// A host function's panic as its error: `panicked: <message>`, the message when the panic
+/// was raised with a string.
+pub(crate) fn panicked(panic: &(dyn std::any::Any + Send)) -> XtismError {
+    let message = panic
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("a panic without a message");
+    XtismError::Host {
+        function: String::new(),
+        source: crate::error::Error::msg(format!("panicked: {message}")),
+    }
 }

@@ -15,9 +15,8 @@ use std::time::Instant;
 
 use super::access_scope::{self, Token};
 use super::host_access::{HostAccess, HostTrap};
-use super::host_function::{Function, HostFuture};
+use super::host_function::{Function, HostFuture, panicked};
 use super::values::Val;
-use crate::error::XtismError;
 
 /// A guest's call of an async host function, waiting for the function's future. Made by
 /// [`Function::start_async`]; dropping it drops the future.
@@ -65,10 +64,7 @@ impl PendingHostCall {
         let outcome = match polled {
             Ok(Poll::Pending) => return self.wait(host, cx),
             Ok(Poll::Ready(outcome)) => outcome,
-            Err(panic) => Err(XtismError::Host {
-                function: String::new(),
-                source: crate::error::Error::msg(format!("panicked: {}", panic_message(&*panic))),
-            }),
+            Err(panic) => Err(panicked(&*panic)),
         };
         let (outcome, results) = match outcome {
             Ok(results) => (Ok(()), results),
@@ -102,13 +98,4 @@ impl PendingHostCall {
             None => Poll::Pending,
         }
     }
-}
-
-/// The message a panic was raised with, when it is a string.
-fn panic_message(panic: &(dyn std::any::Any + Send)) -> &str {
-    panic
-        .downcast_ref::<&str>()
-        .copied()
-        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
-        .unwrap_or("a panic without a message")
 }

@@ -17,10 +17,9 @@ use super::link::plan_links;
 use super::provider::{EngineProvider, NoDefaultEngine};
 use super::resources::StoreResources;
 use crate::cache::{self, CacheSetting};
-#[cfg(feature = "wasi")]
-use crate::engine::ImportSource;
 use crate::engine::{
-    CompileOptions, Engine, ExternKind, FuncType, Function, KERNEL_WASM, KernelMemory, Val, ValType,
+    CompileOptions, Engine, ExternKind, FuncType, Function, ImportSource, KERNEL_WASM,
+    KernelMemory, Val, ValType,
 };
 use crate::error::Error;
 use crate::error::XtismError;
@@ -226,7 +225,8 @@ impl<'a, P: EngineProvider> PluginBuilder<'a, P> {
         self.with_config([(key.into(), value.into())])
     }
 
-    /// Stops every call after `timeout` (overrides the manifest's `timeout_ms`).
+    /// Stops every call after `timeout` (overrides the manifest's `timeout_ms`). A timeout
+    /// too long for the clock to count from now (`Duration::MAX`) is no deadline.
     pub fn with_timeout(mut self, timeout: Duration) -> Self {
         self.timeout = Some(timeout);
         self
@@ -501,10 +501,17 @@ impl<'a, P: EngineProvider> PluginBuilder<'a, P> {
             engine.as_ref(),
         )?;
         needs.check(&plan.limits)?;
+        // Only a function the plug-in imports counts: the plan holds every one it was given.
         let async_function = plan
-            .functions
+            .modules
             .iter()
-            .find(|f| f.is_async())
+            .flat_map(|m| &m.imports)
+            .find_map(|import| match import {
+                ImportSource::Function(index) => {
+                    plan.functions.get(*index).filter(|f| f.is_async())
+                }
+                _ => None,
+            })
             .map(|f| f.name().to_owned());
         if async_function.is_some() && !caps.async_calls {
             return Err(XtismError::Unsupported {

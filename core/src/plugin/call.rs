@@ -256,7 +256,8 @@ impl<P: EngineProvider> Plugin<P> {
         let timeout = self.compiled.inner.timeout;
         let limits = CallLimits {
             fuel: self.compiled.inner.fuel,
-            deadline: timeout.map(|t| Instant::now() + t),
+            // A timeout past what the clock can count (`Duration::MAX`) is no deadline.
+            deadline: timeout.and_then(|t| Instant::now().checked_add(t)),
             cancel: Some(Arc::clone(&self.cancel)),
             yield_every,
         };
@@ -310,8 +311,14 @@ impl<P: EngineProvider> Plugin<P> {
     ) -> Result<Region, CallFailure> {
         let shape = self.prepare(name)?;
         if !self.initialized {
+            // Dropped before the initializers are done, the instance is half initialized:
+            // the next call gets a fresh one, as after a failed initializer.
+            self.needs_reinstantiate = true;
             self.initialize_async(limits).await?;
+            self.needs_reinstantiate = false;
         }
+        // `_start` is followed by a fresh instance, even when the call is dropped.
+        self.needs_reinstantiate = name == "_start";
         let instance = self.place_input(input, None, limits)?;
         let result = instance.call_async(None, name, shape, limits).await;
         self.finish(name, result)
