@@ -17,7 +17,8 @@ const PER_MODULE: u32 = 4;
 ///
 /// Each slot reserves two linear memories' worth of address space when the engine is made
 /// (wasmtime's default reservation, 4 GiB and a guard region each on 64-bit hosts), none of
-/// it resident until used; tables hold at most wasmtime's default 20,000 elements.
+/// it resident until used, and one fiber stack for an async call (a plug-in runs one call
+/// at a time); tables hold at most wasmtime's default 20,000 elements.
 pub(crate) fn strategy(slots: u32) -> InstanceAllocationStrategy {
     let total = slots.saturating_mul(PER_SLOT);
     let mut pool = PoolingAllocationConfig::new();
@@ -25,6 +26,7 @@ pub(crate) fn strategy(slots: u32) -> InstanceAllocationStrategy {
         .total_memories(total)
         .total_tables(total)
         .total_gc_heaps(slots)
+        .total_stacks(slots)
         .max_memories_per_module(PER_MODULE)
         .max_tables_per_module(PER_MODULE);
     InstanceAllocationStrategy::Pooling(pool)

@@ -165,6 +165,65 @@ fn limits_hold_on_an_instance_pool() {
     let _: &[u8] = plugin.call("run", "").unwrap();
 }
 
+/// A plug-in whose export `run` calls the host function `wait`.
+const CALLS_WAIT: &str = r#"(module
+  (import "extism:host/user" "wait" (func $wait))
+  (memory (export "memory") 1)
+  (func (export "run") (result i32) (call $wait) (i32.const 0)))"#;
+
+/// Pending once (waking itself), then ready: a host future that suspends the call once.
+struct YieldOnce(bool);
+
+impl std::future::Future for YieldOnce {
+    type Output = Result<Vec<xtism_core::Val>, xtism_core::Error>;
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        if self.0 {
+            return std::task::Poll::Ready(Ok(Vec::new()));
+        }
+        self.0 = true;
+        cx.waker().wake_by_ref();
+        std::task::Poll::Pending
+    }
+}
+
+/// Polls `future` with a waker that does nothing until it is ready.
+fn poll_until_ready<F: std::future::Future>(future: F) -> F::Output {
+    let mut future = std::pin::pin!(future);
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    loop {
+        if let std::task::Poll::Ready(output) = future.as_mut().poll(&mut cx) {
+            return output;
+        }
+    }
+}
+
+#[test]
+fn async_calls_run_on_an_instance_pool() {
+    let engine = Arc::new(WasmtimeEngine::with_instance_pool(2));
+    let wasm = wat::parse_str(CALLS_WAIT).unwrap();
+    let wait = xtism_core::Function::new_async(
+        "wait",
+        [],
+        [],
+        xtism_core::UserData::new(()),
+        |_, _, _| YieldOnce(false),
+    );
+    let compiled = CompiledPlugin::new(builder(&engine, &wasm).with_functions([wait])).unwrap();
+    let mut live: Vec<Plugin> = (0..2)
+        .map(|_| Plugin::new_from_compiled(&compiled).unwrap())
+        .collect();
+    for plugin in &mut live {
+        for _ in 0..3 {
+            let out: Vec<u8> = poll_until_ready(plugin.call_async("run", "")).unwrap();
+            assert!(out.is_empty());
+        }
+    }
+}
+
 #[test]
 fn a_trap_names_the_module_in_its_backtrace() {
     let engine = Arc::new(WasmtimeEngine::new());
