@@ -96,9 +96,10 @@ impl<P: EngineProvider> Plugin<P> {
     /// [`with_async_yield_interval`](crate::PluginBuilder::with_async_yield_interval).
     /// The timeout, fuel and memory limits hold as in `call`.
     ///
-    /// Dropping the future abandons the call where it is, as a cancel would (an async host
-    /// function's future is dropped with it); the plug-in stays usable, and its next call
-    /// starts afresh. The future is `Send`, for tasks of a multi-threaded executor: the
+    /// Dropping the future abandons the call where it is (an async host function's future
+    /// is dropped with it). The plug-in stays usable, as after a timeout; a call dropped
+    /// while the guest's initializers or `_start` ran leaves the next call a fresh
+    /// instance, vars kept. The future is `Send`, for tasks of a multi-threaded executor: the
     /// input's bytes must be `Send` (those of every input type of `convert` are). Not in the
     /// official crate, which has no async calls.
     ///
