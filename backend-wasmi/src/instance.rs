@@ -3,15 +3,13 @@
 //! core's [`HostAccess`] over the store between calls.
 
 use std::collections::HashMap;
-use std::future::{Future, poll_fn};
-use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::future::poll_fn;
 use std::time::Instant;
 
 use wasmi::{Instance as WasmiInstance, Store, TypedFunc, TypedResumableCall};
 use xtism_core::XtismError;
 use xtism_core::engine::{
-    CallFuture, CallLimits, ExportShape, HostAccess, Instance, PluginState, TrapCode,
+    CallFuture, CallLimits, ExportShape, HostAccess, Instance, PluginState, TrapCode, yield_now,
 };
 
 use crate::SLICE;
@@ -201,7 +199,7 @@ impl WasmiPlugin {
                         .yield_every
                         .is_some_and(|every| yielded.elapsed() >= every)
                     {
-                        YieldNow(false).await;
+                        yield_now().await;
                         yielded = Instant::now();
                     }
                     call = t.resume(&mut self.store);
@@ -267,23 +265,6 @@ impl Slices {
     fn consumed(&self, store: &Store<StoreData>, limits: &CallLimits) -> Option<u64> {
         let left = store.get_fuel().unwrap_or(0);
         limits.fuel.map(|_| self.given.saturating_sub(left))
-    }
-}
-
-/// Gives the thread back to the executor once: pending at the first poll (waking itself),
-/// ready at the next.
-struct YieldNow(bool);
-
-impl Future for YieldNow {
-    type Output = ();
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        if self.0 {
-            return Poll::Ready(());
-        }
-        self.0 = true;
-        cx.waker().wake_by_ref();
-        Poll::Pending
     }
 }
 

@@ -11,7 +11,9 @@ use std::time::Instant;
 use wasmtime::{Store, TypedFunc, UpdateDeadline};
 use xtism_core::XtismError;
 use xtism_core::engine::PluginState;
-use xtism_core::engine::{CallFuture, CallLimits, ExportShape, HostAccess, Instance, Ticker};
+use xtism_core::engine::{
+    CallFuture, CallLimits, ExportShape, HostAccess, Instance, Ticker, yield_now,
+};
 
 use crate::error::{serialize_core_dump, trap_error};
 use crate::store::StoreData;
@@ -64,7 +66,7 @@ pub(crate) fn on_epoch(
     match call.yield_every {
         Some(every) if data.yielded.elapsed() >= every => {
             data.yielded = Instant::now();
-            Ok(UpdateDeadline::Yield(1))
+            Ok(UpdateDeadline::YieldCustom(1, yield_now()))
         }
         _ => Ok(UpdateDeadline::Continue(1)),
     }

@@ -42,7 +42,8 @@
 //! the plug-in meanwhile (`access_scope`); the link plan (`link_plan`); a store's resource limits in core's words (`limiter`); the
 //! host's view of a running plug-in (`host_access`); the store's data (`plugin_state`);
 //! stopping a call (`interrupt`) and the thread that ticks while calls run (`ticker`); and
-//! traps as backends report them and core words them (`trap`).
+//! traps as backends report them and core words them (`trap`); how an async call yields to
+//! its executor (`yield_now`).
 
 mod access_scope;
 mod backend;
@@ -60,6 +61,7 @@ mod plugin_state;
 mod ticker;
 mod trap;
 mod values;
+mod yield_now;
 
 pub use backend::{CallFuture, Engine, Instance, InstantiateError, Linked};
 pub use capabilities::{Capabilities, CompileOptions, Profiling};
@@ -79,6 +81,7 @@ pub use plugin_state::PluginState;
 pub use ticker::{TICK, Ticker, TickingCall};
 pub use trap::{CORE_DUMP_NAME, Frame, TrapCode, format_backtrace};
 pub use values::{FuncType, Val, ValType};
+pub use yield_now::yield_now;
 
 pub(crate) use access_scope::{Token, with as with_lent};
 pub(crate) use host_function::{Callback, HostFuture};
