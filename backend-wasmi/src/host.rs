@@ -1,6 +1,7 @@
 //! Host functions: core's kernel imports bound with `Func::wrap` (one closure per
-//! [`HostImport`] signature), the user's functions and core's WASI functions with `Func::new`,
-//! and [`CallerAccess`], core's view of the store inside a host call.
+//! [`HostImport`] signature), the user's functions and core's WASI functions with `Func::new`
+//! (an async user function suspends the call for `instance` to poll), and [`CallerAccess`],
+//! core's view of the store inside a host call.
 
 use std::sync::Arc;
 

@@ -1,6 +1,7 @@
 //! A running plug-in ([`WasmiPlugin`]) and its calls: exports typed on their first call, each
 //! call run under its fuel budget, in slices when it has a deadline or can be cancelled, and
-//! core's [`HostAccess`] over the store between calls.
+//! core's [`HostAccess`] over the store between calls. An async call is the same resumable
+//! call, which also waits on a suspending async host function and yields between slices.
 
 use std::collections::HashMap;
 use std::future::poll_fn;

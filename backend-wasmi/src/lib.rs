@@ -3,8 +3,9 @@
 //! For hosts that may not JIT (iOS, consoles, embedded) and for small binaries. This crate
 //! only adapts wasmi to [`xtism_core::engine`]: it compiles modules, materializes core's
 //! [`LinkPlan`] as wasmi externs, binds core's kernel imports with `Func::wrap` (typed, one
-//! closure per signature), user host functions and core's WASI functions with `Func::new`,
-//! and exposes the kernel memory and each module's memory. Extism's meaning stays in core.
+//! closure per signature), user host functions and core's WASI functions with `Func::new`
+//! (an async host function suspends the resumable call it runs in), and exposes the kernel
+//! memory and each module's memory. Extism's meaning stays in core.
 //! It rewrites one pattern wasmi 2.0.0 miscompiles before compiling (see `select_fix`).
 //!
 //! The modules follow a plug-in's life: `engine` (the engine and compiling), `link` (a link

@@ -2,7 +2,8 @@
 //! their first call, each call run under its fuel budget, deadline and cancel flag (the
 //! epoch callback, [`on_epoch`], decides at each tick whether a call goes on), the core
 //! dump of a failed call kept for core, and core's [`HostAccess`] over the store between
-//! calls.
+//! calls. An async call runs the same export on a fiber (`call_async`), and the epoch
+//! callback also makes it yield to the executor.
 
 use std::collections::HashMap;
 use std::sync::Arc;

@@ -61,8 +61,8 @@
 //!   six seconds of build); `pooling-allocator` (the opt-in instance pool); `gc` with the
 //!   `gc-drc` collector, which `externref` needs (the reference types of Wasm 2.0, accepted
 //!   by every engine), with the GC and exceptions proposals turned off as the other engines
-//!   have neither. Not `cache` (core keeps one), not the component model, async or WASI:
-//!   core does not use them.
+//!   have neither; `async` (async calls on a fiber, async host functions). Not `cache`
+//!   (core keeps one), not the component model or WASI: core does not use them.
 //! - **Unsafe code** is all in one module, `raw` (loading a cached artifact), with its SAFETY
 //!   argument; the crate denies `unsafe_code` and allows it there only, so the compiler proves
 //!   that no other module has any.
