@@ -12,10 +12,9 @@ use wasmer_types::TrapCode as WasmerTrap;
 use xtism_core::XtismError;
 use xtism_core::engine::{
     CallLimits, ExportShape, Frame, HostAccess, HostTrap, Instance, PluginState, TrapCode,
-    format_backtrace,
+    WatchedInstance, format_backtrace,
 };
 
-use crate::interrupt::WatchedInstance;
 use crate::link::{LinkedModule, Meter};
 use crate::raw::{MemorySpan, SendStore};
 use crate::store::{StoreData, grow_kernel, kernel_and_state, memory_and_state};

@@ -21,9 +21,9 @@
 //!   and exists on Unix only, and a metering trap cannot be resumed, so fuel cannot be handed out in slices as
 //!   with wasmi. Instead, interruptible modules carry a check, injected by a middleware of
 //!   ours, at every function entry and loop header: it reads a flag global and traps when the
-//!   flag is raised. A watchdog thread raises the flags of running calls whose deadline has
-//!   passed or that were cancelled (core's `Ticker`, asking core's `CallLimits::interruption`
-//!   every millisecond); the trap is reported as [`XtismError::Timeout`] or [`XtismError::Cancelled`], the flag
+//!   flag is raised. Core's watchdog (`WatchedInstance`) raises the flags of running calls
+//!   whose deadline has passed or that were cancelled, asking core's
+//!   `CallLimits::interruption` every millisecond; the trap is reported as [`XtismError::Timeout`] or [`XtismError::Cancelled`], the flag
 //!   lowered, and the plug-in stays usable.
 //! - **Resource limits** are applied by our own wasmer `Tunables`, which create every memory
 //!   and table: a memory's maximum is clamped to `max_pages` (so `memory.grow` past it returns
@@ -45,7 +45,7 @@
 //! The modules follow a plug-in's life: this one (the engine, its middlewares and compiling),
 //! `link` (a link plan as modules and import sources, and instantiating), `host` (the host
 //! functions a store holds), `store` (what they reach), `instance` (a running plug-in and its
-//! calls); `convert` (types and values), `interrupt` (the injected check and the watchdog),
+//! calls); `convert` (types and values), `interrupt` (the injected check and the flags core's watchdog raises),
 //! `limits` and `raw` (the tunables) serve them.
 
 #![deny(missing_docs)]

@@ -14,13 +14,13 @@ use xtism_core::XtismError;
 use xtism_core::engine::{
     CompiledModule, ImportSource, Instance, InstantiateError, KERNEL_MEMORY_EXPORT,
     KERNEL_MODULE_MEMORY, KernelMemory, LinkPlan, Linked, MODULE_MEMORY_EXPORT, Module,
-    PluginState, ResourceLimits, ValType,
+    PluginState, ResourceLimits, ValType, WatchedInstance,
 };
 
 use crate::convert::wasmer_type;
 use crate::host::{UserFunction, host_function, user_function, wasi_function};
 use crate::instance::{WasmerPlugin, trap_error};
-use crate::interrupt::{FLAG_EXPORT, WatchedInstance};
+use crate::interrupt::{FLAG_EXPORT, Flags};
 use crate::limits::Budget;
 use crate::raw::{Flag, MemorySpan, SendStore};
 use crate::store::StoreData;
@@ -183,7 +183,9 @@ impl WasmerLinked {
         env.as_mut(store).kernel_span = kernel_span;
         parts.kernel_span = kernel_span;
         if self.config.interruptible {
-            parts.watched = Some(WatchedInstance::new(std::mem::take(&mut parts.flags)));
+            parts.watched = Some(WatchedInstance::new(Flags(std::mem::take(
+                &mut parts.flags,
+            ))));
         }
         Ok((instances, parts))
     }

@@ -156,8 +156,8 @@ const _: () = {
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Flag(NonNull<VMGlobalDefinition>);
 
-// SAFETY: a `Flag` is only dereferenced by `Flag::raise`, from the watchdog, while its
-// instance's call is held open in the `RAISING` phase (see `interrupt::WatchedInstance`).
+// SAFETY: a `Flag` is only dereferenced by `Flag::raise`, from core's watchdog, while its
+// instance's call runs (see `Flag::raise`).
 unsafe impl Send for Flag {}
 // SAFETY: as for `Send`.
 unsafe impl Sync for Flag {}
@@ -165,16 +165,18 @@ unsafe impl Sync for Flag {}
 impl Flag {
     /// Raises the flag from the watchdog thread while the guest may be reading it.
     ///
-    /// Only to be called while the flag's `WatchedInstance` is in the `RAISING` phase, as
-    /// `Watchdog::tick` does; the compiler does not check this.
+    /// Only to be called from `interrupt::Flags`' `Interrupt::interrupt`, which core's
+    /// watchdog calls only while the flag's instance runs a call; the compiler does not
+    /// check this.
     pub(crate) fn raise(self) {
-        // SAFETY: the watched instance is `RAISING`, which the watchdog enters only from `RUNNING` and
-        // which the running call waits out before it returns (`Running::finish`, or its
-        // drop): the instance's store is alive and borrowed by that call, so the global's
+        // SAFETY: core calls `Interrupt::interrupt` only after the instance's call started
+        // (`WatchedInstance::start`) and before its `WatchedCall` is finished or dropped,
+        // which waits for an interruption in progress to end (core's documented promise):
+        // the instance's store is alive and borrowed by that call, so the global's
         // storage is too. The storage is an aligned `i32` global (`VMGlobalDefinition` is
         // 16-byte aligned) that compiled code only reads, with plain loads (its export is
         // hidden from the link plan, so no other module can import and write it), and that
-        // the host only writes between calls, after the call saw `FIRED`; this store is
+        // the host only writes between calls, after `WatchedCall::finish` returned; this store is
         // atomic. The guest's loads are machine loads outside Rust's memory model: an aligned
         // 4-byte store cannot tear under them.
         unsafe {

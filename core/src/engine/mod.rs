@@ -41,7 +41,8 @@
 //! an async host function's call while it waits (`pending_call`) and how its future reaches
 //! the plug-in meanwhile (`access_scope`); the link plan (`link_plan`); a store's resource limits in core's words (`limiter`); the
 //! host's view of a running plug-in (`host_access`); the store's data (`plugin_state`);
-//! stopping a call (`interrupt`) and the thread that ticks while calls run (`ticker`); and
+//! stopping a call (`interrupt`), the thread that ticks while calls run (`ticker`) and the
+//! watchdog that stops calls of engines that must be told to stop (`watchdog`); and
 //! traps as backends report them and core words them (`trap`); how an async call yields to
 //! its executor (`yield_now`).
 
@@ -61,6 +62,7 @@ mod plugin_state;
 mod ticker;
 mod trap;
 mod values;
+mod watchdog;
 mod yield_now;
 
 pub use backend::{CallFuture, Engine, Instance, InstantiateError, Linked};
@@ -81,6 +83,7 @@ pub use plugin_state::PluginState;
 pub use ticker::{TICK, Ticker, TickingCall};
 pub use trap::{CORE_DUMP_NAME, Frame, TrapCode, format_backtrace};
 pub use values::{FuncType, Val, ValType};
+pub use watchdog::{Interrupt, WatchedCall, WatchedInstance};
 pub use yield_now::yield_now;
 
 pub(crate) use access_scope::{Token, with as with_lent};

@@ -1,6 +1,6 @@
 //! [`Ticker`]: a thread that runs its ticks every [`TICK`] while calls run, for the backends
 //! whose engines stop running code only when something outside the call tells them to
-//! (wasmtime advances its epoch; wasmer's watchdog raises interruption flags).
+//! (wasmtime advances its epoch; core's watchdog interrupts wasmer's calls).
 //!
 //! The thread starts with the first tick added. While at least one call is running
 //! ([`Ticker::enter`]), it sleeps a [`TICK`] and runs every tick added. When no call has
