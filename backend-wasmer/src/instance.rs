@@ -103,8 +103,18 @@ pub(crate) fn trap_error(e: RuntimeError) -> XtismError {
 }
 
 impl WasmerPlugin {
-    /// The main-module export `name`, typed as `shape` on its first call.
-    fn export(&mut self, name: &str, shape: ExportShape) -> Result<TypedExport, XtismError> {
+    /// The export `name` of the main module (`module: None`; typed as `shape` on its first
+    /// call, then cached) or of module `module`.
+    fn export(
+        &mut self,
+        module: Option<usize>,
+        name: &str,
+        shape: ExportShape,
+    ) -> Result<TypedExport, XtismError> {
+        if let Some(module) = module {
+            let instance = self.dependencies.get(module).unwrap_or(&self.main);
+            return typed_export(&self.store.0, instance, name, shape);
+        }
         if let Some(export) = self.exports.get(name) {
             return Ok(export.clone());
         }
@@ -159,23 +169,12 @@ impl WasmerPlugin {
 impl Instance for WasmerPlugin {
     fn call(
         &mut self,
+        module: Option<usize>,
         name: &str,
         shape: ExportShape,
         limits: &CallLimits,
     ) -> Result<Option<i32>, XtismError> {
-        let export = self.export(name, shape)?;
-        self.run_export(export, shape, limits)
-    }
-
-    fn call_in_module(
-        &mut self,
-        module: usize,
-        name: &str,
-        shape: ExportShape,
-        limits: &CallLimits,
-    ) -> Result<Option<i32>, XtismError> {
-        let instance = self.dependencies.get(module).unwrap_or(&self.main);
-        let export = typed_export(&self.store.0, instance, name, shape)?;
+        let export = self.export(module, name, shape)?;
         self.run_export(export, shape, limits)
     }
 

@@ -61,11 +61,20 @@ pub(crate) fn trap_error(e: wasmi::Error) -> XtismError {
 }
 
 impl WasmiPlugin {
-    /// The main-module export `name`, typed as `shape` on its first call. Always inlined:
-    /// a call of its own, once `call_async` shared it, cost the 16-byte echo about 30
-    /// instructions (callgrind).
+    /// The export `name` of the main module (`module: None`; typed as `shape` on its first
+    /// call, then cached) or of module `module`. Always inlined: a call of its own, once
+    /// `call_async` shared it, cost the 16-byte echo about 30 instructions (callgrind).
     #[inline(always)]
-    fn export(&mut self, name: &str, shape: ExportShape) -> Result<TypedExport, XtismError> {
+    fn export(
+        &mut self,
+        module: Option<usize>,
+        name: &str,
+        shape: ExportShape,
+    ) -> Result<TypedExport, XtismError> {
+        if let Some(module) = module {
+            let instance = self.dependencies.get(module).unwrap_or(&self.main);
+            return Self::typed_export(&self.store, instance, name, shape);
+        }
         if let Some(export) = self.exports.get(name) {
             return Ok(*export);
         }
@@ -298,23 +307,12 @@ impl HostAccess for WasmiPlugin {
 impl Instance for WasmiPlugin {
     fn call(
         &mut self,
+        module: Option<usize>,
         name: &str,
         shape: ExportShape,
         limits: &CallLimits,
     ) -> Result<Option<i32>, XtismError> {
-        let export = self.export(name, shape)?;
-        self.run_export(export, shape, limits)
-    }
-
-    fn call_in_module(
-        &mut self,
-        module: usize,
-        name: &str,
-        shape: ExportShape,
-        limits: &CallLimits,
-    ) -> Result<Option<i32>, XtismError> {
-        let instance = self.dependencies.get(module).unwrap_or(&self.main);
-        let export = Self::typed_export(&self.store, instance, name, shape)?;
+        let export = self.export(module, name, shape)?;
         self.run_export(export, shape, limits)
     }
 
@@ -326,13 +324,7 @@ impl Instance for WasmiPlugin {
         limits: &'a CallLimits,
     ) -> CallFuture<'a> {
         Box::pin(async move {
-            let export = match module {
-                None => self.export(name, shape)?,
-                Some(module) => {
-                    let instance = self.dependencies.get(module).unwrap_or(&self.main);
-                    Self::typed_export(&self.store, instance, name, shape)?
-                }
-            };
+            let export = self.export(module, name, shape)?;
             self.run_export_async(export, shape, limits).await
         })
     }

@@ -99,17 +99,37 @@ impl WasmtimePlugin {
         }
     }
 
-    /// Resolves and types the export `name` once; later calls find it in `exports`. Always
-    /// inlined: a call of its own, once `call_async` shared it, cost the 16-byte echo about
-    /// 40 instructions (callgrind).
-    #[inline(always)]
-    fn resolve(&mut self, name: &str, shape: ExportShape) -> Result<(), XtismError> {
-        if !self.exports.contains_key(name) {
-            let export = typed_export(&mut self.store, &self.main, name, shape)?;
-            self.exports.insert(name.into(), export);
-        }
-        Ok(())
+    /// The export `name` of module `module` (an index into the link plan's modules; the
+    /// main module for the last), typed as `shape`, not cached.
+    fn export_in(
+        &mut self,
+        module: usize,
+        name: &str,
+        shape: ExportShape,
+    ) -> Result<TypedExport, XtismError> {
+        let instance = self.dependencies.get(module).copied().unwrap_or(self.main);
+        typed_export(&mut self.store, &instance, name, shape)
     }
+}
+
+/// The main-module export `name` of `exports`, resolved and typed once; later calls find it
+/// there. Always inlined: a call of its own, once `call_async` shared it, cost the 16-byte
+/// echo about 40 instructions (callgrind).
+#[inline(always)]
+fn resolve<'a>(
+    exports: &'a mut HashMap<Box<str>, TypedExport>,
+    store: &mut Store<StoreData>,
+    main: &wasmtime::Instance,
+    name: &str,
+    shape: ExportShape,
+) -> Result<&'a TypedExport, XtismError> {
+    if !exports.contains_key(name) {
+        let export = typed_export(store, main, name, shape)?;
+        exports.insert(name.into(), export);
+    }
+    exports
+        .get(name)
+        .ok_or_else(|| XtismError::FunctionNotFound(name.to_owned()))
 }
 
 /// The export `name` of `instance`, typed as `shape`.
@@ -337,40 +357,24 @@ impl HostAccess for WasmtimePlugin {
 impl Instance for WasmtimePlugin {
     fn call(
         &mut self,
+        module: Option<usize>,
         name: &str,
         shape: ExportShape,
         limits: &CallLimits,
     ) -> Result<Option<i32>, XtismError> {
-        self.resolve(name, shape)?;
-        let WasmtimePlugin {
-            store,
-            settings,
-            core_dump,
-            exports,
-            ..
-        } = self;
-        let export = exports
-            .get(name)
-            .ok_or_else(|| XtismError::FunctionNotFound(name.to_owned()))?;
-        let (result, consumed) = run_export(store, settings, core_dump, (export, shape), limits);
-        self.fuel_consumed = consumed;
-        result
-    }
-
-    fn call_in_module(
-        &mut self,
-        module: usize,
-        name: &str,
-        shape: ExportShape,
-        limits: &CallLimits,
-    ) -> Result<Option<i32>, XtismError> {
-        let instance = self.dependencies.get(module).copied().unwrap_or(self.main);
-        let export = typed_export(&mut self.store, &instance, name, shape)?;
+        let typed;
+        let export = match module {
+            None => resolve(&mut self.exports, &mut self.store, &self.main, name, shape)?,
+            Some(module) => {
+                typed = self.export_in(module, name, shape)?;
+                &typed
+            }
+        };
         let (result, consumed) = run_export(
             &mut self.store,
             &self.settings,
             &mut self.core_dump,
-            (&export, shape),
+            (export, shape),
             limits,
         );
         self.fuel_consumed = consumed;
@@ -387,15 +391,9 @@ impl Instance for WasmtimePlugin {
         Box::pin(async move {
             let typed;
             let export = match module {
-                None => {
-                    self.resolve(name, shape)?;
-                    self.exports
-                        .get(name)
-                        .ok_or_else(|| XtismError::FunctionNotFound(name.to_owned()))?
-                }
+                None => resolve(&mut self.exports, &mut self.store, &self.main, name, shape)?,
                 Some(module) => {
-                    let instance = self.dependencies.get(module).copied().unwrap_or(self.main);
-                    typed = typed_export(&mut self.store, &instance, name, shape)?;
+                    typed = self.export_in(module, name, shape)?;
                     &typed
                 }
             };

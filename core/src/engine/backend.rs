@@ -44,31 +44,28 @@ pub type CallFuture<'a> =
 
 /// A running plug-in: the engine's store with every module instantiated.
 pub trait Instance: HostAccess + Send {
-    /// Calls the main-module export `name`, typed as `shape` says and with its arguments;
-    /// returns the `i32` when the shape has one. Core has checked the export's type; a
-    /// backend caches the typed function by name. Running out of `limits.fuel` is
-    /// [`XtismError::OutOfFuel`]; passing `limits.deadline` is [`XtismError::Timeout`]
-    /// (core fills in the duration).
+    /// Calls the export `name` of the main module (`module: None`) or of module `module`
+    /// (an index into [`LinkPlan::modules`]: how core runs the start functions and
+    /// initializers of the modules a plug-in links, under the first call's limits), typed
+    /// as `shape` says and with its arguments; returns the `i32` when the shape has one.
+    /// Core has checked the export's type; a backend caches the main module's typed
+    /// functions by name. Running out of `limits.fuel` is [`XtismError::OutOfFuel`];
+    /// passing `limits.deadline` is [`XtismError::Timeout`] (core fills in the duration).
+    ///
+    /// # Errors
+    ///
+    /// Those above, [`XtismError::FunctionNotFound`] for an export that is missing or not
+    /// of `shape`, and a trap as [`TrapCode::into_error`](super::TrapCode::into_error)
+    /// makes it.
     fn call(
         &mut self,
+        module: Option<usize>,
         name: &str,
         shape: ExportShape,
         limits: &CallLimits,
     ) -> Result<Option<i32>, XtismError>;
 
-    /// Like [`call`](Self::call), for an export of module `module` (an index into
-    /// [`LinkPlan::modules`]): how core runs the start functions and initializers of the
-    /// modules a plug-in links, under the first call's limits.
-    fn call_in_module(
-        &mut self,
-        module: usize,
-        name: &str,
-        shape: ExportShape,
-        limits: &CallLimits,
-    ) -> Result<Option<i32>, XtismError>;
-
-    /// The async form of [`call`](Self::call) (`module: None`) and
-    /// [`call_in_module`](Self::call_in_module) (`Some(module)`), for an engine with the
+    /// The async form of [`call`](Self::call), for an engine with the
     /// `async_calls` capability: the guest's calls of async host functions
     /// ([`Function::is_async`](super::Function::is_async)) wait on their
     /// [`PendingHostCall`](super::PendingHostCall) without blocking the thread, sync host

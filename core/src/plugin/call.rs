@@ -299,7 +299,7 @@ impl<P: EngineProvider> Plugin<P> {
             self.initialize(limits)?;
         }
         let instance = self.place_input(input, host_context, limits)?;
-        let result = instance.call(name, shape, limits);
+        let result = instance.call(None, name, shape, limits);
         self.finish(name, result)
     }
 

@@ -205,12 +205,10 @@ impl<P: EngineProvider> Plugin<P> {
         let (compiled, mut limits) = self.initialization_limits(limits)?;
         let main = compiled.modules - 1;
         for step in &compiled.init {
-            let instance = self.instance()?;
-            let result = if step.module == main {
-                instance.call(step.name, step.shape, &limits)
-            } else {
-                instance.call_in_module(step.module, step.name, step.shape, &limits)
-            };
+            let module = (step.module != main).then_some(step.module);
+            let result = self
+                .instance()?
+                .call(module, step.name, step.shape, &limits);
             self.initialized_by(step, result, &mut limits)?;
         }
         self.initialized = true;
