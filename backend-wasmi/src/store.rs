@@ -1,6 +1,7 @@
 //! What a plug-in's wasmi store holds ([`StoreData`]), the [`Limiter`] through which core's
 //! [`StoreLimiter`] applies the plug-in's resource limits, and the kernel memory and module
-//! memories borrowed with the plug-in state from the store or a caller ([`WithData`]).
+//! memories borrowed with the plug-in state from the store or a caller ([`WithData`]): core's
+//! [`HostAccess`](xtism_core::engine::HostAccess) over either.
 
 use wasmi::{Caller, Memory, Store};
 use xtism_core::engine::{PluginState, StoreLimiter};
@@ -49,16 +50,6 @@ impl wasmi::ResourceLimiter for Limiter {
     }
 }
 
-impl StoreData {
-    pub(crate) fn plugin_memory(&self) -> Option<Memory> {
-        self.memories.last().copied().flatten()
-    }
-
-    pub(crate) fn module_memory(&self, module: usize) -> Option<Memory> {
-        self.memories.get(module).copied().flatten()
-    }
-}
-
 /// A wasmi context that owns [`StoreData`]: the store, or the caller inside a host call.
 pub(crate) trait WithData: wasmi::AsContextMut<Data = StoreData> {
     fn store_data(&mut self) -> &mut StoreData;
@@ -76,28 +67,47 @@ impl WithData for Caller<'_, StoreData> {
     }
 }
 
-/// Borrows the kernel memory and the state together.
-pub(crate) fn kernel_of<C: WithData>(ctx: &mut C) -> (&mut [u8], &mut PluginState) {
-    match ctx.store_data().kernel {
-        Some(memory) => {
-            let (bytes, data) = memory.data_and_store_mut(ctx);
-            (bytes, &mut data.state)
-        }
-        // Only before the kernel is instantiated; no block can exist yet.
-        None => (&mut [], &mut ctx.store_data().state),
-    }
-}
-
-/// Borrows a module's memory and the state together.
-pub(crate) fn module_memory_of<C: WithData>(
+/// `memory`'s bytes, if there is one, and the state, borrowed together.
+fn bytes_and_state<C: WithData>(
     ctx: &mut C,
-    module: usize,
+    memory: Option<Memory>,
 ) -> (Option<&mut [u8]>, &mut PluginState) {
-    match ctx.store_data().module_memory(module) {
+    match memory {
         Some(memory) => {
             let (bytes, data) = memory.data_and_store_mut(ctx);
             (Some(bytes), &mut data.state)
         }
         None => (None, &mut ctx.store_data().state),
     }
+}
+
+/// Borrows the kernel memory and the state together; no bytes before the kernel is
+/// instantiated (no block can exist yet).
+pub(crate) fn kernel_of<C: WithData>(ctx: &mut C) -> (&mut [u8], &mut PluginState) {
+    let memory = ctx.store_data().kernel;
+    let (bytes, state) = bytes_and_state(ctx, memory);
+    (bytes.unwrap_or_default(), state)
+}
+
+/// Grows the kernel memory by `pages`; whether it grew.
+pub(crate) fn grow_kernel_of<C: WithData>(ctx: &mut C, pages: u64) -> bool {
+    match ctx.store_data().kernel {
+        Some(memory) => memory.grow(ctx, pages).is_ok(),
+        None => false,
+    }
+}
+
+/// Borrows module `module`'s memory (the last is main's) and the state together.
+pub(crate) fn module_memory_of<C: WithData>(
+    ctx: &mut C,
+    module: usize,
+) -> (Option<&mut [u8]>, &mut PluginState) {
+    let memory = ctx.store_data().memories.get(module).copied().flatten();
+    bytes_and_state(ctx, memory)
+}
+
+/// The plug-in's (the main module's) memory.
+pub(crate) fn plugin_memory_of<C: WithData>(ctx: &mut C) -> Option<&mut [u8]> {
+    let main = ctx.store_data().memories.len().checked_sub(1)?;
+    module_memory_of(ctx, main).0
 }

@@ -11,7 +11,7 @@ use xtism_core::engine::{DynamicInvoke, HostAccess, HostTrap, WasiImport};
 use xtism_core::engine::{FuncType, HostImport, PluginState, ValType};
 
 use crate::convert::{to_core, to_wasmtime, wasmtime_val_type};
-use crate::store::StoreData;
+use crate::store::{StoreData, grow_kernel_of, kernel_of, module_memory_of, plugin_memory_of};
 
 /// The namespace user host functions are defined under in a
 /// [`WasmtimeLinked`](crate::link::WasmtimeLinked)'s linker
@@ -31,36 +31,19 @@ impl HostAccess for CallerAccess<'_, '_> {
     }
 
     fn kernel(&mut self) -> (&mut [u8], &mut PluginState) {
-        match self.0.data().kernel {
-            Some(memory) => {
-                let (bytes, data) = memory.data_and_store_mut(&mut *self.0);
-                (bytes, &mut data.state)
-            }
-            // Only before the kernel is instantiated; no block can exist yet.
-            None => (&mut [], &mut self.0.data_mut().state),
-        }
+        kernel_of(self.0)
     }
 
     fn grow_kernel(&mut self, pages: u64) -> bool {
-        match self.0.data().kernel {
-            Some(memory) => memory.grow(&mut *self.0, pages).is_ok(),
-            None => false,
-        }
+        grow_kernel_of(self.0, pages)
     }
 
     fn plugin_memory(&mut self) -> Option<&mut [u8]> {
-        let memory = self.0.data().plugin_memory()?;
-        Some(memory.data_mut(&mut *self.0))
+        plugin_memory_of(self.0)
     }
 
     fn module_memory(&mut self, module: usize) -> (Option<&mut [u8]>, &mut PluginState) {
-        match self.0.data().memories.get(module).copied().flatten() {
-            Some(memory) => {
-                let (bytes, data) = memory.data_and_store_mut(&mut *self.0);
-                (Some(bytes), &mut data.state)
-            }
-            None => (None, &mut self.0.data_mut().state),
-        }
+        module_memory_of(self.0, module)
     }
 }
 

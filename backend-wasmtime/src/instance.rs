@@ -17,7 +17,7 @@ use xtism_core::engine::{
 };
 
 use crate::error::{serialize_core_dump, trap_error};
-use crate::store::StoreData;
+use crate::store::{StoreData, grow_kernel_of, kernel_of, module_memory_of, plugin_memory_of};
 
 /// A running plug-in on wasmtime.
 pub(crate) struct WasmtimePlugin {
@@ -322,35 +322,19 @@ impl HostAccess for WasmtimePlugin {
     }
 
     fn kernel(&mut self) -> (&mut [u8], &mut PluginState) {
-        match self.store.data().kernel {
-            Some(memory) => {
-                let (bytes, data) = memory.data_and_store_mut(&mut self.store);
-                (bytes, &mut data.state)
-            }
-            None => (&mut [], &mut self.store.data_mut().state),
-        }
+        kernel_of(&mut self.store)
     }
 
     fn grow_kernel(&mut self, pages: u64) -> bool {
-        match self.store.data().kernel {
-            Some(memory) => memory.grow(&mut self.store, pages).is_ok(),
-            None => false,
-        }
+        grow_kernel_of(&mut self.store, pages)
     }
 
     fn plugin_memory(&mut self) -> Option<&mut [u8]> {
-        let memory = self.store.data().plugin_memory()?;
-        Some(memory.data_mut(&mut self.store))
+        plugin_memory_of(&mut self.store)
     }
 
     fn module_memory(&mut self, module: usize) -> (Option<&mut [u8]>, &mut PluginState) {
-        match self.store.data().memories.get(module).copied().flatten() {
-            Some(memory) => {
-                let (bytes, data) = memory.data_and_store_mut(&mut self.store);
-                (Some(bytes), &mut data.state)
-            }
-            None => (None, &mut self.store.data_mut().state),
-        }
+        module_memory_of(&mut self.store, module)
     }
 }
 

@@ -108,9 +108,8 @@ impl WasmtimeLinked {
                     },
                     ImportSource::Host(host) => {
                         let key = (import.module().to_owned(), import.name().to_owned());
-                        if !defined.contains(&key) {
+                        if defined.insert(key.clone()) {
                             define_host_import(&mut linker, &key.0, &key.1, *host)?;
-                            defined.insert(key.clone());
                         }
                         PlannedImport::Linker(key.0.into(), key.1.into())
                     }
@@ -120,9 +119,8 @@ impl WasmtimeLinked {
                             format!("{WASI_FUNCTIONS}{module_index}"),
                             wasi.name.to_owned(),
                         );
-                        if !defined.contains(&key) {
+                        if defined.insert(key.clone()) {
                             define_wasi_import(&mut linker, &key.0, *wasi, module_index)?;
-                            defined.insert(key.clone());
                         }
                         PlannedImport::Linker(key.0.into(), key.1.into())
                     }
@@ -130,9 +128,8 @@ impl WasmtimeLinked {
                         let function = plan.functions.get(*index).ok_or_else(missing)?;
                         async_functions |= function.is_async();
                         let key = (USER_FUNCTIONS.to_owned(), index.to_string());
-                        if !defined.contains(&key) {
+                        if defined.insert(key.clone()) {
                             define_user_function(&mut linker, &key.1, function)?;
-                            defined.insert(key.clone());
                         }
                         PlannedImport::Linker(key.0.into(), key.1.into())
                     }

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use wasmtime::{Memory, ResourceLimiter};
+use wasmtime::{AsContextMut, Caller, Memory, ResourceLimiter, Store};
 use xtism_core::XtismError;
 use xtism_core::engine::PluginState;
 use xtism_core::engine::{CallLimits, StoreLimiter};
@@ -29,10 +29,67 @@ pub(crate) struct StoreData {
     pub(crate) names: Arc<ModuleNames>,
 }
 
-impl StoreData {
-    pub(crate) fn plugin_memory(&self) -> Option<Memory> {
-        self.memories.last().copied().flatten()
+/// A wasmtime context that owns [`StoreData`]: the store, or the caller inside a host call.
+/// Core's [`HostAccess`](xtism_core::engine::HostAccess) over either is these functions.
+pub(crate) trait WithData: AsContextMut<Data = StoreData> {
+    fn store_data(&mut self) -> &mut StoreData;
+}
+
+impl WithData for Store<StoreData> {
+    fn store_data(&mut self) -> &mut StoreData {
+        self.data_mut()
     }
+}
+
+impl WithData for Caller<'_, StoreData> {
+    fn store_data(&mut self) -> &mut StoreData {
+        self.data_mut()
+    }
+}
+
+/// `memory`'s bytes, if there is one, and the state, borrowed together.
+fn bytes_and_state<C: WithData>(
+    ctx: &mut C,
+    memory: Option<Memory>,
+) -> (Option<&mut [u8]>, &mut PluginState) {
+    match memory {
+        Some(memory) => {
+            let (bytes, data) = memory.data_and_store_mut(ctx);
+            (Some(bytes), &mut data.state)
+        }
+        None => (None, &mut ctx.store_data().state),
+    }
+}
+
+/// Borrows the kernel memory and the state together; no bytes before the kernel is
+/// instantiated (no block can exist yet).
+pub(crate) fn kernel_of<C: WithData>(ctx: &mut C) -> (&mut [u8], &mut PluginState) {
+    let memory = ctx.store_data().kernel;
+    let (bytes, state) = bytes_and_state(ctx, memory);
+    (bytes.unwrap_or_default(), state)
+}
+
+/// Grows the kernel memory by `pages`; whether it grew.
+pub(crate) fn grow_kernel_of<C: WithData>(ctx: &mut C, pages: u64) -> bool {
+    match ctx.store_data().kernel {
+        Some(memory) => memory.grow(ctx, pages).is_ok(),
+        None => false,
+    }
+}
+
+/// Borrows module `module`'s memory (the last is main's) and the state together.
+pub(crate) fn module_memory_of<C: WithData>(
+    ctx: &mut C,
+    module: usize,
+) -> (Option<&mut [u8]>, &mut PluginState) {
+    let memory = ctx.store_data().memories.get(module).copied().flatten();
+    bytes_and_state(ctx, memory)
+}
+
+/// The plug-in's (the main module's) memory.
+pub(crate) fn plugin_memory_of<C: WithData>(ctx: &mut C) -> Option<&mut [u8]> {
+    let main = ctx.store_data().memories.len().checked_sub(1)?;
+    module_memory_of(ctx, main).0
 }
 
 /// The name each module of a plug-in goes by in backtraces: its name in the manifest
