@@ -169,11 +169,14 @@ impl Flag {
     /// watchdog calls only while the flag's instance runs a call; the compiler does not
     /// check this.
     pub(crate) fn raise(self) {
-        // SAFETY: core calls `Interrupt::interrupt` only after the instance's call started
-        // (`WatchedInstance::start`) and before its `WatchedCall` is finished or dropped,
-        // which waits for an interruption in progress to end (core's documented promise):
-        // the instance's store is alive and borrowed by that call, so the global's
-        // storage is too. The storage is an aligned `i32` global (`VMGlobalDefinition` is
+        // SAFETY: core calls `Interrupt::interrupt` only while a call of the instance is
+        // watched: once `WatchedInstance::start` marked it running and before its
+        // `WatchedCall` is finished or dropped, which waits for an interruption in progress
+        // to end (core's documented promise, which holds while the guard is not leaked).
+        // `WasmerPlugin::run_export` starts the watch under `&mut self`, keeps the guard on
+        // its stack around the engine call and finishes it before returning: the
+        // instance's store is alive and borrowed by that call, so the global's storage is
+        // too. The storage is an aligned `i32` global (`VMGlobalDefinition` is
         // 16-byte aligned) that compiled code only reads, with plain loads (its export is
         // hidden from the link plan, so no other module can import and write it), and that
         // the host only writes between calls, after `WatchedCall::finish` returned; this store is

@@ -154,8 +154,8 @@ impl Ticker {
 }
 
 impl Ticker {
-    /// Whether the thread is parked: no call has run for ten ticks (or none ever
-    /// has).
+    /// Whether the thread is parked: no call has run for ten ticks. False before the
+    /// thread first parks.
     pub fn is_parked(&self) -> bool {
         self.shared.parked.load(Ordering::SeqCst)
     }

@@ -31,9 +31,14 @@ pub trait Interrupt: Send + Sync {
     /// [`WatchedCall::finish`] says it was interrupted.
     ///
     /// Called from the watchdog's thread, at most once per call, and only while a call of
-    /// the instance runs: after [`WatchedInstance::start`] returned and before its
-    /// [`WatchedCall`] is finished or dropped. A backend may rely on this for soundness
-    /// (wasmer's flags live in the running store).
+    /// the instance runs: once [`WatchedInstance::start`] has marked it running (possibly
+    /// before `start` returns) and before its [`WatchedCall`]'s
+    /// [`finish`](WatchedCall::finish) or drop returns, which waits for an interruption in
+    /// progress. A backend may rely on this for soundness (wasmer's flags live in the running
+    /// store) provided it does not leak the [`WatchedCall`] (`mem::forget`): a call it never
+    /// ends stays running for the watchdog. `start` refuses a second call while one runs.
+    ///
+    /// It should not panic; if it does, the call ends its watch as interrupted.
     fn interrupt(&self);
 }
 
@@ -86,15 +91,22 @@ impl WatchedInstance {
     }
 
     /// Watches a call under `limits` (its deadline and cancel state) until the returned
-    /// guard is finished or dropped.
+    /// guard is finished or dropped. One call at a time: an instance runs one call at once.
     ///
     /// # Errors
     ///
+    /// [`XtismError::Invalid`] when a call of this instance is already watched, and
     /// [`XtismError::Engine`] when the watchdog's thread cannot be started.
     pub fn start(
         self: &Arc<WatchedInstance>,
         limits: &CallLimits,
     ) -> Result<WatchedCall<'_>, XtismError> {
+        let idle = self.state.load(Ordering::Acquire);
+        if idle & PHASE != IDLE {
+            return Err(XtismError::Invalid(
+                "a call of this instance is already watched".into(),
+            ));
+        }
         let deadline = limits.deadline.map_or(u64::MAX, |d| {
             u64::try_from(d.saturating_duration_since(*EPOCH).as_nanos()).unwrap_or(u64::MAX - 1)
         });
@@ -109,8 +121,16 @@ impl WatchedInstance {
             *lock(&self.cancel) = limits.cancel.clone();
             self.cancel_address.store(cancel_address, Ordering::Relaxed);
         }
-        let call = (self.state.load(Ordering::Relaxed) & !PHASE).wrapping_add(CALL);
-        self.state.store(call | RUNNING, Ordering::SeqCst);
+        let running = idle.wrapping_add(CALL) | RUNNING;
+        if self
+            .state
+            .compare_exchange(idle, running, Ordering::SeqCst, Ordering::Acquire)
+            .is_err()
+        {
+            return Err(XtismError::Invalid(
+                "a call of this instance is already watched".into(),
+            ));
+        }
         let running = WatchedCall {
             watched: self,
             ended: false,
@@ -256,7 +276,10 @@ impl Watchdog {
                             .compare_exchange(current, raising, Ordering::SeqCst, Ordering::SeqCst)
                             .is_ok()
                     {
-                        watched.interrupt.interrupt();
+                        // A panic here must not leave the call waiting out `RAISING`.
+                        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                            watched.interrupt.interrupt();
+                        }));
                         watched
                             .state
                             .store((current & !PHASE) | FIRED, Ordering::SeqCst);
@@ -358,20 +381,66 @@ mod tests {
         assert_eq!(count.load(Ordering::SeqCst), 0);
     }
 
+    /// An interruption that takes its time, recording whether it is still under way.
+    struct Slow(Arc<(AtomicBool, AtomicBool)>);
+
+    impl Interrupt for Slow {
+        fn interrupt(&self) {
+            self.0.0.store(true, Ordering::SeqCst);
+            std::thread::sleep(Duration::from_millis(50));
+            self.0.1.store(true, Ordering::SeqCst);
+        }
+    }
+
     #[test]
-    fn the_watchdog_parks_once_calls_are_done() {
+    fn a_call_ends_only_once_its_interruption_is_over() {
+        let progress = Arc::new((AtomicBool::new(false), AtomicBool::new(false)));
+        let instance = WatchedInstance::new(Slow(Arc::clone(&progress)));
+        let limits = CallLimits {
+            deadline: Some(Instant::now()),
+            ..CallLimits::default()
+        };
+        let call = instance.start(&limits).unwrap();
+        wait_until("the interruption to start", || {
+            progress.0.load(Ordering::SeqCst)
+        });
+        assert!(call.finish());
+        assert!(
+            progress.1.load(Ordering::SeqCst),
+            "the call ended while it was being interrupted"
+        );
+    }
+
+    #[test]
+    fn one_call_at_a_time_is_watched() {
+        let (instance, _) = watched();
+        let call = instance.start(&CallLimits::default()).unwrap();
+        assert!(matches!(
+            instance.start(&CallLimits::default()),
+            Err(XtismError::Invalid(_))
+        ));
+        drop(call);
+        instance.start(&CallLimits::default()).unwrap().finish();
+    }
+
+    #[test]
+    fn the_watchdog_parks_once_calls_are_done_and_wakes_for_the_next() {
         let (instance, _) = watched();
         let limits = CallLimits {
             deadline: Some(Instant::now() + Duration::from_secs(60)),
             ..CallLimits::default()
         };
-        let call = instance.start(&limits).unwrap();
-        wait_until("the watchdog to tick while a call runs", || {
-            !WATCHDOG.ticker.is_parked()
-        });
-        drop(call);
-        wait_until("the watchdog to park after its calls ended", || {
-            WATCHDOG.ticker.is_parked()
-        });
+        for _ in 0..2 {
+            drop(instance.start(&limits).unwrap());
+            wait_until("the watchdog to park after its calls ended", || {
+                WATCHDOG.ticker.is_parked()
+            });
+            // Parked, it wakes for the next call and parks again after it.
+            let call = instance.start(&limits).unwrap();
+            wait_until("the watchdog to wake for a call", || {
+                !WATCHDOG.ticker.is_parked()
+            });
+            drop(call);
+        }
     }
 }
