@@ -36,11 +36,6 @@ impl HostAccess for EnvAccess<'_> {
         grow_kernel(&mut self.0, &env, pages)
     }
 
-    fn plugin_memory(&mut self) -> Option<&mut [u8]> {
-        let env = self.0.as_ref();
-        memory_and_state(&mut self.0, &env, |d| d.memories.last()?.as_ref()).0
-    }
-
     fn module_memory(&mut self, module: usize) -> (Option<&mut [u8]>, &mut PluginState) {
         let env = self.0.as_ref();
         memory_and_state(&mut self.0, &env, |d| d.memories.get(module)?.as_ref())

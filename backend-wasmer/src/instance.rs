@@ -251,13 +251,6 @@ impl HostAccess for WasmerPlugin {
         grow_kernel(&mut self.store.0, &self.env, pages)
     }
 
-    fn plugin_memory(&mut self) -> Option<&mut [u8]> {
-        memory_and_state(&mut self.store.0, &self.env, |d| {
-            d.memories.last()?.as_ref()
-        })
-        .0
-    }
-
     fn module_memory(&mut self, module: usize) -> (Option<&mut [u8]>, &mut PluginState) {
         memory_and_state(&mut self.store.0, &self.env, |d| {
             d.memories.get(module)?.as_ref()

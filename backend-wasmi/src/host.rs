@@ -11,7 +11,7 @@ use xtism_core::engine::{
 };
 
 use crate::convert::{to_core, to_wasmi, wasmi_val_type};
-use crate::store::{StoreData, grow_kernel_of, kernel_of, module_memory_of, plugin_memory_of};
+use crate::store::{StoreData, grow_kernel_of, kernel_of, module_memory_of};
 
 /// [`HostAccess`] inside a host call.
 struct CallerAccess<'a, 'b>(&'a mut Caller<'b, StoreData>);
@@ -27,10 +27,6 @@ impl HostAccess for CallerAccess<'_, '_> {
 
     fn grow_kernel(&mut self, pages: u64) -> bool {
         grow_kernel_of(self.0, pages)
-    }
-
-    fn plugin_memory(&mut self) -> Option<&mut [u8]> {
-        plugin_memory_of(self.0)
     }
 
     fn module_memory(&mut self, module: usize) -> (Option<&mut [u8]>, &mut PluginState) {

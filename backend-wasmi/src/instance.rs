@@ -15,7 +15,7 @@ use xtism_core::engine::{
 
 use crate::SLICE;
 use crate::convert::to_wasmi;
-use crate::store::{StoreData, grow_kernel_of, kernel_of, module_memory_of, plugin_memory_of};
+use crate::store::{StoreData, grow_kernel_of, kernel_of, module_memory_of};
 
 /// A running plug-in on wasmi.
 pub(crate) struct WasmiPlugin {
@@ -289,10 +289,6 @@ impl HostAccess for WasmiPlugin {
 
     fn grow_kernel(&mut self, pages: u64) -> bool {
         grow_kernel_of(&mut self.store, pages)
-    }
-
-    fn plugin_memory(&mut self) -> Option<&mut [u8]> {
-        plugin_memory_of(&mut self.store)
     }
 
     fn module_memory(&mut self, module: usize) -> (Option<&mut [u8]>, &mut PluginState) {

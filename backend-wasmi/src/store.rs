@@ -105,9 +105,3 @@ pub(crate) fn module_memory_of<C: WithData>(
     let memory = ctx.store_data().memories.get(module).copied().flatten();
     bytes_and_state(ctx, memory)
 }
-
-/// The plug-in's (the main module's) memory.
-pub(crate) fn plugin_memory_of<C: WithData>(ctx: &mut C) -> Option<&mut [u8]> {
-    let main = ctx.store_data().memories.len().checked_sub(1)?;
-    module_memory_of(ctx, main).0
-}

@@ -11,7 +11,7 @@ use xtism_core::engine::{DynamicInvoke, HostAccess, HostTrap, WasiImport};
 use xtism_core::engine::{FuncType, HostImport, PluginState, ValType};
 
 use crate::convert::{to_core, to_wasmtime, wasmtime_val_type};
-use crate::store::{StoreData, grow_kernel_of, kernel_of, module_memory_of, plugin_memory_of};
+use crate::store::{StoreData, grow_kernel_of, kernel_of, module_memory_of};
 
 /// The namespace user host functions are defined under in a
 /// [`WasmtimeLinked`](crate::link::WasmtimeLinked)'s linker
@@ -36,10 +36,6 @@ impl HostAccess for CallerAccess<'_, '_> {
 
     fn grow_kernel(&mut self, pages: u64) -> bool {
         grow_kernel_of(self.0, pages)
-    }
-
-    fn plugin_memory(&mut self) -> Option<&mut [u8]> {
-        plugin_memory_of(self.0)
     }
 
     fn module_memory(&mut self, module: usize) -> (Option<&mut [u8]>, &mut PluginState) {

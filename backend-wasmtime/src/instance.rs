@@ -17,7 +17,7 @@ use xtism_core::engine::{
 };
 
 use crate::error::{serialize_core_dump, trap_error};
-use crate::store::{StoreData, grow_kernel_of, kernel_of, module_memory_of, plugin_memory_of};
+use crate::store::{StoreData, grow_kernel_of, kernel_of, module_memory_of};
 
 /// A running plug-in on wasmtime.
 pub(crate) struct WasmtimePlugin {
@@ -327,10 +327,6 @@ impl HostAccess for WasmtimePlugin {
 
     fn grow_kernel(&mut self, pages: u64) -> bool {
         grow_kernel_of(&mut self.store, pages)
-    }
-
-    fn plugin_memory(&mut self) -> Option<&mut [u8]> {
-        plugin_memory_of(&mut self.store)
     }
 
     fn module_memory(&mut self, module: usize) -> (Option<&mut [u8]>, &mut PluginState) {

@@ -7,12 +7,13 @@
 //! importing module) with dynamically typed ones, and exposes the kernel memory and each
 //! module's memory. Extism's meaning stays in core.
 //!
-//! The modules follow a plug-in's life: `engine` (the engine, its configured engines, compiling),
-//! `module` (a compiled module in core's terms), `link` and `host` (a link plan as a linker
-//! and per-module import plans; the host functions defined in that linker), `instantiate`
-//! (a store and its instances), `store` (what a store holds, and its resource limiter),
-//! `instance` (a running plug-in and its calls) and `error` (wasmtime's errors and traps in
-//! core's terms). `convert` (types and values), `pool` and `raw` serve them.
+//! The modules follow a plug-in's life: `engine` (the engine, its configured engines,
+//! compiling), `module` (a compiled module in core's terms), `link` and `host` (a link plan
+//! as a linker and per-module import plans; the host functions defined in that linker),
+//! `instantiate` (a store and its instances), `store` (what a store holds, its resource
+//! limiter, and core's `HostAccess` over the store or a caller), `instance` (a running
+//! plug-in and its calls) and `error` (wasmtime's errors and traps in core's terms).
+//! `convert` (types and values), `pool` and `raw` serve them.
 //!
 //! Choices, and why:
 //!

@@ -1,7 +1,9 @@
 //! What a plug-in's wasmtime store holds ([`StoreData`]): core's state, the memories host
 //! calls reach, the names of its modules for backtraces, the limits of the running call for
 //! the epoch callback, and the [`Limiter`] through which core's [`StoreLimiter`] applies the
-//! plug-in's resource limits to every memory and table the store creates.
+//! plug-in's resource limits to every memory and table the store creates; and the kernel
+//! memory and module memories borrowed with the plug-in state from the store or a caller
+//! ([`WithData`]): core's [`HostAccess`](xtism_core::engine::HostAccess) over either.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -84,12 +86,6 @@ pub(crate) fn module_memory_of<C: WithData>(
 ) -> (Option<&mut [u8]>, &mut PluginState) {
     let memory = ctx.store_data().memories.get(module).copied().flatten();
     bytes_and_state(ctx, memory)
-}
-
-/// The plug-in's (the main module's) memory.
-pub(crate) fn plugin_memory_of<C: WithData>(ctx: &mut C) -> Option<&mut [u8]> {
-    let main = ctx.store_data().memories.len().checked_sub(1)?;
-    module_memory_of(ctx, main).0
 }
 
 /// The name each module of a plug-in goes by in backtraces: its name in the manifest

@@ -411,10 +411,6 @@ mod tests {
             false
         }
 
-        fn plugin_memory(&mut self) -> Option<&mut [u8]> {
-            None
-        }
-
         fn module_memory(&mut self, _module: usize) -> (Option<&mut [u8]>, &mut PluginState) {
             (None, &mut self.state)
         }

@@ -452,7 +452,8 @@ impl CurrentPlugin<'_> {
 
     /// The plug-in's own exported `memory`, if it exports one.
     pub fn plugin_memory(&mut self) -> Option<&mut [u8]> {
-        self.host.plugin_memory()
+        let main = self.host.shared_state().extism.main_module;
+        self.host.module_memory(main).0
     }
 
     /// The host context passed to [`Plugin::call_with_host_context`](crate::Plugin::call_with_host_context).

@@ -201,6 +201,8 @@ pub(crate) struct ExtismState {
     pub(crate) wasi: Option<crate::wasi::WasiState>,
     /// The code the guest passed to WASI `proc_exit` in the running call.
     pub(crate) exit_code: Option<i32>,
+    /// The main module's index in the link plan (the last): its memory is the plug-in's.
+    pub(crate) main_module: usize,
 }
 
 impl ExtismStateSlot for Core {
@@ -236,6 +238,7 @@ impl PluginState {
                 #[cfg(feature = "wasi")]
                 wasi: None,
                 exit_code: None,
+                main_module: 0,
             },
             pending_error: None,
             deadline: None,

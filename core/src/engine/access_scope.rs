@@ -80,9 +80,6 @@ mod tests {
             self.0 += pages;
             true
         }
-        fn plugin_memory(&mut self) -> Option<&mut [u8]> {
-            None
-        }
         fn module_memory(&mut self, _module: usize) -> (Option<&mut [u8]>, &mut PluginState) {
             unreachable!("the tests only count")
         }

@@ -27,9 +27,6 @@ pub trait HostAccess {
     /// Grows the kernel memory by `pages`; false when a limit refuses it.
     fn grow_kernel(&mut self, pages: u64) -> bool;
 
-    /// The plug-in's exported `memory`, if it has one.
-    fn plugin_memory(&mut self) -> Option<&mut [u8]>;
-
     /// The exported `memory` of module `module` (an index into [`LinkPlan::modules`]; the
     /// last is the main module), if it exports one, borrowed with the plug-in state.
     ///

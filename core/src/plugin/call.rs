@@ -243,7 +243,7 @@ impl<P: EngineProvider> Plugin<P> {
             let memory = self
                 .instance
                 .as_mut()
-                .and_then(|i| i.plugin_memory())
+                .and_then(|i| i.module_memory(self.compiled.inner.modules - 1).0)
                 .unwrap_or_default();
             if let Err(e) = std::fs::write(path, memory) {
                 tracing::warn!(target: "xtism", plugin = %self.id, "memdump to {}: {e}", path.display());

@@ -64,6 +64,7 @@ impl<P: EngineProvider> Plugin<P> {
             PluginState::new(id, inner.config.clone(), inner.limits, Arc::clone(&cancel));
         state.extism.http = HttpState::new(Arc::clone(&inner.http));
         state.extism.manifest = Arc::clone(&inner.manifest);
+        state.extism.main_module = inner.modules - 1;
         compiled.fresh_wasi(&mut state)?;
         let mut instance = inner
             .linked
