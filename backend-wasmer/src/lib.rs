@@ -30,7 +30,7 @@
 //!   -1), a table's to `max_table_elements`, and a memory or table whose minimum is above
 //!   its cap is refused with [`XtismError::MemoryLimit`], in core's words, before anything
 //!   is allocated. (Core has counted the instances, memories and tables a plug-in makes
-//!   before it is linked; the tunables' own count is a backstop.)
+//!   and refused it past its limits before it is linked.)
 //! - **Compile cache**: core's (see [`Engine::code_identity`]), over `Module::serialize` and
 //!   `Module::deserialize`; the identity is the wasmer version, the host (target triple and
 //!   CPU features) and the middleware configuration (fuel, interruption and their versions).

@@ -11,8 +11,10 @@
 //!   growing the kernel from the host fails; a memory whose minimum is above the cap is
 //!   refused;
 //! - a table's maximum is clamped to `max_table_elements`, and a larger minimum (a "table
-//!   bomb") is refused before anything is allocated;
-//! - more memories or tables than allowed are refused.
+//!   bomb") is refused before anything is allocated.
+//!
+//! How many memories and tables a plug-in may make is core's to decide: it counts them
+//! from the modules' bytes and refuses the plug-in before it is linked.
 //!
 //! Wasmer reports a refusal as an "insufficient resources" link error, which the backend
 //! turns into [`XtismError::MemoryLimit`](xtism_core::XtismError::MemoryLimit). The budget also
@@ -36,8 +38,6 @@ use crate::raw::{Flag, MemorySpan};
 #[derive(Debug)]
 struct Allowance {
     limits: ResourceLimits,
-    memories: u32,
-    tables: u32,
     flag: Option<Flag>,
     /// The export name of the memory to note the span of, while one is watched.
     watched: Option<&'static str>,
@@ -61,8 +61,6 @@ impl Budget {
     pub(crate) fn open(limits: ResourceLimits) -> Budget {
         let allowance = Allowance {
             limits,
-            memories: 0,
-            tables: 0,
             flag: None,
             watched: None,
             memory: None,
@@ -131,13 +129,6 @@ pub(crate) fn note_memory(span: MemorySpan) {
 pub(crate) fn allowed_memory(ty: &MemoryType) -> Result<MemoryType, MemoryError> {
     let mut ty = *ty;
     let refused = charge(|a| {
-        a.memories += 1;
-        if a.memories > a.limits.max_memories {
-            return Some(format!(
-                "more than {} linear memories in one plug-in",
-                a.limits.max_memories
-            ));
-        }
         if let Some(cap) = a.limits.max_pages.map(Pages) {
             ty.maximum = Some(ty.maximum.map_or(cap, |max| max.min(cap)));
         }
@@ -154,13 +145,6 @@ pub(crate) fn allowed_memory(ty: &MemoryType) -> Result<MemoryType, MemoryError>
 pub(crate) fn allowed_table(ty: &TableType) -> Result<TableType, String> {
     let mut ty = *ty;
     let refused = charge(|a| {
-        a.tables += 1;
-        if a.tables > a.limits.max_tables {
-            return Some(format!(
-                "more than {} tables in one plug-in",
-                a.limits.max_tables
-            ));
-        }
         let cap = a.limits.max_table_elements;
         ty.maximum = Some(ty.maximum.map_or(cap, |max| max.min(cap)));
         a.refused = a.limits.table_refusal(ty.minimum.into());
