@@ -10,7 +10,8 @@ use std::time::Instant;
 use wasmi::{Instance as WasmiInstance, Store, TypedFunc, TypedResumableCall};
 use xtism_core::XtismError;
 use xtism_core::engine::{
-    CallFuture, CallLimits, ExportShape, HostAccess, Instance, PluginState, TrapCode, yield_now,
+    CallFuture, CallLimits, ExportShape, HostAccess, Instance, PluginState, TrapCode, now_or_never,
+    yield_now,
 };
 
 use crate::SLICE;
@@ -101,55 +102,38 @@ impl WasmiPlugin {
         .map_err(|_| XtismError::FunctionNotFound(format!("{name:?} is not of shape {shape:?}")))
     }
 
-    /// Runs a typed export under `limits`, with the arguments of `shape`.
+    /// Runs a typed export under `limits`, with the arguments of `shape`. A metered call
+    /// (a fuel budget, a deadline or a cancel flag) runs as the async one, polled once: it
+    /// has nothing to wait for (core refuses sync calls of plug-ins that import async host
+    /// functions) and no interval to yield at, so it is done then.
     fn run_export(
         &mut self,
         export: TypedExport,
         shape: ExportShape,
         limits: &CallLimits,
     ) -> Result<Option<i32>, XtismError> {
+        if self.metered {
+            return now_or_never(self.run_export_async(export, shape, limits)).unwrap_or_else(
+                || {
+                    Err(XtismError::Invalid(
+                        "a sync call waited on an async host function".into(),
+                    ))
+                },
+            );
+        }
         match (export, shape) {
-            (TypedExport::Code(f), _) => self.run(f, (), limits).map(Some),
-            (TypedExport::Unit(f), _) => self.run(f, (), limits).map(|()| None),
+            (TypedExport::Code(f), _) => f.call(&mut self.store, ()).map(Some),
+            (TypedExport::Unit(f), _) => f.call(&mut self.store, ()).map(|()| None),
             (TypedExport::Args(f), ExportShape::Args(a, b)) => {
-                self.run(f, (a, b), limits).map(|()| None)
+                f.call(&mut self.store, (a, b)).map(|()| None)
             }
-            (TypedExport::Args(_), _) => Err(XtismError::FunctionNotFound(format!(
-                "the export is not of shape {shape:?}"
-            ))),
+            (TypedExport::Args(_), _) => return Err(shape_mismatch(shape)),
         }
+        .map_err(trap_error)
     }
 
-    /// Runs a typed call under `limits`: fuel budget and deadline, in slices when metered.
-    fn run<P: wasmi::WasmParams, R: wasmi::WasmResults>(
-        &mut self,
-        func: TypedFunc<P, R>,
-        params: P,
-        limits: &CallLimits,
-    ) -> Result<R, XtismError> {
-        if !self.metered {
-            return func.call(&mut self.store, params).map_err(trap_error);
-        }
-        let mut slices = Slices::begin(&mut self.store, limits)?;
-        let mut call = func.call_resumable(&mut self.store, params);
-        let outcome = loop {
-            match call {
-                Ok(TypedResumableCall::Finished(r)) => break Ok(r),
-                Ok(TypedResumableCall::HostTrap(t)) => break Err(host_trap(t.host_error())),
-                Ok(TypedResumableCall::OutOfFuel(t)) => {
-                    if let Err(e) = slices.refuel(&mut self.store, t.required_fuel(), limits) {
-                        break Err(e);
-                    }
-                    call = t.resume(&mut self.store);
-                }
-                Err(e) => break Err(trap_error(e)),
-            }
-        };
-        self.fuel_consumed = slices.consumed(&self.store, limits);
-        outcome
-    }
-
-    /// The async form of [`run_export`](Self::run_export).
+    /// Runs a typed export under `limits` in fuel slices, with the arguments of `shape`:
+    /// every async call, and the metered sync ones.
     async fn run_export_async(
         &mut self,
         export: TypedExport,
@@ -162,17 +146,15 @@ impl WasmiPlugin {
             (TypedExport::Args(f), ExportShape::Args(a, b)) => {
                 self.run_async(f, (a, b), limits).await.map(|()| None)
             }
-            (TypedExport::Args(_), _) => Err(XtismError::FunctionNotFound(format!(
-                "the export is not of shape {shape:?}"
-            ))),
+            (TypedExport::Args(_), _) => Err(shape_mismatch(shape)),
         }
     }
 
-    /// The async form of [`run`](Self::run): a host function that suspended the call
-    /// (core's [`PluginState::suspend`]) is polled here, and the call resumes with its
-    /// results; between fuel slices the call yields to the executor once
-    /// `limits.yield_every` has passed since it last did. Always metered (async calls are
-    /// interruptible).
+    /// Runs a typed call under `limits`, metered: fuel budget, deadline and cancel flag,
+    /// checked between fuel slices. A host function that suspended the call (core's
+    /// [`PluginState::suspend`]) is polled here, and the call resumes with its results;
+    /// between fuel slices the call yields to the executor once `limits.yield_every` has
+    /// passed since it last did.
     async fn run_async<P: wasmi::WasmParams, R: wasmi::WasmResults>(
         &mut self,
         func: TypedFunc<P, R>,
@@ -220,6 +202,12 @@ impl WasmiPlugin {
         self.fuel_consumed = slices.consumed(&self.store, limits);
         outcome
     }
+}
+
+/// A cached export called with another shape than it was typed with.
+#[cold]
+fn shape_mismatch(shape: ExportShape) -> XtismError {
+    XtismError::FunctionNotFound(format!("the export is not of shape {shape:?}"))
 }
 
 /// A host function's failure as a trap; core reports the error the state keeps.

@@ -44,7 +44,8 @@
 //! stopping a call (`interrupt`), the thread that ticks while calls run (`ticker`) and the
 //! watchdog that stops calls of engines that must be told to stop (`watchdog`); and
 //! traps as backends report them and core words them (`trap`); how an async call yields to
-//! its executor (`yield_now`).
+//! its executor (`yield_now`), and a future polled once where nothing can wait
+//! (`now_or_never`).
 
 mod access_scope;
 mod backend;
@@ -57,6 +58,7 @@ mod interrupt;
 mod limiter;
 mod link_plan;
 mod module;
+mod now_or_never;
 mod pending_call;
 mod plugin_state;
 mod ticker;
@@ -78,6 +80,7 @@ pub use link_plan::{
     LinkPlan, MODULE_MEMORY_EXPORT, PlannedModule, ResourceLimits,
 };
 pub use module::{CompiledModule, Export, ExternKind, Import, Module};
+pub use now_or_never::now_or_never;
 pub use pending_call::PendingHostCall;
 pub use plugin_state::PluginState;
 pub use ticker::{TICK, Ticker, TickingCall};
