@@ -209,9 +209,7 @@ impl WasmerPlugin {
             self.fill_meters(budget)?;
         }
         let watch = match &self.watched {
-            Some(watched) if limits.deadline.is_some() || limits.cancel.is_some() => {
-                Some(watched.start(limits)?)
-            }
+            Some(watched) if limits.interruptible() => Some(watched.start(limits)?),
             _ => None,
         };
         let result = match export {

@@ -10,8 +10,8 @@ use std::time::Instant;
 use wasmi::{Instance as WasmiInstance, Store, TypedFunc, TypedResumableCall};
 use xtism_core::XtismError;
 use xtism_core::engine::{
-    CallFuture, CallLimits, ExportShape, HostAccess, Instance, PluginState, TrapCode, now_or_never,
-    yield_now,
+    CallFuture, CallLimits, ExportShape, FuelSlices, HostAccess, Instance, PluginState, TrapCode,
+    now_or_never, yield_now,
 };
 
 use crate::SLICE;
@@ -161,7 +161,8 @@ impl WasmiPlugin {
         params: P,
         limits: &CallLimits,
     ) -> Result<R, XtismError> {
-        let mut slices = Slices::begin(&mut self.store, limits)?;
+        let (mut slices, first) = FuelSlices::begin(limits, SLICE);
+        self.store.set_fuel(first).map_err(XtismError::engine)?;
         let mut yielded = Instant::now();
         let mut call = func.call_resumable(&mut self.store, params);
         let outcome = loop {
@@ -184,22 +185,21 @@ impl WasmiPlugin {
                     call = t.resume(&mut self.store, &results);
                 }
                 Ok(TypedResumableCall::OutOfFuel(t)) => {
-                    if let Err(e) = slices.refuel(&mut self.store, t.required_fuel(), limits) {
+                    let refueled = slices
+                        .next(t.required_fuel(), limits)
+                        .and_then(|next| self.store.set_fuel(next).map_err(XtismError::engine));
+                    if let Err(e) = refueled {
                         break Err(e);
                     }
-                    if limits
-                        .yield_every
-                        .is_some_and(|every| yielded.elapsed() >= every)
-                    {
+                    if limits.yield_due(&mut yielded) {
                         yield_now().await;
-                        yielded = Instant::now();
                     }
                     call = t.resume(&mut self.store);
                 }
                 Err(e) => break Err(trap_error(e)),
             }
         };
-        self.fuel_consumed = slices.consumed(&self.store, limits);
+        self.fuel_consumed = slices.consumed(self.store.get_fuel().unwrap_or(0), limits);
         outcome
     }
 }
@@ -214,56 +214,6 @@ fn shape_mismatch(shape: ExportShape) -> XtismError {
 #[cold]
 fn host_trap(e: impl std::fmt::Display) -> XtismError {
     TrapCode::Other(e.to_string()).into_error(None)
-}
-
-/// The fuel of a call run in slices: the budget, the slice, and what has been given.
-struct Slices {
-    budget: u64,
-    slice: u64,
-    given: u64,
-}
-
-impl Slices {
-    /// Gives the call its first slice.
-    fn begin(store: &mut Store<StoreData>, limits: &CallLimits) -> Result<Slices, XtismError> {
-        let interruptible = limits.deadline.is_some() || limits.cancel.is_some();
-        let slice = if interruptible { SLICE } else { u64::MAX };
-        let budget = limits.fuel.unwrap_or(u64::MAX);
-        let given = budget.min(slice);
-        store.set_fuel(given).map_err(XtismError::engine)?;
-        Ok(Slices {
-            budget,
-            slice,
-            given,
-        })
-    }
-
-    /// The call ran out of its slice: stop it if its limits say so or the budget is
-    /// spent, else give it the next slice (at least the `required` fuel).
-    fn refuel(
-        &mut self,
-        store: &mut Store<StoreData>,
-        required: u64,
-        limits: &CallLimits,
-    ) -> Result<(), XtismError> {
-        if let Some(stop) = limits.interruption() {
-            return Err(stop);
-        }
-        let left = self.budget - self.given;
-        let next = left.min(self.slice.max(required));
-        if next == 0 || next < required {
-            return Err(XtismError::OutOfFuel);
-        }
-        store.set_fuel(next).map_err(XtismError::engine)?;
-        self.given += next;
-        Ok(())
-    }
-
-    /// The fuel the call used, when it had a budget.
-    fn consumed(&self, store: &Store<StoreData>, limits: &CallLimits) -> Option<u64> {
-        let left = store.get_fuel().unwrap_or(0);
-        limits.fuel.map(|_| self.given.saturating_sub(left))
-    }
 }
 
 impl HostAccess for WasmiPlugin {

@@ -64,13 +64,10 @@ pub(crate) fn on_epoch(
         data.stop = Some(stop);
         return Err(wasmtime::Error::msg("the call was interrupted"));
     }
-    match call.yield_every {
-        Some(every) if data.yielded.elapsed() >= every => {
-            data.yielded = Instant::now();
-            Ok(UpdateDeadline::YieldCustom(1, yield_now()))
-        }
-        _ => Ok(UpdateDeadline::Continue(1)),
+    if call.yield_due(&mut data.yielded) {
+        return Ok(UpdateDeadline::YieldCustom(1, yield_now()));
     }
+    Ok(UpdateDeadline::Continue(1))
 }
 
 impl WasmtimePlugin {
@@ -172,7 +169,7 @@ fn run<P: wasmtime::WasmParams, R: wasmtime::WasmResults>(
     if fuel && let Err(e) = store.set_fuel(budget) {
         return (Err(XtismError::engine(e)), None);
     }
-    let watched = *interruptible && (limits.deadline.is_some() || limits.cancel.is_some());
+    let watched = *interruptible && limits.interruptible();
     let outcome = if watched {
         let data = store.data_mut();
         data.call = Some(limits.clone());

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::Waker;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use atomic_waker::AtomicWaker;
 
@@ -18,7 +18,7 @@ pub struct CallLimits {
     /// Fuel budget, when the module was compiled with fuel.
     pub fuel: Option<u64>,
     /// When to stop the call with [`XtismError::Timeout`], when compiled interruptible.
-    pub deadline: Option<std::time::Instant>,
+    pub deadline: Option<Instant>,
     /// Stop the call with [`XtismError::Cancelled`] once this says so, when compiled
     /// interruptible.
     pub cancel: Option<Arc<CancelState>>,
@@ -29,15 +29,30 @@ pub struct CallLimits {
 }
 
 impl CallLimits {
+    /// Whether the call can be interrupted: it has a deadline or a cancel flag.
+    pub fn interruptible(&self) -> bool {
+        self.deadline.is_some() || self.cancel.is_some()
+    }
+
+    /// For an async call: whether it is time to yield to the executor, `yield_every` having
+    /// passed since `last` (when the call started, resumed from a host call or last
+    /// yielded); if so, `last` becomes now. Always false for a sync call.
+    pub fn yield_due(&self, last: &mut Instant) -> bool {
+        let due = self
+            .yield_every
+            .is_some_and(|every| last.elapsed() >= every);
+        if due {
+            *last = Instant::now();
+        }
+        due
+    }
+
     /// Why the call must stop now, if it must: [`XtismError::Cancelled`] or [`XtismError::Timeout`].
     /// Backends ask this at their interruption points.
     pub fn interruption(&self) -> Option<XtismError> {
         if self.cancel.as_ref().is_some_and(|c| c.is_cancelled()) {
             Some(XtismError::Cancelled)
-        } else if self
-            .deadline
-            .is_some_and(|d| std::time::Instant::now() >= d)
-        {
+        } else if self.deadline.is_some_and(|d| Instant::now() >= d) {
             Some(XtismError::Timeout(0))
         } else {
             None

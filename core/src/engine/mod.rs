@@ -41,7 +41,7 @@
 //! an async host function's call while it waits (`pending_call`) and how its future reaches
 //! the plug-in meanwhile (`access_scope`); the link plan (`link_plan`); a store's resource limits in core's words (`limiter`); the
 //! host's view of a running plug-in (`host_access`); the store's data (`plugin_state`);
-//! stopping a call (`interrupt`), the thread that ticks while calls run (`ticker`) and the
+//! stopping a call (`interrupt`), a fuel budget handed out in slices (`fuel_slices`), the thread that ticks while calls run (`ticker`) and the
 //! watchdog that stops calls of engines that must be told to stop (`watchdog`); and
 //! traps as backends report them and core words them (`trap`); how an async call yields to
 //! its executor (`yield_now`), and a future polled once where nothing can wait
@@ -51,6 +51,7 @@ mod access_scope;
 mod backend;
 mod capabilities;
 mod export_shape;
+mod fuel_slices;
 mod host_access;
 mod host_function;
 mod import_source;
@@ -70,6 +71,7 @@ mod yield_now;
 pub use backend::{CallFuture, Engine, Instance, InstantiateError, Linked};
 pub use capabilities::{Capabilities, CompileOptions, Profiling};
 pub use export_shape::ExportShape;
+pub use fuel_slices::FuelSlices;
 pub use host_access::{HostAccess, HostTrap};
 pub use host_function::{DynamicInvoke, Function};
 pub use import_source::{HostImport, ImportSource, WasiImport};
