@@ -1,7 +1,7 @@
 //! Types and values between core and wasmer: value types both ways, an import's or export's
 //! kind, and the values a dynamically typed host function receives and returns.
 
-use wasmer::{ExternType, Type, Value};
+use wasmer::{ExternType, FunctionType, Type, Value};
 use xtism_core::XtismError;
 use xtism_core::engine::{ExternKind, FuncType, Val, ValType};
 
@@ -30,6 +30,13 @@ pub(crate) fn wasmer_type(ty: ValType) -> Type {
         ValType::FuncRef => Type::FuncRef,
         ValType::ExternRef => Type::ExternRef,
     }
+}
+
+/// A function signature in wasmer's terms.
+pub(crate) fn function_type(params: &[ValType], results: &[ValType]) -> FunctionType {
+    let types =
+        |types: &[ValType]| -> Vec<Type> { types.iter().map(|t| wasmer_type(*t)).collect() };
+    FunctionType::new(types(params), types(results))
 }
 
 /// Core's view of an import or export type; `None` for what core cannot name (exception

@@ -4,12 +4,12 @@
 
 use std::sync::Arc;
 
-use wasmer::{Function, FunctionEnv, FunctionEnvMut, FunctionType, RuntimeError, Store, Type};
+use wasmer::{Function, FunctionEnv, FunctionEnvMut, FunctionType, RuntimeError, Store};
 use xtism_core::engine::{
-    DynamicInvoke, HostAccess, HostImport, HostTrap, PluginState, ValType, WasiImport,
+    DynamicInvoke, HostAccess, HostImport, HostTrap, PluginState, WasiImport,
 };
 
-use crate::convert::{to_core, to_wasmer, wasmer_type};
+use crate::convert::{function_type, to_core, to_wasmer};
 use crate::store::{StoreData, grow_kernel, kernel_and_state, memory_and_state};
 
 /// Turns a failing host call into a wasmer trap; core keeps the real error.
@@ -119,9 +119,7 @@ pub(crate) fn wasi_function(
     import: WasiImport,
     module: usize,
 ) -> Function {
-    let types =
-        |types: &[ValType]| -> Vec<Type> { types.iter().map(|t| wasmer_type(*t)).collect() };
-    let ty = FunctionType::new(types(import.params), types(import.results));
+    let ty = function_type(import.params, import.results);
     dynamic_function(store, env, ty, move |host, params| {
         import.invoke_converted(host, module, params)
     })

@@ -7,17 +7,16 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use wasmer::{
-    Extern, FunctionEnv, FunctionType, Global, Instance as WasmerInstance, InstantiationError,
-    LinkError, Store, Type,
+    Extern, FunctionEnv, Global, Instance as WasmerInstance, InstantiationError, LinkError, Store,
 };
 use xtism_core::XtismError;
 use xtism_core::engine::{
     CompiledModule, ImportSource, Instance, InstantiateError, KERNEL_MEMORY_EXPORT,
     KERNEL_MODULE_MEMORY, KernelMemory, LinkPlan, Linked, MODULE_MEMORY_EXPORT, Module,
-    PluginState, ResourceLimits, ValType, WatchedInstance,
+    PluginState, ResourceLimits, WatchedInstance,
 };
 
-use crate::convert::wasmer_type;
+use crate::convert::function_type;
 use crate::host::{UserFunction, host_function, user_function, wasi_function};
 use crate::instance::{WasmerPlugin, trap_error};
 use crate::interrupt::{FLAG_EXPORT, Flags};
@@ -75,11 +74,10 @@ impl WasmerLinked {
             .functions
             .into_iter()
             .map(|f| {
-                let types = |types: &[ValType]| -> Vec<Type> {
-                    types.iter().map(|t| wasmer_type(*t)).collect()
-                };
-                let ty = FunctionType::new(types(f.ty().params()), types(f.ty().results()));
-                (ty, Arc::new(f))
+                (
+                    function_type(f.ty().params(), f.ty().results()),
+                    Arc::new(f),
+                )
             })
             .collect();
         Ok(WasmerLinked {

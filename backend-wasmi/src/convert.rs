@@ -31,6 +31,14 @@ pub(crate) fn wasmi_val_type(ty: ValType) -> wasmi::ValType {
     }
 }
 
+/// A function signature in wasmi's terms.
+pub(crate) fn func_type(params: &[ValType], results: &[ValType]) -> wasmi::FuncType {
+    wasmi::FuncType::new(
+        params.iter().map(|t| wasmi_val_type(*t)),
+        results.iter().map(|t| wasmi_val_type(*t)),
+    )
+}
+
 pub(crate) fn extern_kind(ty: &ExternType) -> ExternKind {
     match ty {
         ExternType::Func(f) => ExternKind::Func(FuncType::new(

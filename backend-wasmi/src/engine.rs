@@ -10,7 +10,7 @@ use xtism_core::engine::{
     KernelMemory, LinkPlan, Linked, Module,
 };
 
-use crate::convert::{extern_kind, wasmi_val_type};
+use crate::convert::{extern_kind, func_type};
 use crate::link::WasmiLinked;
 use crate::{NAME, select_fix};
 
@@ -158,21 +158,7 @@ impl Engine for WasmiEngine {
             functions: plan
                 .functions
                 .into_iter()
-                .map(|f| {
-                    let ty = wasmi::FuncType::new(
-                        f.ty()
-                            .params()
-                            .iter()
-                            .map(|t| wasmi_val_type(*t))
-                            .collect::<Vec<_>>(),
-                        f.ty()
-                            .results()
-                            .iter()
-                            .map(|t| wasmi_val_type(*t))
-                            .collect::<Vec<_>>(),
-                    );
-                    (ty, Arc::new(f))
-                })
+                .map(|f| (func_type(f.ty().params(), f.ty().results()), Arc::new(f)))
                 .collect(),
             limits: plan.limits,
             metered,

@@ -10,7 +10,7 @@ use xtism_core::engine::{
     DynamicInvoke, HostAccess, HostImport, HostTrap, PluginState, WasiImport,
 };
 
-use crate::convert::{to_core, to_wasmi, wasmi_val_type};
+use crate::convert::{func_type, to_core, to_wasmi};
 use crate::store::{StoreData, grow_kernel_of, kernel_of, module_memory_of};
 
 /// [`HostAccess`] inside a host call.
@@ -118,10 +118,7 @@ pub(crate) fn user_func(store: &mut Store<StoreData>, function: &UserFunction) -
 }
 
 pub(crate) fn wasi_func(store: &mut Store<StoreData>, import: WasiImport, module: usize) -> Func {
-    let ty = wasmi::FuncType::new(
-        import.params.iter().map(|t| wasmi_val_type(*t)),
-        import.results.iter().map(|t| wasmi_val_type(*t)),
-    );
+    let ty = func_type(import.params, import.results);
     dynamic_func(store, ty, move |host, params| {
         import.invoke_converted(host, module, params)
     })

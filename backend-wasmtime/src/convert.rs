@@ -38,6 +38,19 @@ pub(crate) fn wasmtime_val_type(ty: ValType) -> wasmtime::ValType {
     }
 }
 
+/// A function signature in wasmtime's terms, for `engine`.
+pub(crate) fn func_type(
+    engine: &wasmtime::Engine,
+    params: &[ValType],
+    results: &[ValType],
+) -> wasmtime::FuncType {
+    wasmtime::FuncType::new(
+        engine,
+        params.iter().map(|t| wasmtime_val_type(*t)),
+        results.iter().map(|t| wasmtime_val_type(*t)),
+    )
+}
+
 /// An import's or export's kind in core's terms.
 pub(crate) fn extern_kind(ty: &ExternType) -> ExternKind {
     match ty {

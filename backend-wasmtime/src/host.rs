@@ -10,7 +10,7 @@ use xtism_core::XtismError;
 use xtism_core::engine::{DynamicInvoke, HostAccess, HostTrap, WasiImport};
 use xtism_core::engine::{FuncType, HostImport, PluginState, ValType};
 
-use crate::convert::{to_core, to_wasmtime, wasmtime_val_type};
+use crate::convert::{func_type, to_core, to_wasmtime};
 use crate::store::{StoreData, grow_kernel_of, kernel_of, module_memory_of};
 
 /// The namespace user host functions are defined under in a
@@ -96,11 +96,7 @@ fn define_dynamic(
     (params, results): (&[ValType], &[ValType]),
     invoke: Box<dyn DynamicInvoke>,
 ) -> Result<(), XtismError> {
-    let ty = wasmtime::FuncType::new(
-        linker.engine(),
-        params.iter().map(|t| wasmtime_val_type(*t)),
-        results.iter().map(|t| wasmtime_val_type(*t)),
-    );
+    let ty = func_type(linker.engine(), params, results);
     linker
         .func_new(namespace, name, ty, move |mut caller, params, results| {
             let mut access = CallerAccess(&mut caller);
@@ -143,11 +139,7 @@ fn define_async(
     ty: &FuncType,
     function: xtism_core::Function,
 ) -> Result<(), XtismError> {
-    let wasm_ty = wasmtime::FuncType::new(
-        linker.engine(),
-        ty.params().iter().map(|t| wasmtime_val_type(*t)),
-        ty.results().iter().map(|t| wasmtime_val_type(*t)),
-    );
+    let wasm_ty = func_type(linker.engine(), ty.params(), ty.results());
     linker
         .func_new_async(
             USER_FUNCTIONS,
