@@ -248,21 +248,12 @@ fn wrap(
                 import.name()
             ),
         })?;
-        imports.push(Import {
-            module: import.module().to_owned(),
-            name: import.name().to_owned(),
-            kind,
-        });
+        imports.push(Import::new(import.module(), import.name(), kind));
     }
     let exports = module
         .exports()
         .filter(|e| !is_instrumentation(e.name()))
-        .filter_map(|e| {
-            Some(Export {
-                name: e.name().to_owned(),
-                kind: extern_kind(e.ty())?,
-            })
-        })
+        .filter_map(|e| Some(Export::new(e.name(), extern_kind(e.ty())?)))
         .collect();
     Ok(Arc::new(CompiledModule::new(
         WasmerModule {

@@ -111,18 +111,11 @@ impl Engine for WasmiEngine {
             })?;
         let imports = module
             .imports()
-            .map(|i| Import {
-                module: i.module().to_owned(),
-                name: i.name().to_owned(),
-                kind: extern_kind(i.ty()),
-            })
+            .map(|i| Import::new(i.module(), i.name(), extern_kind(i.ty())))
             .collect();
         let exports = module
             .exports()
-            .map(|e| Export {
-                name: e.name().to_owned(),
-                kind: extern_kind(e.ty()),
-            })
+            .map(|e| Export::new(e.name(), extern_kind(e.ty())))
             .collect();
         Ok(Arc::new(CompiledModule::new(
             WasmiModule { module, metered },

@@ -17,18 +17,11 @@ pub(crate) struct WasmtimeModule {
 pub(crate) fn wrap(module: wasmtime::Module) -> Arc<dyn Module> {
     let imports = module
         .imports()
-        .map(|i| Import {
-            module: i.module().to_owned(),
-            name: i.name().to_owned(),
-            kind: extern_kind(&i.ty()),
-        })
+        .map(|i| Import::new(i.module(), i.name(), extern_kind(&i.ty())))
         .collect();
     let exports = module
         .exports()
-        .map(|e| Export {
-            name: e.name().to_owned(),
-            kind: extern_kind(&e.ty()),
-        })
+        .map(|e| Export::new(e.name(), extern_kind(&e.ty())))
         .collect();
     Arc::new(CompiledModule::new(
         WasmtimeModule { module },

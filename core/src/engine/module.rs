@@ -50,6 +50,27 @@ pub struct Export {
     pub kind: ExternKind,
 }
 
+impl Import {
+    /// The import `module::name`, of `kind`.
+    pub fn new(module: &str, name: &str, kind: ExternKind) -> Import {
+        Import {
+            module: module.to_owned(),
+            name: name.to_owned(),
+            kind,
+        }
+    }
+}
+
+impl Export {
+    /// The export `name`, of `kind`.
+    pub fn new(name: &str, kind: ExternKind) -> Export {
+        Export {
+            name: name.to_owned(),
+            kind,
+        }
+    }
+}
+
 /// A module compiled by a backend.
 pub trait Module: Send + Sync + Any {
     /// The imports, in the module's order.
