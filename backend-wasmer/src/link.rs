@@ -11,9 +11,9 @@ use wasmer::{
 };
 use xtism_core::XtismError;
 use xtism_core::engine::{
-    CompiledModule, ImportSource, Instance, InstantiateError, KERNEL_MEMORY_EXPORT,
-    KERNEL_MODULE_MEMORY, KernelMemory, LinkPlan, Linked, MODULE_MEMORY_EXPORT, Module,
-    PluginState, ResourceLimits, WatchedInstance,
+    ImportSource, Instance, InstantiateError, KERNEL_MEMORY_EXPORT, KERNEL_MODULE_MEMORY,
+    KernelMemory, LinkPlan, Linked, MODULE_MEMORY_EXPORT, Module, PluginState, ResourceLimits,
+    WatchedInstance,
 };
 
 use crate::convert::function_type;
@@ -23,7 +23,7 @@ use crate::interrupt::{FLAG_EXPORT, Flags};
 use crate::limits::Budget;
 use crate::raw::{Flag, MemorySpan, SendStore};
 use crate::store::StoreData;
-use crate::{Config, METERING_EXHAUSTED, METERING_REMAINING, WasmerModule};
+use crate::{Config, METERING_EXHAUSTED, METERING_REMAINING, NAME, WasmerModule};
 
 /// One module of a linked plug-in.
 pub(crate) struct LinkedModule {
@@ -54,14 +54,8 @@ impl WasmerLinked {
     ) -> Result<WasmerLinked, XtismError> {
         let mut modules = Vec::with_capacity(plan.modules.len());
         for planned in plan.modules {
-            let module = CompiledModule::<WasmerModule>::downcast(planned.module.as_ref())
-                .filter(|m| m.config == config)
-                .ok_or_else(|| {
-                    XtismError::Invalid(format!(
-                        "module {} was not compiled by this wasmer engine with these options",
-                        planned.name
-                    ))
-                })?
+            let module = planned
+                .compiled::<WasmerModule>(NAME, |m| m.config == config)?
                 .module
                 .clone();
             modules.push(LinkedModule {

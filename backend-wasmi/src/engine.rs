@@ -133,14 +133,7 @@ impl Engine for WasmiEngine {
         let configured = self.configured(metered)?;
         let mut modules = Vec::with_capacity(plan.modules.len());
         for planned in &plan.modules {
-            let module = CompiledModule::<WasmiModule>::downcast(planned.module.as_ref())
-                .filter(|m| m.metered == metered)
-                .ok_or_else(|| {
-                    XtismError::Invalid(format!(
-                        "module {} was not compiled by this wasmi engine with these options",
-                        planned.name
-                    ))
-                })?;
+            let module = planned.compiled::<WasmiModule>(NAME, |m| m.metered == metered)?;
             modules.push((module.module.clone(), planned.imports.clone()));
         }
         Ok(Box::new(WasmiLinked {

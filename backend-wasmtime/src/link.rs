@@ -9,11 +9,10 @@ use std::sync::Arc;
 use wasmtime::{Linker, ModuleExport};
 use xtism_core::XtismError;
 use xtism_core::engine::KERNEL_MEMORY_EXPORT;
-use xtism_core::engine::{
-    CompileOptions, CompiledModule, ImportSource, KernelMemory, LinkPlan, ResourceLimits,
-};
+use xtism_core::engine::{CompileOptions, ImportSource, KernelMemory, LinkPlan, ResourceLimits};
 use xtism_core::engine::{KERNEL_MODULE_NAME, MODULE_MEMORY_EXPORT, Ticker};
 
+use crate::NAME;
 use crate::engine::ConfiguredEngine;
 use crate::host::{
     USER_FUNCTIONS, WASI_FUNCTIONS, define_host_import, define_user_function, define_wasi_import,
@@ -84,14 +83,9 @@ impl WasmtimeLinked {
             KERNEL_MODULE_NAME.into(),
         )];
         for (module_index, planned) in plan.modules.iter().enumerate() {
-            let module = CompiledModule::<WasmtimeModule>::downcast(planned.module.as_ref())
-                .filter(|m| wasmtime::Engine::same(m.module.engine(), engine))
-                .ok_or_else(|| {
-                    XtismError::Invalid(format!(
-                        "module {} was not compiled by this wasmtime engine with these options",
-                        planned.name
-                    ))
-                })?;
+            let module = planned.compiled::<WasmtimeModule>(NAME, |m| {
+                wasmtime::Engine::same(m.module.engine(), engine)
+            })?;
             let mut imports = Vec::with_capacity(planned.imports.len());
             for (source, import) in planned.imports.iter().zip(module.module.imports()) {
                 let missing = || {

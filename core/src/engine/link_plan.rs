@@ -8,7 +8,8 @@ use std::sync::Arc;
 
 use super::host_function::Function;
 use super::import_source::ImportSource;
-use super::module::Module;
+use super::module::{CompiledModule, Module};
+use crate::error::XtismError;
 
 /// The name core's kernel module goes by in backtraces and errors, on every engine.
 pub const KERNEL_MODULE_NAME: &str = "xtism-kernel";
@@ -39,6 +40,30 @@ pub struct PlannedModule {
     pub module: Arc<dyn Module>,
     /// One source per import, in [`Module::imports`] order.
     pub imports: Vec<ImportSource>,
+}
+
+impl PlannedModule {
+    /// The backend's own module `M` inside [`module`](Self::module), when the backend
+    /// made it with the engine and options it links with now (`ours`).
+    ///
+    /// # Errors
+    ///
+    /// [`XtismError::Invalid`] naming the module, when another engine, or this engine
+    /// with other compile options, compiled it.
+    pub fn compiled<M: 'static>(
+        &self,
+        engine: &str,
+        ours: impl FnOnce(&M) -> bool,
+    ) -> Result<&M, XtismError> {
+        CompiledModule::<M>::downcast(self.module.as_ref())
+            .filter(|m| ours(m))
+            .ok_or_else(|| {
+                XtismError::Invalid(format!(
+                    "module {} was not compiled by this {engine} engine with these options",
+                    self.name
+                ))
+            })
+    }
 }
 
 /// Where a plug-in's kernel memory lives.
@@ -93,5 +118,36 @@ impl Default for ResourceLimits {
             max_tables: 64,
             max_instances: 64,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn planned(inner: u8) -> PlannedModule {
+        PlannedModule {
+            name: "main".into(),
+            module: Arc::new(CompiledModule::new(inner, Vec::new(), Vec::new())),
+            imports: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_backend_links_only_the_modules_it_compiled_with_these_options() {
+        let planned = planned(7);
+        assert_eq!(planned.compiled::<u8>("test", |m| *m == 7).ok(), Some(&7));
+        let other_options = planned.compiled::<u8>("test", |m| *m == 8).unwrap_err();
+        assert_eq!(
+            other_options.to_string(),
+            XtismError::Invalid(
+                "module main was not compiled by this test engine with these options".into()
+            )
+            .to_string()
+        );
+        assert!(matches!(
+            planned.compiled::<u16>("test", |_| true),
+            Err(XtismError::Invalid(_))
+        ));
     }
 }
