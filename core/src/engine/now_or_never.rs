@@ -1,6 +1,6 @@
 //! [`now_or_never`]: a future's output if it is ready at its first poll, for a backend that
-//! runs async machinery where nothing can wait (wasmi's sync calls share the loop of its async
-//! calls; wasmtime instantiates asynchronously once a store has an async host function).
+//! runs async machinery where nothing can wait (wasmtime instantiates asynchronously once a
+//! store has an async host function, though instantiating runs no guest code).
 
 use std::pin::pin;
 use std::task::{Context, Poll, Waker};
