@@ -96,6 +96,29 @@ impl WasmtimePlugin {
         }
     }
 
+    /// Calls the export `name` of module `module`, typed per call: the initializers of a
+    /// plug-in's other modules, once. Apart from [`Instance::call`], whose main-module path
+    /// is every call's.
+    #[inline(never)]
+    fn call_in(
+        &mut self,
+        module: usize,
+        name: &str,
+        shape: ExportShape,
+        limits: &CallLimits,
+    ) -> Result<Option<i32>, XtismError> {
+        let export = self.export_in(module, name, shape)?;
+        let (result, consumed) = run_export(
+            &mut self.store,
+            &self.settings,
+            &mut self.core_dump,
+            (&export, shape),
+            limits,
+        );
+        self.fuel_consumed = consumed;
+        result
+    }
+
     /// The export `name` of module `module` (an index into the link plan's modules; the
     /// main module for the last), typed as `shape`, not cached.
     fn export_in(
@@ -339,14 +362,10 @@ impl Instance for WasmtimePlugin {
         shape: ExportShape,
         limits: &CallLimits,
     ) -> Result<Option<i32>, XtismError> {
-        let typed;
-        let export = match module {
-            None => resolve(&mut self.exports, &mut self.store, &self.main, name, shape)?,
-            Some(module) => {
-                typed = self.export_in(module, name, shape)?;
-                &typed
-            }
-        };
+        if let Some(module) = module {
+            return self.call_in(module, name, shape, limits);
+        }
+        let export = resolve(&mut self.exports, &mut self.store, &self.main, name, shape)?;
         let (result, consumed) = run_export(
             &mut self.store,
             &self.settings,

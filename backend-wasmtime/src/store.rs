@@ -64,11 +64,17 @@ fn bytes_and_state<C: WithData>(
 }
 
 /// Borrows the kernel memory and the state together; no bytes before the kernel is
-/// instantiated (no block can exist yet).
+/// instantiated (no block can exist yet). Inlined: it is on every call's path, and through
+/// [`bytes_and_state`] it cost the 16-byte echo about 60 instructions (callgrind).
+#[inline]
 pub(crate) fn kernel_of<C: WithData>(ctx: &mut C) -> (&mut [u8], &mut PluginState) {
-    let memory = ctx.store_data().kernel;
-    let (bytes, state) = bytes_and_state(ctx, memory);
-    (bytes.unwrap_or_default(), state)
+    match ctx.store_data().kernel {
+        Some(memory) => {
+            let (bytes, data) = memory.data_and_store_mut(ctx);
+            (bytes, &mut data.state)
+        }
+        None => (&mut [], &mut ctx.store_data().state),
+    }
 }
 
 /// Grows the kernel memory by `pages`; whether it grew.

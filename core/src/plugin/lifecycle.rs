@@ -201,7 +201,8 @@ impl<P: EngineProvider> Plugin<P> {
     /// Runs the deferred start function and the guest runtime's initializers once, under
     /// the first call's deadline and cancellation, with one fuel budget for all of them
     /// (the initialization fuel, else the call's). When one fails, the next call starts
-    /// from a fresh instance.
+    /// from a fresh instance. Once per instance, so kept out of the call's code.
+    #[cold]
     pub(super) fn initialize(&mut self, limits: &CallLimits) -> Result<(), XtismError> {
         let (compiled, mut limits) = self.initialization_limits(limits)?;
         let main = compiled.modules - 1;
