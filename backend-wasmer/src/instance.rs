@@ -61,7 +61,7 @@ pub(crate) struct WasmerPlugin {
     /// Main-module exports, typed on their first call as core's shape says.
     pub(crate) exports: HashMap<Box<str>, TypedExport>,
     /// The instance as the watchdog sees it, when its modules are interruptible.
-    pub(crate) watched: Option<Arc<WatchedInstance>>,
+    pub(crate) watched: Option<WatchedInstance>,
     /// The interruption flags of every plug-in module, to lower them after an interruption.
     pub(crate) flag_globals: Vec<Global>,
     pub(crate) meters: Vec<Meter>,
@@ -208,7 +208,7 @@ impl WasmerPlugin {
         if !self.meters.is_empty() {
             self.fill_meters(budget)?;
         }
-        let watch = match &self.watched {
+        let watch = match &mut self.watched {
             Some(watched) if limits.interruptible() => Some(watched.start(limits)?),
             _ => None,
         };

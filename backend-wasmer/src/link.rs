@@ -191,7 +191,7 @@ struct Instrumented {
     kernel_span: Option<MemorySpan>,
     flags: Vec<Flag>,
     /// The instance as the watchdog sees it, when its modules are interruptible.
-    watched: Option<Arc<WatchedInstance>>,
+    watched: Option<WatchedInstance>,
     flag_globals: Vec<Global>,
     meters: Vec<Meter>,
 }

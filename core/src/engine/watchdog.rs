@@ -36,7 +36,7 @@ pub trait Interrupt: Send + Sync {
     /// [`finish`](WatchedCall::finish) or drop returns, which waits for an interruption in
     /// progress. A backend may rely on this for soundness (wasmer's flags live in the running
     /// store) provided it does not leak the [`WatchedCall`] (`mem::forget`): a call it never
-    /// ends stays running for the watchdog. `start` refuses a second call while one runs.
+    /// ends stays running for the watchdog.
     ///
     /// It should not panic; if it does, the call ends its watch as interrupted.
     fn interrupt(&self);
@@ -54,8 +54,25 @@ const CALL: u64 = 4;
 static EPOCH: LazyLock<Instant> = LazyLock::new(Instant::now);
 
 /// A plug-in instance as the watchdog sees it: how to interrupt it, and its running call.
-/// Made once per instance, so that a call touches atomics of its own.
-pub struct WatchedInstance {
+/// Made once per instance, so that a call touches atomics of its own. The backend owns it;
+/// [`start`](Self::start) borrows it exclusively, so the compiler sees to it that an
+/// instance runs one watched call at a time:
+///
+/// ```compile_fail
+/// # use xtism_core::engine::{CallLimits, Interrupt, WatchedInstance};
+/// # struct Nothing;
+/// # impl Interrupt for Nothing { fn interrupt(&self) {} }
+/// let mut instance = WatchedInstance::new(Nothing);
+/// let limits = CallLimits::default();
+/// let first = instance.start(&limits).unwrap();
+/// let second = instance.start(&limits).unwrap();
+/// first.finish();
+/// ```
+#[derive(Debug)]
+pub struct WatchedInstance(Arc<Watched>);
+
+/// What a [`WatchedInstance`] shares with the watchdog.
+struct Watched {
     interrupt: Box<dyn Interrupt>,
     state: AtomicU64,
     /// Whether the instance is in the watchdog's list.
@@ -68,9 +85,9 @@ pub struct WatchedInstance {
     cancel_address: AtomicUsize,
 }
 
-impl std::fmt::Debug for WatchedInstance {
+impl std::fmt::Debug for Watched {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("WatchedInstance")
+        f.debug_struct("Watched")
             .field("state", &self.state)
             .finish_non_exhaustive()
     }
@@ -79,69 +96,58 @@ impl std::fmt::Debug for WatchedInstance {
 impl WatchedInstance {
     /// An instance that the watchdog stops with `interrupt`; nothing is watched until a
     /// call [`start`](Self::start)s.
-    pub fn new(interrupt: impl Interrupt + 'static) -> Arc<WatchedInstance> {
-        Arc::new(WatchedInstance {
+    pub fn new(interrupt: impl Interrupt + 'static) -> WatchedInstance {
+        WatchedInstance(Arc::new(Watched {
             interrupt: Box::new(interrupt),
             state: AtomicU64::new(IDLE),
             listed: AtomicBool::new(false),
             deadline: AtomicU64::new(u64::MAX),
             cancel: Mutex::new(None),
             cancel_address: AtomicUsize::new(0),
-        })
+        }))
     }
 
     /// Watches a call under `limits` (its deadline and cancel state) until the returned
-    /// guard is finished or dropped. One call at a time: an instance runs one call at once.
+    /// guard is finished or dropped.
     ///
     /// # Errors
     ///
-    /// [`XtismError::Invalid`] when a call of this instance is already watched, and
     /// [`XtismError::Engine`] when the watchdog's thread cannot be started.
-    pub fn start(
-        self: &Arc<WatchedInstance>,
-        limits: &CallLimits,
-    ) -> Result<WatchedCall<'_>, XtismError> {
-        let idle = self.state.load(Ordering::Acquire);
-        if idle & PHASE != IDLE {
-            return Err(XtismError::Invalid(
-                "a call of this instance is already watched".into(),
-            ));
-        }
+    pub fn start(&mut self, limits: &CallLimits) -> Result<WatchedCall<'_>, XtismError> {
+        let watched = &*self.0;
         let deadline = limits.deadline.map_or(u64::MAX, |d| {
             u64::try_from(d.saturating_duration_since(*EPOCH).as_nanos()).unwrap_or(u64::MAX - 1)
         });
-        self.deadline.store(deadline, Ordering::Relaxed);
+        watched.deadline.store(deadline, Ordering::Relaxed);
         let cancel_address = limits
             .cancel
             .as_ref()
             .map_or(0, |c| Arc::as_ptr(c) as usize);
         // Only this instance's calls write `cancel`; it keeps the old one alive, so an
         // equal address is the same cancel state.
-        if self.cancel_address.load(Ordering::Relaxed) != cancel_address {
-            *lock(&self.cancel) = limits.cancel.clone();
-            self.cancel_address.store(cancel_address, Ordering::Relaxed);
+        if watched.cancel_address.load(Ordering::Relaxed) != cancel_address {
+            *lock(&watched.cancel) = limits.cancel.clone();
+            watched
+                .cancel_address
+                .store(cancel_address, Ordering::Relaxed);
         }
-        let running = idle.wrapping_add(CALL) | RUNNING;
-        if self
-            .state
-            .compare_exchange(idle, running, Ordering::SeqCst, Ordering::Acquire)
-            .is_err()
-        {
-            return Err(XtismError::Invalid(
-                "a call of this instance is already watched".into(),
-            ));
-        }
+        // Idle here: the last call's guard is gone (the borrow ended) and it waited for
+        // the watchdog to be done with it.
+        let call = (watched.state.load(Ordering::Relaxed) & !PHASE).wrapping_add(CALL);
+        watched.state.store(call | RUNNING, Ordering::SeqCst);
         let running = WatchedCall {
-            watched: self,
+            watched,
             ended: false,
         };
         // See `Watchdog::tick` for why this order lists every running call.
-        if !self.listed.load(Ordering::SeqCst) && !self.listed.swap(true, Ordering::SeqCst) {
-            WATCHDOG.list(Arc::clone(self))?;
+        if !watched.listed.load(Ordering::SeqCst) && !watched.listed.swap(true, Ordering::SeqCst) {
+            WATCHDOG.list(Arc::clone(&self.0))?;
         }
         Ok(running)
     }
+}
 
+impl Watched {
     /// Whether the call running in this instance must stop now.
     fn must_stop(&self) -> bool {
         let mut limits = CallLimits::default();
@@ -157,7 +163,8 @@ impl WatchedInstance {
 /// A call being watched. Dropping it ends the watch (also when the call unwinds).
 #[must_use = "the call is watched until the guard is finished or dropped"]
 pub struct WatchedCall<'a> {
-    watched: &'a WatchedInstance,
+    /// Borrowed from the [`WatchedInstance`] the call started on, exclusively.
+    watched: &'a Watched,
     /// Whether [`finish`](Self::finish) ended the watch already.
     ended: bool,
 }
@@ -215,7 +222,7 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 
 /// An instance in the watchdog's list, with its claim on the ticker: the ticker runs while
 /// any instance is listed, and parks once the tick has dropped them all.
-type Listed = (Arc<WatchedInstance>, TickingCall<'static>);
+type Listed = (Arc<Watched>, TickingCall<'static>);
 
 /// The process's watchdog: a ticker, and the instances whose calls it watches.
 struct Watchdog {
@@ -235,7 +242,7 @@ static WATCHDOG: LazyLock<Watchdog> = LazyLock::new(|| Watchdog {
 impl Watchdog {
     /// Adds an instance whose call started to the list the watchdog looks at, starting the
     /// thread if needed.
-    fn list(&'static self, instance: Arc<WatchedInstance>) -> Result<(), XtismError> {
+    fn list(&'static self, instance: Arc<Watched>) -> Result<(), XtismError> {
         let mut started = lock(&self.started);
         if !*started {
             let listed = Arc::clone(&self.listed);
@@ -315,7 +322,7 @@ mod tests {
         }
     }
 
-    fn watched() -> (Arc<WatchedInstance>, Arc<AtomicU64>) {
+    fn watched() -> (WatchedInstance, Arc<AtomicU64>) {
         let count = Arc::new(AtomicU64::new(0));
         (WatchedInstance::new(Counter(Arc::clone(&count))), count)
     }
@@ -333,7 +340,7 @@ mod tests {
 
     #[test]
     fn a_call_past_its_deadline_is_interrupted_once() {
-        let (instance, count) = watched();
+        let (mut instance, count) = watched();
         let limits = CallLimits {
             deadline: Some(Instant::now() + Duration::from_millis(5)),
             ..CallLimits::default()
@@ -348,7 +355,7 @@ mod tests {
 
     #[test]
     fn a_cancelled_call_is_interrupted_and_the_next_is_not() {
-        let (instance, count) = watched();
+        let (mut instance, count) = watched();
         let cancel = Arc::new(CancelState::default());
         let limits = CallLimits {
             cancel: Some(Arc::clone(&cancel)),
@@ -370,7 +377,7 @@ mod tests {
 
     #[test]
     fn a_call_within_its_limits_is_not_interrupted() {
-        let (instance, count) = watched();
+        let (mut instance, count) = watched();
         let limits = CallLimits {
             deadline: Some(Instant::now() + Duration::from_secs(60)),
             ..CallLimits::default()
@@ -395,7 +402,7 @@ mod tests {
     #[test]
     fn a_call_ends_only_once_its_interruption_is_over() {
         let progress = Arc::new((AtomicBool::new(false), AtomicBool::new(false)));
-        let instance = WatchedInstance::new(Slow(Arc::clone(&progress)));
+        let mut instance = WatchedInstance::new(Slow(Arc::clone(&progress)));
         let limits = CallLimits {
             deadline: Some(Instant::now()),
             ..CallLimits::default()
@@ -412,20 +419,8 @@ mod tests {
     }
 
     #[test]
-    fn one_call_at_a_time_is_watched() {
-        let (instance, _) = watched();
-        let call = instance.start(&CallLimits::default()).unwrap();
-        assert!(matches!(
-            instance.start(&CallLimits::default()),
-            Err(XtismError::Invalid(_))
-        ));
-        drop(call);
-        instance.start(&CallLimits::default()).unwrap().finish();
-    }
-
-    #[test]
     fn the_watchdog_parks_once_calls_are_done_and_wakes_for_the_next() {
-        let (instance, _) = watched();
+        let (mut instance, _) = watched();
         let limits = CallLimits {
             deadline: Some(Instant::now() + Duration::from_secs(60)),
             ..CallLimits::default()
