@@ -3,13 +3,15 @@
 //! per module with its imports taken from the plan; an instantiation that fails is reported
 //! in core's terms ([`instantiate_error`]).
 
+use std::pin::pin;
 use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
 use std::time::Instant;
 
 use wasmtime::{Extern, Store, Trap};
 use xtism_core::XtismError;
 use xtism_core::engine::PluginState;
-use xtism_core::engine::{Instance, InstantiateError, Linked, StoreLimiter, now_or_never};
+use xtism_core::engine::{Instance, InstantiateError, Linked, StoreLimiter};
 
 use crate::error::trap_error;
 use crate::instance::{WasmtimePlugin, on_epoch};
@@ -57,20 +59,12 @@ impl WasmtimeLinked {
                     XtismError::Invalid("the link plan names an import that does not exist".into())
                 })?);
             }
-            // wasmtime asks for async instantiation once a store has an async host
-            // function. It is ready at its first poll: instantiating runs no guest code (core
-            // defers every start function to the first call), so nothing in it can wait.
             let instance = if self.async_functions {
-                now_or_never(wasmtime::Instance::new_async(
+                at_once(wasmtime::Instance::new_async(
                     &mut *store,
                     &linked.module,
                     &externs,
                 ))
-                .unwrap_or_else(|| {
-                    Err(wasmtime::Error::msg(
-                        "an async instantiation waited, which it cannot without guest code",
-                    ))
-                })
             } else {
                 wasmtime::Instance::new(&mut *store, &linked.module, &externs)
             }
@@ -88,6 +82,18 @@ impl WasmtimeLinked {
                 .and_then(Extern::into_memory);
         }
         Ok(instances)
+    }
+}
+
+/// The outcome of an async instantiation, which wasmtime asks for once a store has an async
+/// host function. It is ready at its first poll: instantiating runs no guest code (core
+/// defers every start function to the first call), so nothing in it can wait.
+fn at_once<T>(instantiation: impl Future<Output = wasmtime::Result<T>>) -> wasmtime::Result<T> {
+    match pin!(instantiation).poll(&mut Context::from_waker(Waker::noop())) {
+        Poll::Ready(outcome) => outcome,
+        Poll::Pending => Err(wasmtime::Error::msg(
+            "an async instantiation waited, which it cannot without guest code",
+        )),
     }
 }
 

@@ -41,11 +41,10 @@
 //! an async host function's call while it waits (`pending_call`) and how its future reaches
 //! the plug-in meanwhile (`access_scope`); the link plan (`link_plan`); a store's resource limits in core's words (`limiter`); the
 //! host's view of a running plug-in (`host_access`); the store's data (`plugin_state`);
-//! stopping a call (`interrupt`), a fuel budget handed out in slices (`fuel_slices`), the thread that ticks while calls run (`ticker`) and the
-//! watchdog that stops calls of engines that must be told to stop (`watchdog`); and
-//! traps as backends report them and core words them (`trap`); how an async call yields to
-//! its executor (`yield_now`), and a future polled once where nothing can wait
-//! (`now_or_never`).
+//! stopping a call (`interrupt`), a fuel budget handed out in slices (`fuel_slices`), the
+//! thread that ticks while calls run (`ticker`) and the watchdog that stops calls of engines
+//! that must be told to stop (`watchdog`); and traps as backends report them and core words
+//! them (`trap`); how an async call yields to its executor (`yield_now`).
 
 mod access_scope;
 mod backend;
@@ -59,7 +58,6 @@ mod interrupt;
 mod limiter;
 mod link_plan;
 mod module;
-mod now_or_never;
 mod pending_call;
 mod plugin_state;
 mod ticker;
@@ -82,7 +80,6 @@ pub use link_plan::{
     LinkPlan, MODULE_MEMORY_EXPORT, PlannedModule, ResourceLimits,
 };
 pub use module::{CompiledModule, Export, ExternKind, Import, Module};
-pub use now_or_never::now_or_never;
 pub use pending_call::PendingHostCall;
 pub use plugin_state::PluginState;
 pub use ticker::{TICK, Ticker, TickingCall};
