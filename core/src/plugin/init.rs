@@ -44,8 +44,10 @@ pub fn guest_initializers<'a>(
 /// dependencies first, its deferred start function, then its guest runtime's initializers.
 pub(super) fn initialization(plan: &LinkPlan, deferred: &[bool]) -> Vec<InitCall> {
     let mut init = Vec::new();
-    for (module, planned) in plan.modules.iter().enumerate() {
-        if deferred.get(module).copied().unwrap_or(false) {
+    let main = plan.modules.len().saturating_sub(1);
+    for (index, planned) in plan.modules.iter().enumerate() {
+        let module = (index != main).then_some(index);
+        if deferred.get(index).copied().unwrap_or(false) {
             init.push(InitCall {
                 module,
                 name: start::DEFERRED_START,
@@ -79,8 +81,9 @@ pub(super) fn initialization(plan: &LinkPlan, deferred: &[bool]) -> Vec<InitCall
 /// One initialization call: an export of a module of the plan.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct InitCall {
-    /// Index in [`LinkPlan::modules`].
-    pub(super) module: usize,
+    /// Index in [`LinkPlan::modules`], `None` for the main module (the last), as
+    /// [`Instance::call`](crate::engine::Instance::call) takes it.
+    pub(super) module: Option<usize>,
     pub(super) name: &'static str,
     /// How to call it.
     pub(super) shape: ExportShape,

@@ -205,12 +205,10 @@ impl<P: EngineProvider> Plugin<P> {
     #[cold]
     pub(super) fn initialize(&mut self, limits: &CallLimits) -> Result<(), XtismError> {
         let (compiled, mut limits) = self.initialization_limits(limits)?;
-        let main = compiled.modules - 1;
         for step in &compiled.init {
-            let module = (step.module != main).then_some(step.module);
             let result = self
                 .instance()?
-                .call(module, step.name, step.shape, &limits);
+                .call(step.module, step.name, step.shape, &limits);
             self.initialized_by(step, result, &mut limits)?;
         }
         self.initialized = true;
@@ -220,12 +218,10 @@ impl<P: EngineProvider> Plugin<P> {
     /// The async form of [`initialize`](Self::initialize).
     pub(super) async fn initialize_async(&mut self, limits: &CallLimits) -> Result<(), XtismError> {
         let (compiled, mut limits) = self.initialization_limits(limits)?;
-        let main = compiled.modules - 1;
         for step in &compiled.init {
-            let module = (step.module != main).then_some(step.module);
             let result = self
                 .instance()?
-                .call_async(module, step.name, step.shape, &limits)
+                .call_async(step.module, step.name, step.shape, &limits)
                 .await;
             self.initialized_by(step, result, &mut limits)?;
         }
