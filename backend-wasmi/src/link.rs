@@ -31,6 +31,11 @@ impl WasmiLinked {
         &self,
         store: &mut Store<StoreData>,
     ) -> Result<(WasmiInstance, Vec<WasmiInstance>), XtismError> {
+        if self.metered {
+            // Core defers the main module's start function to the first call; what runs
+            // here (other modules' start functions) is not metered.
+            store.set_fuel(u64::MAX).map_err(XtismError::engine)?;
+        }
         let kernel = match &self.kernel {
             Some(module) => {
                 let kernel = WasmiInstance::new(&mut *store, module, &[])
@@ -127,16 +132,6 @@ impl Linked for WasmiLinked {
         };
         let mut store = Store::new(&self.engine, data);
         store.limiter(|d| &mut d.limiter);
-        if self.metered {
-            // Core defers the main module's start function to the first call; what runs
-            // here (other modules' start functions) is not metered.
-            if let Err(e) = store.set_fuel(u64::MAX) {
-                return Err(InstantiateError {
-                    error: XtismError::engine(e),
-                    state: Box::new(store.into_data().state),
-                });
-            }
-        }
         match self.try_instantiate(&mut store) {
             Ok((main, dependencies)) => Ok(Box::new(WasmiPlugin {
                 store,

@@ -24,6 +24,11 @@ impl WasmtimeLinked {
         &self,
         store: &mut Store<StoreData>,
     ) -> Result<Vec<wasmtime::Instance>, XtismError> {
+        if self.fuel {
+            // Core defers the main module's start function to the first call; what runs
+            // here (other modules' start functions) is not metered.
+            store.set_fuel(u64::MAX).map_err(XtismError::engine)?;
+        }
         let kernel = match self.kernel {
             KernelPlace::Instance => {
                 let kernel = self
@@ -132,16 +137,6 @@ impl Linked for WasmtimeLinked {
         };
         let mut store = Store::new(&self.configured.engine, data);
         store.limiter(|d| &mut d.limiter);
-        if self.fuel {
-            // Core defers the main module's start function to the first call; what runs
-            // here (other modules' start functions) is not metered.
-            if let Err(e) = store.set_fuel(u64::MAX) {
-                return Err(InstantiateError {
-                    error: XtismError::engine(e),
-                    state: Box::new(store.into_data().state),
-                });
-            }
-        }
         if self.interruptible {
             store.epoch_deadline_callback(on_epoch);
             store.set_epoch_deadline(1);
