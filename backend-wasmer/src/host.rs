@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use wasmer::{Function, FunctionEnv, FunctionEnvMut, FunctionType, RuntimeError, Store};
 use xtism_core::engine::{
-    DynamicInvoke, HostAccess, HostImport, HostTrap, PluginState, WasiImport,
+    DynamicInvoke, HostAccess, HostImport, HostTrap, PluginState, WasiImport, bind_host_import,
 };
 
 use crate::convert::{function_type, to_core, to_wasmer};
@@ -53,33 +53,14 @@ pub(crate) fn host_function(
     import: HostImport,
 ) -> Function {
     type Env<'a> = FunctionEnvMut<'a, StoreData>;
-    match import {
-        HostImport::I64ToI64(f) => {
-            Function::new_typed_with_env(store, env, move |e: Env, a: i64| f(&mut EnvAccess(e), a))
-        }
-        HostImport::I64ToNone(f) => {
-            Function::new_typed_with_env(store, env, move |e: Env, a: i64| f(&mut EnvAccess(e), a))
-        }
-        HostImport::NoneToI64(f) => {
-            Function::new_typed_with_env(store, env, move |e: Env| f(&mut EnvAccess(e)))
-        }
-        HostImport::NoneToI32(f) => {
-            Function::new_typed_with_env(store, env, move |e: Env| f(&mut EnvAccess(e)))
-        }
-        HostImport::NoneToNone(f) => {
-            Function::new_typed_with_env(store, env, move |e: Env| f(&mut EnvAccess(e)))
-        }
-        HostImport::I64I64ToNone(f) => {
-            Function::new_typed_with_env(store, env, move |e: Env, a: i64, b: i64| {
-                f(&mut EnvAccess(e), a, b)
+    macro_rules! wrap {
+        ($f:ident, $($a:ident: $t:ty),*) => {
+            Function::new_typed_with_env(store, env, move |e: Env, $($a: $t),*| {
+                $f(&mut EnvAccess(e), $($a),*)
             })
-        }
-        HostImport::I64I64ToI64(f) => {
-            Function::new_typed_with_env(store, env, move |e: Env, a: i64, b: i64| {
-                f(&mut EnvAccess(e), a, b)
-            })
-        }
+        };
     }
+    bind_host_import!(import, wrap)
 }
 
 /// A user host function with its wasmer type, made once at link time.

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use wasmi::{Caller, Func, Store};
 use xtism_core::engine::{
-    DynamicInvoke, HostAccess, HostImport, HostTrap, PluginState, WasiImport,
+    DynamicInvoke, HostAccess, HostImport, HostTrap, PluginState, WasiImport, bind_host_import,
 };
 
 use crate::convert::{func_type, to_core, to_wasmi};
@@ -43,39 +43,14 @@ fn trap(e: HostTrap) -> wasmi::Error {
 pub(crate) type UserFunction = (wasmi::FuncType, Arc<xtism_core::Function>);
 
 pub(crate) fn host_func(store: &mut Store<StoreData>, import: HostImport) -> Func {
-    match import {
-        HostImport::I64ToI64(f) => {
-            Func::wrap(store, move |mut c: Caller<'_, StoreData>, a: i64| {
-                f(&mut CallerAccess(&mut c), a).map_err(trap)
+    macro_rules! wrap {
+        ($f:ident, $($a:ident: $t:ty),*) => {
+            Func::wrap(store, move |mut c: Caller<'_, StoreData>, $($a: $t),*| {
+                $f(&mut CallerAccess(&mut c), $($a),*).map_err(trap)
             })
-        }
-        HostImport::I64ToNone(f) => {
-            Func::wrap(store, move |mut c: Caller<'_, StoreData>, a: i64| {
-                f(&mut CallerAccess(&mut c), a).map_err(trap)
-            })
-        }
-        HostImport::NoneToI64(f) => Func::wrap(store, move |mut c: Caller<'_, StoreData>| {
-            f(&mut CallerAccess(&mut c)).map_err(trap)
-        }),
-        HostImport::NoneToI32(f) => Func::wrap(store, move |mut c: Caller<'_, StoreData>| {
-            f(&mut CallerAccess(&mut c)).map_err(trap)
-        }),
-        HostImport::NoneToNone(f) => Func::wrap(store, move |mut c: Caller<'_, StoreData>| {
-            f(&mut CallerAccess(&mut c)).map_err(trap)
-        }),
-        HostImport::I64I64ToNone(f) => Func::wrap(
-            store,
-            move |mut c: Caller<'_, StoreData>, a: i64, b: i64| {
-                f(&mut CallerAccess(&mut c), a, b).map_err(trap)
-            },
-        ),
-        HostImport::I64I64ToI64(f) => Func::wrap(
-            store,
-            move |mut c: Caller<'_, StoreData>, a: i64, b: i64| {
-                f(&mut CallerAccess(&mut c), a, b).map_err(trap)
-            },
-        ),
+        };
     }
+    bind_host_import!(import, wrap)
 }
 
 /// A function with wasmi's dynamic API: the signature known at run time, values

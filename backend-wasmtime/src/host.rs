@@ -7,7 +7,7 @@ use std::future::poll_fn;
 
 use wasmtime::{Caller, Linker};
 use xtism_core::XtismError;
-use xtism_core::engine::{DynamicInvoke, HostAccess, HostTrap, WasiImport};
+use xtism_core::engine::{DynamicInvoke, HostAccess, HostTrap, WasiImport, bind_host_import};
 use xtism_core::engine::{FuncType, HostImport, PluginState, ValType};
 
 use crate::convert::{func_type, to_core, to_wasmtime};
@@ -56,34 +56,14 @@ pub(crate) fn define_host_import(
     name: &str,
     import: HostImport,
 ) -> Result<(), XtismError> {
-    type C<'a> = Caller<'a, StoreData>;
-    let defined = match import {
-        HostImport::I64ToI64(f) => linker.func_wrap(module, name, move |mut c: C<'_>, a: i64| {
-            f(&mut CallerAccess(&mut c), a).map_err(trap)
-        }),
-        HostImport::I64ToNone(f) => linker.func_wrap(module, name, move |mut c: C<'_>, a: i64| {
-            f(&mut CallerAccess(&mut c), a).map_err(trap)
-        }),
-        HostImport::NoneToI64(f) => linker.func_wrap(module, name, move |mut c: C<'_>| {
-            f(&mut CallerAccess(&mut c)).map_err(trap)
-        }),
-        HostImport::NoneToI32(f) => linker.func_wrap(module, name, move |mut c: C<'_>| {
-            f(&mut CallerAccess(&mut c)).map_err(trap)
-        }),
-        HostImport::NoneToNone(f) => linker.func_wrap(module, name, move |mut c: C<'_>| {
-            f(&mut CallerAccess(&mut c)).map_err(trap)
-        }),
-        HostImport::I64I64ToNone(f) => {
-            linker.func_wrap(module, name, move |mut c: C<'_>, a: i64, b: i64| {
-                f(&mut CallerAccess(&mut c), a, b).map_err(trap)
+    macro_rules! wrap {
+        ($f:ident, $($a:ident: $t:ty),*) => {
+            linker.func_wrap(module, name, move |mut c: Caller<'_, StoreData>, $($a: $t),*| {
+                $f(&mut CallerAccess(&mut c), $($a),*).map_err(trap)
             })
-        }
-        HostImport::I64I64ToI64(f) => {
-            linker.func_wrap(module, name, move |mut c: C<'_>, a: i64, b: i64| {
-                f(&mut CallerAccess(&mut c), a, b).map_err(trap)
-            })
-        }
-    };
+        };
+    }
+    let defined = bind_host_import!(import, wrap);
     defined.map(|_| ()).map_err(XtismError::engine)
 }
 

@@ -75,6 +75,28 @@ impl HostImport {
     }
 }
 
+/// Matches a [`HostImport`] and hands its function and typed parameters to `$bind`, a
+/// backend's macro that binds one signature with its engine's typed-function API. For
+/// `I64I64ToNone(f)` it expands to `$bind!(f, a: i64, b: i64)`, for `NoneToI32(f)` to
+/// `$bind!(f,)`, and so on: the classes and their parameter types are written here once,
+/// and a backend writes its binding once, as a closure taking `$($a: $t),*` that calls
+/// `$f(access, $($a),*)`. The result type is `f`'s.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __bind_host_import {
+    ($import:expr, $bind:ident) => {
+        match $import {
+            $crate::engine::HostImport::I64ToI64(f) => $bind!(f, a: i64),
+            $crate::engine::HostImport::I64ToNone(f) => $bind!(f, a: i64),
+            $crate::engine::HostImport::NoneToI64(f) => $bind!(f,),
+            $crate::engine::HostImport::NoneToI32(f) => $bind!(f,),
+            $crate::engine::HostImport::NoneToNone(f) => $bind!(f,),
+            $crate::engine::HostImport::I64I64ToNone(f) => $bind!(f, a: i64, b: i64),
+            $crate::engine::HostImport::I64I64ToI64(f) => $bind!(f, a: i64, b: i64),
+        }
+    };
+}
+
 /// A WASI preview-1 function implemented in core, for backends to bind with their dynamic
 /// function API (there are two dozen signatures, and each call's cost is the system call's,
 /// not the binding's).

@@ -37,7 +37,8 @@
 //! can do and is asked to compile with (`capabilities`); the exports core calls, by
 //! signature (`export_shape`); Wasm values and signatures
 //! (`values`); a compiled module's imports and exports (`module`); where an import comes
-//! from (`import_source`); user host functions as the engine sees them (`host_function`);
+//! from and the signatures of core's kernel imports ([`bind_host_import!`], in
+//! `import_source`); user host functions as the engine sees them (`host_function`);
 //! an async host function's call while it waits (`pending_call`) and how its future reaches
 //! the plug-in meanwhile (`access_scope`); the link plan (`link_plan`); a store's resource limits in core's words (`limiter`); the
 //! host's view of a running plug-in (`host_access`); the store's data (`plugin_state`);
@@ -66,6 +67,8 @@ mod values;
 mod watchdog;
 mod yield_now;
 
+#[doc(inline)]
+pub use crate::__bind_host_import as bind_host_import;
 pub use backend::{CallFuture, Engine, Instance, InstantiateError, Linked};
 pub use capabilities::{Capabilities, CompileOptions, Profiling};
 pub use export_shape::ExportShape;
