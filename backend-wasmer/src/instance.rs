@@ -12,23 +12,16 @@ use wasmer_types::TrapCode as WasmerTrap;
 use xtism_core::XtismError;
 use xtism_core::engine::{
     CallLimits, ExportShape, Frame, HostAccess, HostTrap, Instance, PluginState, TrapCode,
-    WatchedInstance, format_backtrace,
+    TypedExport, WatchedInstance, format_backtrace,
 };
 
 use crate::link::{LinkedModule, Meter};
 use crate::raw::{MemorySpan, SendStore};
 use crate::store::{StoreData, grow_kernel, kernel_and_state, memory_and_state};
 
-/// An export typed as the [`ExportShape`] core asked for, one variant per shape.
-#[derive(Clone)]
-pub(crate) enum TypedExport {
-    /// `() -> i32`.
-    Code(TypedFunction<(), i32>),
-    /// `() -> ()`.
-    Unit(TypedFunction<(), ()>),
-    /// `(i32, i32) -> ()`.
-    Args(TypedFunction<(i32, i32), ()>),
-}
+/// An export typed as the [`ExportShape`] core asked for.
+pub(crate) type Typed =
+    TypedExport<TypedFunction<(), i32>, TypedFunction<(), ()>, TypedFunction<(i32, i32), ()>>;
 
 /// The export `name` of `instance`, typed as `shape`.
 fn typed_export(
@@ -36,16 +29,15 @@ fn typed_export(
     instance: &WasmerInstance,
     name: &str,
     shape: ExportShape,
-) -> Result<TypedExport, XtismError> {
-    let func = instance.exports.get_function(name).map_err(|_| {
-        XtismError::FunctionNotFound(format!("the module has no function named {name:?}"))
-    })?;
-    match shape {
-        ExportShape::Code => func.typed(store).map(TypedExport::Code),
-        ExportShape::Unit => func.typed(store).map(TypedExport::Unit),
-        ExportShape::Args(..) => func.typed(store).map(TypedExport::Args),
-    }
-    .map_err(|_| XtismError::FunctionNotFound(format!("{name:?} is not of shape {shape:?}")))
+) -> Result<Typed, XtismError> {
+    let func = instance.exports.get_function(name).ok();
+    shape.typed(
+        name,
+        func,
+        |f| f.typed(store),
+        |f| f.typed(store),
+        |f| f.typed(store),
+    )
 }
 
 /// A running plug-in on wasmer.
@@ -59,7 +51,7 @@ pub(crate) struct WasmerPlugin {
     /// from there costs a store lookup on every access between calls.
     pub(crate) kernel_span: Option<MemorySpan>,
     /// Main-module exports, typed on their first call as core's shape says.
-    pub(crate) exports: HashMap<Box<str>, TypedExport>,
+    pub(crate) exports: HashMap<Box<str>, Typed>,
     /// The instance as the watchdog sees it, when its modules are interruptible.
     pub(crate) watched: Option<WatchedInstance>,
     /// The interruption flags of every plug-in module, to lower them after an interruption.
@@ -110,7 +102,7 @@ impl WasmerPlugin {
         module: Option<usize>,
         name: &str,
         shape: ExportShape,
-    ) -> Result<TypedExport, XtismError> {
+    ) -> Result<Typed, XtismError> {
         if let Some(module) = module {
             let instance = self.dependencies.get(module).unwrap_or(&self.main);
             return typed_export(&self.store.0, instance, name, shape);
@@ -196,7 +188,7 @@ impl WasmerPlugin {
     /// arguments of `shape`.
     fn run_export(
         &mut self,
-        export: TypedExport,
+        export: Typed,
         shape: ExportShape,
         limits: &CallLimits,
     ) -> Result<Option<i32>, XtismError> {

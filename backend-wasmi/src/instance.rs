@@ -11,7 +11,7 @@ use wasmi::{Instance as WasmiInstance, Store, TypedFunc, TypedResumableCall};
 use xtism_core::XtismError;
 use xtism_core::engine::{
     CallFuture, CallLimits, ExportShape, FuelSlices, HostAccess, Instance, PluginState, TrapCode,
-    yield_now,
+    TypedExport, call_typed_export, yield_now,
 };
 
 use crate::SLICE;
@@ -27,19 +27,12 @@ pub(crate) struct WasmiPlugin {
     pub(crate) metered: bool,
     pub(crate) fuel_consumed: Option<u64>,
     /// Main-module exports, typed on their first call as core's shape says.
-    pub(crate) exports: HashMap<Box<str>, TypedExport>,
+    pub(crate) exports: HashMap<Box<str>, Typed>,
 }
 
-/// An export typed as the [`ExportShape`] core asked for, one variant per shape.
-#[derive(Clone, Copy)]
-pub(crate) enum TypedExport {
-    /// `() -> i32`.
-    Code(TypedFunc<(), i32>),
-    /// `() -> ()`.
-    Unit(TypedFunc<(), ()>),
-    /// `(i32, i32) -> ()`.
-    Args(TypedFunc<(i32, i32), ()>),
-}
+/// An export typed as the [`ExportShape`] core asked for.
+pub(crate) type Typed =
+    TypedExport<TypedFunc<(), i32>, TypedFunc<(), ()>, TypedFunc<(i32, i32), ()>>;
 
 /// A failed call as core's [`TrapCode`] (core words it); wasmi keeps no backtrace.
 #[cold]
@@ -71,7 +64,7 @@ impl WasmiPlugin {
         module: Option<usize>,
         name: &str,
         shape: ExportShape,
-    ) -> Result<TypedExport, XtismError> {
+    ) -> Result<Typed, XtismError> {
         if let Some(module) = module {
             let instance = self.dependencies.get(module).unwrap_or(&self.main);
             return Self::typed_export(&self.store, instance, name, shape);
@@ -90,33 +83,15 @@ impl WasmiPlugin {
         instance: &WasmiInstance,
         name: &str,
         shape: ExportShape,
-    ) -> Result<TypedExport, XtismError> {
-        let func = instance.get_func(store, name).ok_or_else(|| {
-            XtismError::FunctionNotFound(format!("the module has no function named {name:?}"))
-        })?;
-        match shape {
-            ExportShape::Code => func.typed(store).map(TypedExport::Code),
-            ExportShape::Unit => func.typed(store).map(TypedExport::Unit),
-            ExportShape::Args(..) => func.typed(store).map(TypedExport::Args),
-        }
-        .map_err(|_| XtismError::FunctionNotFound(format!("{name:?} is not of shape {shape:?}")))
-    }
-
-    /// Runs a typed export under `limits`, with the arguments of `shape`.
-    fn run_export(
-        &mut self,
-        export: TypedExport,
-        shape: ExportShape,
-        limits: &CallLimits,
-    ) -> Result<Option<i32>, XtismError> {
-        match (export, shape) {
-            (TypedExport::Code(f), _) => self.run(f, (), limits).map(Some),
-            (TypedExport::Unit(f), _) => self.run(f, (), limits).map(|()| None),
-            (TypedExport::Args(f), ExportShape::Args(a, b)) => {
-                self.run(f, (a, b), limits).map(|()| None)
-            }
-            (TypedExport::Args(_), _) => Err(shape_mismatch(shape)),
-        }
+    ) -> Result<Typed, XtismError> {
+        let func = instance.get_func(store, name);
+        shape.typed(
+            name,
+            func,
+            |f| f.typed(store),
+            |f| f.typed(store),
+            |f| f.typed(store),
+        )
     }
 
     /// Runs a typed call under `limits`: fuel budget, deadline and cancel flag, checked
@@ -153,23 +128,6 @@ impl WasmiPlugin {
         };
         self.fuel_consumed = slices.consumed(self.store.get_fuel().unwrap_or(0), limits);
         outcome
-    }
-
-    /// The async form of [`run_export`](Self::run_export).
-    async fn run_export_async(
-        &mut self,
-        export: TypedExport,
-        shape: ExportShape,
-        limits: &CallLimits,
-    ) -> Result<Option<i32>, XtismError> {
-        match (export, shape) {
-            (TypedExport::Code(f), _) => self.run_async(f, (), limits).await.map(Some),
-            (TypedExport::Unit(f), _) => self.run_async(f, (), limits).await.map(|()| None),
-            (TypedExport::Args(f), ExportShape::Args(a, b)) => {
-                self.run_async(f, (a, b), limits).await.map(|()| None)
-            }
-            (TypedExport::Args(_), _) => Err(shape_mismatch(shape)),
-        }
     }
 
     /// The async form of [`run`](Self::run), always metered (async calls are
@@ -229,12 +187,6 @@ impl WasmiPlugin {
     }
 }
 
-/// A cached export called with another shape than it was typed with.
-#[cold]
-fn shape_mismatch(shape: ExportShape) -> XtismError {
-    XtismError::FunctionNotFound(format!("the export is not of shape {shape:?}"))
-}
-
 /// A host function's failure as a trap; core reports the error the state keeps.
 #[cold]
 fn host_trap(e: impl std::fmt::Display) -> XtismError {
@@ -268,7 +220,7 @@ impl Instance for WasmiPlugin {
         limits: &CallLimits,
     ) -> Result<Option<i32>, XtismError> {
         let export = self.export(module, name, shape)?;
-        self.run_export(export, shape, limits)
+        call_typed_export!(export, shape, |f, args| self.run(f, args, limits))
     }
 
     fn call_async<'a>(
@@ -280,7 +232,9 @@ impl Instance for WasmiPlugin {
     ) -> CallFuture<'a> {
         Box::pin(async move {
             let export = self.export(module, name, shape)?;
-            self.run_export_async(export, shape, limits).await
+            call_typed_export!(export, shape, |f, args| self
+                .run_async(f, args, limits)
+                .await)
         })
     }
 

@@ -13,7 +13,8 @@ use wasmtime::{Store, TypedFunc, UpdateDeadline};
 use xtism_core::XtismError;
 use xtism_core::engine::PluginState;
 use xtism_core::engine::{
-    CallFuture, CallLimits, ExportShape, HostAccess, Instance, Ticker, yield_now,
+    CallFuture, CallLimits, ExportShape, HostAccess, Instance, Ticker, TickingCall, TypedExport,
+    call_typed_export, yield_now,
 };
 
 use crate::error::{serialize_core_dump, trap_error};
@@ -26,11 +27,9 @@ pub(crate) struct WasmtimePlugin {
     /// The other modules' instances, in link-plan order.
     dependencies: Vec<wasmtime::Instance>,
     settings: CallSettings,
-    fuel_consumed: Option<u64>,
-    /// The core dump of the last failed call, serialized, until core takes it.
-    core_dump: Option<Vec<u8>>,
+    last: LastCall,
     /// Main-module exports, typed on their first call as core's shape says.
-    exports: HashMap<Box<str>, TypedExport>,
+    exports: HashMap<Box<str>, Typed>,
 }
 
 /// How every call of a plug-in runs: the epoch ticker, whether fuel is metered, whether
@@ -41,15 +40,16 @@ struct CallSettings {
     interruptible: bool,
 }
 
-/// An export typed as the [`ExportShape`] core asked for, one variant per shape.
-enum TypedExport {
-    /// `() -> i32`.
-    Code(TypedFunc<(), i32>),
-    /// `() -> ()`.
-    Unit(TypedFunc<(), ()>),
-    /// `(i32, i32) -> ()`.
-    Args(TypedFunc<(i32, i32), ()>),
+/// What the last call left for core to ask about.
+#[derive(Default)]
+struct LastCall {
+    fuel_consumed: Option<u64>,
+    /// The core dump of the last failed call, serialized, until core takes it.
+    core_dump: Option<Vec<u8>>,
 }
+
+/// An export typed as the [`ExportShape`] core asked for.
+type Typed = TypedExport<TypedFunc<(), i32>, TypedFunc<(), ()>, TypedFunc<(i32, i32), ()>>;
 
 /// The epoch callback: stops the running call when its limits say so, and makes an async
 /// call yield to the executor once its interval has passed since it last did.
@@ -90,8 +90,7 @@ impl WasmtimePlugin {
                 fuel,
                 interruptible,
             },
-            fuel_consumed: None,
-            core_dump: None,
+            last: LastCall::default(),
             exports: HashMap::new(),
         }
     }
@@ -109,15 +108,10 @@ impl WasmtimePlugin {
         limits: &CallLimits,
     ) -> Result<Option<i32>, XtismError> {
         let export = self.export_in(module, name, shape)?;
-        let (result, consumed) = run_export(
-            &mut self.store,
-            &self.settings,
-            &mut self.core_dump,
-            (&export, shape),
-            limits,
-        );
-        self.fuel_consumed = consumed;
-        result
+        let (store, settings, last) = (&mut self.store, &self.settings, &mut self.last);
+        call_typed_export!(&export, shape, |f, args| run(
+            store, settings, last, f, args, limits
+        ))
     }
 
     /// The export `name` of module `module` (an index into the link plan's modules; the
@@ -127,7 +121,7 @@ impl WasmtimePlugin {
         module: usize,
         name: &str,
         shape: ExportShape,
-    ) -> Result<TypedExport, XtismError> {
+    ) -> Result<Typed, XtismError> {
         let instance = self.dependencies.get(module).copied().unwrap_or(self.main);
         typed_export(&mut self.store, &instance, name, shape)
     }
@@ -138,12 +132,12 @@ impl WasmtimePlugin {
 /// echo about 40 instructions (callgrind).
 #[inline(always)]
 fn resolve<'a>(
-    exports: &'a mut HashMap<Box<str>, TypedExport>,
+    exports: &'a mut HashMap<Box<str>, Typed>,
     store: &mut Store<StoreData>,
     main: &wasmtime::Instance,
     name: &str,
     shape: ExportShape,
-) -> Result<&'a TypedExport, XtismError> {
+) -> Result<&'a Typed, XtismError> {
     if !exports.contains_key(name) {
         let export = typed_export(store, main, name, shape)?;
         exports.insert(name.into(), export);
@@ -159,67 +153,91 @@ fn typed_export(
     instance: &wasmtime::Instance,
     name: &str,
     shape: ExportShape,
-) -> Result<TypedExport, XtismError> {
-    let func = instance.get_func(&mut *store, name).ok_or_else(|| {
-        XtismError::FunctionNotFound(format!("the module has no function named {name:?}"))
-    })?;
-    match shape {
-        ExportShape::Code => func.typed(&*store).map(TypedExport::Code),
-        ExportShape::Unit => func.typed(&*store).map(TypedExport::Unit),
-        ExportShape::Args(..) => func.typed(&*store).map(TypedExport::Args),
-    }
-    .map_err(|_| XtismError::FunctionNotFound(format!("{name:?} is not of shape {shape:?}")))
+) -> Result<Typed, XtismError> {
+    let func = instance.get_func(&mut *store, name);
+    let store = &*store;
+    shape.typed(
+        name,
+        func,
+        |f| f.typed(store),
+        |f| f.typed(store),
+        |f| f.typed(store),
+    )
 }
 
-/// Runs a typed call under `limits`: fuel budget, deadline and cancel flag. A failed call's
-/// core dump, when wasmtime made one, goes to `core_dump` (replacing what was there). Always
-/// inlined, like [`run_export`], which calls it from two places.
+/// Starts a call under `limits`: sets its fuel budget and, when it is `watched`, gives the
+/// epoch callback its limits and enters the ticker (the call runs until the returned
+/// [`TickingCall`] is dropped). Always inlined, as is [`end`]: they are the prologue and
+/// epilogue of every call, sync ([`run`]) or async ([`run_async`]).
+#[inline(always)]
+fn begin<'t>(
+    store: &mut Store<StoreData>,
+    settings: &'t CallSettings,
+    limits: &CallLimits,
+    watched: bool,
+) -> Result<Option<TickingCall<'t>>, XtismError> {
+    if settings.fuel {
+        store
+            .set_fuel(limits.fuel.unwrap_or(u64::MAX))
+            .map_err(XtismError::engine)?;
+    }
+    if !watched {
+        return Ok(None);
+    }
+    let data = store.data_mut();
+    data.call = Some(limits.clone());
+    data.stop = None;
+    store.set_epoch_deadline(1);
+    Ok(Some(settings.ticker.enter()))
+}
+
+/// Ends a call started by [`begin`]: its outcome in core's terms (the interruption the
+/// epoch callback recorded, or the trap), the fuel it used and a failed call's core dump
+/// (when wasmtime made one) in `last`.
+#[inline(always)]
+fn end<R>(
+    store: &mut Store<StoreData>,
+    settings: &CallSettings,
+    last: &mut LastCall,
+    (running, outcome): (Option<TickingCall<'_>>, wasmtime::Result<R>),
+    limits: &CallLimits,
+) -> Result<R, XtismError> {
+    let stop = running.and_then(|running| {
+        drop(running);
+        let data = store.data_mut();
+        data.call = None;
+        data.stop.take()
+    });
+    let outcome = match (outcome, stop) {
+        (Err(e), Some(stop)) => {
+            last.core_dump = serialize_core_dump(&e, &mut *store);
+            Err(stop)
+        }
+        (outcome, _) => outcome.map_err(|e| failed_call(e, store, &mut last.core_dump)),
+    };
+    last.fuel_consumed = match (settings.fuel, limits.fuel) {
+        (true, Some(budget)) => Some(budget.saturating_sub(store.get_fuel().unwrap_or(0))),
+        _ => None,
+    };
+    outcome
+}
+
+/// Runs a typed call under `limits`: fuel budget, deadline and cancel flag. Always
+/// inlined: it is the body of every call, and a frame of its own measured about 4% of the
+/// 16-byte echo call.
 #[inline(always)]
 fn run<P: wasmtime::WasmParams, R: wasmtime::WasmResults>(
     store: &mut Store<StoreData>,
     settings: &CallSettings,
-    core_dump: &mut Option<Vec<u8>>,
+    last: &mut LastCall,
     func: &TypedFunc<P, R>,
     params: P,
     limits: &CallLimits,
-) -> (Result<R, XtismError>, Option<u64>) {
-    let CallSettings {
-        ticker,
-        fuel,
-        interruptible,
-    } = settings;
-    let fuel = *fuel;
-    let budget = limits.fuel.unwrap_or(u64::MAX);
-    if fuel && let Err(e) = store.set_fuel(budget) {
-        return (Err(XtismError::engine(e)), None);
-    }
-    let watched = *interruptible && limits.interruptible();
-    let outcome = if watched {
-        let data = store.data_mut();
-        data.call = Some(limits.clone());
-        data.stop = None;
-        store.set_epoch_deadline(1);
-        let running = ticker.enter();
-        let outcome = func.call(&mut *store, params);
-        drop(running);
-        let data = store.data_mut();
-        data.call = None;
-        match (outcome, data.stop.take()) {
-            (Err(e), Some(stop)) => {
-                *core_dump = serialize_core_dump(&e, &mut *store);
-                Err(stop)
-            }
-            (outcome, _) => outcome.map_err(|e| failed_call(e, store, core_dump)),
-        }
-    } else {
-        func.call(&mut *store, params)
-            .map_err(|e| failed_call(e, store, core_dump))
-    };
-    let consumed = match (fuel, limits.fuel) {
-        (true, Some(budget)) => Some(budget.saturating_sub(store.get_fuel().unwrap_or(0))),
-        _ => None,
-    };
-    (outcome, consumed)
+) -> Result<R, XtismError> {
+    let watched = settings.interruptible && limits.interruptible();
+    let running = begin(store, settings, limits, watched)?;
+    let outcome = func.call(&mut *store, params);
+    end(store, settings, last, (running, outcome), limits)
 }
 
 /// A call that wasmtime failed, in core's terms, its core dump (if any) kept in `core_dump`.
@@ -233,108 +251,25 @@ fn failed_call(
     trap_error(e, &store.data().names)
 }
 
-/// Runs a typed export under `limits`, with the arguments of `shape`; returns its outcome
-/// and the fuel it used. Always inlined: it is the body of every call, and a frame of its
-/// own measured about 4% of the 16-byte echo call.
-#[inline(always)]
-fn run_export(
-    store: &mut Store<StoreData>,
-    settings: &CallSettings,
-    core_dump: &mut Option<Vec<u8>>,
-    (export, shape): (&TypedExport, ExportShape),
-    limits: &CallLimits,
-) -> (Result<Option<i32>, XtismError>, Option<u64>) {
-    match (export, shape) {
-        (TypedExport::Code(f), _) => {
-            let (r, c) = run(store, settings, core_dump, f, (), limits);
-            (r.map(Some), c)
-        }
-        (TypedExport::Unit(f), _) => {
-            let (r, c) = run(store, settings, core_dump, f, (), limits);
-            (r.map(|()| None), c)
-        }
-        (TypedExport::Args(f), ExportShape::Args(a, b)) => {
-            let (r, c) = run(store, settings, core_dump, f, (a, b), limits);
-            (r.map(|()| None), c)
-        }
-        (TypedExport::Args(_), _) => (Err(shape_mismatch(shape)), None),
-    }
-}
-
 /// The async form of [`run`]: the call runs on a fiber (`call_async`), where it waits for
 /// async host functions and yields at epoch ticks (see [`on_epoch`]). Async calls are
 /// always watched (core gives them a cancel flag).
 async fn run_async<P, R>(
     store: &mut Store<StoreData>,
     settings: &CallSettings,
-    core_dump: &mut Option<Vec<u8>>,
+    last: &mut LastCall,
     func: &TypedFunc<P, R>,
     params: P,
     limits: &CallLimits,
-) -> (Result<R, XtismError>, Option<u64>)
+) -> Result<R, XtismError>
 where
     P: wasmtime::WasmParams + Send + Sync,
     R: wasmtime::WasmResults + Send + Sync,
 {
-    let budget = limits.fuel.unwrap_or(u64::MAX);
-    if settings.fuel
-        && let Err(e) = store.set_fuel(budget)
-    {
-        return (Err(XtismError::engine(e)), None);
-    }
-    let data = store.data_mut();
-    data.call = Some(limits.clone());
-    data.stop = None;
-    data.yielded = Instant::now();
-    store.set_epoch_deadline(1);
-    let running = settings.ticker.enter();
+    let running = begin(store, settings, limits, true)?;
+    store.data_mut().yielded = Instant::now();
     let outcome = func.call_async(&mut *store, params).await;
-    drop(running);
-    let data = store.data_mut();
-    data.call = None;
-    let outcome = match (outcome, data.stop.take()) {
-        (Err(e), Some(stop)) => {
-            *core_dump = serialize_core_dump(&e, &mut *store);
-            Err(stop)
-        }
-        (outcome, _) => outcome.map_err(|e| failed_call(e, store, core_dump)),
-    };
-    let consumed = match (settings.fuel, limits.fuel) {
-        (true, Some(budget)) => Some(budget.saturating_sub(store.get_fuel().unwrap_or(0))),
-        _ => None,
-    };
-    (outcome, consumed)
-}
-
-/// The async form of [`run_export`].
-async fn run_export_async(
-    store: &mut Store<StoreData>,
-    settings: &CallSettings,
-    core_dump: &mut Option<Vec<u8>>,
-    (export, shape): (&TypedExport, ExportShape),
-    limits: &CallLimits,
-) -> (Result<Option<i32>, XtismError>, Option<u64>) {
-    match (export, shape) {
-        (TypedExport::Code(f), _) => {
-            let (r, c) = run_async(store, settings, core_dump, f, (), limits).await;
-            (r.map(Some), c)
-        }
-        (TypedExport::Unit(f), _) => {
-            let (r, c) = run_async(store, settings, core_dump, f, (), limits).await;
-            (r.map(|()| None), c)
-        }
-        (TypedExport::Args(f), ExportShape::Args(a, b)) => {
-            let (r, c) = run_async(store, settings, core_dump, f, (a, b), limits).await;
-            (r.map(|()| None), c)
-        }
-        (TypedExport::Args(_), _) => (Err(shape_mismatch(shape)), None),
-    }
-}
-
-/// A cached export called with another shape than it was typed with.
-#[cold]
-fn shape_mismatch(shape: ExportShape) -> XtismError {
-    XtismError::FunctionNotFound(format!("the export is not of shape {shape:?}"))
+    end(store, settings, last, (running, outcome), limits)
 }
 
 impl HostAccess for WasmtimePlugin {
@@ -367,15 +302,10 @@ impl Instance for WasmtimePlugin {
             return self.call_in(module, name, shape, limits);
         }
         let export = resolve(&mut self.exports, &mut self.store, &self.main, name, shape)?;
-        let (result, consumed) = run_export(
-            &mut self.store,
-            &self.settings,
-            &mut self.core_dump,
-            (export, shape),
-            limits,
-        );
-        self.fuel_consumed = consumed;
-        result
+        let (store, settings, last) = (&mut self.store, &self.settings, &mut self.last);
+        call_typed_export!(export, shape, |f, args| run(
+            store, settings, last, f, args, limits
+        ))
     }
 
     fn call_async<'a>(
@@ -394,25 +324,19 @@ impl Instance for WasmtimePlugin {
                     &typed
                 }
             };
-            let (result, consumed) = run_export_async(
-                &mut self.store,
-                &self.settings,
-                &mut self.core_dump,
-                (export, shape),
-                limits,
-            )
-            .await;
-            self.fuel_consumed = consumed;
-            result
+            let (store, settings, last) = (&mut self.store, &self.settings, &mut self.last);
+            call_typed_export!(export, shape, |f, args| {
+                run_async(store, settings, last, f, args, limits).await
+            })
         })
     }
 
     fn fuel_consumed(&self) -> Option<u64> {
-        self.fuel_consumed
+        self.last.fuel_consumed
     }
 
     fn take_core_dump(&mut self) -> Option<Vec<u8>> {
-        self.core_dump.take()
+        self.last.core_dump.take()
     }
 
     fn into_state(self: Box<Self>) -> PluginState {

@@ -35,7 +35,8 @@
 //!
 //! One idea per file: [`Engine`], [`Linked`] and [`Instance`] (`backend`); what an engine
 //! can do and is asked to compile with (`capabilities`); the exports core calls, by
-//! signature (`export_shape`); Wasm values and signatures
+//! signature, typed and called as their shape says ([`ExportShape::typed`],
+//! [`call_typed_export!`], in `export_shape`); Wasm values and signatures
 //! (`values`); a compiled module's imports and exports (`module`); where an import comes
 //! from and the signatures of core's kernel imports ([`bind_host_import!`], in
 //! `import_source`); user host functions as the engine sees them (`host_function`);
@@ -69,9 +70,11 @@ mod yield_now;
 
 #[doc(inline)]
 pub use crate::__bind_host_import as bind_host_import;
+#[doc(inline)]
+pub use crate::__call_typed_export as call_typed_export;
 pub use backend::{CallFuture, Engine, Instance, InstantiateError, Linked};
 pub use capabilities::{Capabilities, CompileOptions, Profiling};
-pub use export_shape::ExportShape;
+pub use export_shape::{ExportShape, TypedExport};
 pub use fuel_slices::FuelSlices;
 pub use host_access::{HostAccess, HostTrap};
 pub use host_function::{DynamicInvoke, Function};
