@@ -22,28 +22,6 @@ use crate::module::{IdentityHasher, WasmtimeModule, wrap};
 use crate::store::StoreData;
 use crate::{NAME, pool, raw};
 
-/// The compile options that shape a wasmtime engine.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-struct EngineKey {
-    fuel: bool,
-    interruptible: bool,
-    debug_info: bool,
-    profiling: Profiling,
-    coredump: bool,
-}
-
-impl EngineKey {
-    fn of(options: &CompileOptions) -> EngineKey {
-        EngineKey {
-            fuel: options.fuel,
-            interruptible: options.interruptible,
-            debug_info: options.debug_info,
-            profiling: options.profiling,
-            coredump: options.coredump,
-        }
-    }
-}
-
 /// The wasmtime profiler for a [`Profiling`] choice.
 fn profiler(profiling: Profiling) -> Result<ProfilingStrategy, XtismError> {
     Ok(match profiling {
@@ -75,7 +53,7 @@ pub(crate) struct ConfiguredEngine {
 
 impl ConfiguredEngine {
     fn new(
-        key: EngineKey,
+        options: &CompileOptions,
         ticker: &Ticker,
         pool: Option<u32>,
     ) -> Result<ConfiguredEngine, XtismError> {
@@ -85,12 +63,12 @@ impl ConfiguredEngine {
         config
             .wasm_gc(false)
             .wasm_exceptions(false)
-            .consume_fuel(key.fuel)
-            .epoch_interruption(key.interruptible)
-            .debug_info(key.debug_info)
-            .coredump_on_trap(key.coredump)
+            .consume_fuel(options.fuel)
+            .epoch_interruption(options.interruptible)
+            .debug_info(options.debug_info)
+            .coredump_on_trap(options.coredump)
             .wasm_backtrace_details(WasmBacktraceDetails::Disable)
-            .profiler(profiler(key.profiling)?);
+            .profiler(profiler(options.profiling)?);
         if let Some(slots) = pool {
             config.allocation_strategy(pool::strategy(slots));
         }
@@ -100,12 +78,12 @@ impl ConfiguredEngine {
                     "cannot make a wasmtime engine with an instance pool of {slots} slots: {}",
                     error_message(&e)
                 ))
-            } else if key.profiling == Profiling::None {
+            } else if options.profiling == Profiling::None {
                 XtismError::engine(e)
             } else {
                 XtismError::Unsupported {
                     engine: NAME,
-                    feature: format!("profiling ({:?}): {e}", key.profiling),
+                    feature: format!("profiling ({:?}): {e}", options.profiling),
                 }
             }
         })?;
@@ -120,7 +98,7 @@ impl ConfiguredEngine {
         let kernel = Linker::new(&engine)
             .instantiate_pre(&kernel)
             .map_err(XtismError::engine)?;
-        if key.interruptible {
+        if options.interruptible {
             let ticked = engine.clone();
             ticker.add(move || ticked.increment_epoch())?;
         }
@@ -139,7 +117,7 @@ impl ConfiguredEngine {
 /// engine); each is made on first use and kept. One thread ticks the epoch of the
 /// interruptible ones while calls run.
 pub struct WasmtimeEngine {
-    configured: Mutex<HashMap<EngineKey, Arc<ConfiguredEngine>>>,
+    configured: Mutex<HashMap<CompileOptions, Arc<ConfiguredEngine>>>,
     pub(crate) ticker: Arc<Ticker>,
     /// The slots of each configured engine's instance pool, if instances come from one.
     pool: Option<u32>,
@@ -207,14 +185,13 @@ impl WasmtimeEngine {
     }
 
     fn configured(&self, options: &CompileOptions) -> Result<Arc<ConfiguredEngine>, XtismError> {
-        let key = EngineKey::of(options);
         // Made under the lock, so two threads never build the same configured engine twice.
         let mut configured = self.configured.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(v) = configured.get(&key) {
+        if let Some(v) = configured.get(options) {
             return Ok(Arc::clone(v));
         }
-        let v = Arc::new(ConfiguredEngine::new(key, &self.ticker, self.pool)?);
-        configured.insert(key, Arc::clone(&v));
+        let v = Arc::new(ConfiguredEngine::new(options, &self.ticker, self.pool)?);
+        configured.insert(options.clone(), Arc::clone(&v));
         Ok(v)
     }
 }
