@@ -31,6 +31,9 @@ pub(crate) enum PlannedImport {
     Linker(Box<str>, Box<str>),
 }
 
+/// Defines a host function in a linker under a namespace and a name.
+type Define<'a> = dyn Fn(&mut Linker<StoreData>, &str, &str) -> Result<(), XtismError> + 'a;
+
 /// Where a [`WasmtimeLinked`]'s kernel memory comes from.
 pub(crate) enum KernelPlace {
     /// The configured engine's kernel module, instantiated first.
@@ -76,6 +79,14 @@ impl WasmtimeLinked {
         let engine = &configured.engine;
         let mut linker: Linker<StoreData> = Linker::new(engine);
         let mut defined: HashSet<(String, String)> = HashSet::new();
+        // Defines a host function in the linker under `key` unless it already is, and plans
+        // the import from there.
+        let mut define_once = |key: (String, String), define: &Define<'_>| {
+            if defined.insert(key.clone()) {
+                define(&mut linker, &key.0, &key.1)?;
+            }
+            Ok::<_, XtismError>(PlannedImport::Linker(key.0.into(), key.1.into()))
+        };
         let mut async_functions = false;
         let mut modules: Vec<LinkedModule> = Vec::with_capacity(plan.modules.len());
         let mut names = vec![(
@@ -100,32 +111,24 @@ impl WasmtimeLinked {
                         index: None,
                         export: *configured.kernel_exports.get(name).ok_or_else(missing)?,
                     },
-                    ImportSource::Host(host) => {
-                        let key = (import.module().to_owned(), import.name().to_owned());
-                        if defined.insert(key.clone()) {
-                            define_host_import(&mut linker, &key.0, &key.1, *host)?;
-                        }
-                        PlannedImport::Linker(key.0.into(), key.1.into())
-                    }
-                    ImportSource::Wasi(wasi) => {
-                        // Bound per importing module: WASI works on that module's memory.
-                        let key = (
-                            format!("{WASI_FUNCTIONS}{module_index}"),
-                            wasi.name.to_owned(),
-                        );
-                        if defined.insert(key.clone()) {
-                            define_wasi_import(&mut linker, &key.0, *wasi, module_index)?;
-                        }
-                        PlannedImport::Linker(key.0.into(), key.1.into())
-                    }
+                    ImportSource::Host(host) => define_once(
+                        (import.module().into(), import.name().into()),
+                        &|linker, module, name| define_host_import(linker, module, name, *host),
+                    )?,
+                    // Bound per importing module: WASI works on that module's memory.
+                    ImportSource::Wasi(wasi) => define_once(
+                        (format!("{WASI_FUNCTIONS}{module_index}"), wasi.name.into()),
+                        &|linker, namespace, _| {
+                            define_wasi_import(linker, namespace, *wasi, module_index)
+                        },
+                    )?,
                     ImportSource::Function(index) => {
                         let function = plan.functions.get(*index).ok_or_else(missing)?;
                         async_functions |= function.is_async();
-                        let key = (USER_FUNCTIONS.to_owned(), index.to_string());
-                        if defined.insert(key.clone()) {
-                            define_user_function(&mut linker, &key.1, function)?;
-                        }
-                        PlannedImport::Linker(key.0.into(), key.1.into())
+                        define_once(
+                            (USER_FUNCTIONS.into(), index.to_string()),
+                            &|linker, _, name| define_user_function(linker, name, function),
+                        )?
                     }
                     ImportSource::Module { index, name } => {
                         let provider: &LinkedModule = modules.get(*index).ok_or_else(missing)?;
