@@ -1,5 +1,5 @@
 //! Host functions: core's kernel imports bound with `Function::new_typed_with_env` (one
-//! binding per [`HostImport`] signature), the user's functions and core's WASI functions with
+//! binding, expanded by core's `bind_host_import!` for each [`HostImport`] signature), the user's functions and core's WASI functions with
 //! `Function::new_with_env`, and [`EnvAccess`], core's view of the store inside a host call.
 
 use std::sync::Arc;

@@ -192,9 +192,10 @@ impl WasmerPlugin {
         shape: ExportShape,
         limits: &CallLimits,
     ) -> Result<Option<i32>, XtismError> {
-        let args = match shape {
-            ExportShape::Args(a, b) => (a, b),
-            ExportShape::Code | ExportShape::Unit => (0, 0),
+        let args = match (&export, shape) {
+            (_, ExportShape::Args(a, b)) => (a, b),
+            (TypedExport::Args(_), _) => return Err(shape.mismatch()),
+            _ => (0, 0),
         };
         let budget = limits.fuel.unwrap_or(u64::MAX);
         if !self.meters.is_empty() {

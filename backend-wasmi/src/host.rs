@@ -1,5 +1,5 @@
-//! Host functions: core's kernel imports bound with `Func::wrap` (one closure per
-//! [`HostImport`] signature), the user's functions and core's WASI functions with `Func::new`
+//! Host functions: core's kernel imports bound with `Func::wrap` (one binding, expanded by
+//! core's `bind_host_import!` for each [`HostImport`] signature), the user's functions and core's WASI functions with `Func::new`
 //! (an async user function suspends the call for `instance` to poll), and [`CallerAccess`],
 //! core's view of the store inside a host call.
 

@@ -1,5 +1,6 @@
 //! Host functions in a plug-in's linker: core's kernel imports bound with wasmtime's typed
-//! functions (one binding per [`HostImport`] signature), and the user's functions and
+//! functions (one binding, expanded by core's `bind_host_import!` for each [`HostImport`]
+//! signature), and the user's functions and
 //! core's WASI functions with dynamically typed ones (async user functions with
 //! `func_new_async`). Inside a host call, core reaches the store through [`CallerAccess`].
 

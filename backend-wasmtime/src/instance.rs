@@ -166,8 +166,8 @@ fn typed_export(
 }
 
 /// Starts a call under `limits`: sets its fuel budget and, when it is `watched`, gives the
-/// epoch callback its limits and enters the ticker (the call runs until the returned
-/// [`TickingCall`] is dropped). Always inlined, as is [`end`]: they are the prologue and
+/// epoch callback its limits and enters the ticker (which keeps ticking for the call until
+/// the returned [`TickingCall`] is dropped). Always inlined, as is [`end`]: they are the prologue and
 /// epilogue of every call, sync ([`run`]) or async ([`run_async`]).
 #[inline(always)]
 fn begin<'t>(

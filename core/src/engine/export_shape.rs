@@ -89,10 +89,14 @@ pub enum TypedExport<C, U, A> {
 /// Calls a [`TypedExport`] with the arguments of an [`ExportShape`]:
 /// `call_typed_export!(export, shape, |f, args| call)` evaluates `call` with `f` the typed
 /// function and `args` its parameters as a tuple (`()` or `(i32, i32)`), where `call` gives
-/// a `Result` of the function's results (`.await` it inside for an async call). The
-/// outcome is `Result<Option<i32>, _>`: `Some(code)` for `() -> i32`, `None` otherwise,
-/// and [`ExportShape::mismatch`] for an `(i32, i32) -> ()` export called with another
-/// shape.
+/// a `Result<R, XtismError>` of the function's results `R` (`.await` it inside for an async
+/// call). The outcome is `Result<Option<i32>, XtismError>`: `Some(code)` for `() -> i32`,
+/// `None` otherwise, and [`ExportShape::mismatch`] for an `(i32, i32) -> ()` export called
+/// with another shape.
+///
+/// `|f, args| call` only looks like a closure: `call` is pasted into each of the three
+/// arms, so it must type-check for each typed function with its own `args`, and a `return`
+/// or `?` in it leaves the function the macro is used in.
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __call_typed_export {
@@ -181,6 +185,7 @@ mod tests {
             call(TypedExport::Code(&code), ExportShape::Code).unwrap(),
             Some(7)
         );
+        assert_eq!(*code.1.borrow(), "()");
         assert_eq!(
             call(TypedExport::Unit(&unit), ExportShape::Unit).unwrap(),
             None
@@ -191,10 +196,12 @@ mod tests {
             None
         );
         assert_eq!(*args.1.borrow(), "(3, 4)");
+        args.1.borrow_mut().clear();
         let mismatch = call(TypedExport::Args(&args), ExportShape::Code).unwrap_err();
         assert!(
             mismatch.to_string().contains("not of shape Code"),
             "{mismatch}"
         );
+        assert_eq!(*args.1.borrow(), "", "a mismatched export is not called");
     }
 }

@@ -79,8 +79,11 @@ impl HostImport {
 /// backend's macro that binds one signature with its engine's typed-function API. For
 /// `I64I64ToNone(f)` it expands to `$bind!(f, a: i64, b: i64)`, for `NoneToI32(f)` to
 /// `$bind!(f,)`, and so on: the classes and their parameter types are written here once,
-/// and a backend writes its binding once, as a closure taking `$($a: $t),*` that calls
-/// `$f(access, $($a),*)`. The result type is `f`'s.
+/// and a backend writes its binding once. `$bind` takes `($f:ident, $($a:ident: $t:ty),*)`
+/// (the list may be empty, after the comma) and typically makes a closure taking
+/// `$($a: $t),*` that calls `$f(access, $($a),*)`. The whole expands to what `$bind`
+/// expands to, which must be of one type for all seven signatures (the engine's function,
+/// or the result of defining it).
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __bind_host_import {
