@@ -232,9 +232,9 @@ impl Instance for WasmiPlugin {
     ) -> CallFuture<'a> {
         Box::pin(async move {
             let export = self.export(module, name, shape)?;
-            call_typed_export!(export, shape, |f, args| self
-                .run_async(f, args, limits)
-                .await)
+            call_typed_export!(export, shape, |f, args| {
+                self.run_async(f, args, limits).await
+            })
         })
     }
 

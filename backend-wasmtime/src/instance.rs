@@ -109,9 +109,9 @@ impl WasmtimePlugin {
     ) -> Result<Option<i32>, XtismError> {
         let export = self.export_in(module, name, shape)?;
         let (store, settings, last) = (&mut self.store, &self.settings, &mut self.last);
-        call_typed_export!(&export, shape, |f, args| run(
-            store, settings, last, f, args, limits
-        ))
+        call_typed_export!(&export, shape, |f, args| {
+            run(store, settings, last, f, args, limits)
+        })
     }
 
     /// The export `name` of module `module` (an index into the link plan's modules; the
@@ -167,8 +167,8 @@ fn typed_export(
 
 /// Starts a call under `limits`: sets its fuel budget and, when it is `watched`, gives the
 /// epoch callback its limits and enters the ticker (which keeps ticking for the call until
-/// the returned [`TickingCall`] is dropped). Always inlined, as is [`end`]: they are the prologue and
-/// epilogue of every call, sync ([`run`]) or async ([`run_async`]).
+/// the returned [`TickingCall`] is dropped). Always inlined, as is [`end`]: they are the
+/// prologue and epilogue of every call, sync ([`run`]) or async ([`run_async`]).
 #[inline(always)]
 fn begin<'t>(
     store: &mut Store<StoreData>,
@@ -303,9 +303,9 @@ impl Instance for WasmtimePlugin {
         }
         let export = resolve(&mut self.exports, &mut self.store, &self.main, name, shape)?;
         let (store, settings, last) = (&mut self.store, &self.settings, &mut self.last);
-        call_typed_export!(export, shape, |f, args| run(
-            store, settings, last, f, args, limits
-        ))
+        call_typed_export!(export, shape, |f, args| {
+            run(store, settings, last, f, args, limits)
+        })
     }
 
     fn call_async<'a>(

@@ -68,8 +68,8 @@ pub(crate) struct WasmtimeLinked {
 }
 
 impl WasmtimeLinked {
-    /// Links `plan` for `configured`, a configured engine: defines its host imports in a linker once and plans where
-    /// each module's imports come from.
+    /// Links `plan` for `configured`, a configured engine: defines its host imports in a
+    /// linker once and plans where each module's imports come from.
     pub(crate) fn new(
         configured: &Arc<ConfiguredEngine>,
         ticker: &Arc<Ticker>,
