@@ -10,7 +10,7 @@ use xtism_core::engine::{
 };
 
 use crate::convert::{function_type, to_core, to_wasmer};
-use crate::store::{StoreData, grow_kernel, kernel_and_state, memory_and_state};
+use crate::store::{StoreData, grow_kernel, kernel_and_state, module_memory_and_state};
 
 /// Turns a failing host call into a wasmer trap; core keeps the real error.
 fn trap(e: HostTrap) -> RuntimeError {
@@ -38,7 +38,7 @@ impl HostAccess for EnvAccess<'_> {
 
     fn module_memory(&mut self, module: usize) -> (Option<&mut [u8]>, &mut PluginState) {
         let env = self.0.as_ref();
-        memory_and_state(&mut self.0, &env, |d| d.memories.get(module)?.as_ref())
+        module_memory_and_state(&mut self.0, &env, module)
     }
 
     fn state(&mut self) -> &mut PluginState {

@@ -17,7 +17,7 @@ use xtism_core::engine::{
 
 use crate::link::{LinkedModule, Meter};
 use crate::raw::{MemorySpan, SendStore};
-use crate::store::{StoreData, grow_kernel, kernel_and_state, memory_and_state};
+use crate::store::{StoreData, grow_kernel, kernel_and_state, module_memory_and_state};
 
 /// An export typed as the [`ExportShape`] core asked for.
 pub(crate) type Typed =
@@ -243,9 +243,7 @@ impl HostAccess for WasmerPlugin {
     }
 
     fn module_memory(&mut self, module: usize) -> (Option<&mut [u8]>, &mut PluginState) {
-        memory_and_state(&mut self.store.0, &self.env, |d| {
-            d.memories.get(module)?.as_ref()
-        })
+        module_memory_and_state(&mut self.store.0, &self.env, module)
     }
 
     fn state(&mut self) -> &mut PluginState {

@@ -27,10 +27,10 @@
 //!   lowered, and the plug-in stays usable.
 //! - **Resource limits** are applied by our own wasmer `Tunables`, which create every memory
 //!   and table: a memory's maximum is clamped to `max_pages` (so `memory.grow` past it returns
-//!   -1), a table's to `max_table_elements`, and a memory or table whose minimum is above
-//!   its cap is refused with [`XtismError::MemoryLimit`], in core's words, before anything
-//!   is allocated. (Core has counted the instances, memories and tables a plug-in makes
-//!   and refused it past its limits before it is linked.)
+//!   -1), a table's to `max_table_elements`. Tunables belong to an engine, so each linked
+//!   plug-in makes its stores from a clone of its configured engine (sharing its code) with
+//!   tunables of its own limits. (Core has read the instances, memories and tables a plug-in
+//!   makes, and their sizes, and refused it past its limits before it is linked.)
 //! - **Compile cache**: core's (see [`Engine::code_identity`]), over `Module::serialize` and
 //!   `Module::deserialize`; the identity is the wasmer version, the host (target triple and
 //!   CPU features) and the middleware configuration (fuel, interruption and their versions).
@@ -122,7 +122,7 @@ impl Config {
         if self.interruptible {
             cranelift.push_middleware(Arc::new(interrupt::InterruptCheck::default()));
         }
-        with_tunables(EngineBuilder::new(cranelift).into())
+        EngineBuilder::new(cranelift).into()
     }
 
     /// Everything about the configuration that changes compiled code, for cache keys.
@@ -161,13 +161,8 @@ struct Unchanged;
 
 impl FunctionMiddleware<'_> for Unchanged {}
 
-/// An engine with xtism's [`raw::LimitingTunables`].
-fn with_tunables(mut engine: wasmer::Engine) -> wasmer::Engine {
-    engine.set_tunables(raw::LimitingTunables::default());
-    engine
-}
-
-/// The engine that owns the stores of one configuration, with the kernel compiled for it.
+/// The engine that the stores of one configuration come from (each linked plug-in's through
+/// a clone with its own tunables), with the kernel compiled for it.
 /// The kernel is trusted and has no loops, so it is compiled without middlewares.
 struct ConfiguredEngine {
     engine: wasmer::Engine,
@@ -179,7 +174,7 @@ impl ConfiguredEngine {
     fn new(config: Config) -> Result<ConfiguredEngine, XtismError> {
         let mut cranelift = Cranelift::new();
         cranelift.push_middleware(Arc::new(ModuleName(KERNEL_MODULE_NAME.into())));
-        let engine = with_tunables(EngineBuilder::new(cranelift).into());
+        let engine = EngineBuilder::new(cranelift).into();
         let kernel =
             wasmer::Module::new(&engine, KERNEL_WASM).map_err(|e| XtismError::Compile {
                 module: KERNEL_MODULE_NAME.into(),
@@ -353,7 +348,7 @@ impl Engine for WasmerEngine {
         artifact: &[u8],
         options: &CompileOptions,
     ) -> Result<Arc<dyn Module>, XtismError> {
-        let engine = with_tunables(<wasmer::Engine as NativeEngineExt>::headless());
+        let engine = <wasmer::Engine as NativeEngineExt>::headless();
         let module = raw::deserialize(&engine, artifact.to_vec()).map_err(XtismError::engine)?;
         wrap(engine, module, Config::of(options))
     }

@@ -1,27 +1,27 @@
-//! Linking and instantiating: [`WasmerLinked`] holds the modules and where their imports come
-//! from; instantiating makes a store, the kernel instance (unless the main module holds the
-//! kernel memory) and one instance per module under the limits' budget, and collects what the
-//! middlewares added to each module (interruption flags, fuel meters).
+//! Linking and instantiating: [`WasmerLinked`] holds the modules, where their imports come
+//! from, and an engine whose tunables apply the plug-in's limits; instantiating makes a store,
+//! the kernel instance (unless the main module holds the kernel memory) and one instance per
+//! module, and collects where the memories are and what the middlewares added to each module
+//! (interruption flags, fuel meters).
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use wasmer::sys::NativeEngineExt;
 use wasmer::{
     Extern, FunctionEnv, Global, Instance as WasmerInstance, InstantiationError, LinkError, Store,
 };
 use xtism_core::XtismError;
 use xtism_core::engine::{
     ImportSource, Instance, InstantiateError, KERNEL_MEMORY_EXPORT, KERNEL_MODULE_MEMORY,
-    KernelMemory, LinkPlan, Linked, MODULE_MEMORY_EXPORT, Module, PluginState, ResourceLimits,
-    WatchedInstance,
+    KernelMemory, LinkPlan, Linked, MODULE_MEMORY_EXPORT, Module, PluginState, WatchedInstance,
 };
 
 use crate::convert::function_type;
 use crate::host::{UserFunction, host_function, user_function, wasi_function};
 use crate::instance::{WasmerPlugin, trap_error};
 use crate::interrupt::{FLAG_EXPORT, Flags};
-use crate::limits::Budget;
-use crate::raw::{Flag, MemorySpan, SendStore};
+use crate::raw::{Flag, LimitingTunables, MemorySpan, SendStore};
 use crate::store::StoreData;
 use crate::{Config, METERING_EXHAUSTED, METERING_REMAINING, NAME, WasmerModule};
 
@@ -41,13 +41,13 @@ pub(crate) struct WasmerLinked {
     config: Config,
     modules: Arc<[LinkedModule]>,
     functions: Vec<UserFunction>,
-    limits: ResourceLimits,
 }
 
 impl WasmerLinked {
-    /// Checks that every module of `plan` was compiled by this engine for `config`.
+    /// Checks that every module of `plan` was compiled by this engine for `config`. The
+    /// plug-in's stores come from `engine` with tunables that apply the plan's limits.
     pub(crate) fn new(
-        engine: wasmer::Engine,
+        mut engine: wasmer::Engine,
         kernel: wasmer::Module,
         config: Config,
         plan: LinkPlan,
@@ -74,13 +74,13 @@ impl WasmerLinked {
                 )
             })
             .collect();
+        engine.set_tunables(LimitingTunables::new(plan.limits));
         Ok(WasmerLinked {
             engine,
             kernel: (plan.kernel_memory == KernelMemory::Instance).then_some(kernel),
             config,
             modules: modules.into(),
             functions,
-            limits: plan.limits,
         })
     }
 
@@ -89,26 +89,13 @@ impl WasmerLinked {
         store: &mut Store,
         env: &FunctionEnv<StoreData>,
     ) -> Result<(Vec<WasmerInstance>, Instrumented), XtismError> {
-        let mut parts = Instrumented::default();
-        let mut kernel_span = None;
-        let budget = Budget::open(self.limits);
         let kernel = match &self.kernel {
             Some(module) => {
-                budget.watch_memory(KERNEL_MODULE_MEMORY);
-                let kernel = WasmerInstance::new_by_index(store, module, &[])
-                    .map_err(|e| instantiate_error(e, &budget))?;
-                kernel_span = budget.take_memory();
-                Some(kernel)
+                Some(WasmerInstance::new_by_index(store, module, &[]).map_err(instantiate_error)?)
             }
-            None => {
-                budget.watch_memory(KERNEL_MEMORY_EXPORT);
-                None
-            }
+            None => None,
         };
-        let mut kernel_memory = kernel
-            .as_ref()
-            .and_then(|k| k.exports.get_memory(KERNEL_MODULE_MEMORY).ok().cloned());
-        env.as_mut(store).kernel = kernel_memory.clone();
+        let mut parts = Instrumented::default();
         let mut instances: Vec<WasmerInstance> = Vec::with_capacity(self.modules.len());
         for (index, linked) in self.modules.iter().enumerate() {
             let mut externs = Vec::with_capacity(linked.sources.len());
@@ -138,42 +125,22 @@ impl WasmerLinked {
                 })?);
             }
             let instance = WasmerInstance::new_by_index(store, &linked.module, &externs)
-                .map_err(|e| instantiate_error(e, &budget))?;
-            parts.add(&instance, &budget, self.config)?;
-            let memory = instance
-                .exports
-                .get_memory(MODULE_MEMORY_EXPORT)
-                .ok()
-                .cloned();
+                .map_err(instantiate_error)?;
+            parts.add(store, &instance, self.config)?;
+            let memory = memory_span(store, &instance, MODULE_MEMORY_EXPORT);
             env.as_mut(store).memories.push(memory);
             instances.push(instance);
         }
-        if kernel.is_none() {
-            kernel_span = budget.take_memory();
-        }
-        drop(budget);
-        // Only a plug-in of one module is merged (core's link plan), so the watched export
-        // can only be that module's; and without the span the kernel memory could not be
-        // read at all.
-        if kernel.is_none() && self.modules.len() != 1 {
-            return Err(XtismError::Invalid(
-                "the link plan merges the kernel into one of several modules".into(),
-            ));
-        }
-        let Some(main) = instances.last() else {
-            return Err(XtismError::Invalid("the link plan has no modules".into()));
+        let (holder, name) = match (&kernel, instances.last()) {
+            (Some(kernel), _) => (kernel, KERNEL_MODULE_MEMORY),
+            (None, Some(main)) => (main, KERNEL_MEMORY_EXPORT),
+            (None, None) => return Err(XtismError::Invalid("the link plan has no modules".into())),
         };
-        if kernel.is_none() {
-            kernel_memory = main.exports.get_memory(KERNEL_MEMORY_EXPORT).ok().cloned();
-            env.as_mut(store).kernel = kernel_memory.clone();
-        }
-        if kernel_memory.is_some() != kernel_span.is_some() {
-            return Err(XtismError::engine(
-                "wasmer did not show where the kernel memory lives (Tunables::create_memories)",
-            ));
-        }
-        env.as_mut(store).kernel_span = kernel_span;
-        parts.kernel_span = kernel_span;
+        let memory = holder.exports.get_memory(name).ok().cloned();
+        parts.kernel_span = memory.as_ref().and_then(|m| MemorySpan::of(store, m));
+        let data = env.as_mut(store);
+        data.kernel = memory;
+        data.kernel_span = parts.kernel_span;
         if self.config.interruptible {
             parts.watched = Some(WatchedInstance::new(Flags(std::mem::take(
                 &mut parts.flags,
@@ -181,6 +148,12 @@ impl WasmerLinked {
         }
         Ok((instances, parts))
     }
+}
+
+/// Where the memory `instance` exports as `name` is, if it exports one.
+fn memory_span(store: &mut Store, instance: &WasmerInstance, name: &str) -> Option<MemorySpan> {
+    let memory = instance.exports.get_memory(name).ok()?;
+    MemorySpan::of(store, memory)
 }
 
 /// What an instance needs besides its store and main instance: the memories, and the
@@ -205,8 +178,8 @@ pub(crate) struct Meter {
 impl Instrumented {
     fn add(
         &mut self,
+        store: &mut Store,
         instance: &WasmerInstance,
-        budget: &Budget,
         config: Config,
     ) -> Result<(), XtismError> {
         let global = |name: &str| {
@@ -215,11 +188,11 @@ impl Instrumented {
             })
         };
         if config.interruptible {
-            let flag = budget.take_flag().ok_or_else(|| {
-                XtismError::engine("the interruption flag of a module was not found")
-            })?;
-            self.flags.push(flag);
-            self.flag_globals.push(global(FLAG_EXPORT)?);
+            let flag = global(FLAG_EXPORT)?;
+            self.flags.push(Flag::of(store, &flag).ok_or_else(|| {
+                XtismError::engine("the interruption flag of a module is in another store")
+            })?);
+            self.flag_globals.push(flag);
         }
         if config.fuel {
             self.meters.push(Meter {
@@ -231,13 +204,11 @@ impl Instrumented {
     }
 }
 
-/// A failed instantiation in core's terms: a memory or table the budget refused, in core's
-/// words (wasmer wraps them in its own).
-fn instantiate_error(e: InstantiationError, budget: &Budget) -> XtismError {
+/// A failed instantiation in core's terms: a memory or table the tunables refused is a
+/// memory limit (core refuses those before linking; this is the backstop).
+fn instantiate_error(e: InstantiationError) -> XtismError {
     match e {
-        InstantiationError::Link(LinkError::Resource(message)) => {
-            XtismError::MemoryLimit(budget.take_refusal().unwrap_or(message))
-        }
+        InstantiationError::Link(LinkError::Resource(message)) => XtismError::MemoryLimit(message),
         InstantiationError::Start(e) => trap_error(e),
         other => XtismError::engine(other),
     }

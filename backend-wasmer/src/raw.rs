@@ -8,21 +8,18 @@ use std::ptr::NonNull;
 use std::sync::atomic::{AtomicI32, Ordering};
 
 use wasmer::sys::vm::{
-    InternalStoreHandle, MemoryError, MemoryStyle, StoreObjects, TableStyle, VMGlobal,
-    VMGlobalDefinition, VMMemory, VMMemoryDefinition, VMTable, VMTableDefinition,
+    LinearMemory, MemoryError, MemoryStyle, TableStyle, VMExtern as SysExtern, VMGlobalDefinition,
+    VMMemory, VMMemoryDefinition, VMTable, VMTableDefinition,
 };
 use wasmer::sys::{BaseTunables, Tunables};
 use wasmer::{
-    AsStoreMut, DeserializeError, ExportIndex, FunctionEnv, Global, Instance, Memory, MemoryType,
-    ModuleInfo, Store, TableType,
+    AsStoreMut, DeserializeError, Extern, FunctionEnv, Global, Instance, Memory, MemoryType, Store,
+    TableType,
 };
-use wasmer_compiler::LinkError;
-use wasmer_types::LocalGlobalIndex;
-use wasmer_types::entity::PrimaryMap;
-use wasmer_types::{LocalMemoryIndex, MemoryIndex, StoreId};
+use wasmer_types::StoreId;
+use xtism_core::engine::ResourceLimits;
 
-use crate::interrupt::FLAG_EXPORT;
-use crate::limits::{allowed_memory, allowed_table, note_flag, note_memory, watched_memory};
+use crate::limits::{allowed_memory, allowed_table};
 use crate::store::StoreData;
 
 /// Loads an artifact of the compile cache into `engine`.
@@ -43,53 +40,47 @@ pub(crate) fn deserialize(
     unsafe { wasmer::Module::deserialize(engine, artifact) }
 }
 
-/// The bytes of `memory`, if there is one, and the data of `env`, borrowed together from
-/// `store` for as long as it is.
-///
-/// Panics if `memory` or `env` belongs to another store (wasmer checks).
-pub(crate) fn memory_and_data<'a, T: Send + 'static>(
-    store: &'a mut impl AsStoreMut,
-    env: &FunctionEnv<T>,
-    memory: Option<&Memory>,
-) -> (Option<&'a mut [u8]>, &'a mut T) {
-    let span = memory.map(|memory| {
-        let view = memory.view(&*store);
-        (
-            view.data_ptr(),
-            usize::try_from(view.data_size()).unwrap_or(0),
-        )
-    });
-    let data = env.as_mut(store);
-    let bytes = span.map(|(ptr, len)| -> &'a mut [u8] {
-        if len == 0 {
-            return &mut [];
-        }
-        // SAFETY: `ptr` and `len` are the memory's bytes now, taken under the exclusive
-        // borrow of the store that owns the memory (`view` checked that it does) for `'a`.
-        // Nothing else can then read, write, grow (move) or drop the memory while the slice
-        // lives: all of that goes through the store, which is not `Sync`, and no memory of
-        // this crate's stores is shared with another store. The bytes are mapped, readable
-        // and writable, and are not part of any other Rust object; `data` is the
-        // environment's own allocation in the store, apart from every memory.
-        unsafe { std::slice::from_raw_parts_mut(ptr, len) }
-    });
-    (bytes, data)
+/// The store's own handle of `ext`, an export of one of its instances: the object wasmer
+/// keeps in the store for it. None if `ext` belongs to another store.
+fn vm_extern(store: &mut impl AsStoreMut, ext: Extern) -> Option<(SysExtern, StoreId)> {
+    if !ext.is_from_store(&*store) {
+        return None;
+    }
+    // This build of wasmer has the `sys` backend only, so there is no other to find here.
+    let ext = ext.to_vm_extern().unwrap_sys();
+    Some((ext, store.objects_mut().id()))
 }
 
-/// Where wasmer keeps the base and length of one memory of an instance: the definition in the
-/// instance's `VMContext` that compiled code reads, and that wasmer updates when the memory
-/// grows, as [`LimitingTunables::create_memories`] saw it (the only place a `MemorySpan` is
-/// made). Reading it costs two loads, where [`memory_and_data`] asks the store for the
-/// memory and the memory for its size, through dynamic calls, on each access.
+/// Where wasmer keeps the base and length of one memory: the definition that compiled code
+/// reads, and that wasmer updates when the memory grows (in the `VMContext` of the instance
+/// that defines the memory, or beside a host memory in the store). Reading it costs two
+/// loads, where `Memory::view` asks the store for the memory and the memory for its size,
+/// through dynamic calls, on each access.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct MemorySpan {
     definition: NonNull<VMMemoryDefinition>,
-    /// The store whose instance holds the definition.
+    /// The store that holds the memory.
     store: StoreId,
 }
 
+impl MemorySpan {
+    /// Where `memory`'s base and length live; None if it belongs to another store than
+    /// `store`.
+    pub(crate) fn of(store: &mut impl AsStoreMut, memory: &Memory) -> Option<MemorySpan> {
+        let (SysExtern::Memory(handle), id) = vm_extern(store, Extern::Memory(memory.clone()))?
+        else {
+            return None;
+        };
+        let definition = handle.get(store.objects_mut().as_sys()).vmmemory();
+        Some(MemorySpan {
+            definition,
+            store: id,
+        })
+    }
+}
+
 // SAFETY: a `MemorySpan` is only dereferenced by `span_and_data`, under an exclusive borrow of
-// the store whose instance holds the definition (it checks which store it has); where the
+// the store that holds the memory (it checks which store it has); where the
 // span itself is kept does not matter.
 unsafe impl Send for MemorySpan {}
 
@@ -104,19 +95,22 @@ pub(crate) fn span_and_data<'a, T: Send + 'static>(
         return (&mut [], env.as_mut(store));
     }
     // SAFETY: the span belongs to `store` (checked above): it points into the `VMContext` of
-    // one of the store's instances, which lives as long as the store (wasmer frees instances
-    // only with their store), and wasmer keeps its base and length current whenever the
-    // memory grows (`VMOwnedMemory::grow` writes both). Reading it under the store's
-    // exclusive borrow cannot race with a growth: growth goes through the store.
+    // the instance that defines the memory, or into the memory's own allocation in the
+    // store's objects, both of which live as long as the store (wasmer frees instances and
+    // store objects only with their store), and wasmer keeps its base and length current
+    // whenever the memory grows (`VMOwnedMemory::grow` writes both). Reading it under the
+    // store's exclusive borrow cannot race with a growth: growth goes through the store.
     let definition = unsafe { *span.definition.as_ptr() };
     let data = env.as_mut(store);
     if definition.current_length == 0 {
         return (&mut [], data);
     }
-    // SAFETY: as in `memory_and_data`: the bytes are the memory's, mapped, readable and
-    // writable, borrowed under the exclusive borrow of the store that owns the memory for
-    // `'a`, during which nothing else can read, write, grow (move) or drop it; `data` is the
-    // environment's own allocation, apart from every memory.
+    // SAFETY: the bytes are the memory's now, mapped, readable and writable, and are not part
+    // of any other Rust object. They are borrowed under the exclusive borrow of the store
+    // that owns the memory for `'a`: nothing else can then read, write, grow (move) or drop
+    // the memory while the slice lives, as all of that goes through the store, which is not
+    // `Sync`, and no memory of this crate's stores is shared with another store. `data` is
+    // the environment's own allocation in the store, apart from every memory.
     let bytes =
         unsafe { std::slice::from_raw_parts_mut(definition.base, definition.current_length) };
     (bytes, data)
@@ -151,8 +145,7 @@ const _: () = {
 };
 
 /// The storage of one instance's interruption flag: the definition of the global that
-/// `interrupt::InterruptCheck` added, as wasmer gave it to
-/// [`LimitingTunables::create_globals`] (the only place a `Flag` is made).
+/// `interrupt::InterruptCheck` added, in the instance's `VMContext`.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Flag(NonNull<VMGlobalDefinition>);
 
@@ -163,6 +156,16 @@ unsafe impl Send for Flag {}
 unsafe impl Sync for Flag {}
 
 impl Flag {
+    /// The storage of `global`, an export of one of `store`'s instances; None if it belongs
+    /// to another store.
+    pub(crate) fn of(store: &mut impl AsStoreMut, global: &Global) -> Option<Flag> {
+        let (SysExtern::Global(handle), _) = vm_extern(store, Extern::Global(global.clone()))?
+        else {
+            return None;
+        };
+        Some(Flag(handle.get(store.objects_mut().as_sys()).vmglobal()))
+    }
+
     /// Raises the flag from the watchdog thread while the guest may be reading it.
     ///
     /// Only to be called from `interrupt::Flags`' `Interrupt::interrupt`, which core's
@@ -189,27 +192,21 @@ impl Flag {
     }
 }
 
-/// Refuses an instance with fewer definition locations than defined `what`s (memories or
-/// globals): the tunables write one definition per location.
-#[allow(
-    clippy::result_large_err,
-    reason = "wasmer's error type, which its Tunables return"
-)]
-fn enough_locations(defined: usize, locations: usize, what: &str) -> Result<(), LinkError> {
-    if defined > locations {
-        return Err(LinkError::Resource(format!(
-            "{what} definition location missing"
-        )));
-    }
-    Ok(())
-}
-
-/// Wasmer's base tunables (static memories with guard pages), with the limits of the open
-/// [`Budget`](crate::limits::Budget) applied. Here because wasmer's trait has unsafe methods;
-/// the policy is in [`limits`](crate::limits).
-#[derive(Default)]
+/// Wasmer's base tunables (static memories with guard pages), with a plug-in's
+/// [`ResourceLimits`] applied to every memory and table they create (see
+/// [`limits`](crate::limits)). Here because wasmer's trait has unsafe methods.
 pub(crate) struct LimitingTunables {
     base: BaseTunables,
+    limits: ResourceLimits,
+}
+
+impl LimitingTunables {
+    pub(crate) fn new(limits: ResourceLimits) -> LimitingTunables {
+        LimitingTunables {
+            base: BaseTunables::new(),
+            limits,
+        }
+    }
 }
 
 impl Tunables for LimitingTunables {
@@ -226,7 +223,8 @@ impl Tunables for LimitingTunables {
         ty: &MemoryType,
         style: &MemoryStyle,
     ) -> Result<VMMemory, MemoryError> {
-        self.base.create_host_memory(&allowed_memory(ty)?, style)
+        let ty = allowed_memory(ty, &self.limits)?;
+        self.base.create_host_memory(&ty, style)
     }
 
     unsafe fn create_vm_memory(
@@ -235,7 +233,7 @@ impl Tunables for LimitingTunables {
         style: &MemoryStyle,
         vm_definition_location: NonNull<VMMemoryDefinition>,
     ) -> Result<VMMemory, MemoryError> {
-        let ty = allowed_memory(ty)?;
+        let ty = allowed_memory(ty, &self.limits)?;
         // SAFETY: our caller (wasmer) guarantees the location, as this function requires;
         // it is passed on unchanged. Only the type changed, to the same minimum and a
         // maximum no larger, which the style still fits (the base tunables' style is
@@ -246,47 +244,9 @@ impl Tunables for LimitingTunables {
         }
     }
 
-    /// Wasmer's own logic, plus noting where the watched memory's definition lives.
-    unsafe fn create_memories(
-        &self,
-        context: &mut StoreObjects,
-        module: &ModuleInfo,
-        memory_styles: &PrimaryMap<MemoryIndex, MemoryStyle>,
-        memory_definition_locations: &[NonNull<VMMemoryDefinition>],
-    ) -> Result<PrimaryMap<LocalMemoryIndex, InternalStoreHandle<VMMemory>>, LinkError> {
-        let defined = module.memories.iter().skip(module.num_imported_memories);
-        enough_locations(
-            defined.len(),
-            memory_definition_locations.len(),
-            "linear memory",
-        )?;
-        let mut memories = PrimaryMap::with_capacity(defined.len());
-        for ((index, ty), location) in defined.zip(memory_definition_locations) {
-            let style = memory_styles
-                .get(index)
-                .ok_or_else(|| LinkError::Resource("memory style missing".into()))?;
-            // SAFETY: wasmer hands us one valid definition location per defined memory, in
-            // the new instance's `VMContext` (there are enough: checked above), as
-            // `create_vm_memory` requires; its default `create_memories` does the same.
-            let memory = unsafe { self.create_vm_memory(ty, style, *location) }
-                .map_err(|e| LinkError::Resource(format!("Failed to create memory: {e}")))?;
-            memories.push(InternalStoreHandle::new(context, memory));
-        }
-        if let Some(name) = watched_memory()
-            && let Some(ExportIndex::Memory(index)) = module.exports.get(name)
-            && let Some(local) = module.local_memory_index(*index)
-            && let Some(location) = memory_definition_locations.get(local.as_u32() as usize)
-        {
-            note_memory(MemorySpan {
-                definition: *location,
-                store: context.id(),
-            });
-        }
-        Ok(memories)
-    }
-
     fn create_host_table(&self, ty: &TableType, style: &TableStyle) -> Result<VMTable, String> {
-        self.base.create_host_table(&allowed_table(ty)?, style)
+        self.base
+            .create_host_table(&allowed_table(ty, &self.limits)?, style)
     }
 
     unsafe fn create_vm_table(
@@ -295,40 +255,12 @@ impl Tunables for LimitingTunables {
         style: &TableStyle,
         vm_definition_location: NonNull<VMTableDefinition>,
     ) -> Result<VMTable, String> {
-        let ty = allowed_table(ty)?;
+        let ty = allowed_table(ty, &self.limits)?;
         // SAFETY: as in `create_vm_memory`: the location is passed on unchanged, and the
         // type keeps its minimum with a maximum no larger.
         unsafe {
             self.base
                 .create_vm_table(&ty, style, vm_definition_location)
         }
-    }
-
-    /// Wasmer's own logic, plus noting where the interruption flag lives.
-    fn create_globals(
-        &self,
-        context: &mut StoreObjects,
-        module: &ModuleInfo,
-        vm_definition_locations: &[NonNull<VMGlobalDefinition>],
-    ) -> Result<PrimaryMap<LocalGlobalIndex, InternalStoreHandle<VMGlobal>>, LinkError> {
-        let defined = module.globals.values().skip(module.num_imported_globals);
-        enough_locations(defined.len(), vm_definition_locations.len(), "global")?;
-        let mut globals = PrimaryMap::with_capacity(defined.len());
-        for (ty, location) in defined.zip(vm_definition_locations) {
-            // SAFETY: wasmer hands us one valid definition location per defined global, in
-            // the new instance's `VMContext` (there are enough: checked above). This method
-            // is safe to call by wasmer's design (its default does the same); only wasmer
-            // calls it.
-            let global =
-                unsafe { self.create_vm_global(*ty, *location) }.map_err(LinkError::Resource)?;
-            globals.push(InternalStoreHandle::new(context, global));
-        }
-        if let Some(ExportIndex::Global(index)) = module.exports.get(FLAG_EXPORT)
-            && let Some(local) = module.local_global_index(*index)
-            && let Some(location) = vm_definition_locations.get(local.as_u32() as usize)
-        {
-            note_flag(Flag(*location));
-        }
-        Ok(globals)
     }
 }

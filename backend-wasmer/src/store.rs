@@ -16,8 +16,8 @@ pub(crate) struct StoreData {
     pub(crate) kernel: Option<Memory>,
     /// Where its bytes are, to read and write them.
     pub(crate) kernel_span: Option<MemorySpan>,
-    /// Each module's exported `memory`, in link-plan order (the last is main's).
-    pub(crate) memories: Vec<Option<Memory>>,
+    /// Where each module's exported `memory` is, in link-plan order (the last is main's).
+    pub(crate) memories: Vec<Option<MemorySpan>>,
 }
 
 impl StoreData {
@@ -34,33 +34,42 @@ impl StoreData {
     }
 }
 
-/// A memory's bytes (when there is a memory) and the plug-in state, borrowed together from
-/// `store` for as long as it is.
+/// The bytes of the memory at `span` (when there is one) and the plug-in state, borrowed
+/// together from `store` for as long as it is.
 pub(crate) fn memory_and_state<'a>(
     store: &'a mut impl AsStoreMut,
     env: &FunctionEnv<StoreData>,
-    which: impl FnOnce(&StoreData) -> Option<&Memory>,
+    span: Option<MemorySpan>,
 ) -> (Option<&'a mut [u8]>, &'a mut PluginState) {
-    let memory = which(env.as_ref(&*store)).cloned();
-    let (bytes, data) = raw::memory_and_data(store, env, memory.as_ref());
-    (bytes, data.state())
+    match span {
+        Some(span) => {
+            let (bytes, data) = raw::span_and_data(store, env, span);
+            (Some(bytes), data.state())
+        }
+        None => (None, env.as_mut(store).state()),
+    }
 }
 
-/// The kernel memory's bytes (where `span` says they are) and the plug-in state, borrowed
-/// together from `store`.
+/// Module `module`'s memory (the last is main's) and the plug-in state, borrowed together.
+pub(crate) fn module_memory_and_state<'a>(
+    store: &'a mut impl AsStoreMut,
+    env: &FunctionEnv<StoreData>,
+    module: usize,
+) -> (Option<&'a mut [u8]>, &'a mut PluginState) {
+    let span = env.as_ref(&*store).memories.get(module).copied().flatten();
+    memory_and_state(store, env, span)
+}
+
+/// The kernel memory's bytes (where `span` says they are; none before the kernel is
+/// instantiated, when no block can exist yet) and the plug-in state, borrowed together from
+/// `store`.
 pub(crate) fn kernel_and_state<'a>(
     store: &'a mut impl AsStoreMut,
     env: &FunctionEnv<StoreData>,
     span: Option<MemorySpan>,
 ) -> (&'a mut [u8], &'a mut PluginState) {
-    match span {
-        Some(span) => {
-            let (bytes, data) = raw::span_and_data(store, env, span);
-            (bytes, data.state())
-        }
-        // Only before the kernel is instantiated; no block can exist yet.
-        None => (&mut [], env.as_mut(store).state()),
-    }
+    let (bytes, state) = memory_and_state(store, env, span);
+    (bytes.unwrap_or_default(), state)
 }
 
 /// Grows the kernel memory of the store by `pages`.

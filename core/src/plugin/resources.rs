@@ -1,11 +1,13 @@
 //! What instantiating a plug-in makes in its engine's store ([`StoreResources`]: module
-//! instances, linear memories, tables), counted from the modules' bytes, and the refusal when
-//! [`ResourceLimits`] forbid it. Core decides this once, before any engine is asked, so a
-//! plug-in too large for its limits fails to build with the same error on every engine.
+//! instances, linear memories, tables, and the largest of them at their start), counted from
+//! the modules' bytes, and the refusal when [`ResourceLimits`] forbid it. Core decides this
+//! once, before any engine is asked, so a plug-in too large for its limits fails to build
+//! with the same error on every engine; what an engine's limiter or tunables enforce after
+//! that is `memory.grow` and `table.grow`.
 
 use wasmparser::{Parser, Payload};
 
-use crate::engine::ResourceLimits;
+use crate::engine::{KERNEL_WASM, ResourceLimits};
 use crate::error::XtismError;
 
 /// Instances, memories and tables one instantiation of a plug-in makes.
@@ -14,19 +16,45 @@ pub(super) struct StoreResources {
     instances: u32,
     memories: u32,
     tables: u32,
+    /// The largest minimum of a defined memory, in 64 KiB pages.
+    largest_memory: u64,
+    /// The largest minimum of a defined table, in elements.
+    largest_table: u64,
 }
 
 impl StoreResources {
     /// Counts an instance of the module `wasm` (already validated by the engine, or core's
-    /// kernel module): the memories and tables it defines, and one more memory when core
-    /// merged the kernel memory into it.
+    /// kernel module): the memories and tables it defines, and the kernel memory too when
+    /// core merged it into the module.
     pub(super) fn add_module(&mut self, wasm: &[u8], merged: bool) -> Result<(), XtismError> {
         self.instances += 1;
-        self.memories += u32::from(merged);
+        if merged {
+            self.add_definitions(KERNEL_WASM)?;
+        }
+        self.add_definitions(wasm)
+    }
+
+    /// Counts the memories and tables `wasm` defines, and notes the largest.
+    fn add_definitions(&mut self, wasm: &[u8]) -> Result<(), XtismError> {
+        let invalid = |e: wasmparser::BinaryReaderError| {
+            XtismError::Invalid(format!("reading a module: {e}"))
+        };
         for payload in Parser::new(0).parse_all(wasm) {
-            match payload.map_err(|e| XtismError::Invalid(format!("reading a module: {e}")))? {
-                Payload::MemorySection(reader) => self.memories += reader.count(),
-                Payload::TableSection(reader) => self.tables += reader.count(),
+            match payload.map_err(invalid)? {
+                Payload::MemorySection(reader) => {
+                    for memory in reader {
+                        self.memories += 1;
+                        self.largest_memory =
+                            self.largest_memory.max(memory.map_err(invalid)?.initial);
+                    }
+                }
+                Payload::TableSection(reader) => {
+                    for table in reader {
+                        self.tables += 1;
+                        let initial = table.map_err(invalid)?.ty.initial;
+                        self.largest_table = self.largest_table.max(initial);
+                    }
+                }
                 // Nothing after the code section defines a memory or table.
                 Payload::CodeSectionStart { .. } => break,
                 _ => {}
@@ -44,11 +72,16 @@ impl StoreResources {
         ]
         .into_iter()
         .find(|(_, need, max)| need > max);
-        match refused {
-            Some((what, need, max)) => Err(XtismError::MemoryLimit(format!(
+        if let Some((what, need, max)) = refused {
+            return Err(XtismError::MemoryLimit(format!(
                 "the plug-in needs {need} {what}; the limit is {max}"
-            ))),
-            None => Ok(()),
+            )));
+        }
+        match limits.memory_refusal(self.largest_memory) {
+            Some(refusal) => Err(XtismError::MemoryLimit(refusal)),
+            None => limits
+                .table_refusal(self.largest_table)
+                .map_or(Ok(()), |refusal| Err(XtismError::MemoryLimit(refusal))),
         }
     }
 }
@@ -77,7 +110,9 @@ mod tests {
             StoreResources {
                 instances: 2,
                 memories: 3,
-                tables: 1
+                tables: 1,
+                largest_memory: 1,
+                largest_table: 1,
             }
         );
         let mut merged = StoreResources::default();
@@ -95,5 +130,37 @@ mod tests {
         );
         limits.max_memories = 3;
         needs.check(&limits).unwrap();
+    }
+
+    #[test]
+    fn refuses_a_memory_or_table_that_starts_above_its_cap() {
+        let wasm = wat::parse_str("(module (memory 1) (memory 3) (table 10 funcref))").unwrap();
+        let mut needs = StoreResources::default();
+        needs.add_module(&wasm, false).unwrap();
+        let mut limits = ResourceLimits {
+            max_pages: Some(2),
+            ..ResourceLimits::default()
+        };
+        let refusal = |limits: &ResourceLimits| needs.check(limits).unwrap_err().to_string();
+        assert_eq!(
+            refusal(&limits),
+            "memory limit reached: a linear memory of 3 pages is above the limit of 2 pages"
+        );
+        limits.max_pages = Some(3);
+        limits.max_table_elements = 9;
+        assert_eq!(
+            refusal(&limits),
+            "memory limit reached: a table of 10 elements is above the limit of 9 elements"
+        );
+        limits.max_table_elements = 10;
+        needs.check(&limits).unwrap();
+        // The kernel memory merged into a module counts with the module's own.
+        let mut merged = StoreResources::default();
+        merged
+            .add_module(&wat::parse_str("(module)").unwrap(), true)
+            .unwrap();
+        assert_eq!((merged.memories, merged.largest_memory), (1, 1));
+        limits.max_pages = Some(0);
+        assert!(merged.check(&limits).is_err());
     }
 }
