@@ -63,11 +63,7 @@ mod store;
 
 use std::sync::{Arc, OnceLock};
 
-use wasmer::sys::{
-    CompilerConfig, Cranelift, EngineBuilder, FunctionMiddleware, MiddlewareError,
-    ModuleMiddleware, NativeEngineExt, Target,
-};
-use wasmer::{LocalFunctionIndex, ModuleInfo};
+use wasmer::sys::{CompilerConfig, Cranelift, EngineBuilder, NativeEngineExt, Target};
 use xtism_core::XtismError;
 use xtism_core::engine::KERNEL_MODULE_NAME;
 use xtism_core::engine::KERNEL_WASM;
@@ -112,9 +108,8 @@ impl Config {
     /// A fresh engine that compiles with this configuration's middlewares. Each module gets
     /// its own: wasmer frees code only with the engine that compiled it, and a metering
     /// middleware serves one module.
-    fn compiling_engine(self, name: &str) -> wasmer::Engine {
+    fn compiling_engine(self) -> wasmer::Engine {
         let mut cranelift = Cranelift::new();
-        cranelift.push_middleware(Arc::new(ModuleName(name.to_owned())));
         if self.fuel {
             let metering = wasmer_middlewares::Metering::new(u64::MAX, |_: &_| OPERATOR_COST);
             cranelift.push_middleware(Arc::new(metering));
@@ -136,31 +131,6 @@ impl Config {
     }
 }
 
-/// Names a module that has no name of its own, so that backtraces say which module of a
-/// plug-in trapped. It changes no code.
-#[derive(Debug)]
-struct ModuleName(String);
-
-impl ModuleMiddleware for ModuleName {
-    fn generate_function_middleware<'a>(
-        &self,
-        _: LocalFunctionIndex,
-    ) -> Box<dyn FunctionMiddleware<'a> + 'a> {
-        Box::new(Unchanged)
-    }
-
-    fn transform_module_info(&self, info: &mut ModuleInfo) -> Result<(), MiddlewareError> {
-        info.name.get_or_insert_with(|| self.0.clone());
-        Ok(())
-    }
-}
-
-/// Passes a function's code through unchanged.
-#[derive(Debug)]
-struct Unchanged;
-
-impl FunctionMiddleware<'_> for Unchanged {}
-
 /// The engine that the stores of one configuration come from (each linked plug-in's through
 /// a clone with its own tunables), with the kernel compiled for it.
 /// The kernel is trusted and has no loops, so it is compiled without middlewares.
@@ -172,9 +142,7 @@ struct ConfiguredEngine {
 
 impl ConfiguredEngine {
     fn new(config: Config) -> Result<ConfiguredEngine, XtismError> {
-        let mut cranelift = Cranelift::new();
-        cranelift.push_middleware(Arc::new(ModuleName(KERNEL_MODULE_NAME.into())));
-        let engine = EngineBuilder::new(cranelift).into();
+        let engine = EngineBuilder::new(Cranelift::new()).into();
         let kernel =
             wasmer::Module::new(&engine, KERNEL_WASM).map_err(|e| XtismError::Compile {
                 module: KERNEL_MODULE_NAME.into(),
@@ -272,7 +240,7 @@ pub(crate) fn compile_module(
     wasm: &[u8],
     config: Config,
 ) -> Result<(wasmer::Engine, wasmer::Module), XtismError> {
-    let engine = config.compiling_engine(name);
+    let engine = config.compiling_engine();
     let module = wasmer::Module::new(&engine, wasm).map_err(|e| XtismError::Compile {
         module: name.to_owned(),
         message: e.to_string(),

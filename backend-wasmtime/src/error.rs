@@ -7,8 +7,6 @@ use wasmtime::{AsContextMut, Trap, WasmBacktrace, WasmCoreDump};
 use xtism_core::XtismError;
 use xtism_core::engine::{CORE_DUMP_NAME, Frame, TrapCode, format_backtrace};
 
-use crate::store::ModuleNames;
-
 /// The core dump wasmtime attached to `e` (when the engine has `coredump_on_trap`), as the
 /// bytes of a core dump file; `store` is the store the failed call ran in, whose memories
 /// and globals go into the dump.
@@ -41,11 +39,11 @@ pub(crate) fn error_message(e: &wasmtime::Error) -> String {
         .join(": ")
 }
 
-/// The Wasm frames of a backtrace, named by the plug-in's module names, as core formats
-/// them.
-fn frames(backtrace: &WasmBacktrace, names: &ModuleNames) -> Option<String> {
+/// The Wasm frames of a backtrace, named by their modules' names (the manifest's, which core
+/// wrote into each module), as core formats them.
+fn frames(backtrace: &WasmBacktrace) -> Option<String> {
     format_backtrace(backtrace.frames().iter().map(|frame| Frame {
-        module: names.of(frame.module()),
+        module: frame.module().name().unwrap_or("<module>"),
         function: frame.func_name(),
         function_index: frame.func_index(),
         offset: frame.module_offset(),
@@ -53,12 +51,10 @@ fn frames(backtrace: &WasmBacktrace, names: &ModuleNames) -> Option<String> {
 }
 
 #[cold]
-pub(crate) fn trap_error(e: wasmtime::Error, names: &ModuleNames) -> XtismError {
+pub(crate) fn trap_error(e: wasmtime::Error) -> XtismError {
     let Some(trap) = e.downcast_ref::<Trap>() else {
         // A host function's error, or the epoch callback's: core reports its own error.
-        let backtrace = e
-            .downcast_ref::<WasmBacktrace>()
-            .and_then(|bt| frames(bt, names));
+        let backtrace = e.downcast_ref::<WasmBacktrace>().and_then(frames);
         return TrapCode::Other(error_message(&e)).into_error(backtrace);
     };
     // Core words the trap; what only wasmtime knows (the faulting address, the frames)
@@ -72,7 +68,7 @@ pub(crate) fn trap_error(e: wasmtime::Error, names: &ModuleNames) -> XtismError 
         .map(ToString::to_string)
         .filter(|m| *m != trap_text && !attached.iter().flatten().any(|a| a == m))
         .collect();
-    details.extend(backtrace.and_then(|bt| frames(bt, names)));
+    details.extend(backtrace.and_then(frames));
     details.retain(|d| !d.is_empty());
     code.into_error((!details.is_empty()).then(|| details.join("\n")))
 }

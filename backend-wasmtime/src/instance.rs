@@ -248,7 +248,7 @@ fn failed_call(
     core_dump: &mut Option<Vec<u8>>,
 ) -> XtismError {
     *core_dump = serialize_core_dump(&e, &mut *store);
-    trap_error(e, &store.data().names)
+    trap_error(e)
 }
 
 /// The async form of [`run`]: the call runs on a fiber (`call_async`), where it waits for

@@ -112,7 +112,7 @@ fn instantiate_error(
     pool: Option<u32>,
 ) -> XtismError {
     if e.downcast_ref::<Trap>().is_some() {
-        return trap_error(e, &store.data().names);
+        return trap_error(e);
     }
     if let Some(full) = pool.and_then(|slots| pool::full(&e, slots)) {
         return XtismError::engine(full);
@@ -133,7 +133,6 @@ impl Linked for WasmtimeLinked {
             call: None,
             stop: None,
             yielded: Instant::now(),
-            names: Arc::clone(&self.names),
         };
         let mut store = Store::new(&self.configured.engine, data);
         store.limiter(|d| &mut d.limiter);

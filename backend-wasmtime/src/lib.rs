@@ -55,7 +55,8 @@
 //!   configured engine (version, target, flags, tunables, features).
 //! - **Backtraces.** A trap's message is the trap alone, in the spec's words (as on other
 //!   engines); its backtrace holds what only wasmtime knows: the faulting address, if any,
-//!   and the Wasm frames, one per line, named by the modules' manifest names (see `error`).
+//!   and the Wasm frames, one per line, named by the modules' names, which core sets to
+//!   their manifest names (see `error`).
 //! - **wasmtime features.** `cranelift`, `runtime`, `std`; `parallel-compilation` (large
 //!   plug-ins compile on every core); `debug-builtins` (debug info reaches native debuggers
 //!   through the GDB JIT interface); `profiling` (jitdump and VTune beside perf maps, about

@@ -10,7 +10,7 @@ use wasmtime::{Linker, ModuleExport};
 use xtism_core::XtismError;
 use xtism_core::engine::KERNEL_MEMORY_EXPORT;
 use xtism_core::engine::{CompileOptions, ImportSource, KernelMemory, LinkPlan, ResourceLimits};
-use xtism_core::engine::{KERNEL_MODULE_NAME, MODULE_MEMORY_EXPORT, Ticker};
+use xtism_core::engine::{MODULE_MEMORY_EXPORT, Ticker};
 
 use crate::NAME;
 use crate::engine::ConfiguredEngine;
@@ -18,7 +18,7 @@ use crate::host::{
     USER_FUNCTIONS, WASI_FUNCTIONS, define_host_import, define_user_function, define_wasi_import,
 };
 use crate::module::WasmtimeModule;
-use crate::store::{ModuleNames, StoreData};
+use crate::store::StoreData;
 
 /// Where one import comes from when instantiating.
 pub(crate) enum PlannedImport {
@@ -64,7 +64,6 @@ pub(crate) struct WasmtimeLinked {
     /// Whether a module imports an async host function: wasmtime then asks for async
     /// instantiation.
     pub(crate) async_functions: bool,
-    pub(crate) names: Arc<ModuleNames>,
 }
 
 impl WasmtimeLinked {
@@ -89,10 +88,6 @@ impl WasmtimeLinked {
         };
         let mut async_functions = false;
         let mut modules: Vec<LinkedModule> = Vec::with_capacity(plan.modules.len());
-        let mut names = vec![(
-            configured.kernel.module().clone(),
-            KERNEL_MODULE_NAME.into(),
-        )];
         for (module_index, planned) in plan.modules.iter().enumerate() {
             let module = planned.compiled::<WasmtimeModule>(NAME, |m| {
                 wasmtime::Engine::same(m.module.engine(), engine)
@@ -147,7 +142,6 @@ impl WasmtimeLinked {
                     planned.module.imports().len()
                 )));
             }
-            names.push((module.module.clone(), planned.name.as_str().into()));
             modules.push(LinkedModule {
                 module: module.module.clone(),
                 imports,
@@ -183,7 +177,6 @@ impl WasmtimeLinked {
             fuel: options.fuel,
             interruptible: options.interruptible,
             async_functions,
-            names: Arc::new(ModuleNames(names)),
         })
     }
 }

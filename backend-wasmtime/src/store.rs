@@ -1,11 +1,10 @@
 //! What a plug-in's wasmtime store holds ([`StoreData`]): core's state, the memories host
-//! calls reach, the names of its modules for backtraces, the limits of the running call for
-//! the epoch callback, and the [`Limiter`] through which core's [`StoreLimiter`] applies the
-//! plug-in's resource limits to every memory and table the store creates; and the kernel
-//! memory and module memories borrowed with the plug-in state from the store or a caller
-//! ([`WithData`]): core's [`HostAccess`](xtism_core::engine::HostAccess) over either.
+//! calls reach, the limits of the running call for the epoch callback, and the [`Limiter`]
+//! through which core's [`StoreLimiter`] applies the plug-in's resource limits to every
+//! memory and table the store creates; and the kernel memory and module memories borrowed
+//! with the plug-in state from the store or a caller ([`WithData`]): core's
+//! [`HostAccess`](xtism_core::engine::HostAccess) over either.
 
-use std::sync::Arc;
 use std::time::Instant;
 
 use wasmtime::{AsContextMut, Caller, Memory, ResourceLimiter, Store};
@@ -27,8 +26,6 @@ pub(crate) struct StoreData {
     pub(crate) stop: Option<XtismError>,
     /// When the running async call started or last yielded to the executor.
     pub(crate) yielded: Instant,
-    /// Names of the store's modules, for backtraces.
-    pub(crate) names: Arc<ModuleNames>,
 }
 
 /// A wasmtime context that owns [`StoreData`]: the store, or the caller inside a host call.
@@ -92,21 +89,6 @@ pub(crate) fn module_memory_of<C: WithData>(
 ) -> (Option<&mut [u8]>, &mut PluginState) {
     let memory = ctx.store_data().memories.get(module).copied().flatten();
     bytes_and_state(ctx, memory)
-}
-
-/// The name each module of a plug-in goes by in backtraces: its name in the manifest
-/// (`main` for the plug-in itself), and core's name for its kernel.
-pub(crate) struct ModuleNames(pub(crate) Vec<(wasmtime::Module, Box<str>)>);
-
-impl ModuleNames {
-    pub(crate) fn of<'a>(&'a self, module: &'a wasmtime::Module) -> &'a str {
-        self.0
-            .iter()
-            .find(|(m, _)| wasmtime::Module::same(m, module))
-            .map(|(_, name)| &**name)
-            .or_else(|| module.name())
-            .unwrap_or("<module>")
-    }
 }
 
 /// Core's [`StoreLimiter`] as wasmtime's resource limiter.

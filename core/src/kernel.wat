@@ -25,7 +25,7 @@
 ;; A header of zeros (before the host first writes it) makes every limit 0, so every access
 ;; is refused. Inlined, a function's declared locals are not zeroed: each is written before
 ;; it is read.
-(module
+(module $xtism-kernel
   (memory (export "memory") 1)
 
   (func (export "load_u8") (param $p i64) (result i32)

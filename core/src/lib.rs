@@ -26,6 +26,7 @@ mod log;
 mod macros;
 mod merge;
 mod module_bytes;
+mod name_section;
 mod plugin;
 mod pool;
 mod start;

@@ -167,6 +167,40 @@ fn manifest_with_linked_module(engine: &'static str) {
     assert_eq!(out, 1003);
 }
 
+/// A trap's backtrace names each module as the manifest does (`main` for the plug-in
+/// itself), not as the module names itself, on every engine with backtraces.
+#[case]
+fn a_backtrace_names_modules_as_the_manifest_does(engine: &'static str) {
+    let lib =
+        wat::parse_str(r#"(module $own_name (func $fail (export "fail") unreachable))"#).unwrap();
+    let main = wat::parse_str(
+        r#"(module $another_name (import "lib" "fail" (func $fail))
+             (func $run (export "run") (result i32) (call $fail) (i32.const 0)))"#,
+    )
+    .unwrap();
+    let manifest = Manifest::new([Wasm::data(lib).with_name("lib"), Wasm::data(main)]);
+    let mut p = PluginBuilder::new(manifest)
+        .with_engine(xtism::engine_named(engine).unwrap())
+        .build()
+        .unwrap();
+    let backtraces = caps(engine).backtraces;
+    match p.call::<&str, &[u8]>("run", "").map_err(XtismError::from) {
+        Err(XtismError::Trap {
+            backtrace: Some(bt),
+            ..
+        }) if backtraces => {
+            let frames: Vec<&str> = bt.lines().collect();
+            assert_eq!(frames.len(), 2, "{bt}");
+            assert!(frames[0].contains("lib!fail"), "{bt}");
+            assert!(frames[1].contains("main!run"), "{bt}");
+        }
+        Err(XtismError::Trap {
+            backtrace: None, ..
+        }) if !backtraces => {}
+        other => panic!("expected a trap (backtraces: {backtraces}), got {other:?}"),
+    }
+}
+
 /// Serves `body` to `requests` HTTP requests on 127.0.0.1, then stops; returns the base URL.
 fn serve(body: Vec<u8>, requests: usize) -> (String, std::thread::JoinHandle<()>) {
     use std::io::{BufRead, BufReader, Write};

@@ -11,7 +11,8 @@ use super::import_source::ImportSource;
 use super::module::{CompiledModule, Module};
 use crate::error::XtismError;
 
-/// The name core's kernel module goes by in backtraces and errors, on every engine.
+/// The name core's kernel module goes by in backtraces and errors, on every engine: the
+/// module name in its name section (`kernel.wat` names it so).
 pub const KERNEL_MODULE_NAME: &str = "xtism-kernel";
 
 /// The compiled kernel module (core's `kernel.wat`, assembled at build time), which a

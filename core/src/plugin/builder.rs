@@ -25,8 +25,8 @@ use crate::error::Error;
 use crate::error::XtismError;
 use crate::function::{CurrentPlugin, UserData};
 use crate::http::HttpSettings;
-use crate::start;
 use crate::state::{DEFAULT_MAX_VAR_BYTES, Limits};
+use crate::{name_section, start};
 
 /// The most 64 KiB pages a 32-bit Wasm memory can have.
 const MAX_PAGES: u32 = 65_536;
@@ -466,6 +466,8 @@ impl<'a, P: EngineProvider> PluginBuilder<'a, P> {
             let rewritten = start::defer_start(&bytes);
             deferred.push(rewritten.is_some());
             let bytes = rewritten.as_deref().unwrap_or(&bytes);
+            let named = name_section::with_module_name(bytes, name);
+            let bytes = named.as_deref().unwrap_or(bytes);
             let compiled = cache::compile(
                 engine.as_ref(),
                 cache_dir.as_deref(),
