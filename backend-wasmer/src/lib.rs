@@ -10,8 +10,9 @@
 //!   compiled it and frees it only with that engine, and its metering middleware serves a
 //!   single module. So every module gets an engine of its own, kept alive by the module and
 //!   by the instances made from it: its code is freed with the last plug-in that uses it.
-//!   Stores and the kernel module use one engine per configuration (fuel, interruption),
-//!   made on first use.
+//!   The kernel module uses one engine per configuration (fuel, interruption), made on
+//!   first use, and each linked plug-in's stores come from a clone of it with tunables of
+//!   the plug-in's limits (see **Resource limits**).
 //! - **Fuel** is wasmer-middlewares' `Metering`, one unit per operator, its budget set before
 //!   each call. Every plug-in module meters its own code against the call's budget; the kernel
 //!   (ours, loop-free) is not metered.

@@ -7,36 +7,32 @@
 //! backend keeps a table of names. The kernel module is named in its text
 //! ([`KERNEL_MODULE_NAME`](crate::engine::KERNEL_MODULE_NAME)).
 //!
-//! The rewrite copies every other section as it is (read with wasmparser, written with
-//! wasm-encoder) and re-encodes the other subsections of the name section; it never decodes
-//! code. A module it cannot read is passed through unchanged for the engine to judge.
+//! Every byte outside the name section stays where it was, so the code offsets of
+//! backtraces and core dumps still point into the file the user built (a toolchain's own
+//! section-size encoding included): the module's first name section is replaced by one that
+//! starts with the module name and keeps its other subsections (re-encoded), later name
+//! sections are dropped (a module has one), and a module without one gets it at its end.
+//! A name section that cannot be read is replaced by one holding the module name alone, as
+//! engines read the module name from a damaged section too. Code is never decoded.
+
+use std::ops::Range;
 
 use wasm_encoder::reencode::{RoundtripReencoder, utils::parse_custom_name_subsection};
-use wasm_encoder::{NameSection, RawSection};
+use wasm_encoder::{Encode, NameSection, Section};
 use wasmparser::{Encoding, KnownCustom, Name, Parser, Payload};
 
-/// `wasm` with `name` as its module name: the module subsection of its name section replaced,
-/// or a name section added at its end. `None` when `wasm` is a component or not a well-formed
-/// module (or its name section is not), which the engine then judges as it is.
+/// `wasm` with `name` as its module name (see the module documentation). `None` when it
+/// needs no change (its only name section already starts with that name), or when `wasm`
+/// is a component or not a well-formed module, which the engine then judges as it is.
 pub(crate) fn with_module_name(wasm: &[u8], name: &str) -> Option<Vec<u8>> {
     if !wasm.starts_with(b"\0asm") {
         return None;
     }
-    let names = |subsections| {
-        let mut names = NameSection::new();
-        names.module(name);
-        for subsection in subsections {
-            match subsection {
-                Name::Module { .. } => {}
-                other => {
-                    parse_custom_name_subsection(&mut RoundtripReencoder, &mut names, other).ok()?
-                }
-            }
-        }
-        Some(names)
-    };
-    let mut module = wasm_encoder::Module::new();
-    let mut named = false;
+    // Each name section, whole (its id and size too), and the first one's subsections.
+    let mut sections: Vec<Range<usize>> = Vec::new();
+    let mut first: Option<Vec<Name<'_>>> = None;
+    // A section starts where the previous one's contents end, after the 8-byte header.
+    let mut start = 8;
     for payload in Parser::new(0).parse_all(wasm) {
         let payload = payload.ok()?;
         if let Payload::Version {
@@ -46,24 +42,62 @@ pub(crate) fn with_module_name(wasm: &[u8], name: &str) -> Option<Vec<u8>> {
         {
             return None;
         }
+        let Some((_, contents)) = payload.as_section() else {
+            continue;
+        };
+        let whole = start..contents.end;
+        start = contents.end;
         if let Payload::CustomSection(reader) = &payload
             && let KnownCustom::Name(subsections) = reader.as_known()
         {
-            let subsections: Vec<Name<'_>> =
-                subsections.into_iter().collect::<Result<_, _>>().ok()?;
-            module.section(&names(subsections)?);
-            named = true;
-        } else if let Some((id, range)) = payload.as_section() {
-            module.section(&RawSection {
-                id,
-                data: wasm.get(range)?,
-            });
+            if sections.is_empty() {
+                first = subsections.into_iter().collect::<Result<_, _>>().ok();
+            }
+            sections.push(whole);
         }
     }
-    if !named {
-        module.section(&names(Vec::new())?);
+    if let ([_], Some([Name::Module { name: own, .. }, ..])) = (&sections[..], first.as_deref())
+        && *own == name
+    {
+        return None;
     }
-    Some(module.finish())
+    let mut replacement = Vec::new();
+    let names = names(name, first.unwrap_or_default());
+    replacement.push(names.id());
+    names.encode(&mut replacement);
+    let mut out = Vec::with_capacity(wasm.len() + replacement.len());
+    let mut copied = 0;
+    for (i, section) in sections.iter().enumerate() {
+        out.extend_from_slice(wasm.get(copied..section.start)?);
+        if i == 0 {
+            out.extend_from_slice(&replacement);
+        }
+        copied = section.end;
+    }
+    out.extend_from_slice(wasm.get(copied..)?);
+    if sections.is_empty() {
+        out.extend_from_slice(&replacement);
+    }
+    Some(out)
+}
+
+/// A name section of `name` as the module name and the other `subsections`, in their order
+/// (module name first, as the name section's order requires); the module name alone when
+/// one of them cannot be re-encoded.
+fn names(name: &str, subsections: Vec<Name<'_>>) -> NameSection {
+    let mut names = NameSection::new();
+    names.module(name);
+    for subsection in subsections {
+        if matches!(subsection, Name::Module { .. }) {
+            continue;
+        }
+        if parse_custom_name_subsection(&mut RoundtripReencoder, &mut names, subsection).is_err() {
+            let mut alone = NameSection::new();
+            alone.module(name);
+            return alone;
+        }
+    }
+    names
 }
 
 #[cfg(test)]
@@ -117,6 +151,69 @@ mod tests {
         let named = with_module_name(&wasm, "main").unwrap();
         assert_eq!(names(&named).0, vec!["main".to_owned()]);
         wasmparser::validate(&named).unwrap();
+    }
+
+    /// A custom section `name` of `data`, whole.
+    fn custom(data: &[u8]) -> Vec<u8> {
+        let mut contents = vec![4];
+        contents.extend_from_slice(b"name");
+        contents.extend_from_slice(data);
+        let mut section = vec![0, u8::try_from(contents.len()).unwrap()];
+        section.extend_from_slice(&contents);
+        section
+    }
+
+    /// A name subsection holding the module name `name`.
+    fn module_subsection(name: &str) -> Vec<u8> {
+        let mut subsection = vec![0, u8::try_from(name.len() + 1).unwrap()];
+        subsection.push(u8::try_from(name.len()).unwrap());
+        subsection.extend_from_slice(name.as_bytes());
+        subsection
+    }
+
+    #[test]
+    fn leaves_every_byte_outside_the_name_section_where_it_was() {
+        // A type section whose size is written in five bytes, as Go's linker writes every
+        // section size: re-encoding it would move the code after it.
+        let mut wasm = b"\0asm\x01\0\0\0".to_vec();
+        wasm.extend_from_slice(&[1, 0x84, 0x80, 0x80, 0x80, 0x00, 1, 0x60, 0, 0]);
+        let named = with_module_name(&wasm, "main").unwrap();
+        assert!(named.starts_with(&wasm));
+        assert_eq!(names(&named).0, vec!["main".to_owned()]);
+        wasmparser::validate(&named).unwrap();
+
+        // A name section before another custom section is replaced in place.
+        let mut wasm = b"\0asm\x01\0\0\0".to_vec();
+        wasm.extend_from_slice(&custom(&module_subsection("own")));
+        let after = [0, 3, 2, b'x', b'y'];
+        wasm.extend_from_slice(&after);
+        let named = with_module_name(&wasm, "dependency").unwrap();
+        assert!(named.ends_with(&after));
+        assert_eq!(names(&named).0, vec!["dependency".to_owned()]);
+    }
+
+    #[test]
+    fn a_damaged_name_section_still_names_the_module_as_the_manifest_does() {
+        // The module subsection claims a name, and a function subsection after it is cut
+        // short: engines still read the module name from such a section.
+        let mut damaged = module_subsection("xtism-kernel");
+        damaged.extend_from_slice(&[1, 9, 1]);
+        let mut wasm = b"\0asm\x01\0\0\0".to_vec();
+        wasm.extend_from_slice(&custom(&damaged));
+        let named = with_module_name(&wasm, "main").unwrap();
+        assert_eq!(names(&named), (vec!["main".into()], vec![], vec![]));
+        wasmparser::validate(&named).unwrap();
+    }
+
+    #[test]
+    fn keeps_one_name_section_and_leaves_a_named_module_alone() {
+        let mut wasm = b"\0asm\x01\0\0\0".to_vec();
+        wasm.extend_from_slice(&custom(&module_subsection("one")));
+        wasm.extend_from_slice(&custom(&module_subsection("two")));
+        let named = with_module_name(&wasm, "main").unwrap();
+        assert_eq!(names(&named).0, vec!["main".to_owned()]);
+        assert_eq!(with_module_name(&named, "main"), None);
+        assert!(with_module_name(&named, "other").is_some());
     }
 
     #[test]

@@ -457,7 +457,8 @@ impl<'a, P: EngineProvider> PluginBuilder<'a, P> {
         let mut deferred = Vec::with_capacity(sources.len());
         // The kernel's data path goes into a plug-in of one module (see `merge`); modules of
         // a manifest of several share the kernel instance. Debug info and core dumps describe
-        // the code as the user compiled it, so they keep the module unchanged.
+        // the code as the user compiled it, so their plug-ins are not merged (naming a module
+        // moves no code; see `name_section`).
         let merge = sources.len() == 1 && !options.debug_info && !options.coredump;
         let mut merged = false;
         let mut needs = StoreResources::default();
