@@ -5,6 +5,9 @@ use std::io::{IsTerminal, Read, Write};
 use std::time::Instant;
 
 use tracing::level_filters::LevelFilter;
+use tracing_subscriber::filter::Targets;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
 
 use crate::args::{CallArgs, LogLevel};
 use crate::error::CliError;
@@ -54,9 +57,11 @@ pub fn run(args: &CallArgs) -> Result<(), CliError> {
     Ok(())
 }
 
-/// Installs a subscriber printing logs up to `level` on stderr (none for `off`).
+/// Installs a subscriber printing xtism's logs (the `xtism*` targets, the plug-in's
+/// `xtism::plugin` among them) up to `level` on stderr, and none for `off`. The engines'
+/// own logs (Cranelift's are hundreds of lines per compile at `debug`) are left out.
 fn init_logging(level: LogLevel) {
-    let filter = match level {
+    let level = match level {
         LogLevel::Trace => LevelFilter::TRACE,
         LogLevel::Debug => LevelFilter::DEBUG,
         LogLevel::Info => LevelFilter::INFO,
@@ -64,11 +69,13 @@ fn init_logging(level: LogLevel) {
         LogLevel::Error => LevelFilter::ERROR,
         LogLevel::Off => return,
     };
-    // Fails only when a subscriber is already installed, which main never does.
-    let _ = tracing_subscriber::fmt()
-        .with_max_level(filter)
+    let stderr = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
+        .with_ansi(std::io::stderr().is_terminal());
+    // Fails only when a subscriber is already installed, which main never does.
+    let _ = tracing_subscriber::registry()
+        .with(stderr)
+        .with(Targets::new().with_target("xtism", level))
         .try_init();
 }
 

@@ -907,6 +907,20 @@ fn log_level_prints_plugin_logs_to_stderr() {
     let err = stderr(&output);
     let lines = err.lines().filter(|l| l.contains("marker-text")).count();
     assert_eq!(lines, 4, "{err}");
+    // Only xtism's targets: no engine's own logs (Cranelift's, at debug) around them.
+    let levels = ["TRACE", "DEBUG", "INFO", "WARN", "ERROR"];
+    let targets: Vec<&str> = err
+        .lines()
+        .filter_map(|l| {
+            let mut words = l.split_whitespace().skip(1);
+            levels
+                .contains(&words.next()?)
+                .then(|| words.next())
+                .flatten()
+        })
+        .collect();
+    assert!(targets.len() >= 4, "{err}");
+    assert!(targets.iter().all(|t| t.starts_with("xtism")), "{err}");
 }
 
 // ---- info ----
