@@ -7,13 +7,14 @@
 //! backend keeps a table of names. The kernel module is named in its text
 //! ([`KERNEL_MODULE_NAME`](crate::engine::KERNEL_MODULE_NAME)).
 //!
-//! Every byte outside the name section stays where it was, so the code offsets of
-//! backtraces and core dumps still point into the file the user built (a toolchain's own
-//! section-size encoding included): the module's first name section is replaced by one that
-//! starts with the module name and keeps its other subsections (re-encoded), later name
-//! sections are dropped (a module has one), and a module without one gets it at its end.
-//! A name section that cannot be read is replaced by one holding the module name alone, as
-//! engines read the module name from a damaged section too. Code is never decoded.
+//! Every byte outside the name section is kept as it is (a toolchain's own section-size
+//! encoding included), and toolchains put the name section after the code, so the code
+//! offsets of backtraces and core dumps still point into the file the user built. The
+//! module's first name section is replaced by one that starts with the module name and
+//! keeps its other subsections (re-encoded), later name sections are dropped (a module has
+//! one), and a module without one gets it at its end. A name section that cannot be read
+//! is replaced by one holding the module name alone, as engines read the module name from a
+//! damaged section too. Code is never decoded.
 
 use std::ops::Range;
 
