@@ -217,6 +217,28 @@ mod tests {
         assert!(with_module_name(&named, "other").is_some());
     }
 
+    proptest::proptest! {
+        /// Whatever a module's name section holds, readable or not, the result is a valid
+        /// module named `main`, with every byte before that section as it was.
+        #[test]
+        fn any_name_section_becomes_a_valid_one_naming_the_module(
+            // Under 123 bytes, so that the section's size fits the one byte `custom` writes.
+            contents in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..122),
+        ) {
+            let module = wat::parse_str(r#"(module (func (export "f")) (memory 1))"#).unwrap();
+            let mut wasm = module.clone();
+            wasm.extend_from_slice(&custom(&contents));
+            let Some(named) = with_module_name(&wasm, "main") else {
+                // Only a section that already names the module `main` is left alone.
+                proptest::prop_assert_eq!(names(&wasm).0, vec!["main".to_owned()]);
+                return Ok(());
+            };
+            proptest::prop_assert!(named.starts_with(&module));
+            proptest::prop_assert!(wasmparser::validate(&named).is_ok());
+            proptest::prop_assert_eq!(names(&named).0, vec!["main".to_owned()]);
+        }
+    }
+
     #[test]
     fn leaves_what_it_cannot_read_to_the_engine() {
         assert_eq!(with_module_name(b"(module)", "main"), None);
