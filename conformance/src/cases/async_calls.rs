@@ -393,6 +393,9 @@ fn async_calls_keep_their_fuel_limit(engine: &'static str) {
         let out: String = p.call_async("fetch", "fueled").await.unwrap();
         assert_eq!(out, "fetched fueled");
         assert!(p.fuel_consumed().is_some_and(|used| used > 0));
+        let missing = p.call_async::<&str, String>("nope", "").await.unwrap_err();
+        assert_eq!(missing.kind(), ErrorKind::FunctionNotFound, "{missing}");
+        assert_eq!(p.fuel_consumed(), Some(0));
     });
 }
 

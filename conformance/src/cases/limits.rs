@@ -98,6 +98,9 @@ fn fuel_limit(engine: &'static str) {
         .unwrap_err();
     assert_eq!(code, -1);
     assert!(used > 0 && used < 100_000, "{used}");
+    // A call that fails before its export runs used no fuel, whatever the last one used.
+    expect_err(p.call("nope", ""), ErrorKind::FunctionNotFound, "nope");
+    assert_eq!(p.fuel_consumed(), Some(0));
     // The budget is per call: a long call does not eat into the next one.
     for _ in 0..3 {
         still_works(&mut p);

@@ -204,6 +204,7 @@ impl<P: EngineProvider> Plugin<P> {
         input: &[u8],
         host_context: Option<Box<dyn Any + Send>>,
     ) -> Result<Region, CallFailure> {
+        self.export_ran = false;
         let result = self.call_under_limits(name, input, host_context);
         self.write_dumps(&result);
         result
@@ -215,6 +216,7 @@ impl<P: EngineProvider> Plugin<P> {
         name: &str,
         input: &[u8],
     ) -> Result<Region, CallFailure> {
+        self.export_ran = false;
         let (limits, timeout) = self.call_limits(Some(self.compiled.inner.yield_every));
         let cancel = Arc::clone(&self.cancel);
         let running = cancel.start_call();
@@ -300,6 +302,7 @@ impl<P: EngineProvider> Plugin<P> {
         }
         let instance = self.place_input(input, host_context, limits)?;
         let result = instance.call(None, name, shape, limits);
+        self.export_ran = true;
         self.finish(name, result)
     }
 
@@ -322,6 +325,7 @@ impl<P: EngineProvider> Plugin<P> {
         self.needs_reinstantiate = name == "_start";
         let instance = self.place_input(input, None, limits)?;
         let result = instance.call_async(None, name, shape, limits).await;
+        self.export_ran = true;
         self.finish(name, result)
     }
 

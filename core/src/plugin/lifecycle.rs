@@ -30,6 +30,8 @@ pub struct Plugin<P: EngineProvider = NoDefaultEngine> {
     parked: Option<PluginState>,
     pub(super) initialized: bool,
     pub(super) needs_reinstantiate: bool,
+    /// Whether the last call reached its export, whose fuel the instance then reports.
+    pub(super) export_ran: bool,
     provider: PhantomData<fn() -> P>,
 }
 
@@ -79,6 +81,7 @@ impl<P: EngineProvider> Plugin<P> {
             parked: None,
             initialized: false,
             needs_reinstantiate: false,
+            export_ran: false,
             provider: PhantomData,
         })
     }
@@ -154,9 +157,15 @@ impl<P: EngineProvider> Plugin<P> {
         wasi
     }
 
-    /// Fuel used by the last call, when a fuel limit is set.
+    /// Fuel used by the last call's export, in the engine's fuel units, when a fuel limit is
+    /// set (`None` without one): 0 before the first call and after a call that failed
+    /// before the export ran (no such function, an input that does not fit, a failed
+    /// initializer), whose guest initializers, if any, ran on their own budget.
     pub fn fuel_consumed(&self) -> Option<u64> {
-        self.instance.as_ref()?.fuel_consumed()
+        match &self.instance {
+            Some(instance) if self.export_ran => instance.fuel_consumed(),
+            _ => self.compiled.inner.fuel.map(|_| 0),
+        }
     }
 
     pub(super) fn instance(&mut self) -> Result<&mut Box<dyn Instance>, XtismError> {
