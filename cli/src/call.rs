@@ -4,11 +4,6 @@
 use std::io::{IsTerminal, Read, Write};
 use std::time::Instant;
 
-use tracing::level_filters::LevelFilter;
-use tracing_subscriber::filter::Targets;
-use tracing_subscriber::layer::SubscriberExt;
-use tracing_subscriber::util::SubscriberInitExt;
-
 use crate::args::{CallArgs, LogLevel};
 use crate::error::CliError;
 use crate::load;
@@ -57,26 +52,20 @@ pub fn run(args: &CallArgs) -> Result<(), CliError> {
     Ok(())
 }
 
-/// Installs a subscriber printing xtism's logs (the `xtism*` targets, the plug-in's
-/// `xtism::plugin` among them) up to `level` on stderr, and none for `off`. The engines'
-/// own logs (Cranelift's are hundreds of lines per compile at `debug`) are left out.
+/// Prints xtism's logs (the plug-in's among them) up to `level` on stderr, and none for
+/// `off`: core's `set_log_file`, which reads a bare level as xtism's targets only, so the
+/// engines' own logs (Cranelift's are hundreds of lines per compile at `debug`) stay out.
 fn init_logging(level: LogLevel) {
     let level = match level {
-        LogLevel::Trace => LevelFilter::TRACE,
-        LogLevel::Debug => LevelFilter::DEBUG,
-        LogLevel::Info => LevelFilter::INFO,
-        LogLevel::Warn => LevelFilter::WARN,
-        LogLevel::Error => LevelFilter::ERROR,
+        LogLevel::Trace => "trace",
+        LogLevel::Debug => "debug",
+        LogLevel::Info => "info",
+        LogLevel::Warn => "warn",
+        LogLevel::Error => "error",
         LogLevel::Off => return,
     };
-    let stderr = tracing_subscriber::fmt::layer()
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal());
     // Fails only when a subscriber is already installed, which main never does.
-    let _ = tracing_subscriber::registry()
-        .with(stderr)
-        .with(Targets::new().with_target("xtism", level))
-        .try_init();
+    let _ = xtism::set_log_file("stderr", level);
 }
 
 /// The call's input: `-i`, else stdin with `--stdin`, else empty.

@@ -15,12 +15,14 @@ use tracing_subscriber::util::SubscriberInitExt;
 use crate::error::Error;
 use crate::error::XtismError;
 
-/// Installs a global `tracing` subscriber that formats every event passing `filter` (an
-/// `EnvFilter` directive such as `info`, or `xtism=trace` for xtism's own targets, which a
-/// filter written for the official runtime's `extism` targets also reaches; events below
-/// `error` are dropped when it names no level) as one line and passes it to `func`,
-/// without its trailing newline. As in the official crate, this can be done once per
-/// process.
+/// Installs a global `tracing` subscriber that formats every event passing `filter` (`EnvFilter`
+/// directives such as `xtism=trace,wasmtime=debug`; a filter written for the official
+/// runtime's `extism` targets reaches xtism's; a bare level such as `info` is xtism's own
+/// targets' (`xtism=info`), as the official crate's `set_log_callback` and C API's
+/// `extism_log_file` read one as `extism=info`, so that the engines' logs stay out; events
+/// below `error` are dropped unless a directive names their target's level) as one line and
+/// passes it to `func`, without its trailing newline. As in the official crate, this can be
+/// done once per process.
 ///
 /// Span and field directives (`xtism[call]=debug`) need the `log-filter` feature (on by
 /// default); a build without it keeps a filter's `level` and `target=level` directives and
@@ -109,10 +111,15 @@ fn parse_filter(directives: &str) -> tracing_subscriber::filter::Targets {
     filter.with_default(default)
 }
 
-/// `filter` with the targets of a filter written for the official runtime (`extism`,
-/// `extism::pdk`, ...) read as xtism's (`xtism`), so a ported program's filter still
-/// reaches plug-in logs (target `xtism::plugin`).
+/// `filter` as the official runtime reads it, for xtism's targets: a bare level (`debug`,
+/// anything `tracing::Level` parses) is for xtism's own targets (`xtism=debug`), and the
+/// targets of a filter written for the official runtime (`extism`, `extism::pdk`, ...) are
+/// read as xtism's (`xtism`), so a ported program's filter reaches plug-in logs (target
+/// `xtism::plugin`) and no more.
 fn official_targets(filter: &str) -> String {
+    if filter.parse::<tracing::Level>().is_ok() {
+        return format!("xtism={filter}");
+    }
     filter
         .split(',')
         .map(|directive| match directive.trim().strip_prefix("extism") {
@@ -185,6 +192,17 @@ mod tests {
         assert_eq!(official_targets("extism"), "xtism");
         assert_eq!(official_targets("xtism::plugin=warn"), "xtism::plugin=warn");
         assert_eq!(official_targets("extismish=info"), "extismish=info");
+    }
+
+    #[test]
+    fn a_bare_level_is_for_xtism_targets_only() {
+        assert_eq!(official_targets("debug"), "xtism=debug");
+        assert_eq!(official_targets("TRACE"), "xtism=TRACE");
+        assert_eq!(official_targets("off"), "off");
+        assert_eq!(
+            official_targets("info,wasmtime=debug"),
+            "info,wasmtime=debug"
+        );
     }
 
     #[cfg(not(feature = "log-filter"))]
