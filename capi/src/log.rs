@@ -13,26 +13,19 @@ pub type ExtismLogDrainFunctionType = unsafe extern "C" fn(data: *const c_char, 
 /// Lines logged since the last drain, each ending in a newline as libextism's do.
 static BUFFER: Mutex<VecDeque<CString>> = Mutex::new(VecDeque::new());
 
-/// The filter for `level`: NULL means `error`, and a bare level applies to Extism's own
-/// logs (plug-in logs included) only, as in libextism; anything else is a full filter.
+/// The filter for `level`: NULL means `error`; a bare level applies to Extism's own logs
+/// (plug-in logs included) only, as in libextism, which core's `set_log_file` and
+/// `set_log_callback` see to; anything else is a full filter.
 ///
 /// # Safety
 ///
 /// `level` is NULL or a NUL-terminated string.
-unsafe fn filter(level: *const c_char) -> Option<String> {
+unsafe fn filter<'a>(level: *const c_char) -> Option<&'a str> {
     if level.is_null() {
-        return Some("extism=error".into());
+        return Some("error");
     }
     // SAFETY: per the contract.
-    let level = unsafe { str_arg(level, "the log level") }.ok()?;
-    let bare = ["trace", "debug", "info", "warn", "error"]
-        .iter()
-        .any(|l| l.eq_ignore_ascii_case(level.trim()));
-    Some(if bare {
-        format!("extism={}", level.trim().to_ascii_lowercase())
-    } else {
-        level.to_owned()
-    })
+    unsafe { str_arg(level, "the log level") }.ok()
 }
 
 /// Sends logs to `filename` (`stdout`, `stderr`, or a file appended to; NULL: `stderr`).

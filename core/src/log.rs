@@ -112,13 +112,14 @@ fn parse_filter(directives: &str) -> tracing_subscriber::filter::Targets {
 }
 
 /// `filter` as the official runtime reads it, for xtism's targets: a bare level (`debug`,
-/// anything `tracing::Level` parses) is for xtism's own targets (`xtism=debug`), and the
-/// targets of a filter written for the official runtime (`extism`, `extism::pdk`, ...) are
-/// read as xtism's (`xtism`), so a ported program's filter reaches plug-in logs (target
-/// `xtism::plugin`) and no more.
+/// anything `tracing::Level` parses, spaces around it ignored) is for xtism's own targets
+/// (`xtism=debug`), and the targets of a filter written for the official runtime (`extism`,
+/// `extism::pdk`, ...) are read as xtism's (`xtism`), so a ported program's filter reaches
+/// plug-in logs (target `xtism::plugin`) and no more.
 fn official_targets(filter: &str) -> String {
-    if filter.parse::<tracing::Level>().is_ok() {
-        return format!("xtism={filter}");
+    let trimmed = filter.trim();
+    if trimmed.parse::<tracing::Level>().is_ok() {
+        return format!("xtism={trimmed}");
     }
     filter
         .split(',')
@@ -197,7 +198,7 @@ mod tests {
     #[test]
     fn a_bare_level_is_for_xtism_targets_only() {
         assert_eq!(official_targets("debug"), "xtism=debug");
-        assert_eq!(official_targets("TRACE"), "xtism=TRACE");
+        assert_eq!(official_targets(" TRACE "), "xtism=TRACE");
         assert_eq!(official_targets("off"), "off");
         assert_eq!(
             official_targets("info,wasmtime=debug"),
