@@ -28,6 +28,11 @@ typed_plugin!(CountVowels {
     count_vowels(&str) -> Json<Count>;
 });
 
+// The caller chooses the output type.
+typed_plugin!(CountVowelsAs {
+    count_vowels<T: FromBytes<'a>>(&str) -> T;
+});
+
 host_fn!(hello_world(greeting: String; name: String) -> String {
     let greeting = greeting.get()?;
     let greeting = greeting.lock().unwrap();
@@ -460,6 +465,11 @@ fn typed_plugin(corpus: &Corpus, _: &Path) -> Result<(), Error> {
     ensure!(count.count == 3, "{count:?}");
     let plugin: Plugin = typed.into();
     ensure!(plugin.function_exists("count_vowels"));
+    let mut generic: CountVowelsAs = plugin.try_into()?;
+    let Json(count): Json<Count> = generic.count_vowels("aeiou")?;
+    ensure!(count.count == 5, "{count:?}");
+    let text: String = generic.count_vowels("xyz")?;
+    ensure!(text.starts_with(r#"{"count":0,"#), "{text}");
     let wrong = Plugin::new(corpus.wasm("c/echo.wasm")?, [], false)?;
     ensure!(CountVowels::try_from(wrong).is_err());
     Ok(())

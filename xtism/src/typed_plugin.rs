@@ -12,6 +12,11 @@
 ///     count_vowels(&str) -> String;
 /// });
 ///
+/// // The caller chooses the output type.
+/// typed_plugin!(pub CountVowelsAs {
+///     count_vowels<T: FromBytes<'a>>(&str) -> T;
+/// });
+///
 /// # fn main() -> Result<(), Error> {
 /// let wasm = std::fs::read(concat!(
 ///     env!("CARGO_MANIFEST_DIR"),
@@ -22,13 +27,21 @@
 /// assert!(out.starts_with(r#"{"count":3,"#));
 /// // The plug-in itself stays reachable as the tuple field.
 /// assert!(plugin.0.function_exists("count_vowels"));
+///
+/// let mut generic: CountVowelsAs = plugin.0.try_into()?;
+/// let out: String = generic.count_vowels("aeiou")?;
+/// assert!(out.starts_with(r#"{"count":5,"#));
+/// let bytes: Vec<u8> = generic.count_vowels("xyz")?;
+/// assert!(bytes.starts_with(br#"{"count":0,"#));
 /// # Ok(())
 /// # }
 /// ```
 ///
 /// The output may borrow from the plug-in for `'a`, the lifetime of the method's `&mut self`
-/// (`name(&[u8]) -> &'a str;`, valid until the next call), and a method may declare more
-/// lifetimes for its input: `name<'b>(&'b [u8]) -> &'a str;`.
+/// (`name(&[u8]) -> &'a str;`, valid until the next call). A method may declare generic
+/// parameters, each with one bound at most: a type chosen by the caller
+/// (`name<T: FromBytes<'a>>(&str) -> T;`, as the official crate's tests write it), or more
+/// lifetimes for its input (`name<'b>(&'b [u8]) -> &'a str;`, `name<'b: 'a>(..)`).
 ///
 /// # Errors
 ///
@@ -39,7 +52,8 @@
 #[macro_export]
 macro_rules! typed_plugin {
     ($vis:vis $name:ident {
-        $($export:ident $(< $($life:lifetime $(: $bound:lifetime)?),+ >)? ($input:ty) -> $output:ty);* $(;)?
+        $($export:ident $(< $($param:tt $(: $bound:path)? $(: $outlives:lifetime)?),+ >)?
+            ($input:ty) -> $output:ty);* $(;)?
     }) => {
         $vis struct $name(pub $crate::Plugin);
 
@@ -69,7 +83,7 @@ macro_rules! typed_plugin {
         impl $name {
             $(
                 #[allow(missing_docs)]
-                pub fn $export<'a $(, $($life $(: $bound)?),+)?>(
+                pub fn $export<'a $(, $($param $(: $bound)? $(: $outlives)?),+)?>(
                     &'a mut self,
                     input: $input,
                 ) -> ::std::result::Result<$output, $crate::Error> {
