@@ -30,7 +30,6 @@ pub fn run(args: &CallArgs) -> Result<(), CliError> {
         builder = builder.with_http_response_headers(true);
     }
     let mut plugin = builder.build().map_err(with_hint)?;
-    tracing::debug!(target: "xtism::cli", engine = plugin.engine_name(), id = %plugin.id, "plug-in ready");
 
     let input = read_input(args)?;
     let looping = args.loop_count.is_some();

@@ -907,6 +907,12 @@ fn log_level_prints_plugin_logs_to_stderr() {
     let err = stderr(&output);
     let lines = err.lines().filter(|l| l.contains("marker-text")).count();
     assert_eq!(lines, 4, "{err}");
+    // The plug-in's creation, as the official runtime logs it at debug.
+    assert!(
+        err.lines()
+            .any(|l| l.contains("DEBUG xtism: created plugin=")),
+        "{err}"
+    );
     // Only xtism's targets: no engine's own logs (Cranelift's, at debug) around them.
     let levels = ["TRACE", "DEBUG", "INFO", "WARN", "ERROR"];
     let targets: Vec<&str> = err

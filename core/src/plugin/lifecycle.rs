@@ -73,6 +73,8 @@ impl<P: EngineProvider> Plugin<P> {
             .instantiate(state)
             .map_err(InstantiateError::into_error)?;
         write_fresh_header(instance.as_mut());
+        // The official runtime logs the same event at the same level.
+        tracing::debug!(target: "xtism", plugin = %id, engine = inner.engine.name(), "created");
         Ok(Plugin {
             compiled: compiled.clone(),
             cancel,
