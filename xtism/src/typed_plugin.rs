@@ -17,6 +17,11 @@
 ///     count_vowels<T: FromBytes<'a>>(&str) -> T;
 /// });
 ///
+/// // The output borrows from the plug-in; the input's lifetime is bounded.
+/// typed_plugin!(pub CountVowelsBorrowed {
+///     count_vowels<'b: 'a>(&'b str) -> &'a str;
+/// });
+///
 /// # fn main() -> Result<(), Error> {
 /// let wasm = std::fs::read(concat!(
 ///     env!("CARGO_MANIFEST_DIR"),
@@ -33,6 +38,9 @@
 /// assert!(out.starts_with(r#"{"count":5,"#));
 /// let bytes: Vec<u8> = generic.count_vowels("xyz")?;
 /// assert!(bytes.starts_with(br#"{"count":0,"#));
+///
+/// let mut borrowed: CountVowelsBorrowed = generic.0.try_into()?;
+/// assert!(borrowed.count_vowels("a")?.starts_with(r#"{"count":1,"#));
 /// # Ok(())
 /// # }
 /// ```
