@@ -27,11 +27,14 @@
 //!   `CallLimits::interruption` every millisecond; the trap is reported as [`XtismError::Timeout`] or [`XtismError::Cancelled`], the flag
 //!   lowered, and the plug-in stays usable.
 //! - **Resource limits** are applied by our own wasmer `Tunables`, which create every memory
-//!   and table: a memory's maximum is clamped to `max_pages` (so `memory.grow` past it returns
-//!   -1), a table's to `max_table_elements`. Tunables belong to an engine, so each linked
-//!   plug-in makes its stores from a clone of its configured engine (sharing its code) with
-//!   tunables of its own limits. (Core has read the instances, memories and tables a plug-in
-//!   makes, and their sizes, and refused it past its limits before it is linked.)
+//!   and table: each memory charges its growth to the instance's budget of `max_pages`, a
+//!   table's maximum is clamped to `max_table_elements`. Tunables belong to an engine, so
+//!   each linked plug-in makes its stores from a clone of its configured engine (sharing its
+//!   code) with tunables of its own limits. Wasmer answers a refused growth with -1, so a
+//!   middleware of ours (`grow_check`) follows every `memory.grow` with a check that traps
+//!   when a growth within the memory's maximum failed, as the other engines' limiters trap.
+//!   (Core has read the instances, memories and tables a plug-in makes, and their sizes, and
+//!   refused it past its limits before it is linked.)
 //! - **Compile cache**: core's (see [`Engine::code_identity`]), over `Module::serialize` and
 //!   `Module::deserialize`; the identity is the wasmer version, the host (target triple and
 //!   CPU features) and the middleware configuration (fuel, interruption and their versions).
@@ -47,12 +50,13 @@
 //! `link` (a link plan as modules and import sources, and instantiating), `host` (the host
 //! functions a store holds), `store` (what they reach), `instance` (a running plug-in and its
 //! calls); `convert` (types and values), `interrupt` (the injected check and the flags core's watchdog raises),
-//! `limits` and `raw` (the tunables) serve them.
+//! `limits`, `grow_check` and `raw` (the tunables and budgeted memories) serve them.
 
 #![deny(missing_docs)]
 #![deny(unsafe_code)]
 
 mod convert;
+mod grow_check;
 mod host;
 mod instance;
 mod interrupt;
@@ -118,16 +122,18 @@ impl Config {
         if self.interruptible {
             cranelift.push_middleware(Arc::new(interrupt::InterruptCheck::default()));
         }
+        cranelift.push_middleware(Arc::new(grow_check::GrowCheck::default()));
         EngineBuilder::new(cranelift).into()
     }
 
     /// Everything about the configuration that changes compiled code, for cache keys.
     fn describe(self) -> String {
         format!(
-            "fuel={} cost={OPERATOR_COST} interruptible={} check={}",
+            "fuel={} cost={OPERATOR_COST} interruptible={} check={} grow-check={}",
             self.fuel,
             self.interruptible,
-            interrupt::CHECK_VERSION
+            interrupt::CHECK_VERSION,
+            grow_check::GROW_CHECK_VERSION
         )
     }
 }

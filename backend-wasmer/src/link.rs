@@ -21,6 +21,7 @@ use crate::convert::function_type;
 use crate::host::{UserFunction, host_function, user_function, wasi_function};
 use crate::instance::{WasmerPlugin, trap_error};
 use crate::interrupt::{FLAG_EXPORT, Flags};
+use crate::limits;
 use crate::raw::{Flag, LimitingTunables, MemorySpan, SendStore};
 use crate::store::StoreData;
 use crate::{Config, METERING_EXHAUSTED, METERING_REMAINING, NAME, WasmerModule};
@@ -217,6 +218,7 @@ fn instantiate_error(e: InstantiationError) -> XtismError {
 impl Linked for WasmerLinked {
     fn instantiate(&self, state: PluginState) -> Result<Box<dyn Instance>, InstantiateError> {
         let mut store = Store::new(self.engine.clone());
+        let budget = Arc::clone(state.memory_budget());
         let data = StoreData {
             state: Some(state),
             kernel: None,
@@ -224,7 +226,9 @@ impl Linked for WasmerLinked {
             memories: Vec::with_capacity(self.modules.len()),
         };
         let env = FunctionEnv::new(&mut store, data);
-        let (mut instances, parts) = match self.try_instantiate(&mut store, &env) {
+        let instantiated =
+            limits::instantiating(&budget, || self.try_instantiate(&mut store, &env));
+        let (mut instances, parts) = match instantiated {
             Ok(instantiated) => instantiated,
             Err(error) => {
                 let state = env.as_mut(&mut store).state.take();

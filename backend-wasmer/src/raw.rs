@@ -5,21 +5,23 @@
 //! crate uses them; those say so in their documentation.
 
 use std::ptr::NonNull;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicI32, Ordering};
+use std::time::Duration;
 
 use wasmer::sys::vm::{
-    LinearMemory, MemoryError, MemoryStyle, TableStyle, VMExtern as SysExtern, VMGlobalDefinition,
-    VMMemory, VMMemoryDefinition, VMTable, VMTableDefinition,
+    LinearMemory, MemoryError, MemoryStyle, TableStyle, Trap, VMExtern as SysExtern,
+    VMGlobalDefinition, VMMemory, VMMemoryDefinition, VMSharedMemory, VMTable, VMTableDefinition,
 };
 use wasmer::sys::{BaseTunables, Tunables};
 use wasmer::{
-    AsStoreMut, DeserializeError, Extern, FunctionEnv, Global, Instance, Memory, MemoryType, Store,
-    TableType,
+    AsStoreMut, DeserializeError, Extern, FunctionEnv, Global, Instance, Memory, MemoryType, Pages,
+    Store, TableType,
 };
 use wasmer_types::StoreId;
-use xtism_core::engine::ResourceLimits;
+use xtism_core::engine::{MemoryBudget, ResourceLimits};
 
-use crate::limits::{allowed_memory, allowed_table};
+use crate::limits::{allowed_table, budget_of_this_instantiation, charge_growth};
 use crate::store::StoreData;
 
 /// Loads an artifact of the compile cache into `engine`.
@@ -223,8 +225,9 @@ impl Tunables for LimitingTunables {
         ty: &MemoryType,
         style: &MemoryStyle,
     ) -> Result<VMMemory, MemoryError> {
-        let ty = allowed_memory(ty, &self.limits)?;
-        self.base.create_host_memory(&ty, style)
+        Ok(BudgetedMemory::wrap(
+            self.base.create_host_memory(ty, style)?,
+        ))
     }
 
     unsafe fn create_vm_memory(
@@ -233,15 +236,13 @@ impl Tunables for LimitingTunables {
         style: &MemoryStyle,
         vm_definition_location: NonNull<VMMemoryDefinition>,
     ) -> Result<VMMemory, MemoryError> {
-        let ty = allowed_memory(ty, &self.limits)?;
         // SAFETY: our caller (wasmer) guarantees the location, as this function requires;
-        // it is passed on unchanged. Only the type changed, to the same minimum and a
-        // maximum no larger, which the style still fits (the base tunables' style is
-        // `Static` whatever the type).
-        unsafe {
+        // it is passed on unchanged, with the type and style.
+        let memory = unsafe {
             self.base
-                .create_vm_memory(&ty, style, vm_definition_location)
-        }
+                .create_vm_memory(ty, style, vm_definition_location)
+        }?;
+        Ok(BudgetedMemory::wrap(memory))
     }
 
     fn create_host_table(&self, ty: &TableType, style: &TableStyle) -> Result<VMTable, String> {
@@ -256,11 +257,120 @@ impl Tunables for LimitingTunables {
         vm_definition_location: NonNull<VMTableDefinition>,
     ) -> Result<VMTable, String> {
         let ty = allowed_table(ty, &self.limits)?;
-        // SAFETY: as in `create_vm_memory`: the location is passed on unchanged, and the
-        // type keeps its minimum with a maximum no larger.
+        // SAFETY: our caller (wasmer) guarantees the location, as this function requires;
+        // it is passed on unchanged. Only the type changed, to the same minimum and a
+        // maximum no larger, which the style still fits (the base tunables' style is
+        // `Static` whatever the type).
         unsafe {
             self.base
                 .create_vm_table(&ty, style, vm_definition_location)
         }
+    }
+}
+
+/// A memory made by wasmer's base tunables that charges its growth to the budget of the
+/// instance it was made for (see [`limits`](crate::limits)); everything else is the base
+/// memory's. Here because forwarding the trait's atomic wait is unsafe.
+#[derive(Debug)]
+pub(crate) struct BudgetedMemory {
+    base: VMMemory,
+    budget: Arc<MemoryBudget>,
+}
+
+impl BudgetedMemory {
+    /// `base` charging the budget of the instance this thread is making; `base` itself
+    /// when none is being made.
+    fn wrap(base: VMMemory) -> VMMemory {
+        match budget_of_this_instantiation() {
+            Some(budget) => Self::with(base, budget),
+            None => base,
+        }
+    }
+
+    fn with(base: VMMemory, budget: Arc<MemoryBudget>) -> VMMemory {
+        let memory: Box<dyn LinearMemory + Send + Sync> = Box::new(BudgetedMemory { base, budget });
+        VMMemory::from(memory)
+    }
+}
+
+impl LinearMemory for BudgetedMemory {
+    fn ty(&self) -> MemoryType {
+        self.base.ty()
+    }
+
+    fn size(&self) -> Pages {
+        self.base.size()
+    }
+
+    fn style(&self) -> MemoryStyle {
+        self.base.style()
+    }
+
+    fn grow(&mut self, delta: Pages) -> Result<Pages, MemoryError> {
+        let charged = charge_growth(&self.base, delta, &self.budget)?;
+        self.base
+            .grow(delta)
+            .inspect_err(|_| self.budget.refund(charged))
+    }
+
+    fn grow_at_least(&mut self, min_size: u64) -> Result<(), MemoryError> {
+        let pages = min_size.div_ceil(xtism_core::engine::PAGE_SIZE);
+        let delta = pages.saturating_sub(u64::from(self.base.size().0));
+        let delta = Pages(u32::try_from(delta).unwrap_or(u32::MAX));
+        let charged = charge_growth(&self.base, delta, &self.budget)?;
+        self.base
+            .grow_at_least(min_size)
+            .inspect_err(|_| self.budget.refund(charged))
+    }
+
+    fn reset(&mut self) -> Result<(), MemoryError> {
+        self.base.reset()
+    }
+
+    fn vmmemory(&self) -> NonNull<VMMemoryDefinition> {
+        self.base.vmmemory()
+    }
+
+    fn try_clone(&self) -> Result<Box<dyn LinearMemory + Send + Sync + 'static>, MemoryError> {
+        let clone = VMMemory(LinearMemory::try_clone(&self.base)?);
+        Ok(Box::new(BudgetedMemory {
+            base: clone,
+            budget: Arc::clone(&self.budget),
+        }))
+    }
+
+    unsafe fn initialize_with_data(&self, start: usize, data: &[u8]) -> Result<(), Trap> {
+        // SAFETY: forwarded with the caller's guarantee to the memory this one is.
+        unsafe { self.base.initialize_with_data(start, data) }
+    }
+
+    fn copy(&self) -> Result<Box<dyn LinearMemory + Send + Sync + 'static>, MemoryError> {
+        let copy = VMMemory(LinearMemory::copy(&self.base)?);
+        Ok(Box::new(BudgetedMemory {
+            base: copy,
+            budget: Arc::clone(&self.budget),
+        }))
+    }
+
+    fn as_shared(&self) -> Result<VMSharedMemory, MemoryError> {
+        self.base.as_shared()
+    }
+
+    unsafe fn do_wait(
+        &mut self,
+        dst: u32,
+        expected: wasmer::sys::vm::ExpectedValue,
+        timeout: Option<Duration>,
+    ) -> Result<u32, wasmer::sys::vm::WaiterError> {
+        // SAFETY: forwarded with the caller's guarantee to the memory this one is.
+        unsafe { self.base.do_wait(dst, expected, timeout) }
+    }
+
+    fn do_notify(&mut self, dst: u32, count: u32) -> u32 {
+        self.base.do_notify(dst, count)
+    }
+
+    fn thread_conditions(&self) -> Option<&wasmer::sys::vm::ThreadConditions> {
+        self.base.thread_conditions()
     }
 }

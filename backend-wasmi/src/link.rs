@@ -3,6 +3,7 @@
 //! the main module holds the kernel memory) and one instance per module.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use wasmi::{Extern, Instance as WasmiInstance, Store};
 use xtism_core::XtismError;
@@ -124,11 +125,12 @@ fn instantiate_error(e: wasmi::Error, store: &mut Store<StoreData>) -> XtismErro
 
 impl Linked for WasmiLinked {
     fn instantiate(&self, state: PluginState) -> Result<Box<dyn Instance>, InstantiateError> {
+        let memory = Arc::clone(state.memory_budget());
         let data = StoreData {
             state,
             kernel: None,
             memories: Vec::with_capacity(self.modules.len()),
-            limiter: Limiter(StoreLimiter::new(self.limits)),
+            limiter: Limiter(StoreLimiter::new(self.limits, memory)),
         };
         let mut store = Store::new(&self.engine, data);
         store.limiter(|d| &mut d.limiter);

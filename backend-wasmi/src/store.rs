@@ -21,11 +21,15 @@ pub(crate) struct Limiter(pub(crate) StoreLimiter);
 impl wasmi::ResourceLimiter for Limiter {
     fn memory_growing(
         &mut self,
-        _current: usize,
+        current: usize,
         desired: usize,
-        _maximum: Option<usize>,
+        maximum: Option<usize>,
     ) -> Result<bool, wasmi_core::LimiterError> {
-        Ok(self.0.memory_growing(desired))
+        // The refusal is a trap; core reports the budget's words.
+        self.0
+            .memory_growing(current, desired, maximum)
+            .map_err(|_| wasmi_core::LimiterError::ResourceLimiterDeniedAllocation)?;
+        Ok(true)
     }
 
     fn table_growing(

@@ -125,11 +125,12 @@ fn instantiate_error(
 
 impl Linked for WasmtimeLinked {
     fn instantiate(&self, state: PluginState) -> Result<Box<dyn Instance>, InstantiateError> {
+        let memory = Arc::clone(state.memory_budget());
         let data = StoreData {
             state,
             kernel: None,
             memories: Vec::with_capacity(self.modules.len()),
-            limiter: Limiter(StoreLimiter::new(self.limits)),
+            limiter: Limiter(StoreLimiter::new(self.limits, memory)),
             call: None,
             stop: None,
             yielded: Instant::now(),

@@ -97,11 +97,14 @@ pub(crate) struct Limiter(pub(crate) StoreLimiter);
 impl ResourceLimiter for Limiter {
     fn memory_growing(
         &mut self,
-        _current: usize,
+        current: usize,
         desired: usize,
-        _maximum: Option<usize>,
+        maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
-        Ok(self.0.memory_growing(desired))
+        self.0
+            .memory_growing(current, desired, maximum)
+            .map_err(wasmtime::Error::msg)?;
+        Ok(true)
     }
 
     fn table_growing(

@@ -147,10 +147,13 @@ fn limits_hold_on_an_instance_pool() {
     let wasm = wat::parse_str(GROW).unwrap();
     let mut capped: Plugin = builder(&engine, &wasm).with_memory_max(3).build().unwrap();
     assert_eq!(grow(&mut capped, 2), 1);
-    assert_eq!(
-        grow(&mut capped, 1),
-        -1,
-        "past the cap, memory.grow gives -1"
+    assert_eq!(grow(&mut capped, 1), 3);
+    let err = capped
+        .call::<Vec<u8>, &[u8]>("grow", vec![0u8; 1])
+        .unwrap_err();
+    assert!(
+        matches!(err.downcast_ref(), Some(XtismError::MemoryLimit(_))),
+        "past the budget, the call fails: {err}"
     );
     let spin = wat::parse_str(SPIN).unwrap();
     let mut plugin: Plugin = builder(&engine, &spin)

@@ -151,7 +151,7 @@ pub struct CallArgs {
     #[arg(long, value_name = "MS")]
     pub timeout: Option<u64>,
 
-    /// Cap every linear memory at PAGES pages of 64 KiB.
+    /// Let the plug-in's memories grow by PAGES pages of 64 KiB in all (`memory.max_pages`).
     #[arg(long = "memory-max", value_name = "PAGES")]
     pub memory_max: Option<u32>,
 

@@ -74,33 +74,41 @@ pub const HOST_IMPORTS: &[(&str, HostImport)] = &[
 ];
 
 /// Places a block of `len` bytes, growing the kernel memory when needed; 0 when `len` is 0
-/// or the memory cannot grow (limit reached).
-pub(crate) fn alloc_block(host: &mut dyn HostAccess, len: u64) -> u64 {
+/// or the memory cannot grow that far (past 4 GiB, or the engine could not).
+///
+/// # Errors
+///
+/// [`XtismError::MemoryLimit`] when growing it is past `memory.max_pages` (the budget's
+/// refusal is taken: the caller decides what it does to the call).
+pub(crate) fn alloc_block(host: &mut dyn HostAccess, len: u64) -> Result<u64, XtismError> {
     if len == 0 {
-        return 0;
+        return Ok(0);
     }
     // At most one growth: after growing to `required` bytes the same request fits.
     for _ in 0..2 {
         let (memory, state) = host.kernel();
         let memory_len = memory.len() as u64;
         match state.extism.kernel.alloc.alloc(len, memory_len) {
-            Ok(offset) => return offset,
+            Ok(offset) => return Ok(offset),
             Err(required) if required <= MAX_KERNEL_BYTES => {
                 let Some(missing) = required.checked_sub(memory_len).filter(|&m| m > 0) else {
-                    return 0;
+                    return Ok(0);
                 };
                 let pages = missing.div_ceil(PAGE_SIZE);
                 if !host.grow_kernel(pages) {
-                    return 0;
+                    return match host.state().memory.take_refusal() {
+                        Some(refusal) => Err(XtismError::MemoryLimit(refusal)),
+                        None => Ok(0),
+                    };
                 }
                 // The data path reads the memory's size from the header.
                 let (memory, state) = host.kernel();
                 state.extism.kernel.write_header(memory);
             }
-            Err(_) => return 0,
+            Err(_) => return Ok(0),
         }
     }
-    0
+    Ok(0)
 }
 
 /// Copies `bytes` into a new block if one fits in kernel memory as it is, without growing
@@ -125,7 +133,7 @@ pub(crate) fn place_block(memory: &mut [u8], state: &mut PluginState, bytes: &[u
 
 /// Copies `bytes` into a new block and returns its offset.
 pub(crate) fn new_block(host: &mut dyn HostAccess, bytes: &[u8]) -> Result<u64, XtismError> {
-    let offset = alloc_block(host, bytes.len() as u64);
+    let offset = alloc_block(host, bytes.len() as u64)?;
     if offset == 0 && !bytes.is_empty() {
         return Err(XtismError::MemoryLimit(format!(
             "no room for a block of {} bytes in kernel memory",
@@ -197,8 +205,13 @@ pub(crate) fn bad_handle(import: &str, offset: i64) -> XtismError {
     ))
 }
 
+/// `alloc(len) -> offset`: 0 when the block cannot be placed; a growth past
+/// `memory.max_pages` fails the call (the official kernel traps with `oom`).
 fn alloc(host: &mut dyn HostAccess, len: i64) -> Result<i64, HostTrap> {
-    Ok(alloc_block(host, len as u64) as i64)
+    match alloc_block(host, len as u64) {
+        Ok(offset) => Ok(offset as i64),
+        Err(e) => Err(host.state().fail(e)),
+    }
 }
 
 fn free(host: &mut dyn HostAccess, offset: i64) -> Result<(), HostTrap> {
@@ -365,6 +378,7 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
+    use crate::engine::MemoryBudget;
     use crate::state::Limits;
 
     /// A kernel memory and plug-in state without an engine.
@@ -381,6 +395,7 @@ mod tests {
                 Default::default(),
                 limits,
                 Arc::default(),
+                Arc::new(MemoryBudget::new(None)),
             );
             Host {
                 memory: vec![0; PAGE_SIZE as usize],

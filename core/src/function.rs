@@ -193,9 +193,10 @@ impl CurrentPlugin<'_> {
     ///
     /// # Errors
     ///
-    /// [`XtismError::MemoryLimit`] when kernel memory has no room for it.
+    /// [`XtismError::MemoryLimit`] when kernel memory has no room for it, or growing it
+    /// would pass `memory.max_pages`.
     pub fn memory_alloc(&mut self, len: u64) -> Result<MemoryHandle, Error> {
-        let offset = abi::alloc_block(self.host, len);
+        let offset = abi::alloc_block(self.host, len)?;
         if offset == 0 && len != 0 {
             return Err(XtismError::MemoryLimit(format!(
                 "no room for a block of {len} bytes in kernel memory"

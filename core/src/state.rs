@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use crate::alloc::{Allocator, HEADER_SIZE};
-use crate::engine::{CancelState, Core, ExtismStateSlot, PluginState};
+use crate::engine::{CancelState, Core, ExtismStateSlot, MemoryBudget, PluginState};
 use crate::error::XtismError;
 
 /// Default cap on the bytes held in vars (keys plus values), as in the official runtime.
@@ -224,6 +224,7 @@ impl PluginState {
         config: BTreeMap<String, String>,
         limits: Limits,
         cancel: Arc<CancelState>,
+        memory: Arc<MemoryBudget>,
     ) -> Self {
         PluginState {
             extism: ExtismState {
@@ -243,6 +244,7 @@ impl PluginState {
             pending_error: None,
             deadline: None,
             cancel,
+            memory,
             suspended: None,
         }
     }

@@ -5,18 +5,19 @@
 //! (wasmi unless it says wasmtime or wasmer) and whether vars are disabled; the rest is the
 //! program, run twice on one instance, each run followed by an ordinary call (`echo`).
 //!
-//! Every call's result is checked against a model of the ABI as documented in core
-//! (`abi.rs`, `alloc.rs`, `state.rs`, `kernel.wat`): live blocks never overlap, sit above
-//! the 80-byte header, 8-aligned, and take at least 128 bytes each; a free gap that fits is
-//! used before the memory grows, and `alloc` gives 0 only for 0 bytes or when the memory
-//! cap leaves no room; `length` is a live block's length and 0 for anything else; loads out
-//! of bounds give 0 and stores out of bounds or into the header are ignored; freeing the
-//! input block empties the input; `reset` frees everything; config and var lookups answer
-//! in a new block and consume the key; `var_set` consumes both blocks and respects
-//! `max_var_bytes`. A call that the model says fails (a bad handle, non-UTF-8 key, output
-//! outside memory, full memory or var store) must fail at that call, with that error kind;
-//! a call that succeeds must give the modelled output. A difference, a panic, or an
-//! ordinary call failing after a failed one is a fault.
+//! Every call's result is checked against a model of the ABI as documented in core (`abi.rs`,
+//! `alloc.rs`, `state.rs`, `kernel.wat`): live blocks never overlap, sit above the 80-byte header,
+//! 8-aligned, and take at least 128 bytes each; a free gap that fits is used before the memory
+//! grows, and `alloc` gives 0 only for 0 bytes or past 4 GiB, and fails the call when the growth it
+//! needs is past `memory.max_pages` (a budget of growth: the kernel memory, which starts with 1
+//! page, is the only one the guest grows); `length` is a live block's length and 0 for anything
+//! else; loads out of bounds give 0 and stores out of bounds or into the header are ignored;
+//! freeing the input block empties the input; `reset` frees everything; config and var lookups
+//! answer in a new block and consume the key; `var_set` consumes both blocks and respects
+//! `max_var_bytes`. A call that the model says fails (a bad handle, non-UTF-8 key, output outside
+//! memory, full memory or var store) must fail at that call, with that error kind; a call that
+//! succeeds must give the modelled output. A difference, a panic, or an ordinary call failing after
+//! a failed one is a fault.
 
 #![no_main]
 
@@ -32,9 +33,12 @@ use xtism::{
 /// The guest (WAT; xtism assembles it).
 const GUEST: &str = include_str!("../abi_calls.wat");
 
-/// Caps on every linear memory, so that a program can fill the kernel memory.
+/// `memory.max_pages`, so that a program can fill the kernel memory: it may grow from its
+/// first page by this many.
 const MAX_PAGES: u64 = 4;
 const PAGE: u64 = 65_536;
+/// The most bytes kernel memory can have (a 32-bit memory).
+const MAX_KERNEL_BYTES: u64 = 1 << 32;
 /// The var store's cap, unless vars are disabled (0).
 const MAX_VAR_BYTES: u64 = 300;
 /// The kernel header the guest cannot write and the allocator never hands out.
@@ -195,7 +199,7 @@ impl Model {
     fn start_call(&mut self, input: &[u8]) {
         self.reset();
         self.code = 0;
-        let offset = self.alloc(input.len() as u64, None);
+        let offset = self.alloc(input.len() as u64, None).expect("the input fits");
         assert!(offset != 0 || input.is_empty(), "the input fits");
         self.bytes_mut(offset, input.len() as u64)
             .copy_from_slice(input);
@@ -217,10 +221,11 @@ impl Model {
 
     /// `alloc(len)`; `real` is what the engine answered, when there is one to check: it
     /// must lie in a free gap that fits (when one does) without overlapping a live block.
-    fn alloc(&mut self, len: u64, real: Option<u64>) -> u64 {
+    /// `None` when the growth it needs is past `memory.max_pages` (the call fails).
+    fn alloc(&mut self, len: u64, real: Option<u64>) -> Option<u64> {
         let Some(size) = footprint(len).filter(|_| len > 0) else {
             assert_eq!(real.unwrap_or(0), 0, "alloc({len}) gives 0");
-            return 0;
+            return Some(0);
         };
         let mut gaps = Vec::new();
         let mut top = HEADER;
@@ -245,9 +250,13 @@ impl Model {
             offset
         } else {
             let required = top.saturating_add(size);
-            if required > MAX_PAGES * PAGE {
+            if required > MAX_KERNEL_BYTES {
                 assert_eq!(real.unwrap_or(0), 0, "alloc({len}) needs {required} bytes");
-                return 0;
+                return Some(0);
+            }
+            if required > (1 + MAX_PAGES) * PAGE {
+                assert_eq!(real, None, "alloc({len}) needs {required} bytes: past max_pages");
+                return None;
             }
             if required > self.memory.len() as u64 {
                 self.memory
@@ -264,12 +273,12 @@ impl Model {
             "alloc({len}) = {offset}"
         );
         self.live.insert(offset, len);
-        offset
+        Some(offset)
     }
 
     /// A block holding `bytes`, as the host places answers; `None` when memory is full.
     fn new_block(&mut self, bytes: &[u8], real: Option<u64>) -> Option<u64> {
-        let offset = self.alloc(bytes.len() as u64, real);
+        let offset = self.alloc(bytes.len() as u64, real)?;
         if offset == 0 && !bytes.is_empty() {
             return None;
         }
@@ -382,7 +391,10 @@ impl Model {
         let value = match op % 28 {
             0 => {
                 let len = d.arg(results);
-                self.alloc(len, real)
+                match self.alloc(len, real) {
+                    Some(offset) => offset,
+                    None => return Expect::Fails(ErrorKind::MemoryLimit),
+                }
             }
             1 => {
                 let h = d.arg(results);
@@ -474,7 +486,9 @@ impl Model {
             }
             _ => {
                 let n = d.byte();
-                let h = self.alloc(u64::from(n), real);
+                let Some(h) = self.alloc(u64::from(n), real) else {
+                    return Expect::Fails(ErrorKind::MemoryLimit);
+                };
                 for i in 0..u64::from(n) {
                     let b = d.byte();
                     self.store(h + i, 1, u64::from(b));
@@ -580,7 +594,7 @@ fn echo(plugin: &mut Plugin, model: &mut Model) {
         .unwrap_or_else(|e| panic!("an ordinary call fails on {}: {e}", plugin.engine_name()));
     assert_eq!(out, b"ping");
     model.start_call(b"ping");
-    let h = model.alloc(4, None);
+    let h = model.alloc(4, None).expect("4 bytes fit");
     for (i, b) in b"ping".iter().enumerate() {
         model.store(h + i as u64, 1, u64::from(*b));
     }

@@ -72,8 +72,8 @@ const EXPORTS: &str = r#"(module
 /// Iterations of loops and calls the module may run in all (its fuel global), few enough
 /// that recursion stays far below every engine's stack limit.
 const FUEL: u32 = 1000;
-/// Pages of every memory; wasm-smith makes memories up to `MEMORY_PAGES_GENERATED`, so some
-/// are refused for their size.
+/// `memory.max_pages`; wasm-smith makes memories of up to `MEMORY_PAGES_GENERATED` pages,
+/// so some are refused for their size, and growth past the budget fails the call.
 const MAX_PAGES: u32 = 16;
 const MEMORY_PAGES_GENERATED: u64 = 20;
 /// A call's timeout: generous, a call that reaches it is not compared.

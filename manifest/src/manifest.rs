@@ -20,7 +20,8 @@ pub const MAIN_MODULE_NAME: &str = "main";
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MemoryOptions {
-    /// Maximum number of 64 KiB Wasm pages of linear memory.
+    /// Pages of 64 KiB that a plug-in instance's linear memories may grow by in all (the
+    /// memories its modules start with must fit in it too); see the runtime for the details.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_pages: Option<u32>,
     /// Maximum size in bytes of an HTTP response body a plug-in may receive.
@@ -143,7 +144,7 @@ impl Manifest {
         self
     }
 
-    /// Sets the maximum number of 64 KiB memory pages.
+    /// Sets [`MemoryOptions::max_pages`], in 64 KiB pages.
     pub fn with_memory_max(mut self, pages: u32) -> Self {
         self.memory.max_pages = Some(pages);
         self

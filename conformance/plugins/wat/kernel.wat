@@ -299,7 +299,8 @@
     (call $store_u8 (local.get $h) (i32.const 0xFF))
     (drop (call $var_get (local.get $h))) (i32.const 0))
 
-  ;; Allocates blocks of the input's size (as u64) until alloc returns 0; outputs the count.
+  ;; Allocates blocks of the input's size (as u64) until alloc returns 0 (or, under
+  ;; `memory.max_pages`, the call fails); outputs the count.
   (func (export "alloc_until_full") (result i32)
     (local $size i64) (local $n i64)
     (local.set $size (call $input_load_u64 (i64.const 0)))
@@ -318,26 +319,6 @@
     (call $begin (i64.const 1))
     (call $push (i64.extend_i32_s (memory.grow (i32.wrap_i64 (call $input_load_u64 (i64.const 0))))))
     (call $end))
-
-  ;; Grows this module's memory a page at a time until refused, then allocates 64 KiB
-  ;; kernel blocks until alloc returns 0. Output = [pages grown, blocks allocated].
-  (func (export "bomb") (result i32)
-    (local $pages i64) (local $blocks i64) (local $h i64)
-    (block $done
-      (loop $grow
-        (br_if $done (i32.eq (memory.grow (i32.const 1)) (i32.const -1)))
-        (local.set $pages (i64.add (local.get $pages) (i64.const 1)))
-        (br $grow)))
-    (local.set $h (call $alloc (i64.const 16)))
-    (block $full
-      (loop $more
-        (br_if $full (i64.eqz (call $alloc (i64.const 65536))))
-        (local.set $blocks (i64.add (local.get $blocks) (i64.const 1)))
-        (br $more)))
-    (call $store_u64 (local.get $h) (local.get $pages))
-    (call $store_u64 (i64.add (local.get $h) (i64.const 8)) (local.get $blocks))
-    (call $output_set (local.get $h) (i64.const 16))
-    (i32.const 0))
 
   (func (export "spin") (result i32)
     (loop $forever (br $forever))

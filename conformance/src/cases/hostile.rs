@@ -267,7 +267,7 @@ fn hostile_alloc_impossible_sizes(engine: &'static str) {
             wat: "wat/hostile/alloc_max.wat",
             export: "attack",
             input: b"",
-            // `alloc_block`: "0 when `len` is 0 or the memory cannot grow (limit reached)";
+            // `alloc_block`: "0 when `len` is 0 or the memory cannot grow that far (past 4 GiB";
             // `kernel_blocks` facts 14-15 (1 TiB and u64::MAX give 0).
             expect: Expect::Facts(&[0, 0, 0, 0, 0, 0, 0, 1, 8, 0]),
             configure: plain,
@@ -275,19 +275,38 @@ fn hostile_alloc_impossible_sizes(engine: &'static str) {
     );
 }
 
+/// `memory.max_pages` of `alloc_exhaustion.wat`.
+fn four_pages(b: PluginBuilder<'_>) -> PluginBuilder<'_> {
+    b.with_memory_max(4)
+}
+
+/// What a growth past `memory.max_pages` fails the call with: `needles` name the limit.
+fn budget_spent(needles: &'static [&'static str]) -> Expect {
+    Expect::Error(ErrorKind::MemoryLimit, needles)
+}
+
 #[case]
 fn hostile_alloc_until_exhausted(engine: &'static str) {
-    attack(
+    // README, Limits: "`memory.max_pages` is one budget of growth ...; a growth past it
+    // fails the call with `MemoryLimit`"; `alloc_block`: "0 when ... the memory cannot
+    // grow that far (past 4 GiB ...)".
+    attacks(
         engine,
-        Attack {
-            wat: "wat/hostile/alloc_exhaustion.wat",
-            export: "attack",
-            input: b"",
-            // README, Limits: "`memory.max_pages` caps every linear memory, the plug-in's
-            // and the kernel's: `memory.grow` returns -1, `alloc` returns 0".
-            expect: Expect::Facts(&[1, 0, 0, 1, 1]),
-            configure: |b| b.with_memory_max(4),
-        },
+        "wat/hostile/alloc_exhaustion.wat",
+        four_pages,
+        vec![
+            (
+                "attack",
+                b"",
+                budget_spent(&["memory.max_pages (4 pages) has"]),
+            ),
+            ("refill", b"", Expect::Facts(&[1, 0, 0, 1, 1])),
+            (
+                "too_big",
+                b"",
+                budget_spent(&["memory.max_pages (4 pages) has"]),
+            ),
+        ],
     );
 }
 
@@ -744,26 +763,30 @@ fn hostile_other_traps(engine: &'static str) {
     );
 }
 
-/// The memory cap of `memory_bomb.wat`.
+/// `memory.max_pages` of `memory_bomb.wat`.
 fn sixteen_pages(b: PluginBuilder<'_>) -> PluginBuilder<'_> {
     b.with_memory_max(16)
 }
 
 #[case]
 fn hostile_memory_grow_bomb(engine: &'static str) {
-    // README, Limits: "`memory.max_pages` caps every linear memory ...: `memory.grow`
-    // returns -1"; `memory_bomb` and `memory_grow_respects_max_pages`.
+    // README, Limits: "a growth past it fails the call with `MemoryLimit` ..., whatever the
+    // plug-in does after it"; `memory_grow_past_max_pages_fails_the_call`.
+    let spent = || budget_spent(&["memory.max_pages (16 pages) has"]);
     attacks(
         engine,
         "wat/hostile/memory_bomb.wat",
         sixteen_pages,
         vec![
+            ("attack", b"", spent()),
+            ("all_at_once", b"", spent()),
+            ("ignore_refusal", b"", spent()),
+            ("then_trap", b"", spent()),
             (
-                "attack",
+                "past_the_maximum",
                 b"",
-                Expect::Facts(&[16, u64::MAX, u64::MAX, u64::MAX, 16]),
+                Expect::Facts(&[u64::MAX, u64::MAX, 1]),
             ),
-            ("then_trap", b"", trap(&["unreachable"])),
         ],
     );
 }

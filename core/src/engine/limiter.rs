@@ -1,25 +1,21 @@
-//! [`StoreLimiter`]: a plug-in's [`ResourceLimits`] as its store grows memories and tables,
-//! in core's words, so that a refusal reads the same on every engine. A backend whose engine
-//! asks a limiter before each growth (wasmtime, wasmi) forwards to one; a backend that
-//! creates memories and tables itself (wasmer's tunables) asks [`ResourceLimits`] directly.
+//! [`StoreLimiter`]: a plug-in's [`ResourceLimits`] and its [`MemoryBudget`] as its store
+//! grows memories and tables, in core's words, so that a refusal reads the same on every
+//! engine. A backend whose engine asks a limiter before each growth (wasmtime, wasmi)
+//! forwards to one; a backend that creates memories and tables itself (wasmer's tunables)
+//! asks [`ResourceLimits`] and charges the [`MemoryBudget`] directly.
 //!
 //! How many instances, memories and tables a plug-in makes is counted by core before any
 //! engine is asked (`plugin::resources`); the counts here are the engine's backstop.
 
+use std::sync::Arc;
+
 use super::link_plan::ResourceLimits;
+use super::memory_budget::MemoryBudget;
 
 /// The size of a WebAssembly page, in bytes (64 KiB).
 pub const PAGE_SIZE: u64 = 65_536;
 
 impl ResourceLimits {
-    /// Why a linear memory of `pages` (64 KiB pages) is refused, if it is: above
-    /// [`max_pages`](Self::max_pages).
-    pub fn memory_refusal(&self, pages: u64) -> Option<String> {
-        let max = self.max_pages?;
-        (pages > u64::from(max))
-            .then(|| format!("a linear memory of {pages} pages is above the limit of {max} pages"))
-    }
-
     /// Why a table of `elements` is refused, if it is: above
     /// [`max_table_elements`](Self::max_table_elements).
     pub fn table_refusal(&self, elements: u64) -> Option<String> {
@@ -29,11 +25,12 @@ impl ResourceLimits {
     }
 }
 
-/// [`ResourceLimits`] applied to one store, remembering the last growth it refused for the
-/// error of a failed instantiation.
+/// [`ResourceLimits`] and the instance's [`MemoryBudget`] applied to one store, remembering
+/// the last table growth it refused for the error of a failed instantiation.
 #[derive(Debug)]
 pub struct StoreLimiter {
     limits: ResourceLimits,
+    memory: Arc<MemoryBudget>,
     refused: Option<String>,
 }
 
@@ -42,19 +39,35 @@ fn to_usize(n: u32) -> usize {
 }
 
 impl StoreLimiter {
-    /// A limiter for a store under `limits`.
-    pub fn new(limits: ResourceLimits) -> StoreLimiter {
+    /// A limiter for a store under `limits`, charging memory growth to `memory` (the
+    /// [`PluginState::memory_budget`](super::PluginState::memory_budget) of the state the
+    /// store holds).
+    pub fn new(limits: ResourceLimits, memory: Arc<MemoryBudget>) -> StoreLimiter {
         StoreLimiter {
             limits,
+            memory,
             refused: None,
         }
     }
 
-    /// Whether a linear memory may grow to `desired` bytes (a `memory.grow` past it returns
-    /// -1 in the guest; an instantiation fails).
-    pub fn memory_growing(&mut self, desired: usize) -> bool {
-        let pages = (desired as u64).div_ceil(PAGE_SIZE);
-        self.allow(self.limits.memory_refusal(pages))
+    /// Whether a linear memory may grow from `current` to `desired` bytes, its declared
+    /// maximum being `maximum` bytes. A growth past the maximum is allowed here: the engine
+    /// refuses it itself (`memory.grow` gives -1).
+    ///
+    /// # Errors
+    ///
+    /// The budget's refusal, in core's words: the backend makes it a trap (core reports
+    /// the call as [`XtismError::MemoryLimit`](crate::XtismError::MemoryLimit)).
+    pub fn memory_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> Result<(), String> {
+        if maximum.is_some_and(|max| desired > max) {
+            return Ok(());
+        }
+        self.memory.charge(current as u64, desired as u64)
     }
 
     /// Whether a table may grow to `desired` elements.
@@ -98,18 +111,22 @@ mod tests {
     #[test]
     fn refusals_are_remembered_in_core_words() {
         let limits = ResourceLimits {
-            max_pages: Some(2),
             max_table_elements: 10,
             ..ResourceLimits::default()
         };
-        let mut limiter = StoreLimiter::new(limits);
-        assert!(limiter.memory_growing(2 * 65_536));
+        let budget = Arc::new(MemoryBudget::new(Some(2)));
+        budget.restart();
+        let mut limiter = StoreLimiter::new(limits, Arc::clone(&budget));
+        let page = PAGE_SIZE as usize;
+        limiter.memory_growing(page, 2 * page, None).unwrap();
+        // Past the declared maximum: the engine's to refuse, nothing charged.
+        limiter.memory_growing(0, 9 * page, Some(4 * page)).unwrap();
+        limiter
+            .memory_growing(page, 2 * page, Some(2 * page))
+            .unwrap();
+        let refusal = limiter.memory_growing(0, page, None).unwrap_err();
+        assert_eq!(budget.take_refusal(), Some(refusal));
         assert_eq!(limiter.take_refusal(), None);
-        assert!(!limiter.memory_growing(2 * 65_536 + 1));
-        assert_eq!(
-            limiter.take_refusal().as_deref(),
-            Some("a linear memory of 3 pages is above the limit of 2 pages")
-        );
         assert!(limiter.table_growing(10));
         assert!(!limiter.table_growing(11));
         assert_eq!(

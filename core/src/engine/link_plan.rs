@@ -98,8 +98,6 @@ pub struct LinkPlan {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ResourceLimits {
-    /// Pages of every linear memory (plug-in and kernel); `None` is Wasm's own 4 GiB cap.
-    pub max_pages: Option<u32>,
     /// Elements of every table.
     pub max_table_elements: u32,
     /// Linear memories in the store.
@@ -113,7 +111,6 @@ pub struct ResourceLimits {
 impl Default for ResourceLimits {
     fn default() -> Self {
         ResourceLimits {
-            max_pages: None,
             max_table_elements: 1 << 20,
             max_memories: 16,
             max_tables: 64,

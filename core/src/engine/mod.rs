@@ -33,20 +33,20 @@
 //!   type, so the kernel imports reach their data with no dynamic dispatch or downcast, and
 //!   nothing here looks inside.
 //!
-//! One idea per file: [`Engine`], [`Linked`] and [`Instance`] (`backend`); what an engine
-//! can do and is asked to compile with (`capabilities`); the exports core calls, by
-//! signature, typed and called as their shape says ([`ExportShape::typed`],
-//! [`call_typed_export!`], in `export_shape`); Wasm values and signatures
-//! (`values`); a compiled module's imports and exports (`module`); where an import comes
-//! from and the signatures of core's kernel imports ([`bind_host_import!`], in
-//! `import_source`); user host functions as the engine sees them (`host_function`);
-//! an async host function's call while it waits (`pending_call`) and how its future reaches
-//! the plug-in meanwhile (`access_scope`); the link plan (`link_plan`); a store's resource limits in core's words (`limiter`); the
-//! host's view of a running plug-in (`host_access`); the store's data (`plugin_state`);
-//! stopping a call (`interrupt`), a fuel budget handed out in slices (`fuel_slices`), the
-//! thread that ticks while calls run (`ticker`) and the watchdog that stops calls of engines
-//! that must be told to stop (`watchdog`); and traps as backends report them and core words
-//! them (`trap`); how an async call yields to its executor (`yield_now`).
+//! One idea per file: [`Engine`], [`Linked`] and [`Instance`] (`backend`); what an engine can do
+//! and is asked to compile with (`capabilities`); the exports core calls, by signature, typed and
+//! called as their shape says ([`ExportShape::typed`], [`call_typed_export!`], in `export_shape`);
+//! Wasm values and signatures (`values`); a compiled module's imports and exports (`module`); where
+//! an import comes from and the signatures of core's kernel imports ([`bind_host_import!`], in
+//! `import_source`); user host functions as the engine sees them (`host_function`); an async host
+//! function's call while it waits (`pending_call`) and how its future reaches the plug-in meanwhile
+//! (`access_scope`); the link plan (`link_plan`); a store's resource limits in core's words
+//! (`limiter`) and `memory.max_pages` as a budget of growth (`memory_budget`); the host's view of a
+//! running plug-in (`host_access`); the store's data (`plugin_state`); stopping a call
+//! (`interrupt`), a fuel budget handed out in slices (`fuel_slices`), the thread that ticks while
+//! calls run (`ticker`) and the watchdog that stops calls of engines that must be told to stop
+//! (`watchdog`); and traps as backends report them and core words them (`trap`); how an async call
+//! yields to its executor (`yield_now`).
 
 mod access_scope;
 mod backend;
@@ -59,6 +59,7 @@ mod import_source;
 mod interrupt;
 mod limiter;
 mod link_plan;
+mod memory_budget;
 mod module;
 mod pending_call;
 mod plugin_state;
@@ -85,6 +86,7 @@ pub use link_plan::{
     KERNEL_MEMORY_EXPORT, KERNEL_MODULE_MEMORY, KERNEL_MODULE_NAME, KERNEL_WASM, KernelMemory,
     LinkPlan, MODULE_MEMORY_EXPORT, PlannedModule, ResourceLimits,
 };
+pub use memory_budget::MemoryBudget;
 pub use module::{CompiledModule, Export, ExternKind, Import, Module};
 pub use pending_call::PendingHostCall;
 pub use plugin_state::PluginState;

@@ -2,8 +2,9 @@
 //!
 //! A backend keeps it in its store, hands it back through [`HostAccess`](super::HostAccess)
 //! and never looks inside. This layer holds in it only what it uses itself: the error a
-//! failing host call recorded ([`PluginState::fail`]), and the running call's deadline and
-//! cancel flag ([`PluginState::interruption`]).
+//! failing host call recorded ([`PluginState::fail`]), the running call's deadline and
+//! cancel flag ([`PluginState::interruption`]), and the instance's budget of memory growth
+//! ([`PluginState::memory_budget`]).
 //!
 //! Everything else is core's Extism bookkeeping (kernel blocks, vars, config, limits, the
 //! HTTP and WASI context of the instance), defined in `state`, above this layer. Rather than
@@ -18,6 +19,7 @@ use std::time::Instant;
 
 use super::host_access::HostTrap;
 use super::interrupt::CancelState;
+use super::memory_budget::MemoryBudget;
 use super::pending_call::PendingHostCall;
 use crate::error::XtismError;
 
@@ -44,12 +46,20 @@ pub struct PluginState {
     pub(crate) deadline: Option<Instant>,
     /// The plug-in's cancel flag, shared with its [`CancelHandle`](crate::CancelHandle)s.
     pub(crate) cancel: Arc<CancelState>,
+    /// `memory.max_pages`, charged by the store's limiter or memories.
+    pub(crate) memory: Arc<MemoryBudget>,
     /// The async host call a backend without futures of its own suspended its guest's call
     /// on ([`suspend`](Self::suspend)).
     pub(crate) suspended: Option<PendingHostCall>,
 }
 
 impl PluginState {
+    /// The budget of linear-memory growth the store's memories charge: a backend's
+    /// [`StoreLimiter`](super::StoreLimiter) or its own memories charge it with every growth.
+    pub fn memory_budget(&self) -> &Arc<MemoryBudget> {
+        &self.memory
+    }
+
     /// Why the running call must stop now, if it must: [`XtismError::Cancelled`], or
     /// [`XtismError::Timeout`] (core fills in the duration). Host calls that wait ask it as they
     /// wait, and every host function and WASI call asks it when it returns, so a call stops

@@ -18,8 +18,8 @@ use super::provider::{EngineProvider, NoDefaultEngine};
 use super::resources::StoreResources;
 use crate::cache::{self, CacheSetting};
 use crate::engine::{
-    CompileOptions, Engine, ExternKind, FuncType, Function, ImportSource, KERNEL_WASM,
-    KernelMemory, Val, ValType,
+    CompileOptions, Engine, ExternKind, FuncType, Function, ImportSource, KernelMemory, Val,
+    ValType,
 };
 use crate::error::Error;
 use crate::error::XtismError;
@@ -27,9 +27,6 @@ use crate::function::{CurrentPlugin, UserData};
 use crate::http::HttpSettings;
 use crate::state::{DEFAULT_MAX_VAR_BYTES, Limits};
 use crate::{name_section, start};
-
-/// The most 64 KiB pages a 32-bit Wasm memory can have.
-const MAX_PAGES: u32 = 65_536;
 
 /// How long the guest of an async call computes before it yields to the executor, unless
 /// [`PluginBuilder::with_async_yield_interval`] says otherwise: 1 ms.
@@ -253,7 +250,11 @@ impl<'a, P: EngineProvider> PluginBuilder<'a, P> {
         self
     }
 
-    /// Caps every linear memory at `pages` (overrides the manifest's `memory.max_pages`).
+    /// Limits the plug-in's memories to `pages` 64 KiB pages (overrides the manifest's
+    /// `memory.max_pages`): its own memories must start with that many pages or fewer in
+    /// all, and every instance may then grow its memories (the kernel's too) by that many
+    /// pages in all; a growth past it fails the call with [`XtismError::MemoryLimit`], root
+    /// cause `oom`. As in the official runtime (see the README, Limits).
     pub fn with_memory_max(mut self, pages: u32) -> Self {
         self.max_pages = Some(pages);
         self
@@ -441,12 +442,7 @@ impl<'a, P: EngineProvider> PluginBuilder<'a, P> {
                 .or(manifest.memory.max_var_bytes)
                 .unwrap_or(DEFAULT_MAX_VAR_BYTES),
         };
-        // A 32-bit memory has at most 65,536 pages: a larger cap means no cap, on every
-        // engine (wasmer refuses a maximum above it).
-        let max_pages = self
-            .max_pages
-            .or(manifest.memory.max_pages)
-            .map(|pages| pages.min(MAX_PAGES));
+        let max_pages = self.max_pages.or(manifest.memory.max_pages);
         let http = Arc::new(self.http.resolve(&manifest));
 
         let sources = manifest.load_all(None)?;
@@ -493,17 +489,16 @@ impl<'a, P: EngineProvider> PluginBuilder<'a, P> {
             KernelMemory::Instance
         };
         if !merged {
-            needs.add_module(KERNEL_WASM, false)?;
+            needs.add_kernel()?;
         }
         let plan = plan_links(
             &modules,
             kernel_memory,
             &self.functions,
             self.wasi,
-            max_pages,
             engine.as_ref(),
         )?;
-        needs.check(&plan.limits)?;
+        needs.check(&plan.limits, max_pages)?;
         // Only a function the plug-in imports counts: the plan holds every one it was given.
         let async_function = plan
             .modules
@@ -557,6 +552,7 @@ impl<'a, P: EngineProvider> PluginBuilder<'a, P> {
                 wasi,
                 config,
                 limits,
+                max_pages,
                 fuel: self.fuel,
                 initialization_fuel: self.initialization_fuel.or(self.fuel),
                 manifest: Arc::new(manifest),

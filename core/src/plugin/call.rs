@@ -7,7 +7,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::lifecycle::Plugin;
+use super::lifecycle::{Plugin, refused_growth};
 use super::provider::EngineProvider;
 use crate::abi;
 use crate::convert::{FromBytes, ToBytes};
@@ -372,6 +372,8 @@ impl<P: EngineProvider> Plugin<P> {
             let (memory, state) = host.kernel();
             state.extism.kernel.reset(memory);
             state.pending_error = None;
+            // A refusal left by a call that was dropped (async) is not this call's.
+            state.memory.take_refusal();
             state.deadline = limits.deadline;
             state.extism.id = id;
             abi::place_block(memory, state, input).map(|offset| {
@@ -383,9 +385,13 @@ impl<P: EngineProvider> Plugin<P> {
             })
         };
         if placed.is_none() {
-            let offset = abi::new_block(host, input).map_err(|_| {
+            let offset = abi::new_block(host, input).map_err(|e| {
+                let why = match e {
+                    XtismError::MemoryLimit(refusal) => format!(": {refusal}"),
+                    _ => String::new(),
+                };
                 XtismError::MemoryLimit(format!(
-                    "the input ({} bytes) does not fit in kernel memory",
+                    "the input ({} bytes) does not fit in kernel memory{why}",
                     input.len()
                 ))
             })?;
@@ -409,6 +415,9 @@ impl<P: EngineProvider> Plugin<P> {
         let (memory, state) = self.instance()?.kernel();
         state.extism.host_context = None;
         state.deadline = None;
+        if let Some(error) = refused_growth(state) {
+            state.pending_error = Some(error);
+        }
         // WASI `proc_exit(n)` ends the call as if the export returned n; the instance has
         // run its exit path, so the next call gets a fresh one (vars are kept).
         let exited = state.extism.exit_code.take();

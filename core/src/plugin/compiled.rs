@@ -31,6 +31,8 @@ pub(super) struct CompiledInner {
     pub(super) wasi: Option<crate::wasi::WasiOptions>,
     pub(super) config: BTreeMap<String, String>,
     pub(super) limits: Limits,
+    /// `memory.max_pages`: each instance's budget of memory growth.
+    pub(super) max_pages: Option<u32>,
     pub(super) fuel: Option<u64>,
     /// The one budget of the plug-in's initialization: the builder's initialization fuel,
     /// else the call's.

@@ -11,7 +11,9 @@ use super::compiled::{CompiledInner, CompiledPlugin};
 use super::init::InitCall;
 use super::input::WasmInput;
 use super::provider::{EngineProvider, NoDefaultEngine};
-use crate::engine::{CallLimits, CancelState, Function, Instance, InstantiateError, PluginState};
+use crate::engine::{
+    CallLimits, CancelState, Function, Instance, InstantiateError, MemoryBudget, PluginState,
+};
 use crate::error::Error;
 use crate::error::XtismError;
 use crate::http::HttpState;
@@ -62,8 +64,13 @@ impl<P: EngineProvider> Plugin<P> {
         let id = uuid::Uuid::new_v4();
         let inner = &compiled.inner;
         let cancel = Arc::<CancelState>::default();
-        let mut state =
-            PluginState::new(id, inner.config.clone(), inner.limits, Arc::clone(&cancel));
+        let mut state = PluginState::new(
+            id,
+            inner.config.clone(),
+            inner.limits,
+            Arc::clone(&cancel),
+            Arc::new(MemoryBudget::new(inner.max_pages)),
+        );
         state.extism.http = HttpState::new(Arc::clone(&inner.http));
         state.extism.manifest = Arc::clone(&inner.manifest);
         state.extism.main_module = inner.modules - 1;
@@ -72,6 +79,8 @@ impl<P: EngineProvider> Plugin<P> {
             .linked
             .instantiate(state)
             .map_err(InstantiateError::into_error)?;
+        // Growth counts from here: what the instance was created with does not.
+        instance.state().memory.restart();
         write_fresh_header(instance.as_mut());
         // The official runtime logs the same event at the same level.
         tracing::debug!(target: "xtism", plugin = %id, engine = inner.engine.name(), "created");
@@ -193,8 +202,10 @@ impl<P: EngineProvider> Plugin<P> {
             self.parked = Some(state);
             return Err(e);
         }
+        state.memory.pause();
         match self.compiled.inner.linked.instantiate(state) {
             Ok(mut instance) => {
+                instance.state().memory.restart();
                 write_fresh_header(instance.as_mut());
                 self.instance = Some(instance);
                 self.needs_reinstantiate = false;
@@ -274,15 +285,17 @@ impl<P: EngineProvider> Plugin<P> {
             limits.fuel = Some(left.saturating_sub(used));
         }
         let state = instance.state();
+        let refused = refused_growth(state);
         let pending = state.pending_error.take();
         // WASI `proc_exit(0)` ends the step successfully, another code fails it.
-        let result = match (state.extism.exit_code.take(), result) {
-            (Some(0), _) => Ok(None),
-            (Some(code), _) => Err(XtismError::Plugin {
+        let result = match (refused, state.extism.exit_code.take(), result) {
+            (Some(error), _, _) => Err(error),
+            (None, Some(0), _) => Ok(None),
+            (None, Some(code), _) => Err(XtismError::Plugin {
                 code,
                 message: format!("{} exited with code {code} while initializing", step.name),
             }),
-            (None, result) => result.map_err(|e| pending.unwrap_or(e)),
+            (None, None, result) => result.map_err(|e| pending.unwrap_or(e)),
         };
         if let Err(e) = result {
             self.needs_reinstantiate = true;
@@ -290,6 +303,15 @@ impl<P: EngineProvider> Plugin<P> {
         }
         Ok(())
     }
+}
+
+/// A growth past `memory.max_pages` in the call that just ended, whatever else happened in
+/// it: the error the call fails with (the official runtime's limiter traps, root cause
+/// `oom`). Also clears any error a host call recorded.
+pub(super) fn refused_growth(state: &mut PluginState) -> Option<XtismError> {
+    let refusal = state.memory.take_refusal()?;
+    state.pending_error = None;
+    Some(XtismError::MemoryLimit(refusal))
 }
 
 /// Writes the header of a new instance's kernel memory, so that the data path knows the

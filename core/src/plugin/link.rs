@@ -18,7 +18,6 @@ pub(super) fn plan_links(
     kernel_memory: KernelMemory,
     functions: &[Function],
     wasi: bool,
-    max_pages: Option<u32>,
     engine: &dyn Engine,
 ) -> Result<LinkPlan, XtismError> {
     if !engine.capabilities().simd
@@ -120,10 +119,7 @@ pub(super) fn plan_links(
         modules: planned,
         kernel_memory,
         functions: functions.to_vec(),
-        limits: ResourceLimits {
-            max_pages,
-            ..ResourceLimits::default()
-        },
+        limits: ResourceLimits::default(),
     })
 }
 

@@ -1,9 +1,12 @@
-;; Allocates 1000-byte blocks until `alloc` returns 0, under a cap of 4 pages per memory
-;; (`with_memory_max(4)`): kernel memory must grow up to the cap and no further, then
-;; `alloc` answers 0 (never a trap), also for 2 GiB and for a full page. Freeing every
-;; block gives all the room back: as many blocks fit again. The next call starts from an
-;; empty kernel memory. `attack` outputs u64 facts; the handles are kept in this module's
-;; memory.
+;; Allocates 1000-byte blocks under `memory.max_pages` = 4 (`with_memory_max(4)`): a budget
+;; of 4 pages of growth for every memory of the instance. `attack` allocates until refused:
+;; the kernel memory grows from its first page by at most 4, and then the call fails with
+;; a memory limit (never a 0 that the plug-in could ignore, never a crash of the host); it
+;; fails the same way on every round, the memory staying grown and the budget spent.
+;; `refill` allocates 250 blocks, fewer than 5 pages hold: `alloc` past 4 GiB (1 TiB,
+;; u64::MAX) answers 0 and costs nothing, and freeing every block gives all the room back,
+;; so 250 fit again. `too_big` asks for 2 GiB at once. `refill` outputs u64 facts; the
+;; handles are kept in this module's memory.
 (module
   (import "extism:host/env" "memory_bytes" (func $memory_bytes (result i64)))
   (import "extism:host/env" "input_length" (func $input_length (result i64)))
@@ -30,13 +33,13 @@
     (call $output_set (global.get $out) (i64.mul (global.get $count) (i64.const 8)))
     (i32.const 0))
 
-  ;; Allocates 1000-byte blocks until refused (at most 8192, the handles that fit in
-  ;; this module's page) and returns how many it got.
-  (func $fill (result i32)
+  ;; Allocates up to $max 1000-byte blocks (at most 8192, the handles that fit in this
+  ;; module's page) until refused, and returns how many it got.
+  (func $fill (param $max i32) (result i32)
     (local $n i32) (local $h i64)
     (block $full
       (loop $more
-        (br_if $full (i32.ge_u (local.get $n) (i32.const 8192)))
+        (br_if $full (i32.ge_u (local.get $n) (local.get $max)))
         (local.set $h (call $alloc (i64.const 1000)))
         (br_if $full (i64.eqz (local.get $h)))
         (i64.store (i32.shl (local.get $n) (i32.const 3)) (local.get $h))
@@ -45,16 +48,18 @@
     (local.get $n))
 
   (func (export "attack") (result i32)
+    (call $begin (i64.const 1))
+    (call $push (i64.extend_i32_u (call $fill (i32.const 8192))))
+    (call $end))
+
+  (func (export "refill") (result i32)
     (local $n i32) (local $i i32) (local $used i64)
-    (call $begin (i64.const 6))
+    (call $begin (i64.const 5))
     (local.set $used (call $memory_bytes))
-    (local.set $n (call $fill))
-    ;; 4 pages hold at most 262 such blocks; kernel memory grew well past its first page.
-    (call $push (i64.extend_i32_u
-      (i32.and (i32.ge_u (local.get $n) (i32.const 250))
-               (i32.le_u (local.get $n) (i32.const 262)))))                     ;; 1
-    (call $push (call $alloc (i64.const 0x80000000)))                           ;; 0
-    (call $push (call $alloc (i64.const 65536)))                                ;; 0
+    (local.set $n (call $fill (i32.const 250)))
+    (call $push (i64.extend_i32_u (i32.eq (local.get $n) (i32.const 250))))    ;; 1
+    (call $push (call $alloc (i64.const 0x10000000000)))                       ;; 0
+    (call $push (call $alloc (i64.const -1)))                                  ;; 0
     (block $done
       (loop $each
         (br_if $done (i32.ge_u (local.get $i) (local.get $n)))
@@ -62,7 +67,12 @@
         (local.set $i (i32.add (local.get $i) (i32.const 1)))
         (br $each)))
     (call $push (i64.extend_i32_u (i64.eq (call $memory_bytes) (local.get $used)))) ;; 1
-    (call $push (i64.extend_i32_u (i32.eq (call $fill) (local.get $n))))        ;; 1
+    (call $push (i64.extend_i32_u (i32.eq (call $fill (i32.const 250)) (local.get $n)))) ;; 1
+    (call $end))
+
+  (func (export "too_big") (result i32)
+    (call $begin (i64.const 1))
+    (call $push (call $alloc (i64.const 0x80000000)))
     (call $end))
 
   ;; The ordinary call: outputs its input.

@@ -1,8 +1,10 @@
-;; Grows this module's memory a page at a time until `memory.grow` refuses, under a cap of
-;; 16 pages (`with_memory_max(16)`): the memory stops at 16 pages, and every later growth
-;; (1 page, 65536 pages, 2^32 - 1 pages) returns -1 rather than trapping; a growth of 0
-;; still answers the size. `attack` outputs u64 facts (the same on every round, as the
-;; memory stays grown); `then_trap` bombs and then traps: a Trap, not a MemoryLimit error.
+;; Grows this module's memory under `memory.max_pages` = 16 (`with_memory_max(16)`): a
+;; budget of 16 pages of growth. Every growth the budget cannot pay for fails the call with
+;; a memory limit, whatever the plug-in does next: `attack` grows a page at a time until
+;; refused and then returns normally (an engine whose `memory.grow` answers -1 lets it),
+;; `all_at_once` asks for 4 GiB in one growth, `ignore_refusal` keeps growing forever,
+;; `then_trap` traps after the refusal. A growth past the memory's own maximum (65536
+;; pages) is -1 and costs nothing, as Wasm says: `past_the_maximum` outputs u64 facts.
 (module
   (import "extism:host/env" "input_length" (func $input_length (result i64)))
   (import "extism:host/env" "input_load_u8" (func $input_load_u8 (param i64) (result i32)))
@@ -35,13 +37,27 @@
         (br $grow))))
 
   (func (export "attack") (result i32)
-    (call $begin (i64.const 5))
+    (call $begin (i64.const 1))
     (call $bomb)
-    (call $push (i64.extend_i32_u (memory.size)))                                ;; 16
-    (call $push (i64.extend_i32_s (memory.grow (i32.const 1))))                  ;; -1
+    (call $push (i64.extend_i32_u (memory.size)))
+    (call $end))
+
+  (func (export "all_at_once") (result i32)
+    (call $begin (i64.const 1))
+    (call $push (i64.extend_i32_s (memory.grow (i32.const 0xFFFF))))
+    (call $end))
+
+  (func (export "ignore_refusal") (result i32)
+    (loop $forever
+      (drop (memory.grow (i32.const 1)))
+      (br $forever))
+    (i32.const 0))
+
+  (func (export "past_the_maximum") (result i32)
+    (call $begin (i64.const 3))
     (call $push (i64.extend_i32_s (memory.grow (i32.const 0x10000))))            ;; -1
     (call $push (i64.extend_i32_s (memory.grow (i32.const -1))))                 ;; -1
-    (call $push (i64.extend_i32_s (memory.grow (i32.const 0))))                  ;; 16
+    (call $push (i64.extend_i32_s (memory.grow (i32.const 0))))                  ;; 1
     (call $end))
 
   (func (export "then_trap") (result i32)
