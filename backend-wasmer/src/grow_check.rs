@@ -38,12 +38,12 @@ pub(crate) const GROW_CHECK_VERSION: u32 = 1;
 /// remembers the module's scratch globals and its memories' maxima).
 #[derive(Debug, Default)]
 pub(crate) struct GrowCheck {
-    module: OnceLock<Module>,
+    module: OnceLock<ModuleChecks>,
 }
 
 /// What the checks of one module use.
 #[derive(Debug, Clone)]
-struct Module {
+struct ModuleChecks {
     /// The scratch globals holding a growth's delta and its result.
     delta: u32,
     grown: u32,
@@ -66,7 +66,7 @@ impl ModuleMiddleware for GrowCheck {
             .map(|ty| i64::from(ty.maximum.unwrap_or(Pages::max_value()).0))
             .collect();
         self.module
-            .set(Module {
+            .set(ModuleChecks {
                 delta,
                 grown,
                 maxima,
@@ -85,7 +85,7 @@ impl ModuleMiddleware for GrowCheck {
 
 /// Adds the check to one function.
 #[derive(Debug)]
-struct FunctionGrowCheck(Option<Module>);
+struct FunctionGrowCheck(Option<ModuleChecks>);
 
 impl<'a> FunctionMiddleware<'a> for FunctionGrowCheck {
     fn feed(
@@ -104,45 +104,31 @@ impl<'a> FunctionMiddleware<'a> for FunctionGrowCheck {
             .copied()
             .ok_or_else(|| MiddlewareError::new("xtism", "memory.grow of an unknown memory"))?;
         let (delta, grown) = (module.delta, module.grown);
-        state.extend([
-            Operator::GlobalSet {
-                global_index: delta,
-            },
-            Operator::GlobalGet {
-                global_index: delta,
-            },
-        ]);
+        let get = |global_index| Operator::GlobalGet { global_index };
+        let set = |global_index| Operator::GlobalSet { global_index };
+        let then = || Operator::If {
+            blockty: BlockType::Empty,
+        };
+        state.extend([set(delta), get(delta)]);
         state.push_operator(operator);
         state.extend([
-            Operator::GlobalSet {
-                global_index: grown,
-            },
-            Operator::GlobalGet {
-                global_index: grown,
-            },
+            set(grown),
+            get(grown),
             Operator::I32Const { value: -1 },
             Operator::I32Eq,
-            Operator::If {
-                blockty: BlockType::Empty,
-            },
+            then(),
             Operator::MemorySize { mem },
             Operator::I64ExtendI32U,
-            Operator::GlobalGet {
-                global_index: delta,
-            },
+            get(delta),
             Operator::I64ExtendI32U,
             Operator::I64Add,
             Operator::I64Const { value: max },
             Operator::I64LeU,
-            Operator::If {
-                blockty: BlockType::Empty,
-            },
+            then(),
             Operator::Unreachable,
             Operator::End,
             Operator::End,
-            Operator::GlobalGet {
-                global_index: grown,
-            },
+            get(grown),
         ]);
         Ok(())
     }
