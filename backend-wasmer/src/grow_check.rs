@@ -24,6 +24,11 @@
 //!
 //! The budget keeps its refusal, and core reports the trap as the memory limit it was. A
 //! growth past the maximum keeps its -1, as Wasm says.
+//!
+//! Only the memories a module defines are checked. An imported memory's real maximum is
+//! its exporter's, which may be lower than the one the importing module declares (or the
+//! importer declares none), so a growth past it would look refused. A refused growth of an
+//! imported memory stays -1 in the plug-in, and core still fails the call when it ends.
 
 use std::sync::{Arc, OnceLock};
 
@@ -32,7 +37,7 @@ use wasmer::sys::{FunctionMiddleware, MiddlewareError, MiddlewareReaderState, Mo
 use wasmer::{GlobalInit, GlobalType, LocalFunctionIndex, ModuleInfo, Mutability, Pages, Type};
 
 /// Version of the injected code, part of the compile cache key.
-pub(crate) const GROW_CHECK_VERSION: u32 = 1;
+pub(crate) const GROW_CHECK_VERSION: u32 = 2;
 
 /// The middleware that adds the check after every `memory.grow`. One per compiled module (it
 /// remembers the module's scratch globals and its memories' maxima).
@@ -47,8 +52,9 @@ struct ModuleChecks {
     /// The scratch globals holding a growth's delta and its result.
     delta: u32,
     grown: u32,
-    /// Each memory's maximum, in pages, by memory index.
-    maxima: Arc<[i64]>,
+    /// Each memory's maximum, in pages, by memory index; `None` for an imported memory,
+    /// whose growth is not checked.
+    maxima: Arc<[Option<i64>]>,
 }
 
 impl ModuleMiddleware for GrowCheck {
@@ -60,10 +66,14 @@ impl ModuleMiddleware for GrowCheck {
                 .as_u32()
         };
         let (delta, grown) = (add_global(), add_global());
+        let imported = info.num_imported_memories;
         let maxima = info
             .memories
             .values()
-            .map(|ty| i64::from(ty.maximum.unwrap_or(Pages::max_value()).0))
+            .enumerate()
+            .map(|(index, ty)| {
+                (index >= imported).then(|| i64::from(ty.maximum.unwrap_or(Pages::max_value()).0))
+            })
             .collect();
         self.module
             .set(ModuleChecks {
@@ -93,17 +103,19 @@ impl<'a> FunctionMiddleware<'a> for FunctionGrowCheck {
         operator: Operator<'a>,
         state: &mut MiddlewareReaderState<'a>,
     ) -> Result<(), MiddlewareError> {
-        let (Operator::MemoryGrow { mem }, Some(module)) = (&operator, &self.0) else {
+        let checked = match (&operator, &self.0) {
+            (Operator::MemoryGrow { mem }, Some(module)) => module
+                .maxima
+                .get(*mem as usize)
+                .copied()
+                .flatten()
+                .map(|max| (*mem, max, module.delta, module.grown)),
+            _ => None,
+        };
+        let Some((mem, max, delta, grown)) = checked else {
             state.push_operator(operator);
             return Ok(());
         };
-        let mem = *mem;
-        let max = module
-            .maxima
-            .get(mem as usize)
-            .copied()
-            .ok_or_else(|| MiddlewareError::new("xtism", "memory.grow of an unknown memory"))?;
-        let (delta, grown) = (module.delta, module.grown);
         let get = |global_index| Operator::GlobalGet { global_index };
         let set = |global_index| Operator::GlobalSet { global_index };
         let then = || Operator::If {

@@ -77,8 +77,7 @@ pub(crate) fn charge_growth(
     }
     budget
         .charge(current * PAGE_SIZE, desired * PAGE_SIZE)
-        .map_err(MemoryError::Generic)?;
-    Ok((desired - current) * PAGE_SIZE)
+        .map_err(MemoryError::Generic)
 }
 
 /// `ty` with its maximum clamped to `limits`, or why it cannot be created, in core's words.

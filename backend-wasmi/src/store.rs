@@ -32,6 +32,16 @@ impl wasmi::ResourceLimiter for Limiter {
         Ok(true)
     }
 
+    fn memory_grow_failed(
+        &mut self,
+        _error: &wasmi_core::MemoryError,
+    ) -> Result<(), wasmi_core::LimiterError> {
+        // wasmi fails a growth the call's fuel slice cannot pay for, and runs it again once
+        // refuelled: the first attempt must not stay charged.
+        self.0.memory_grow_failed();
+        Ok(())
+    }
+
     fn table_growing(
         &mut self,
         _current: usize,

@@ -207,6 +207,67 @@ fn a_refused_growth_fails_initialization(engine: &'static str) {
 }
 
 #[case]
+fn a_large_growth_is_charged_once(engine: &'static str) {
+    // 1025 pages take more fuel than one of wasmi's slices holds: wasmi refuses the growth,
+    // refuels and runs it again, which must not charge the budget twice.
+    let mut p = builder(engine, &kernel())
+        .with_memory_max(1500)
+        .build()
+        .unwrap();
+    let grow = |p: &mut Plugin, pages: u64| call_facts(p, "grow", &pages.to_le_bytes());
+    assert_eq!(grow(&mut p, 1025), vec![1]);
+    assert_eq!(grow(&mut p, 475), vec![1026]);
+    expect_err(
+        p.call("grow", &1u64.to_le_bytes()[..]),
+        ErrorKind::MemoryLimit,
+        "has 0 pages left",
+    );
+    // Exactly a slice's worth of fuel, with no budget and no fuel limit: the call goes on.
+    let mut q = new_plugin(engine, &kernel());
+    assert_eq!(grow(&mut q, 1024), vec![1]);
+}
+
+#[case]
+fn an_imported_memory_grows_as_its_exporter_allows(engine: &'static str) {
+    // The importing module declares no maximum; the memory's is its exporter's, 4 pages.
+    let lib = wat::parse_str(r#"(module (memory (export "mem") 1 4))"#).unwrap();
+    let main = wat::parse_str(
+        r#"(module
+             (import "lib" "mem" (memory 1))
+             (func (export "past_max") (result i32) (memory.grow (i32.const 10)))
+             (func (export "within_max") (result i32)
+               (drop (memory.grow (i32.const 3)))
+               (i32.const 0)))"#,
+    )
+    .unwrap();
+    let manifest = |pages| {
+        Manifest::new([
+            Wasm::data(lib.clone()).with_name("lib"),
+            Wasm::data(main.clone()),
+        ])
+        .with_memory_max(pages)
+    };
+    let build = |pages| {
+        PluginBuilder::new(manifest(pages))
+            .with_engine(xtism::engine_named(engine).unwrap())
+            .build()
+            .unwrap()
+    };
+    // Past the exporter's maximum: -1, the export's code.
+    let (_, code) = build(100)
+        .call_get_error_code::<&str, &[u8]>("past_max", "")
+        .unwrap_err();
+    assert_eq!(code, -1);
+    // Within it, past the budget: the memory limit.
+    let err = expect_err(
+        build(2).call("within_max", ""),
+        ErrorKind::MemoryLimit,
+        "cannot grow by 3 pages",
+    );
+    assert_oom(&err);
+}
+
+#[case]
 fn every_instance_gets_the_whole_budget(engine: &'static str) {
     // `_start` is followed by a fresh instance, whose growth counts from nothing again.
     let wasm = wat::parse_str(

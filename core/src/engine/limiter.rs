@@ -31,6 +31,8 @@ impl ResourceLimits {
 pub struct StoreLimiter {
     limits: ResourceLimits,
     memory: Arc<MemoryBudget>,
+    /// Bytes charged for the last memory growth allowed, until it is known to have failed.
+    charged: u64,
     refused: Option<String>,
 }
 
@@ -46,6 +48,7 @@ impl StoreLimiter {
         StoreLimiter {
             limits,
             memory,
+            charged: 0,
             refused: None,
         }
     }
@@ -64,10 +67,21 @@ impl StoreLimiter {
         desired: usize,
         maximum: Option<usize>,
     ) -> Result<(), String> {
+        self.charged = 0;
         if maximum.is_some_and(|max| desired > max) {
             return Ok(());
         }
-        self.memory.charge(current as u64, desired as u64)
+        self.charged = self.memory.charge(current as u64, desired as u64)?;
+        Ok(())
+    }
+
+    /// The growth last allowed by [`memory_growing`](Self::memory_growing) failed after all:
+    /// its charge is given back. Only for an engine that says so for every growth its
+    /// limiter allowed and that then fails, and for no other (wasmi, which also fails a
+    /// growth the call's fuel cannot pay for and runs it again once refuelled); wasmtime
+    /// also reports growths it refused before asking its limiter.
+    pub fn memory_grow_failed(&mut self) {
+        self.memory.refund(std::mem::take(&mut self.charged));
     }
 
     /// Whether a table may grow to `desired` elements.
@@ -126,6 +140,15 @@ mod tests {
             .unwrap();
         let refusal = limiter.memory_growing(0, page, None).unwrap_err();
         assert_eq!(budget.take_refusal(), Some(refusal));
+        // A growth allowed and then failed costs nothing.
+        budget.refund(page as u64);
+        limiter.memory_growing(0, page, None).unwrap();
+        limiter.memory_grow_failed();
+        limiter.memory_growing(0, page, None).unwrap();
+        limiter.memory_grow_failed();
+        limiter.memory_grow_failed();
+        assert!(limiter.memory_growing(0, 2 * page, None).is_err());
+        budget.take_refusal();
         assert_eq!(limiter.take_refusal(), None);
         assert!(limiter.table_growing(10));
         assert!(!limiter.table_growing(11));

@@ -70,22 +70,23 @@ impl MemoryBudget {
         spent.refused = None;
     }
 
-    /// Charges a memory's growth from `current` to `desired` bytes; the refusal, in core's
-    /// words, when the budget cannot pay for it (also kept, for core to report once the
-    /// call ends).
+    /// Charges a memory's growth from `current` to `desired` bytes; the bytes charged (0
+    /// while the instance is being made or without a budget), to [`refund`](Self::refund)
+    /// if the growth then fails.
     ///
     /// # Errors
     ///
-    /// The refusal, when the growth takes more than is left.
-    pub fn charge(&self, current: u64, desired: u64) -> Result<(), String> {
+    /// The refusal, in core's words, when the growth takes more than is left (also kept,
+    /// for core to report once the call ends).
+    pub fn charge(&self, current: u64, desired: u64) -> Result<u64, String> {
         let mut spent = self.spent();
         let (Some(max), Some(left)) = (self.max, spent.left) else {
-            return Ok(());
+            return Ok(0);
         };
         let growth = desired.saturating_sub(current);
         if growth <= left {
             spent.left = Some(left - growth);
-            return Ok(());
+            return Ok(growth);
         }
         let refusal = format!(
             "a linear memory cannot grow by {}: memory.max_pages ({}) has {} left",
