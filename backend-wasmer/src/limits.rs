@@ -13,8 +13,9 @@
 //! - A table's maximum is clamped to `max_table_elements`, so `table.grow` past it returns -1.
 //!
 //! What a plug-in may make at instantiation (how many instances, memories and tables, and
-//! how many pages its memories start with) is core's to decide: it reads them from the
-//! modules' bytes and refuses the plug-in before it is linked. A table that starts above
+//! how many pages its main module's memories start with) is core's to decide: it reads them
+//! from the modules' bytes and refuses the plug-in (or, for the pages, its calls) before
+//! any engine makes them. A table that starts above
 //! its cap anyway is refused here too, in core's words inside wasmer's: an "insufficient
 //! resources" link error, which the backend turns into [`XtismError::MemoryLimit`].
 //!

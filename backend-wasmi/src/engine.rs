@@ -24,6 +24,12 @@ impl ConfiguredEngine {
     fn new(fuel: bool) -> Result<ConfiguredEngine, XtismError> {
         let mut config = Config::default();
         config.consume_fuel(fuel);
+        if fuel {
+            // Translated lazily, a function is translated at its first call and the call pays
+            // fuel for it; when what is left of a slice cannot pay, wasmi fails the call with
+            // an out-of-fuel error it cannot resume (a call with no fuel limit failed so).
+            config.compilation_mode(wasmi::CompilationMode::Eager);
+        }
         let engine = wasmi::Engine::new(&config);
         let kernel = wasmi::Module::new(&engine, KERNEL_WASM).map_err(XtismError::engine)?;
         Ok(ConfiguredEngine { engine, kernel })

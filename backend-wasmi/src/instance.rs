@@ -115,10 +115,8 @@ impl WasmiPlugin {
                 Ok(TypedResumableCall::Finished(r)) => break Ok(r),
                 Ok(TypedResumableCall::HostTrap(t)) => break Err(host_trap(t.host_error())),
                 Ok(TypedResumableCall::OutOfFuel(t)) => {
-                    let refueled = slices
-                        .next(t.required_fuel(), limits)
-                        .and_then(|next| self.store.set_fuel(next).map_err(XtismError::engine));
-                    if let Err(e) = refueled {
+                    if let Err(e) = refuel(&mut self.store, &mut slices, t.required_fuel(), limits)
+                    {
                         break Err(e);
                     }
                     call = t.resume(&mut self.store);
@@ -166,10 +164,8 @@ impl WasmiPlugin {
                     call = t.resume(&mut self.store, &results);
                 }
                 Ok(TypedResumableCall::OutOfFuel(t)) => {
-                    let refueled = slices
-                        .next(t.required_fuel(), limits)
-                        .and_then(|next| self.store.set_fuel(next).map_err(XtismError::engine));
-                    if let Err(e) = refueled {
+                    if let Err(e) = refuel(&mut self.store, &mut slices, t.required_fuel(), limits)
+                    {
                         break Err(e);
                     }
                     if limits.yield_due(&mut yielded) {
@@ -185,6 +181,22 @@ impl WasmiPlugin {
         self.fuel_consumed = slices.consumed(self.store.get_fuel().unwrap_or(0), limits);
         outcome
     }
+}
+
+/// Gives a call that ran out of fuel, needing `required` units for its next step, the fuel
+/// of its next slice on top of what it has left (wasmi leaves what the step could not use in
+/// the store: overwritten, it would count as spent).
+fn refuel(
+    store: &mut Store<StoreData>,
+    slices: &mut FuelSlices,
+    required: u64,
+    limits: &CallLimits,
+) -> Result<(), XtismError> {
+    let left = store.get_fuel().map_err(XtismError::engine)?;
+    let next = slices.next(required.saturating_sub(left), limits)?;
+    store
+        .set_fuel(left.saturating_add(next))
+        .map_err(XtismError::engine)
 }
 
 /// A host function's failure as a trap; core reports the error the state keeps.

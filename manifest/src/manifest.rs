@@ -21,7 +21,8 @@ pub const MAIN_MODULE_NAME: &str = "main";
 #[serde(deny_unknown_fields)]
 pub struct MemoryOptions {
     /// Pages of 64 KiB that a plug-in instance's linear memories may grow by in all (the
-    /// memories its modules start with must fit in it too); see the runtime for the details.
+    /// memories its main module starts with must fit in it too); see the runtime for the
+    /// details.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_pages: Option<u32>,
     /// Maximum size in bytes of an HTTP response body a plug-in may receive.

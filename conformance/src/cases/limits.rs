@@ -45,9 +45,15 @@ fn limit_refusals_read_the_same_on_every_engine(engine: &'static str) {
         err.to_string()
     };
     let run = r#"(func (export "run") (result i32) (i32.const 0))"#;
+    let ten_pages = wat::parse_str(format!("(module (memory 10) {run})")).unwrap();
+    let mut p = builder(engine, &ten_pages)
+        .with_memory_max(2)
+        .build()
+        .unwrap();
+    let err = p.call::<&str, &[u8]>("run", "").unwrap_err();
     assert_eq!(
-        refusal(&format!("(module (memory 10) {run})"), 2),
-        "memory limit reached: the plug-in's memories start with 10 pages, more than memory.max_pages (2)"
+        err.to_string(),
+        "memory limit reached: the main module's memories start with 10 pages, more than memory.max_pages (2)"
     );
     let seventeen = "(memory 1) ".repeat(17);
     assert_eq!(
@@ -112,30 +118,48 @@ fn max_pages_is_one_budget_for_every_memory(engine: &'static str) {
 #[case]
 fn max_pages_counts_growth_not_the_memory_a_plugin_starts_with(engine: &'static str) {
     // The official runtime's `test_memory_max`: a plug-in whose memory starts with 17 pages
-    // (a Rust plug-in's usual) fails under 16 pages and runs under 17, where the kernel
-    // memory still grows by 2 pages for a 128 KiB input. (There, 16 pages fail the first
-    // call; here, the build.)
+    // (a Rust plug-in's usual) builds under 16 pages but every call fails, and runs under
+    // 17, where the kernel memory still grows by 2 pages for a 128 KiB input.
     let wasm = wat::parse_str(
         r#"(module
              (memory (export "memory") 17)
              (func (export "run") (result i32) (i32.const 0)))"#,
     )
     .unwrap();
-    let err = builder(engine, &wasm)
-        .with_memory_max(16)
-        .build()
-        .unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::MemoryLimit, "{err}");
-    assert_oom(&err);
+    let input = "a".repeat(65_536 * 2);
+    let mut p = builder(engine, &wasm).with_memory_max(16).build().unwrap();
+    for _ in 0..2 {
+        let err = expect_err(
+            p.call("run", input.as_str()),
+            ErrorKind::MemoryLimit,
+            "start with 17 pages",
+        );
+        assert_oom(&err);
+    }
     let mut p = builder(engine, &wasm).with_memory_max(17).build().unwrap();
-    p.call::<&str, &[u8]>("run", &"a".repeat(65_536 * 2))
+    p.call::<&str, &[u8]>("run", &input).unwrap();
+    // Only the main module's memories count: a linked module's may start with more.
+    let lib = wat::parse_str(r#"(module (memory 5) (func (export "f")))"#).unwrap();
+    let main = wat::parse_str(
+        r#"(module
+             (import "lib" "f" (func))
+             (memory (export "memory") 1)
+             (func (export "run") (result i32) (i32.const 0)))"#,
+    )
+    .unwrap();
+    let manifest =
+        Manifest::new([Wasm::data(lib).with_name("lib"), Wasm::data(main)]).with_memory_max(1);
+    let mut p = PluginBuilder::new(manifest)
+        .with_engine(xtism::engine_named(engine).unwrap())
+        .build()
         .unwrap();
+    p.call::<&str, &[u8]>("run", "").unwrap();
 }
 
 #[case]
 fn a_refused_growth_stops_a_plugin_that_ignores_it(engine: &'static str) {
-    // No timeout: the refusal alone must end the call, also where `memory.grow` answers -1
-    // and the plug-in goes on (wasmer: core's watchdog stops it).
+    // No timeout: the refusal alone must end the call, also where the engine's
+    // `memory.grow` answers -1 (wasmer: the check after it traps).
     let wasm = wat::parse_str(
         r#"(module
              (memory (export "memory") 1)
@@ -265,6 +289,67 @@ fn an_imported_memory_grows_as_its_exporter_allows(engine: &'static str) {
         "cannot grow by 3 pages",
     );
     assert_oom(&err);
+}
+
+#[case(needs = fuel)]
+fn a_call_needs_the_fuel_of_its_parts_and_no_more(engine: &'static str) {
+    // Work, then a growth that wasmi charges by the byte (half a fuel slice there): given
+    // what the two cost apart, together they fit, however the slices fall.
+    let wasm = wat::parse_str(
+        r#"(module
+             (memory (export "memory") 1)
+             (func $work (local $i i32)
+               (loop $l
+                 (local.set $i (i32.add (local.get $i) (i32.const 1)))
+                 (br_if $l (i32.lt_u (local.get $i) (i32.const 200000)))))
+             (func (export "work") (result i32) (call $work) (i32.const 0))
+             (func (export "grow") (result i32) (drop (memory.grow (i32.const 512))) (i32.const 0))
+             (func (export "both") (result i32)
+               (call $work)
+               (drop (memory.grow (i32.const 512)))
+               (i32.const 0)))"#,
+    )
+    .unwrap();
+    if !caps(engine).fuel {
+        let built = builder(engine, &wasm).with_fuel_limit(1).build();
+        return unsupported(built, "fuel limits");
+    }
+    let cost = |export: &str, fuel: u64| {
+        let mut p = builder(engine, &wasm)
+            .with_fuel_limit(fuel)
+            .build()
+            .unwrap();
+        let result = p.call::<&str, &[u8]>(export, "").map(|_| ());
+        (result, p.fuel_consumed().unwrap())
+    };
+    let (work, work_fuel) = cost("work", u64::MAX / 2);
+    let (grow, grow_fuel) = cost("grow", u64::MAX / 2);
+    work.unwrap();
+    grow.unwrap();
+    let (both, both_fuel) = cost("both", work_fuel + grow_fuel + 1_000);
+    both.unwrap();
+    assert!(
+        both_fuel <= work_fuel + grow_fuel + 1_000,
+        "{both_fuel} > {work_fuel} + {grow_fuel}"
+    );
+}
+
+#[case]
+fn a_large_function_runs_with_no_fuel_limit(engine: &'static str) {
+    // About 200 KB of code in one function: an engine that translated it at its first call
+    // and charged the call for it (wasmi, lazily) could not pay from one fuel slice.
+    let body = "(local.set $x (i64.add (local.get $x) (i64.const 1234567)))\n".repeat(20_000);
+    let wasm = wat::parse_str(format!(
+        r#"(module
+             (memory (export "memory") 1)
+             (func $big (local $x i64) {body})
+             (func (export "run") (result i32) (call $big) (i32.const 0)))"#
+    ))
+    .unwrap();
+    let mut p = new_plugin(engine, &wasm);
+    for _ in 0..2 {
+        p.call::<&str, &[u8]>("run", "").unwrap();
+    }
 }
 
 #[case]

@@ -37,24 +37,22 @@ impl FuelSlices {
         )
     }
 
-    /// The call ran out of its slice and needs `required` units to go on: the fuel to give
-    /// it next, those units and a slice beyond them, as far as the budget goes. (One
-    /// operation may need a slice or more: wasmi charges `memory.grow` by the byte. Given
-    /// no more than that, the call ran dry at once, and wasmi 2, resumed with exactly what
-    /// a `memory.grow` needed, reported the next want of fuel as an error it cannot resume:
-    /// a call with no fuel limit failed with `OutOfFuel` after growing by 1024 pages.)
+    /// The call ran out of its slice and needs `missing` more units than it has left to go
+    /// on: the fuel to add to what it has left, a slice or, when one operation needs more
+    /// (wasmi charges `memory.grow` by the byte), what it is missing; no more than the
+    /// budget has left.
     ///
     /// # Errors
     ///
     /// The call's interruption ([`XtismError::Timeout`], [`XtismError::Cancelled`]), else
-    /// [`XtismError::OutOfFuel`] when what is left of the budget is less than `required`.
-    pub fn next(&mut self, required: u64, limits: &CallLimits) -> Result<u64, XtismError> {
+    /// [`XtismError::OutOfFuel`] when what is left of the budget is less than `missing`.
+    pub fn next(&mut self, missing: u64, limits: &CallLimits) -> Result<u64, XtismError> {
         if let Some(stop) = limits.interruption() {
             return Err(stop);
         }
         let left = self.budget - self.given;
-        let next = left.min(required.saturating_add(self.slice));
-        if next == 0 || next < required {
+        let next = left.min(self.slice.max(missing));
+        if next == 0 || next < missing {
             return Err(XtismError::OutOfFuel);
         }
         self.given += next;
@@ -101,18 +99,16 @@ mod tests {
         };
         let (mut slices, first) = FuelSlices::begin(&limits, 10);
         assert_eq!(first, 10);
-        assert_eq!(slices.next(1, &limits).unwrap(), 11);
-        // Less when the budget has less left.
-        assert_eq!(slices.next(1, &limits).unwrap(), 4);
+        assert_eq!(slices.next(1, &limits).unwrap(), 10);
+        // More than a slice when the engine needs it, less when the budget has less left.
+        assert_eq!(slices.next(1, &limits).unwrap(), 5);
         assert!(matches!(
             slices.next(1, &limits),
             Err(XtismError::OutOfFuel)
         ));
         assert_eq!(slices.consumed(2, &limits), Some(23));
-        // An operation needing more than a slice gets a slice beyond it, as far as the
-        // budget goes.
         let (mut slices, _) = FuelSlices::begin(&limits, 10);
-        assert_eq!(slices.next(12, &limits).unwrap(), 15);
+        assert_eq!(slices.next(12, &limits).unwrap(), 12);
         assert!(matches!(
             slices.next(4, &limits),
             Err(XtismError::OutOfFuel)

@@ -3,8 +3,9 @@
 //! kernel's).
 //!
 //! Growing a memory takes the pages it grows by out of the budget; what the instance was
-//! created with is not counted (core checks at build time that the plug-in's own memories
-//! start within the budget), and the budget is full again after every instantiation. A
+//! created with is not counted (core checks, from the modules' bytes, that the main
+//! module's memories start within the budget, and fails every call when they do not), and
+//! the budget is full again after every instantiation. A
 //! growth the budget cannot pay for is refused and remembered: an engine that asks a limiter
 //! first (wasmtime, wasmi) traps on it, and so does the check wasmer's backend puts after
 //! each `memory.grow`; core then reports the call as

@@ -251,10 +251,11 @@ impl<'a, P: EngineProvider> PluginBuilder<'a, P> {
     }
 
     /// Limits the plug-in's memories to `pages` 64 KiB pages (overrides the manifest's
-    /// `memory.max_pages`): its own memories must start with that many pages or fewer in
-    /// all, and every instance may then grow its memories (the kernel's too) by that many
-    /// pages in all; a growth past it fails the call with [`XtismError::MemoryLimit`], root
-    /// cause `oom`. As in the official runtime (see the README, Limits).
+    /// `memory.max_pages`): the main module's memories must start with that many pages or
+    /// fewer in all (else every call fails), and every instance may then grow its memories
+    /// (the kernel's too) by that many pages in all; a growth past it fails the call with
+    /// [`XtismError::MemoryLimit`], root cause `oom`. As in the official runtime (see the
+    /// README, Limits).
     pub fn with_memory_max(mut self, pages: u32) -> Self {
         self.max_pages = Some(pages);
         self
@@ -458,7 +459,7 @@ impl<'a, P: EngineProvider> PluginBuilder<'a, P> {
         let merge = sources.len() == 1 && !options.debug_info && !options.coredump;
         let mut merged = false;
         let mut needs = StoreResources::default();
-        for (name, bytes) in &sources {
+        for (index, (name, bytes)) in sources.iter().enumerate() {
             let bytes = crate::module_bytes(name, bytes)?;
             let rewritten = start::defer_start(&bytes);
             deferred.push(rewritten.is_some());
@@ -474,7 +475,7 @@ impl<'a, P: EngineProvider> PluginBuilder<'a, P> {
                 merge,
             )?;
             merged = compiled.merged;
-            needs.add_module(bytes, merged)?;
+            needs.add_module(bytes, index == main_index, merged)?;
             modules.push((name.clone(), compiled.module));
         }
         // Dependencies first, main last.
@@ -498,7 +499,7 @@ impl<'a, P: EngineProvider> PluginBuilder<'a, P> {
             self.wasi,
             engine.as_ref(),
         )?;
-        needs.check(&plan.limits, max_pages)?;
+        needs.check(&plan.limits)?;
         // Only a function the plug-in imports counts: the plan holds every one it was given.
         let async_function = plan
             .modules
@@ -553,6 +554,7 @@ impl<'a, P: EngineProvider> PluginBuilder<'a, P> {
                 config,
                 limits,
                 max_pages,
+                refused_start: needs.start_refusal(max_pages),
                 fuel: self.fuel,
                 initialization_fuel: self.initialization_fuel.or(self.fuel),
                 manifest: Arc::new(manifest),

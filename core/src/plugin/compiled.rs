@@ -33,6 +33,9 @@ pub(super) struct CompiledInner {
     pub(super) limits: Limits,
     /// `memory.max_pages`: each instance's budget of memory growth.
     pub(super) max_pages: Option<u32>,
+    /// Why no instance can be made under `max_pages` (the main module's memories start
+    /// above it): every call fails with it, as in the official runtime.
+    pub(super) refused_start: Option<String>,
     pub(super) fuel: Option<u64>,
     /// The one budget of the plug-in's initialization: the builder's initialization fuel,
     /// else the call's.

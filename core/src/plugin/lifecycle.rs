@@ -59,35 +59,23 @@ impl<P: EngineProvider> Plugin<P> {
             .build()
     }
 
-    /// A new instance of a compiled plug-in.
+    /// A new instance of a compiled plug-in. One whose main module's memories start with
+    /// more pages than `memory.max_pages` has no instance: every call fails with
+    /// [`XtismError::MemoryLimit`] (root cause `oom`), as in the official runtime.
     pub fn new_from_compiled(compiled: &CompiledPlugin) -> Result<Self, Error> {
         let id = uuid::Uuid::new_v4();
-        let inner = &compiled.inner;
         let cancel = Arc::<CancelState>::default();
-        let mut state = PluginState::new(
-            id,
-            inner.config.clone(),
-            inner.limits,
-            Arc::clone(&cancel),
-            Arc::new(MemoryBudget::new(inner.max_pages)),
-        );
-        state.extism.http = HttpState::new(Arc::clone(&inner.http));
-        state.extism.manifest = Arc::clone(&inner.manifest);
-        state.extism.main_module = inner.modules - 1;
-        compiled.fresh_wasi(&mut state)?;
-        let mut instance = inner
-            .linked
-            .instantiate(state)
-            .map_err(InstantiateError::into_error)?;
-        // Growth counts from here: what the instance was created with does not.
-        instance.state().memory.restart();
-        write_fresh_header(instance.as_mut());
+        let instance = match compiled.inner.refused_start {
+            Some(_) => None,
+            None => Some(first_instance(compiled, id, &cancel)?),
+        };
         // The official runtime logs the same event at the same level.
-        tracing::debug!(target: "xtism", plugin = %id, engine = inner.engine.name(), "created");
+        let engine = compiled.inner.engine.name();
+        tracing::debug!(target: "xtism", plugin = %id, engine, "created");
         Ok(Plugin {
             compiled: compiled.clone(),
             cancel,
-            instance: Some(instance),
+            instance,
             id,
             parked: None,
             initialized: false,
@@ -180,9 +168,11 @@ impl<P: EngineProvider> Plugin<P> {
     }
 
     pub(super) fn instance(&mut self) -> Result<&mut Box<dyn Instance>, XtismError> {
-        self.instance
-            .as_mut()
-            .ok_or_else(|| XtismError::Invalid("the plug-in could not be re-instantiated".into()))
+        let refused = &self.compiled.inner.refused_start;
+        self.instance.as_mut().ok_or_else(|| match refused {
+            Some(refusal) => XtismError::MemoryLimit(refusal.clone()),
+            None => XtismError::Invalid("the plug-in could not be re-instantiated".into()),
+        })
     }
 
     /// Replaces the instance by a fresh one holding the same state (after `_start`).
@@ -303,6 +293,34 @@ impl<P: EngineProvider> Plugin<P> {
         }
         Ok(())
     }
+}
+
+/// The first instance of plug-in `id`: its state, and growth counted from here on.
+fn first_instance(
+    compiled: &CompiledPlugin,
+    id: uuid::Uuid,
+    cancel: &Arc<CancelState>,
+) -> Result<Box<dyn Instance>, XtismError> {
+    let inner = &compiled.inner;
+    let mut state = PluginState::new(
+        id,
+        inner.config.clone(),
+        inner.limits,
+        Arc::clone(cancel),
+        Arc::new(MemoryBudget::new(inner.max_pages)),
+    );
+    state.extism.http = HttpState::new(Arc::clone(&inner.http));
+    state.extism.manifest = Arc::clone(&inner.manifest);
+    state.extism.main_module = inner.modules - 1;
+    compiled.fresh_wasi(&mut state)?;
+    let mut instance = inner
+        .linked
+        .instantiate(state)
+        .map_err(InstantiateError::into_error)?;
+    // Growth counts from here: what the instance was created with does not.
+    instance.state().memory.restart();
+    write_fresh_header(instance.as_mut());
+    Ok(instance)
 }
 
 /// A growth past `memory.max_pages` in the call that just ended, whatever else happened in

@@ -1,10 +1,10 @@
 //! What instantiating a plug-in makes in its engine's store ([`StoreResources`]: module
-//! instances, linear memories, tables, the pages its own memories start with and the largest
-//! table at its start), counted from the modules' bytes, and the refusal when
+//! instances, linear memories, tables, the pages the main module's memories start with and
+//! the largest table at its start), counted from the modules' bytes, and the refusals when
 //! [`ResourceLimits`] or `memory.max_pages` forbid it. Core decides this once, before any
-//! engine is asked, so a plug-in too large for its limits fails to build with the same error
-//! on every engine; what an engine's limiter or tunables enforce after that is `memory.grow`
-//! and `table.grow`.
+//! engine is asked, so a plug-in too large for its limits fails the same way on every
+//! engine; what an engine's limiter or tunables enforce after that is `memory.grow` and
+//! `table.grow`.
 
 use wasmparser::{Parser, Payload};
 
@@ -17,23 +17,27 @@ pub(super) struct StoreResources {
     instances: u32,
     memories: u32,
     tables: u32,
-    /// The minimums of the memories the plug-in's modules define (not the kernel's), in
-    /// 64 KiB pages.
+    /// The minimums of the memories the main module defines, in 64 KiB pages.
     pages: u64,
     /// The largest minimum of a defined table, in elements.
     largest_table: u64,
 }
 
 impl StoreResources {
-    /// Counts an instance of the plug-in's module `wasm` (already validated by the engine):
-    /// the memories and tables it defines, and the kernel's too when core merged the kernel
-    /// into the module.
-    pub(super) fn add_module(&mut self, wasm: &[u8], merged: bool) -> Result<(), XtismError> {
+    /// Counts an instance of the plug-in's module `wasm` (already validated by the engine),
+    /// the `main` one or another: the memories and tables it defines, and the kernel's too
+    /// when core merged the kernel into the module.
+    pub(super) fn add_module(
+        &mut self,
+        wasm: &[u8],
+        main: bool,
+        merged: bool,
+    ) -> Result<(), XtismError> {
         self.instances += 1;
         if merged {
             self.add_definitions(KERNEL_WASM, false)?;
         }
-        self.add_definitions(wasm, true)
+        self.add_definitions(wasm, main)
     }
 
     /// Counts the instance of core's kernel module.
@@ -43,8 +47,8 @@ impl StoreResources {
     }
 
     /// Counts the memories and tables `wasm` defines, the pages its memories start with when
-    /// they are the plug-in's (`own`), and notes the largest table.
-    fn add_definitions(&mut self, wasm: &[u8], own: bool) -> Result<(), XtismError> {
+    /// it is the main module, and notes the largest table.
+    fn add_definitions(&mut self, wasm: &[u8], main: bool) -> Result<(), XtismError> {
         let invalid = |e: wasmparser::BinaryReaderError| {
             XtismError::Invalid(format!("reading a module: {e}"))
         };
@@ -54,7 +58,7 @@ impl StoreResources {
                     for memory in reader {
                         self.memories += 1;
                         let initial = memory.map_err(invalid)?.initial;
-                        if own {
+                        if main {
                             self.pages = self.pages.saturating_add(initial);
                         }
                     }
@@ -74,15 +78,8 @@ impl StoreResources {
         Ok(())
     }
 
-    /// Fails with [`XtismError::MemoryLimit`] when `limits` forbid these resources, or the
-    /// plug-in's own memories start with more than `max_pages` pages together (the kernel's
-    /// memory is not counted, as in the official runtime, which charges only the main
-    /// module's memories; here every module of the plug-in counts).
-    pub(super) fn check(
-        &self,
-        limits: &ResourceLimits,
-        max_pages: Option<u32>,
-    ) -> Result<(), XtismError> {
+    /// Fails with [`XtismError::MemoryLimit`] when `limits` forbid these resources.
+    pub(super) fn check(&self, limits: &ResourceLimits) -> Result<(), XtismError> {
         let refused = [
             ("module instances", self.instances, limits.max_instances),
             ("linear memories", self.memories, limits.max_memories),
@@ -95,15 +92,22 @@ impl StoreResources {
                 "the plug-in needs {need} {what}; the limit is {max}"
             )));
         }
-        if let Some(max) = max_pages.filter(|&max| self.pages > u64::from(max)) {
-            return Err(XtismError::MemoryLimit(format!(
-                "the plug-in's memories start with {} pages, more than memory.max_pages ({max})",
-                self.pages
-            )));
-        }
         limits
             .table_refusal(self.largest_table)
             .map_or(Ok(()), |refusal| Err(XtismError::MemoryLimit(refusal)))
+    }
+
+    /// Why no instance can be made under `max_pages`, if none can: the main module's
+    /// memories start with more pages than it. As in the official runtime, which charges
+    /// the main module's memories as it instantiates it at the first call (then starts the
+    /// budget afresh), and whose calls then fail with `oom`; the kernel's and the linked
+    /// modules' memories are not counted.
+    pub(super) fn start_refusal(&self, max_pages: Option<u32>) -> Option<String> {
+        let max = max_pages.filter(|&max| self.pages > u64::from(max))?;
+        Some(format!(
+            "the main module's memories start with {} pages, more than memory.max_pages ({max})",
+            self.pages
+        ))
     }
 }
 
@@ -122,7 +126,7 @@ mod tests {
         )
         .unwrap();
         let mut needs = StoreResources::default();
-        needs.add_module(&wasm, false).unwrap();
+        needs.add_module(&wasm, true, false).unwrap();
         // A kernel instance: one more instance and memory, its pages not counted.
         needs.add_kernel().unwrap();
         assert_eq!(
@@ -136,51 +140,59 @@ mod tests {
             }
         );
         let mut merged = StoreResources::default();
-        merged.add_module(&wasm, true).unwrap();
+        merged.add_module(&wasm, true, true).unwrap();
         assert_eq!((merged.memories, merged.pages), (3, 3));
         let mut limits = ResourceLimits {
             max_memories: 2,
             ..ResourceLimits::default()
         };
-        let err = needs.check(&limits, None).unwrap_err();
+        let err = needs.check(&limits).unwrap_err();
         assert_eq!(
             err.to_string(),
             XtismError::MemoryLimit("the plug-in needs 3 linear memories; the limit is 2".into())
                 .to_string()
         );
         limits.max_memories = 3;
-        needs.check(&limits, None).unwrap();
+        needs.check(&limits).unwrap();
     }
 
     #[test]
-    fn refuses_memories_or_a_table_that_start_above_the_limits() {
-        let lib = wat::parse_str("(module (memory 1) (table 10 funcref))").unwrap();
-        let main = wat::parse_str("(module (memory 3))").unwrap();
+    fn refuses_a_table_that_starts_above_its_cap() {
+        let wasm = wat::parse_str("(module (table 10 funcref))").unwrap();
         let mut needs = StoreResources::default();
-        needs.add_module(&lib, false).unwrap();
-        needs.add_module(&main, false).unwrap();
-        needs.add_kernel().unwrap();
-        let mut limits = ResourceLimits::default();
-        let refusal = |limits: &ResourceLimits, max_pages| {
-            needs.check(limits, max_pages).unwrap_err().to_string()
+        needs.add_module(&wasm, true, false).unwrap();
+        let mut limits = ResourceLimits {
+            max_table_elements: 9,
+            ..ResourceLimits::default()
         };
         assert_eq!(
-            refusal(&limits, Some(3)),
-            "memory limit reached: the plug-in's memories start with 4 pages, more than memory.max_pages (3)"
-        );
-        limits.max_table_elements = 9;
-        assert_eq!(
-            refusal(&limits, Some(4)),
+            needs.check(&limits).unwrap_err().to_string(),
             "memory limit reached: a table of 10 elements is above the limit of 9 elements"
         );
         limits.max_table_elements = 10;
-        needs.check(&limits, Some(4)).unwrap();
-        // The kernel memory merged into a module is not the plug-in's own.
+        needs.check(&limits).unwrap();
+    }
+
+    #[test]
+    fn only_the_main_modules_memories_must_start_within_max_pages() {
+        let lib = wat::parse_str("(module (memory 5))").unwrap();
+        let main = wat::parse_str("(module (memory 1) (memory 2))").unwrap();
+        let mut needs = StoreResources::default();
+        needs.add_module(&lib, false, false).unwrap();
+        needs.add_module(&main, true, false).unwrap();
+        needs.add_kernel().unwrap();
+        assert_eq!(
+            needs.start_refusal(Some(2)).as_deref(),
+            Some("the main module's memories start with 3 pages, more than memory.max_pages (2)")
+        );
+        assert_eq!(needs.start_refusal(Some(3)), None);
+        assert_eq!(needs.start_refusal(None), None);
+        // The kernel memory merged into the main module is not counted.
         let mut merged = StoreResources::default();
         merged
-            .add_module(&wat::parse_str("(module)").unwrap(), true)
+            .add_module(&wat::parse_str("(module)").unwrap(), true, true)
             .unwrap();
         assert_eq!((merged.memories, merged.pages), (1, 0));
-        merged.check(&limits, Some(0)).unwrap();
+        assert_eq!(merged.start_refusal(Some(0)), None);
     }
 }
