@@ -276,7 +276,20 @@ fn answer_and_consume(
     };
     let (memory, state) = host.kernel();
     state.extism.kernel.free(memory, key_offset as u64);
+    unless_stopping(state)?;
     Ok(answer as i64)
+}
+
+/// Fails the host call when the running call must stop (its deadline passed, it was
+/// cancelled). The kernel imports that copy as many bytes as the guest asks (vars, config,
+/// logs) ask this when they are done: each costs the guest a few units of fuel whatever it
+/// copies, and wasmi notices a deadline only between fuel slices, so a guest looping over
+/// a 1 MB var ran seconds past a 100 ms timeout there.
+fn unless_stopping(state: &mut PluginState) -> Result<(), HostTrap> {
+    match state.interruption() {
+        Some(stop) => Err(state.fail(stop)),
+        None => Ok(()),
+    }
 }
 
 fn config_get(host: &mut dyn HostAccess, key: i64) -> Result<i64, HostTrap> {
@@ -304,7 +317,8 @@ fn var_set(host: &mut dyn HostAccess, key: i64, value: i64) -> Result<(), HostTr
     let outcome = set_var(memory, state, key, value);
     state.extism.kernel.free(memory, value as u64);
     state.extism.kernel.free(memory, key as u64);
-    outcome.map_err(|e| state.fail(e))
+    outcome.map_err(|e| state.fail(e))?;
+    unless_stopping(state)
 }
 
 fn set_var(memory: &[u8], state: &mut PluginState, key: i64, value: i64) -> Result<(), XtismError> {
@@ -337,7 +351,7 @@ fn log(
         tracing::Level::ERROR => tracing::error!(target: "xtism::plugin", %plugin, "{text}"),
     }
     state.extism.kernel.free(memory, msg as u64);
-    Ok(())
+    unless_stopping(state)
 }
 
 fn log_trace(host: &mut dyn HostAccess, msg: i64) -> Result<(), HostTrap> {

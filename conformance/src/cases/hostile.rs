@@ -689,6 +689,27 @@ fn hostile_var_flood(engine: &'static str) {
     );
 }
 
+/// The var limit of `var_copy_loop.wat`: room for its 4 MiB var.
+fn eight_mib_of_vars(b: PluginBuilder<'_>) -> PluginBuilder<'_> {
+    b.with_var_max(8 << 20)
+}
+
+#[case]
+fn hostile_var_copy_loop(engine: &'static str) {
+    // README, Limits: "the call stops with `Timeout`"; `unless_stopping` in abi.rs: kernel
+    // imports that copy as many bytes as the guest asks stop a call past its deadline.
+    attacks(
+        engine,
+        "wat/hostile/var_copy_loop.wat",
+        eight_mib_of_vars,
+        vec![(
+            "attack",
+            b"",
+            Expect::Error(ErrorKind::Timeout, &["timed out after 250 ms"]),
+        )],
+    );
+}
+
 #[case]
 fn hostile_var_larger_than_the_limit(engine: &'static str) {
     // As for the flood above.

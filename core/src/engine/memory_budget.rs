@@ -114,7 +114,7 @@ impl MemoryBudget {
 }
 
 /// `n` 64 KiB pages, in words.
-fn pages(n: u64) -> String {
+pub(crate) fn pages(n: u64) -> String {
     match n {
         1 => "1 page".into(),
         n => format!("{n} pages"),

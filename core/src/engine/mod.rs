@@ -98,4 +98,5 @@ pub use yield_now::yield_now;
 
 pub(crate) use access_scope::{Token, with as with_lent};
 pub(crate) use host_function::{Callback, HostFuture};
+pub(crate) use memory_budget::pages;
 pub(crate) use plugin_state::{Core, ExtismStateSlot};

@@ -8,7 +8,7 @@
 
 use wasmparser::{Parser, Payload};
 
-use crate::engine::{KERNEL_WASM, ResourceLimits};
+use crate::engine::{KERNEL_WASM, ResourceLimits, pages};
 use crate::error::XtismError;
 
 /// Instances, memories and tables one instantiation of a plug-in makes.
@@ -105,8 +105,8 @@ impl StoreResources {
     pub(super) fn start_refusal(&self, max_pages: Option<u32>) -> Option<String> {
         let max = max_pages.filter(|&max| self.pages > u64::from(max))?;
         Some(format!(
-            "the main module's memories start with {} pages, more than memory.max_pages ({max})",
-            self.pages
+            "the main module's memories start with {}, more than memory.max_pages ({max})",
+            pages(self.pages)
         ))
     }
 }
@@ -186,6 +186,13 @@ mod tests {
             Some("the main module's memories start with 3 pages, more than memory.max_pages (2)")
         );
         assert_eq!(needs.start_refusal(Some(3)), None);
+        let mut one = StoreResources::default();
+        one.add_module(&wat::parse_str("(module (memory 1))").unwrap(), true, false)
+            .unwrap();
+        assert_eq!(
+            one.start_refusal(Some(0)).as_deref(),
+            Some("the main module's memories start with 1 page, more than memory.max_pages (0)")
+        );
         assert_eq!(needs.start_refusal(None), None);
         // The kernel memory merged into the main module is not counted.
         let mut merged = StoreResources::default();
