@@ -326,7 +326,9 @@ pub unsafe extern "C" fn extism_plugin_cancel_handle(
     })
 }
 
-/// Merges a JSON object of strings (a `null` value removes its key) into the config.
+/// Merges a JSON object of strings (a `null` value removes its key) into the config; false
+/// when the JSON is not such an object or the plug-in has no instance, with the reason in
+/// `extism_plugin_error` (as the official libextism).
 ///
 /// # Safety
 ///
@@ -344,16 +346,25 @@ pub unsafe extern "C" fn extism_plugin_config(
         }) else {
             return false;
         };
-        let Ok(entries) =
-            serde_json::from_slice::<std::collections::BTreeMap<String, Option<String>>>(json)
-        else {
-            return false;
-        };
         let Some(mut slot) = p.enter("extism_plugin_config") else {
             return false;
         };
         slot.error = None;
-        slot.plugin.update_config(entries).is_ok()
+        let updated =
+            serde_json::from_slice::<std::collections::BTreeMap<String, Option<String>>>(json)
+                .map_err(|e| e.to_string())
+                .and_then(|entries| {
+                    slot.plugin
+                        .update_config(entries)
+                        .map_err(|e| e.to_string())
+                });
+        match updated {
+            Ok(()) => true,
+            Err(message) => {
+                slot.error = Some(crate::ffi::c_string(&message));
+                false
+            }
+        }
     })
 }
 

@@ -170,6 +170,7 @@ static void test_manifest_and_config(void) {
   for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
     CHECK(!extism_plugin_config(plugin, (const uint8_t *)bad[i], strlen(bad[i])),
           "config %s was accepted", bad[i]);
+    CHECK(extism_plugin_error(plugin) != NULL, "config %s was refused with no reason", bad[i]);
   }
   CHECK_CALL(plugin, "config_or_missing", "a", "y");
   CHECK_CALL(plugin, "config_or_missing", "c", "3");

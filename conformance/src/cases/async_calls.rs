@@ -54,6 +54,27 @@ fn runs_async(engine: &'static str) -> bool {
     false
 }
 
+#[case(needs = async_calls)]
+fn a_plugin_whose_memories_start_past_max_pages_fails_every_call(engine: &'static str) {
+    if !runs_async(engine) {
+        return;
+    }
+    let wasm = wat::parse_str(
+        r#"(module (memory (export "memory") 3) (func (export "run") (result i32) (i32.const 0)))"#,
+    )
+    .unwrap();
+    let mut p = builder(engine, &wasm).with_memory_max(2).build().unwrap();
+    let refused = |result: Result<String, Error>| {
+        let err = result.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::MemoryLimit, "{err}");
+        assert_eq!(err.root_cause().to_string(), "oom");
+    };
+    // A failed async initialization asks for a fresh instance; there is none to make.
+    refused(block_on(p.call_async::<&str, String>("run", "")));
+    refused(block_on(p.call_async::<&str, String>("run", "")));
+    refused(p.call::<&str, String>("run", ""));
+}
+
 /// An async `fetch` that reads its input, sleeps `delay` on the executor's timer, and
 /// answers `fetched <input>`.
 fn fetch_after(delay: Duration) -> Function {

@@ -168,11 +168,10 @@ impl<P: EngineProvider> Plugin<P> {
     }
 
     pub(super) fn instance(&mut self) -> Result<&mut Box<dyn Instance>, XtismError> {
-        let refused = &self.compiled.inner.refused_start;
-        self.instance.as_mut().ok_or_else(|| match refused {
-            Some(refusal) => XtismError::MemoryLimit(refusal.clone()),
-            None => XtismError::Invalid("the plug-in could not be re-instantiated".into()),
-        })
+        let compiled = &self.compiled;
+        self.instance
+            .as_mut()
+            .ok_or_else(|| no_instance(compiled, "the plug-in could not be re-instantiated"))
     }
 
     /// Replaces the instance by a fresh one holding the same state (after `_start`).
@@ -181,9 +180,7 @@ impl<P: EngineProvider> Plugin<P> {
         let state = match (self.instance.take(), self.parked.take()) {
             (Some(old), _) => old.into_state(),
             (None, Some(state)) => state,
-            (None, None) => {
-                return Err(XtismError::Invalid("the plug-in has no instance".into()));
-            }
+            (None, None) => return Err(no_instance(&self.compiled, "the plug-in has no instance")),
         };
         let mut state = state;
         // The new instance has a new kernel memory: blocks of the old one mean nothing there.
@@ -292,6 +289,14 @@ impl<P: EngineProvider> Plugin<P> {
             return Err(e);
         }
         Ok(())
+    }
+}
+
+/// Why a plug-in has no instance: `memory.max_pages` refused its start, else `otherwise`.
+fn no_instance(compiled: &CompiledPlugin, otherwise: &str) -> XtismError {
+    match &compiled.inner.refused_start {
+        Some(refusal) => XtismError::MemoryLimit(refusal.clone()),
+        None => XtismError::Invalid(otherwise.into()),
     }
 }
 
