@@ -22,6 +22,7 @@
 //! and core, which reads the refusal after the call; one store at a time uses it.
 
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::limiter::PAGE_SIZE;
 
@@ -31,6 +32,9 @@ pub struct MemoryBudget {
     /// The whole budget in bytes (`memory.max_pages` × 64 KiB); `None` is no budget.
     max: Option<u64>,
     inner: Mutex<Spent>,
+    /// Whether `inner` holds a refusal: every call asks, and almost always the answer is no,
+    /// which this gives without taking the lock.
+    refused: AtomicBool,
 }
 
 #[derive(Debug, Default)]
@@ -49,6 +53,7 @@ impl MemoryBudget {
         MemoryBudget {
             max: max_pages.map(|pages| u64::from(pages) * PAGE_SIZE),
             inner: Mutex::default(),
+            refused: AtomicBool::new(false),
         }
     }
 
@@ -62,6 +67,7 @@ impl MemoryBudget {
         let mut spent = self.spent();
         spent.left = None;
         spent.refused = None;
+        self.refused.store(false, Ordering::Release);
     }
 
     /// The whole budget again, charging every growth from now on: the instance is created.
@@ -69,6 +75,7 @@ impl MemoryBudget {
         let mut spent = self.spent();
         spent.left = self.max;
         spent.refused = None;
+        self.refused.store(false, Ordering::Release);
     }
 
     /// Charges a memory's growth from `current` to `desired` bytes; the bytes charged (0
@@ -96,6 +103,7 @@ impl MemoryBudget {
             pages(left / PAGE_SIZE)
         );
         spent.refused = Some(refusal.clone());
+        self.refused.store(true, Ordering::Release);
         Err(refusal)
     }
 
@@ -109,7 +117,12 @@ impl MemoryBudget {
 
     /// The last growth refused, if one was since the last take; cleared.
     pub(crate) fn take_refusal(&self) -> Option<String> {
-        self.spent().refused.take()
+        if !self.refused.load(Ordering::Acquire) {
+            return None;
+        }
+        let mut spent = self.spent();
+        self.refused.store(false, Ordering::Release);
+        spent.refused.take()
     }
 }
 
