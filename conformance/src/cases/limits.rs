@@ -136,6 +136,14 @@ fn max_pages_counts_growth_not_the_memory_a_plugin_starts_with(engine: &'static 
         );
         assert_oom(&err);
     }
+    // What a host changes between calls succeeds, as there, and changes nothing.
+    p.reset().unwrap();
+    p.update_config([("a", Some("b"))]).unwrap();
+    expect_err(
+        p.call("run", ""),
+        ErrorKind::MemoryLimit,
+        "start with 17 pages",
+    );
     let mut p = builder(engine, &wasm).with_memory_max(17).build().unwrap();
     p.call::<&str, &[u8]>("run", &input).unwrap();
     // Only the main module's memories count: a linked module's may start with more.

@@ -92,6 +92,9 @@ impl<P: EngineProvider> Plugin<P> {
 
     /// Frees every block of kernel memory.
     pub fn reset(&mut self) -> Result<(), Error> {
+        if self.never_runs() {
+            return Ok(());
+        }
         let instance = self.instance()?;
         let (memory, state) = instance.kernel();
         state.extism.kernel.reset(memory);
@@ -103,6 +106,9 @@ impl<P: EngineProvider> Plugin<P> {
         &mut self,
         entries: impl IntoIterator<Item = (impl Into<String>, Option<impl Into<String>>)>,
     ) -> Result<(), Error> {
+        if self.never_runs() {
+            return Ok(());
+        }
         let state = self.instance()?.state();
         for (key, value) in entries {
             match value {
@@ -122,6 +128,9 @@ impl<P: EngineProvider> Plugin<P> {
     ///
     /// [`XtismError::Invalid`] when the plug-in has no instance (a re-instantiation failed).
     pub fn allow_http_response_headers(&mut self) -> Result<(), Error> {
+        if self.never_runs() {
+            return Ok(());
+        }
         self.instance()?
             .state()
             .extism
@@ -165,6 +174,14 @@ impl<P: EngineProvider> Plugin<P> {
             Some(instance) if self.export_ran => instance.fuel_consumed(),
             _ => self.compiled.inner.fuel.map(|_| 0),
         }
+    }
+
+    /// Whether `memory.max_pages` refused the plug-in's start, so that it has no instance
+    /// and every call fails: what a host changes between calls then changes nothing anyone
+    /// sees, and succeeds, as in the official runtime (whose kernel, config and `reset` do
+    /// not need the main module's instance).
+    fn never_runs(&self) -> bool {
+        self.instance.is_none() && self.compiled.inner.refused_start.is_some()
     }
 
     pub(super) fn instance(&mut self) -> Result<&mut Box<dyn Instance>, XtismError> {
