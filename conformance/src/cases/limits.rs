@@ -7,13 +7,33 @@ fn assert_oom(err: &Error) {
     assert_eq!(err.root_cause().to_string(), "oom", "{err:?}");
 }
 
+/// `wasm` on `engine` under `memory.max_pages` = `pages`.
+fn budgeted(engine: &'static str, wasm: &[u8], pages: u32) -> Plugin {
+    builder(engine, wasm)
+        .with_memory_max(pages)
+        .build()
+        .unwrap()
+}
+
+/// The WAT modules `lib` (named `lib`) and `main` as one plug-in on `engine` under
+/// `memory.max_pages` = `pages`.
+fn linked(engine: &'static str, lib: &str, main: &str, pages: u32) -> Plugin {
+    let module = |wat| wat::parse_str(wat).unwrap();
+    let manifest = Manifest::new([
+        Wasm::data(module(lib)).with_name("lib"),
+        Wasm::data(module(main)),
+    ])
+    .with_memory_max(pages);
+    PluginBuilder::new(manifest)
+        .with_engine(xtism::engine_named(engine).unwrap())
+        .build()
+        .unwrap()
+}
+
 #[case]
 fn alloc_past_max_pages_fails_the_call(engine: &'static str) {
     // `memory.max_pages` is a budget of growth: the kernel memory (1 page) may grow by 2.
-    let mut p = builder(engine, &kernel())
-        .with_memory_max(2)
-        .build()
-        .unwrap();
+    let mut p = budgeted(engine, &kernel(), 2);
     let size = 1024u64.to_le_bytes();
     let err = expect_err(
         p.call("alloc_until_full", &size[..]),
@@ -46,10 +66,7 @@ fn limit_refusals_read_the_same_on_every_engine(engine: &'static str) {
     };
     let run = r#"(func (export "run") (result i32) (i32.const 0))"#;
     let ten_pages = wat::parse_str(format!("(module (memory 10) {run})")).unwrap();
-    let mut p = builder(engine, &ten_pages)
-        .with_memory_max(2)
-        .build()
-        .unwrap();
+    let mut p = budgeted(engine, &ten_pages, 2);
     let err = p.call::<&str, &[u8]>("run", "").unwrap_err();
     assert_eq!(
         err.to_string(),
@@ -71,10 +88,7 @@ fn limit_refusals_read_the_same_on_every_engine(engine: &'static str) {
 #[case]
 fn memory_grow_past_max_pages_fails_the_call(engine: &'static str) {
     let grow = |p: &mut Plugin, pages: u64| call_facts(p, "grow", &pages.to_le_bytes());
-    let mut p = builder(engine, &kernel())
-        .with_memory_max(3)
-        .build()
-        .unwrap();
+    let mut p = budgeted(engine, &kernel(), 3);
     // The memory starts with 1 page, which the budget does not count.
     assert_eq!(grow(&mut p, 1), vec![1]);
     assert_eq!(grow(&mut p, 2), vec![2]);
@@ -87,10 +101,7 @@ fn memory_grow_past_max_pages_fails_the_call(engine: &'static str) {
     still_works(&mut p);
     assert_eq!(grow(&mut p, 0), vec![4]);
     // A growth past the memory's own maximum (4 GiB) is -1, as Wasm says, and costs nothing.
-    let mut q = builder(engine, &kernel())
-        .with_memory_max(3)
-        .build()
-        .unwrap();
+    let mut q = budgeted(engine, &kernel(), 3);
     assert_eq!(grow(&mut q, 0x1_0000), vec![u64::MAX]);
     assert_eq!(grow(&mut q, 3), vec![1]);
     let mut r = new_plugin(engine, &kernel());
@@ -99,10 +110,7 @@ fn memory_grow_past_max_pages_fails_the_call(engine: &'static str) {
 
 #[case]
 fn max_pages_is_one_budget_for_every_memory(engine: &'static str) {
-    let mut p = builder(engine, &kernel())
-        .with_memory_max(4)
-        .build()
-        .unwrap();
+    let mut p = budgeted(engine, &kernel(), 4);
     assert_eq!(call_facts(&mut p, "grow", &3u64.to_le_bytes()), vec![1]);
     // The plug-in's memory took 3 pages of the 4: the kernel's cannot take 2 more.
     let err = expect_err(
@@ -127,7 +135,7 @@ fn max_pages_counts_growth_not_the_memory_a_plugin_starts_with(engine: &'static 
     )
     .unwrap();
     let input = "a".repeat(65_536 * 2);
-    let mut p = builder(engine, &wasm).with_memory_max(16).build().unwrap();
+    let mut p = budgeted(engine, &wasm, 16);
     for _ in 0..2 {
         let err = expect_err(
             p.call("run", input.as_str()),
@@ -144,23 +152,15 @@ fn max_pages_counts_growth_not_the_memory_a_plugin_starts_with(engine: &'static 
         ErrorKind::MemoryLimit,
         "start with 17 pages",
     );
-    let mut p = builder(engine, &wasm).with_memory_max(17).build().unwrap();
+    let mut p = budgeted(engine, &wasm, 17);
     p.call::<&str, &[u8]>("run", &input).unwrap();
     // Only the main module's memories count: a linked module's may start with more.
-    let lib = wat::parse_str(r#"(module (memory 5) (func (export "f")))"#).unwrap();
-    let main = wat::parse_str(
-        r#"(module
-             (import "lib" "f" (func))
-             (memory (export "memory") 1)
-             (func (export "run") (result i32) (i32.const 0)))"#,
-    )
-    .unwrap();
-    let manifest =
-        Manifest::new([Wasm::data(lib).with_name("lib"), Wasm::data(main)]).with_memory_max(1);
-    let mut p = PluginBuilder::new(manifest)
-        .with_engine(xtism::engine_named(engine).unwrap())
-        .build()
-        .unwrap();
+    let main = r#"(module
+                    (import "lib" "f" (func))
+                    (memory (export "memory") 1)
+                    (func (export "run") (result i32) (i32.const 0)))"#;
+    let lib = r#"(module (memory 5) (func (export "f")))"#;
+    let mut p = linked(engine, lib, main, 1);
     p.call::<&str, &[u8]>("run", "").unwrap();
 }
 
@@ -176,7 +176,7 @@ fn a_refused_growth_stops_a_plugin_that_ignores_it(engine: &'static str) {
                (i32.const 0)))"#,
     )
     .unwrap();
-    let mut p = builder(engine, &wasm).with_memory_max(8).build().unwrap();
+    let mut p = budgeted(engine, &wasm, 8);
     let (done, ended) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let result = p.call::<&str, &[u8]>("run", "").map(<[u8]>::to_vec);
@@ -204,7 +204,7 @@ fn a_refused_growth_stops_the_plugin_at_once(engine: &'static str) {
              (func (export "after") (result i32) (global.get $after)))"#,
     )
     .unwrap();
-    let mut p = builder(engine, &wasm).with_memory_max(4).build().unwrap();
+    let mut p = budgeted(engine, &wasm, 4);
     let err = expect_err(
         p.call("grow", ""),
         ErrorKind::MemoryLimit,
@@ -225,7 +225,7 @@ fn a_refused_growth_fails_initialization(engine: &'static str) {
              (func (export "run") (result i32) (i32.const 0)))"#,
     )
     .unwrap();
-    let mut p = builder(engine, &wasm).with_memory_max(4).build().unwrap();
+    let mut p = budgeted(engine, &wasm, 4);
     for _ in 0..2 {
         let err = expect_err(
             p.call("run", ""),
@@ -234,7 +234,7 @@ fn a_refused_growth_fails_initialization(engine: &'static str) {
         );
         assert_oom(&err);
     }
-    let mut q = builder(engine, &wasm).with_memory_max(5).build().unwrap();
+    let mut q = budgeted(engine, &wasm, 5);
     q.call::<&str, &[u8]>("run", "").unwrap();
 }
 
@@ -242,10 +242,7 @@ fn a_refused_growth_fails_initialization(engine: &'static str) {
 fn a_large_growth_is_charged_once(engine: &'static str) {
     // 1025 pages take more fuel than one of wasmi's slices holds: wasmi refuses the growth,
     // refuels and runs it again, which must not charge the budget twice.
-    let mut p = builder(engine, &kernel())
-        .with_memory_max(1500)
-        .build()
-        .unwrap();
+    let mut p = budgeted(engine, &kernel(), 1500);
     let grow = |p: &mut Plugin, pages: u64| call_facts(p, "grow", &pages.to_le_bytes());
     assert_eq!(grow(&mut p, 1025), vec![1]);
     assert_eq!(grow(&mut p, 475), vec![1026]);
@@ -262,29 +259,14 @@ fn a_large_growth_is_charged_once(engine: &'static str) {
 #[case]
 fn an_imported_memory_grows_as_its_exporter_allows(engine: &'static str) {
     // The importing module declares no maximum; the memory's is its exporter's, 4 pages.
-    let lib = wat::parse_str(r#"(module (memory (export "mem") 1 4))"#).unwrap();
-    let main = wat::parse_str(
-        r#"(module
-             (import "lib" "mem" (memory 1))
-             (func (export "past_max") (result i32) (memory.grow (i32.const 10)))
-             (func (export "within_max") (result i32)
-               (drop (memory.grow (i32.const 3)))
-               (i32.const 0)))"#,
-    )
-    .unwrap();
-    let manifest = |pages| {
-        Manifest::new([
-            Wasm::data(lib.clone()).with_name("lib"),
-            Wasm::data(main.clone()),
-        ])
-        .with_memory_max(pages)
-    };
-    let build = |pages| {
-        PluginBuilder::new(manifest(pages))
-            .with_engine(xtism::engine_named(engine).unwrap())
-            .build()
-            .unwrap()
-    };
+    let lib = r#"(module (memory (export "mem") 1 4))"#;
+    let main = r#"(module
+                    (import "lib" "mem" (memory 1))
+                    (func (export "past_max") (result i32) (memory.grow (i32.const 10)))
+                    (func (export "within_max") (result i32)
+                      (drop (memory.grow (i32.const 3)))
+                      (i32.const 0)))"#;
+    let build = |pages| linked(engine, lib, main, pages);
     // Past the exporter's maximum: -1, the export's code.
     let (_, code) = build(100)
         .call_get_error_code::<&str, &[u8]>("past_max", "")
@@ -370,7 +352,7 @@ fn every_instance_gets_the_whole_budget(engine: &'static str) {
              (func (export "grow") (result i32) (memory.grow (i32.const 3))))"#,
     )
     .unwrap();
-    let mut p = builder(engine, &wasm).with_memory_max(2).build().unwrap();
+    let mut p = budgeted(engine, &wasm, 2);
     for _ in 0..3 {
         p.call::<&str, &[u8]>("_start", "").unwrap();
     }
@@ -384,10 +366,7 @@ fn every_instance_gets_the_whole_budget(engine: &'static str) {
 
 #[case]
 fn input_larger_than_memory_limit(engine: &'static str) {
-    let mut p = builder(engine, &kernel())
-        .with_memory_max(1)
-        .build()
-        .unwrap();
+    let mut p = budgeted(engine, &kernel(), 1);
     // The kernel memory's first page and 1 more hold 128 KiB.
     let big = vec![0u8; 200 * 1024];
     expect_err(p.call("echo", &big), ErrorKind::MemoryLimit, "does not fit");
