@@ -281,13 +281,9 @@ impl BudgetedMemory {
     /// `base` charging the budget of the instance this thread is making; `base` itself
     /// when none is being made.
     fn wrap(base: VMMemory) -> VMMemory {
-        match budget_of_this_instantiation() {
-            Some(budget) => Self::with(base, budget),
-            None => base,
-        }
-    }
-
-    fn with(base: VMMemory, budget: Arc<MemoryBudget>) -> VMMemory {
+        let Some(budget) = budget_of_this_instantiation() else {
+            return base;
+        };
         let memory: Box<dyn LinearMemory + Send + Sync> = Box::new(BudgetedMemory { base, budget });
         VMMemory::from(memory)
     }
