@@ -64,16 +64,18 @@ impl MemoryBudget {
 
     /// Stops charging: the instance is being created.
     pub(crate) fn pause(&self) {
-        let mut spent = self.spent();
-        spent.left = None;
-        spent.refused = None;
-        self.refused.store(false, Ordering::Release);
+        self.start_over(None);
     }
 
     /// The whole budget again, charging every growth from now on: the instance is created.
     pub(crate) fn restart(&self) {
+        self.start_over(self.max);
+    }
+
+    /// `left` bytes to grow by, and no refusal.
+    fn start_over(&self, left: Option<u64>) {
         let mut spent = self.spent();
-        spent.left = self.max;
+        spent.left = left;
         spent.refused = None;
         self.refused.store(false, Ordering::Release);
     }
